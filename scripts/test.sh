@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite from a clean checkout: dependencies, build, meson test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+BUILD=${BUILD:-build}
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD"
+meson compile -C "$BUILD"
+meson test -C "$BUILD" --print-errorlogs --num-processes 2 "$@"

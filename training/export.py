@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""Exports a training checkpoint to ONNX with the model contract in metadata_props.
+
+  /usr/bin/python3 export.py runs/facekp112/last.pt ../models/facekp-landmarks68.onnx \
+      --data ../../shared/data/keypoints
+
+With --data the test-split NME (full-frame protocol, PyTorch) is measured and
+recorded in the metadata.  The graph is the seed's: the facekp recipe's
+training-only details (normalised argmax, BatchNorm in the branches, three
+identical input channels) are folded into the weights or left for nn-core to
+fold at load.
+"""
+import argparse
+import json
+
+import torch
+
+import train
+from facekp_model import single_channel_copy
+
+OPSET = 17
+
+
+def contract_metadata(args, history):
+    seed = args["recipe"] == "seed"
+    meta = {
+        "facekp.task": "landmarks68",
+        "facekp.contract": "1",
+        "facekp.points": "68",
+        "facekp.input.size": str(args["size"]),
+        "facekp.input.channels": "1",
+        "facekp.input.color": "gray",
+        "facekp.input.mean": repr(train.INPUT_MEAN),
+        "facekp.input.scale": repr(train.INPUT_SCALE),
+        "facekp.output.mean": repr(train.SEED_MEAN) if seed else "0",
+        "facekp.output.std": repr(train.SEED_STD) if seed else "1",
+        "facekp.output.reference": repr(train.SEED_REF) if seed else "1",
+        "facekp.crop.points_scale": repr(train.POINTS_CROP_SCALE),
+        "facekp.crop.points_angle": "none" if seed else "eye-line",
+        "facekp.crop.refine": "1",
+        "facekp.recipe": args["recipe"],
+        "facekp.attention": args["attention"],
+        "facekp.train.data": "keypoints training split (YouTube Faces crops, 3,371 images, 277 identities)",
+        "facekp.train.epochs": str(len(history)),
+    }
+    return meta
+
+
+def load_for_export(checkpoint_path):
+    """(1-channel eval-mode model with export folds applied, contract metadata)."""
+    ck = torch.load(checkpoint_path, map_location="cpu")
+    args = ck["args"]
+    model = train.build_model(argparse.Namespace(**args))
+    model.load_state_dict(ck["model"])
+    model.eval().prepare_for_export()
+    if args["channels"] == 3:
+        model = single_channel_copy(model)
+    return model.eval(), contract_metadata(args, ck["history"])
+
+
+def export(model, meta, path, size):
+    import onnx
+    x = torch.zeros(1, 1, size, size)
+    torch.onnx.export(model, x, path, opset_version=OPSET, input_names=["image"],
+                      output_names=["points"], do_constant_folding=True)
+    proto = onnx.load(path)
+    onnx.helper.set_model_props(proto, meta)
+    proto.doc_string = "facekp 68-point landmark model (SAM-GoogLeNet-BN); contract: docs/model-contract.md"
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("output")
+    ap.add_argument("--data", help="keypoints folder: measure the test NME and record it")
+    args = ap.parse_args()
+
+    model, meta = load_for_export(args.checkpoint)
+    if args.data:
+        import evaluate
+        import facekp_data as data
+        engine = evaluate.TorchEngine(args.checkpoint)
+        contract = evaluate.Contract(meta)
+        _, images, truth = data.load_split(args.data, "test")
+        errors = data.nme(evaluate.run_protocol(engine, contract, images, truth, "full-frame"), truth)
+        result = evaluate.summary(errors)
+        meta["facekp.eval.nme"] = f"{result['nme_mean']:.4f}"
+        meta["facekp.eval.protocol"] = "keypoints test split, full-frame crop + 1 refinement, PyTorch"
+        print(json.dumps(result))
+    export(model, meta, args.output, int(meta["facekp.input.size"]))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
