@@ -1,0 +1,199 @@
+/* facekp/face.h — the face pipeline of libfacekp-face: find faces in video
+ * frames, crop them as the landmark model was trained, predict 68 landmarks,
+ * track them with stable ids and smooth them.  Plain C on libfacekp-nn; no
+ * GStreamer.
+ *
+ * Typical use:
+ *
+ *   FkpFaceOptions opts;
+ *   fkp_face_options_init (&opts);          // shipped models, detector source
+ *   FkpFacePipeline *p = fkp_face_pipeline_new (&opts, &error);
+ *   FkpFaceList faces;
+ *   fkp_face_list_init (&faces);
+ *   FkpFaceFrame frame = { .width = w, .height = h, .format = FKP_FACE_FORMAT_BGRx,
+ *                          .data = pixels, .stride = stride, .timestamp_ns = pts };
+ *   if (!fkp_face_pipeline_process (p, &frame, NULL, 0, &faces, &error)) ...
+ *   for (size_t i = 0; i < faces.n_faces; i++) faces.faces[i].points[36][0] ...
+ *   fkp_face_list_clear (&faces);
+ *   fkp_face_pipeline_free (p);
+ *
+ * Coordinates are frame pixels with pixel (i, j) covering [i, i+1) x [j, j+1),
+ * i.e. its centre at (i + 0.5, j + 0.5) — the landmark model contract's
+ * convention (docs/model-contract.md).  How faces are found, tracked and
+ * smoothed: docs/face-pipeline.md.
+ *
+ * Threads: one pipeline must not be used by two threads at once; distinct
+ * pipelines may run concurrently.
+ */
+#ifndef FACEKP_FACE_H
+#define FACEKP_FACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* ---- Errors ---------------------------------------------------------- */
+
+#define FKP_FACE_ERROR (fkp_face_error_quark ())
+GQuark fkp_face_error_quark (void);
+
+typedef enum {
+  FKP_FACE_ERROR_INVALID_ARGUMENT, /* bad option, frame or box from the caller */
+  FKP_FACE_ERROR_NOT_FOUND,        /* a default model file was not found */
+  FKP_FACE_ERROR_MODEL,            /* a model loads but breaks its contract (task, keys, shapes) */
+  FKP_FACE_ERROR_INFERENCE,        /* running a model failed */
+} FkpFaceError;
+/* Loading errors of the models themselves come through in the FKP_NN_ERROR
+ * domain (facekp/nn.h), prefixed with the file name. */
+
+/* ---- Frames ---------------------------------------------------------- */
+
+/* Pixel layouts the pipeline reads.  For YUV frames pass the luma (Y) plane
+ * as GRAY8 with its own stride: the landmark model sees BT.601 luma, which
+ * is the Y plane as it is.  RGB layouts are converted per sample with
+ * 0.299 R + 0.587 G + 0.114 B.  'x' bytes are ignored; alpha is ignored. */
+typedef enum {
+  FKP_FACE_FORMAT_GRAY8,
+  FKP_FACE_FORMAT_RGB,
+  FKP_FACE_FORMAT_BGR,
+  FKP_FACE_FORMAT_RGBA,
+  FKP_FACE_FORMAT_BGRA,
+  FKP_FACE_FORMAT_ARGB,
+  FKP_FACE_FORMAT_ABGR,
+  FKP_FACE_FORMAT_RGBx,
+  FKP_FACE_FORMAT_BGRx,
+  FKP_FACE_FORMAT_xRGB,
+  FKP_FACE_FORMAT_xBGR,
+} FkpFaceFormat;
+
+/* Unknown timestamp (the same value as GST_CLOCK_TIME_NONE). */
+#define FKP_FACE_TIMESTAMP_NONE ((uint64_t) -1)
+
+typedef struct {
+  int width, height;          /* pixels, both >= 1 */
+  FkpFaceFormat format;
+  const uint8_t *data;        /* first byte of the first row */
+  int stride;                 /* bytes from one row to the next, >= width * bytes per pixel */
+  /* Presentation time in nanoseconds, drives the smoothing filter.  With
+   * FKP_FACE_TIMESTAMP_NONE the pipeline assumes 30 frames per second and
+   * counts frames since the last reset. */
+  uint64_t timestamp_ns;
+} FkpFaceFrame;
+
+/* ---- Faces ----------------------------------------------------------- */
+
+#define FKP_FACE_N_POINTS 68
+
+/* A rectangle in frame pixels. */
+typedef struct {
+  float x, y, width, height;
+} FkpFaceBox;
+
+typedef struct {
+  guint id;            /* >= 1; the same face keeps its id while it is tracked */
+  FkpFaceBox box;      /* bounding box of the (smoothed) points */
+  float score;         /* the detector's score at the last detection; 1 for upstream / full-frame */
+  float points[FKP_FACE_N_POINTS][2]; /* iBUG 68-point order, 0-based; x, y in frame pixels */
+} FkpFace;
+
+/* A growable list of faces, owned by the caller. */
+typedef struct {
+  FkpFace *faces;
+  size_t n_faces;
+  size_t capacity;
+} FkpFaceList;
+
+void fkp_face_list_init (FkpFaceList *list);
+void fkp_face_list_clear (FkpFaceList *list);   /* frees the storage; the list can be reused */
+
+/* ---- Options --------------------------------------------------------- */
+
+typedef enum {
+  FKP_FACE_SOURCE_DETECT,      /* the CNN detector, every detect_interval frames and on a lost track */
+  FKP_FACE_SOURCE_UPSTREAM,    /* boxes handed to fkp_face_pipeline_process() by the caller */
+  FKP_FACE_SOURCE_FULL_FRAME,  /* the whole frame is one face crop (one face, id 1) */
+} FkpFaceSource;
+
+typedef struct {
+  const char *landmark_model;  /* path; NULL = the shipped models/facekp-landmarks68.onnx */
+  const char *detector_model;  /* path; NULL = the shipped models/face-detector.onnx (loaded only for DETECT) */
+  FkpFaceSource source;        /* default DETECT */
+  int detect_interval;         /* run the detector every N frames while tracking (>= 1; default 10) */
+  int max_faces;               /* at most this many faces (1 … 64; default 4) */
+  int min_face_size;           /* ignore detected/upstream boxes whose larger side is smaller (px; default 24) */
+  int detector_input_size;     /* detector input side in pixels (multiple of 32); 0 = the model's own */
+  float detector_threshold;    /* minimum detector score (0 … 1; default 0.5) */
+  gboolean smoothing;          /* One-Euro smoothing of the points (default TRUE) */
+  float smoothing_min_cutoff;  /* Hz; lower = steadier still faces (default 1.0) */
+  float smoothing_beta;        /* speed coefficient, per face size per second; higher = less lag (default 1.0) */
+  float smoothing_d_cutoff;    /* Hz; cutoff of the speed estimate (default 1.0) */
+  int threads;                 /* threads per model run; 0 = 1 */
+} FkpFaceOptions;
+
+#define FKP_FACE_MAX_FACES_LIMIT 64
+
+/* Fills `opts` with the defaults above. */
+void fkp_face_options_init (FkpFaceOptions *opts);
+
+/* ---- Default models -------------------------------------------------- */
+
+#define FKP_FACE_LANDMARK_MODEL_NAME "facekp-landmarks68.onnx"
+#define FKP_FACE_DETECTOR_MODEL_NAME "face-detector.onnx"
+
+/* Finds a shipped model file by name: in $FACEKP_MODELS_DIR, then in the
+ * installed data dir (<prefix>/share/facekp/models), then in the source
+ * tree's models/ (running from the build tree).  Returns a newly allocated
+ * path (g_free) or NULL with FKP_FACE_ERROR_NOT_FOUND naming the places
+ * searched. */
+char *fkp_face_find_model (const char *file_name, GError **error);
+
+/* ---- The pipeline ---------------------------------------------------- */
+
+typedef struct _FkpFacePipeline FkpFacePipeline;
+
+/* Loads the models and checks them against their contracts.  `opts` may be
+ * NULL (defaults).  Returns NULL and sets `error` on failure. */
+FkpFacePipeline *fkp_face_pipeline_new (const FkpFaceOptions *opts, GError **error);
+void fkp_face_pipeline_free (FkpFacePipeline *pipeline);   /* NULL is allowed */
+
+/* Processes one frame and writes its faces to `out` (replacing its
+ * contents), ordered by id.  `upstream_boxes` (n_upstream of them, may be
+ * NULL when 0) are used only with FKP_FACE_SOURCE_UPSTREAM, where they are
+ * this frame's face boxes, taken as landmark boxes.  On error `out` is left
+ * empty and the tracking state unchanged. */
+gboolean fkp_face_pipeline_process (FkpFacePipeline *pipeline, const FkpFaceFrame *frame,
+                                    const FkpFaceBox *upstream_boxes, size_t n_upstream,
+                                    FkpFaceList *out, GError **error);
+
+/* Forgets every track, id counter excluded (ids are never reused), and the
+ * smoothing state: call on flush, seek or a discontinuity. */
+void fkp_face_pipeline_reset (FkpFacePipeline *pipeline);
+
+/* Run-time changes, effective from the next frame.  Invalid values are
+ * refused with FALSE and FKP_FACE_ERROR_INVALID_ARGUMENT. */
+gboolean fkp_face_pipeline_set_source (FkpFacePipeline *pipeline, FkpFaceSource source,
+                                       GError **error);   /* DETECT needs the detector model loadable */
+gboolean fkp_face_pipeline_set_detect_interval (FkpFacePipeline *pipeline, int frames, GError **error);
+gboolean fkp_face_pipeline_set_max_faces (FkpFacePipeline *pipeline, int max_faces, GError **error);
+gboolean fkp_face_pipeline_set_min_face_size (FkpFacePipeline *pipeline, int pixels, GError **error);
+gboolean fkp_face_pipeline_set_detector_threshold (FkpFacePipeline *pipeline, float threshold,
+                                                   GError **error);
+gboolean fkp_face_pipeline_set_smoothing (FkpFacePipeline *pipeline, gboolean enabled,
+                                          float min_cutoff, float beta, float d_cutoff,
+                                          GError **error);
+void fkp_face_pipeline_set_threads (FkpFacePipeline *pipeline, int threads);
+
+/* The options in force (model paths resolved; valid until the next setter or free). */
+const FkpFaceOptions *fkp_face_pipeline_get_options (const FkpFacePipeline *pipeline);
+
+/* The landmark model's input side (facekp.input.size) and its exported test
+ * NME (facekp.eval.nme, or NULL when absent). */
+int fkp_face_pipeline_get_landmark_input_size (const FkpFacePipeline *pipeline);
+const char *fkp_face_pipeline_get_landmark_metadata (const FkpFacePipeline *pipeline,
+                                                     const char *key);
+
+G_END_DECLS
+
+#endif /* FACEKP_FACE_H */
