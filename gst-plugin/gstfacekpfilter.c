@@ -1,0 +1,934 @@
+/* facekpfilter: the element joining the face pipeline (libfacekp-face), the
+ * sticker renderer (libfacekp-stickers) and GStreamer.
+ *
+ * Property changes are recorded under the object lock with a dirty flag and
+ * applied by the streaming thread at the start of the next frame, so a frame
+ * is always processed with one consistent set of settings.  A model, pack or
+ * export file that fails to load at start is an error (the element does not
+ * start); one that fails while running posts a warning naming the file and
+ * the element keeps what it had. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstfacekpfilter.h"
+#include "facekpoverlay.h"
+
+#include <math.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_facekp_filter_debug);
+#define GST_CAT_DEFAULT gst_facekp_filter_debug
+
+#define DEFAULT_STICKERS "default"
+#define DEFAULT_POST_MESSAGES GST_FACEKP_MESSAGES_EVERY_FRAME
+#define MAX_THREADS 64
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_DETECTOR_MODEL,
+  PROP_FACE_SOURCE,
+  PROP_MAX_FACES,
+  PROP_DETECT_INTERVAL,
+  PROP_MIN_FACE_SIZE,
+  PROP_DETECTOR_THRESHOLD,
+  PROP_SMOOTHING,
+  PROP_SMOOTHING_MIN_CUTOFF,
+  PROP_SMOOTHING_BETA,
+  PROP_SMOOTHING_D_CUTOFF,
+  PROP_STICKERS,
+  PROP_DRAW_LANDMARKS,
+  PROP_DRAW_BOXES,
+  PROP_POST_MESSAGES,
+  PROP_EXPORT_LOCATION,
+  PROP_THREADS,
+};
+
+/* The formats gst_video_overlay_composition_blend() can draw on. */
+#define FACEKP_FORMATS \
+  "{ RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, RGB, BGR, " \
+  "I420, YV12, NV12, NV21, YUY2, UYVY, AYUV, GRAY8 }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FACEKP_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FACEKP_FORMATS)));
+
+G_DEFINE_TYPE (GstFacekpFilter, gst_facekp_filter, GST_TYPE_VIDEO_FILTER);
+
+GType
+gst_facekp_face_source_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_FACEKP_FACE_SOURCE_DETECT, "Find faces with the CNN face detector, then track them", "detect" },
+    { GST_FACEKP_FACE_SOURCE_UPSTREAM, "Use GstVideoRegionOfInterestMeta of type \"face\" from upstream (e.g. facedetect)", "upstream" },
+    { GST_FACEKP_FACE_SOURCE_FULL_FRAME, "The whole frame is one face crop", "full-frame" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstFacekpFaceSource", values));
+  return type;
+}
+
+GType
+gst_facekp_messages_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_FACEKP_MESSAGES_NONE, "Post no messages", "none" },
+    { GST_FACEKP_MESSAGES_EVERY_FRAME, "Post a message for every frame", "every-frame" },
+    { GST_FACEKP_MESSAGES_ON_CHANGE, "Post only when the set of face ids changes", "on-change" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstFacekpMessages", values));
+  return type;
+}
+
+/* ---- Settings -------------------------------------------------------- */
+
+static void
+settings_init (GstFacekpSettings *s)
+{
+  FkpFaceOptions opts;
+  fkp_face_options_init (&opts);
+  s->model = NULL;
+  s->detector_model = NULL;
+  s->source = (GstFacekpFaceSource) opts.source;
+  s->max_faces = opts.max_faces;
+  s->detect_interval = opts.detect_interval;
+  s->min_face_size = opts.min_face_size;
+  s->detector_threshold = opts.detector_threshold;
+  s->smoothing = opts.smoothing;
+  s->min_cutoff = opts.smoothing_min_cutoff;
+  s->beta = opts.smoothing_beta;
+  s->d_cutoff = opts.smoothing_d_cutoff;
+  s->stickers = g_strdup (DEFAULT_STICKERS);
+  s->draw_landmarks = FALSE;
+  s->draw_boxes = FALSE;
+  s->post_messages = DEFAULT_POST_MESSAGES;
+  s->export_location = NULL;
+  s->threads = 0;
+}
+
+static void
+settings_clear (GstFacekpSettings *s)
+{
+  g_clear_pointer (&s->model, g_free);
+  g_clear_pointer (&s->detector_model, g_free);
+  g_clear_pointer (&s->stickers, g_free);
+  g_clear_pointer (&s->export_location, g_free);
+}
+
+static void
+settings_copy (GstFacekpSettings *dst, const GstFacekpSettings *src)
+{
+  *dst = *src;
+  dst->model = g_strdup (src->model);
+  dst->detector_model = g_strdup (src->detector_model);
+  dst->stickers = g_strdup (src->stickers);
+  dst->export_location = g_strdup (src->export_location);
+}
+
+/* threads=0: every core, as one element usually owns the machine's CPU. */
+static gint
+effective_threads (gint threads)
+{
+  if (threads > 0)
+    return threads;
+  return CLAMP (g_get_num_processors (), 1, 8);
+}
+
+static const gchar *
+nonempty (const gchar *s)
+{
+  return (s && *s) ? s : NULL;
+}
+
+static void
+settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts)
+{
+  fkp_face_options_init (opts);
+  opts->landmark_model = nonempty (s->model);
+  opts->detector_model = nonempty (s->detector_model);
+  opts->source = (FkpFaceSource) s->source;
+  opts->max_faces = s->max_faces;
+  opts->detect_interval = s->detect_interval;
+  opts->min_face_size = s->min_face_size;
+  opts->detector_threshold = s->detector_threshold;
+  opts->smoothing = s->smoothing;
+  opts->smoothing_min_cutoff = s->min_cutoff;
+  opts->smoothing_beta = s->beta;
+  opts->smoothing_d_cutoff = s->d_cutoff;
+  opts->threads = effective_threads (s->threads);
+}
+
+/* Names the model files a pipeline would load, for error messages. */
+static gchar *
+describe_models (const GstFacekpSettings *s)
+{
+  const gchar *lm = nonempty (s->model) ? s->model : "(default) " FKP_FACE_LANDMARK_MODEL_NAME;
+  if (s->source != GST_FACEKP_FACE_SOURCE_DETECT)
+    return g_strdup_printf ("landmark model \"%s\"", lm);
+  const gchar *det = nonempty (s->detector_model) ? s->detector_model
+                                                  : "(default) " FKP_FACE_DETECTOR_MODEL_NAME;
+  return g_strdup_printf ("landmark model \"%s\" / detector model \"%s\"", lm, det);
+}
+
+/* ---- Properties ------------------------------------------------------ */
+
+static void
+set_string (gchar **field, const GValue *value)
+{
+  g_free (*field);
+  *field = g_value_dup_string (value);
+}
+
+static void
+gst_facekp_filter_set_property (GObject *object, guint prop_id, const GValue *value,
+                                GParamSpec *pspec)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (object);
+  GstFacekpSettings *s = &self->settings;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      set_string (&s->model, value);
+      self->dirty |= FACEKP_DIRTY_MODELS;
+      break;
+    case PROP_DETECTOR_MODEL:
+      set_string (&s->detector_model, value);
+      self->dirty |= FACEKP_DIRTY_MODELS;
+      break;
+    case PROP_FACE_SOURCE:
+      s->source = g_value_get_enum (value);
+      self->dirty |= FACEKP_DIRTY_SOURCE;
+      break;
+    case PROP_MAX_FACES:
+      s->max_faces = g_value_get_int (value);
+      self->dirty |= FACEKP_DIRTY_TRACKING;
+      break;
+    case PROP_DETECT_INTERVAL:
+      s->detect_interval = g_value_get_int (value);
+      self->dirty |= FACEKP_DIRTY_TRACKING;
+      break;
+    case PROP_MIN_FACE_SIZE:
+      s->min_face_size = g_value_get_int (value);
+      self->dirty |= FACEKP_DIRTY_TRACKING;
+      break;
+    case PROP_DETECTOR_THRESHOLD:
+      s->detector_threshold = g_value_get_float (value);
+      self->dirty |= FACEKP_DIRTY_TRACKING;
+      break;
+    case PROP_SMOOTHING:
+      s->smoothing = g_value_get_boolean (value);
+      self->dirty |= FACEKP_DIRTY_SMOOTHING;
+      break;
+    case PROP_SMOOTHING_MIN_CUTOFF:
+      s->min_cutoff = g_value_get_float (value);
+      self->dirty |= FACEKP_DIRTY_SMOOTHING;
+      break;
+    case PROP_SMOOTHING_BETA:
+      s->beta = g_value_get_float (value);
+      self->dirty |= FACEKP_DIRTY_SMOOTHING;
+      break;
+    case PROP_SMOOTHING_D_CUTOFF:
+      s->d_cutoff = g_value_get_float (value);
+      self->dirty |= FACEKP_DIRTY_SMOOTHING;
+      break;
+    case PROP_STICKERS:
+      set_string (&s->stickers, value);
+      self->dirty |= FACEKP_DIRTY_STICKERS;
+      break;
+    case PROP_DRAW_LANDMARKS:
+      s->draw_landmarks = g_value_get_boolean (value);
+      break;
+    case PROP_DRAW_BOXES:
+      s->draw_boxes = g_value_get_boolean (value);
+      break;
+    case PROP_POST_MESSAGES:
+      s->post_messages = g_value_get_enum (value);
+      break;
+    case PROP_EXPORT_LOCATION:
+      set_string (&s->export_location, value);
+      self->dirty |= FACEKP_DIRTY_EXPORT;
+      break;
+    case PROP_THREADS:
+      s->threads = g_value_get_int (value);
+      self->dirty |= FACEKP_DIRTY_THREADS;
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_facekp_filter_get_property (GObject *object, guint prop_id, GValue *value,
+                                GParamSpec *pspec)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (object);
+  GstFacekpSettings *s = &self->settings;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL: g_value_set_string (value, s->model); break;
+    case PROP_DETECTOR_MODEL: g_value_set_string (value, s->detector_model); break;
+    case PROP_FACE_SOURCE: g_value_set_enum (value, s->source); break;
+    case PROP_MAX_FACES: g_value_set_int (value, s->max_faces); break;
+    case PROP_DETECT_INTERVAL: g_value_set_int (value, s->detect_interval); break;
+    case PROP_MIN_FACE_SIZE: g_value_set_int (value, s->min_face_size); break;
+    case PROP_DETECTOR_THRESHOLD: g_value_set_float (value, s->detector_threshold); break;
+    case PROP_SMOOTHING: g_value_set_boolean (value, s->smoothing); break;
+    case PROP_SMOOTHING_MIN_CUTOFF: g_value_set_float (value, s->min_cutoff); break;
+    case PROP_SMOOTHING_BETA: g_value_set_float (value, s->beta); break;
+    case PROP_SMOOTHING_D_CUTOFF: g_value_set_float (value, s->d_cutoff); break;
+    case PROP_STICKERS: g_value_set_string (value, s->stickers); break;
+    case PROP_DRAW_LANDMARKS: g_value_set_boolean (value, s->draw_landmarks); break;
+    case PROP_DRAW_BOXES: g_value_set_boolean (value, s->draw_boxes); break;
+    case PROP_POST_MESSAGES: g_value_set_enum (value, s->post_messages); break;
+    case PROP_EXPORT_LOCATION: g_value_set_string (value, s->export_location); break;
+    case PROP_THREADS: g_value_set_int (value, s->threads); break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---- Loading what the settings name ---------------------------------- */
+
+static FkpStickerPack *
+open_pack (const gchar *stickers, GError **error)
+{
+  if (!nonempty (stickers))
+    return NULL;
+  return fkp_sticker_pack_open (stickers, error);
+}
+
+/* Loads everything for a fresh start.  Errors are posted as element errors. */
+static gboolean
+gst_facekp_filter_start (GstBaseTransform *trans)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (trans);
+  GstFacekpSettings s;
+  GError *error = NULL;
+
+  GST_OBJECT_LOCK (self);
+  settings_copy (&s, &self->settings);
+  self->dirty = 0;
+  self->reset_pending = FALSE;
+  GST_OBJECT_UNLOCK (self);
+
+  FkpFaceOptions opts;
+  settings_to_options (&s, &opts);
+  self->pipeline = fkp_face_pipeline_new (&opts, &error);
+  if (!self->pipeline) {
+    gchar *what = describe_models (&s);
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not load the face models (%s): %s", what, error->message),
+        ("%s", error->message));
+    g_free (what);
+    goto failed;
+  }
+
+  if (nonempty (s.stickers)) {
+    self->pack = open_pack (s.stickers, &error);
+    if (!self->pack) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Could not load sticker pack \"%s\": %s", s.stickers, error->message),
+          ("%s", error->message));
+      goto failed;
+    }
+  }
+
+  if (nonempty (s.export_location)) {
+    self->export = facekp_export_open (s.export_location, &error);
+    if (!self->export) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("%s", error->message), (NULL));
+      goto failed;
+    }
+  }
+
+  self->frame_index = 0;
+  self->posted_once = FALSE;
+  g_array_set_size (self->posted_ids, 0);
+  self->attach_overlay = FALSE;
+  settings_clear (&s);
+  return TRUE;
+
+failed:
+  g_clear_error (&error);
+  settings_clear (&s);
+  g_clear_pointer (&self->pipeline, fkp_face_pipeline_free);
+  g_clear_pointer (&self->pack, fkp_sticker_pack_free);
+  g_clear_pointer (&self->export, facekp_export_close);
+  return FALSE;
+}
+
+static gboolean
+gst_facekp_filter_stop (GstBaseTransform *trans)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (trans);
+  g_clear_pointer (&self->pipeline, fkp_face_pipeline_free);
+  g_clear_pointer (&self->pack, fkp_sticker_pack_free);
+  g_clear_pointer (&self->export, facekp_export_close);
+  fkp_face_list_clear (&self->faces);
+  g_clear_pointer (&self->luma, g_free);
+  self->luma_size = 0;
+  return TRUE;
+}
+
+/* Applies the property changes made since the last frame. */
+static void
+apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
+{
+  GError *error = NULL;
+
+  GST_OBJECT_LOCK (self);
+  guint dirty = self->dirty;
+  self->dirty = 0;
+  gboolean reset = self->reset_pending;
+  self->reset_pending = FALSE;
+  settings_copy (s, &self->settings);
+  GST_OBJECT_UNLOCK (self);
+
+  if (dirty & FACEKP_DIRTY_MODELS) {
+    /* New models: build a whole new pipeline, keep the old one if that fails. */
+    FkpFaceOptions opts;
+    settings_to_options (s, &opts);
+    FkpFacePipeline *fresh = fkp_face_pipeline_new (&opts, &error);
+    if (fresh) {
+      fkp_face_pipeline_free (self->pipeline);
+      self->pipeline = fresh;
+      reset = FALSE;
+      /* Everything else came from the same settings. */
+      dirty &= ~(FACEKP_DIRTY_SOURCE | FACEKP_DIRTY_TRACKING | FACEKP_DIRTY_SMOOTHING
+                 | FACEKP_DIRTY_THREADS);
+    } else {
+      gchar *what = describe_models (s);
+      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
+          ("Could not load %s, keeping the models in use: %s", what, error->message),
+          ("%s", error->message));
+      g_free (what);
+      g_clear_error (&error);
+    }
+  }
+  if (reset)
+    fkp_face_pipeline_reset (self->pipeline);
+
+  if (dirty & FACEKP_DIRTY_SOURCE) {
+    if (!fkp_face_pipeline_set_source (self->pipeline, (FkpFaceSource) s->source, &error)) {
+      gchar *what = describe_models (s);
+      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
+          ("Could not switch the face source (%s): %s", what, error->message),
+          ("%s", error->message));
+      g_free (what);
+      g_clear_error (&error);
+    }
+  }
+  if (dirty & FACEKP_DIRTY_TRACKING) {
+    if (!fkp_face_pipeline_set_max_faces (self->pipeline, s->max_faces, &error)
+        || !fkp_face_pipeline_set_detect_interval (self->pipeline, s->detect_interval, &error)
+        || !fkp_face_pipeline_set_min_face_size (self->pipeline, s->min_face_size, &error)
+        || !fkp_face_pipeline_set_detector_threshold (self->pipeline, s->detector_threshold,
+                                                      &error)) {
+      GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("%s", error->message), (NULL));
+      g_clear_error (&error);
+    }
+  }
+  if (dirty & FACEKP_DIRTY_SMOOTHING) {
+    if (!fkp_face_pipeline_set_smoothing (self->pipeline, s->smoothing, s->min_cutoff,
+                                          s->beta, s->d_cutoff, &error)) {
+      GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("%s", error->message), (NULL));
+      g_clear_error (&error);
+    }
+  }
+  if (dirty & FACEKP_DIRTY_THREADS)
+    fkp_face_pipeline_set_threads (self->pipeline, effective_threads (s->threads));
+
+  if (dirty & FACEKP_DIRTY_STICKERS) {
+    if (!nonempty (s->stickers)) {
+      g_clear_pointer (&self->pack, fkp_sticker_pack_free);
+    } else {
+      FkpStickerPack *pack = open_pack (s->stickers, &error);
+      if (pack) {
+        fkp_sticker_pack_free (self->pack);
+        self->pack = pack;
+      } else {
+        GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
+            ("Could not load sticker pack \"%s\", keeping the pack in use: %s",
+             s->stickers, error->message), ("%s", error->message));
+        g_clear_error (&error);
+      }
+    }
+  }
+
+  if (dirty & FACEKP_DIRTY_EXPORT) {
+    g_clear_pointer (&self->export, facekp_export_close);
+    if (nonempty (s->export_location)) {
+      self->export = facekp_export_open (s->export_location, &error);
+      if (!self->export) {
+        GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
+            ("%s; not exporting", error->message), (NULL));
+        g_clear_error (&error);
+      }
+    }
+  }
+}
+
+/* ---- Events, caps and allocation ------------------------------------ */
+
+static gboolean
+gst_facekp_filter_sink_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (trans);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_STOP:
+    case GST_EVENT_STREAM_START:
+      /* Tracks from before a seek or from another stream mean nothing now. */
+      GST_OBJECT_LOCK (self);
+      self->reset_pending = TRUE;
+      GST_OBJECT_UNLOCK (self);
+      break;
+    default:
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_facekp_filter_parent_class)->sink_event (trans, event);
+}
+
+static gboolean
+gst_facekp_filter_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in_info,
+                            GstCaps *outcaps, GstVideoInfo *out_info)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (filter);
+  (void) incaps;
+  (void) outcaps;
+  (void) out_info;
+  GST_DEBUG_OBJECT (self, "new format %s %dx%d",
+      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)),
+      GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info));
+  /* Tracks measured on frames of another size or layout are stale. */
+  GST_OBJECT_LOCK (self);
+  self->reset_pending = TRUE;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_facekp_filter_decide_allocation (GstBaseTransform *trans, GstQuery *query)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (trans);
+  self->attach_overlay = gst_query_find_allocation_meta (query,
+      GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE, NULL);
+  GST_DEBUG_OBJECT (self, "downstream %s overlay composition meta",
+      self->attach_overlay ? "takes" : "does not take");
+  return GST_BASE_TRANSFORM_CLASS (gst_facekp_filter_parent_class)->decide_allocation (trans,
+      query);
+}
+
+/* ---- Per frame ------------------------------------------------------- */
+
+/* Describes @frame for the face pipeline, extracting luma where the frame
+ * has no plane the pipeline can read directly. */
+static gboolean
+describe_frame (GstFacekpFilter *self, GstVideoFrame *frame, FkpFaceFrame *out)
+{
+  GstVideoFormat format = GST_VIDEO_FRAME_FORMAT (frame);
+  gint width = GST_VIDEO_FRAME_WIDTH (frame);
+  gint height = GST_VIDEO_FRAME_HEIGHT (frame);
+
+  out->width = width;
+  out->height = height;
+  out->data = GST_VIDEO_FRAME_PLANE_DATA (frame, 0);
+  out->stride = GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0);
+
+  switch (format) {
+    case GST_VIDEO_FORMAT_RGBx: out->format = FKP_FACE_FORMAT_RGBx; return TRUE;
+    case GST_VIDEO_FORMAT_BGRx: out->format = FKP_FACE_FORMAT_BGRx; return TRUE;
+    case GST_VIDEO_FORMAT_xRGB: out->format = FKP_FACE_FORMAT_xRGB; return TRUE;
+    case GST_VIDEO_FORMAT_xBGR: out->format = FKP_FACE_FORMAT_xBGR; return TRUE;
+    case GST_VIDEO_FORMAT_RGBA: out->format = FKP_FACE_FORMAT_RGBA; return TRUE;
+    case GST_VIDEO_FORMAT_BGRA: out->format = FKP_FACE_FORMAT_BGRA; return TRUE;
+    case GST_VIDEO_FORMAT_ARGB: out->format = FKP_FACE_FORMAT_ARGB; return TRUE;
+    case GST_VIDEO_FORMAT_ABGR: out->format = FKP_FACE_FORMAT_ABGR; return TRUE;
+    case GST_VIDEO_FORMAT_RGB: out->format = FKP_FACE_FORMAT_RGB; return TRUE;
+    case GST_VIDEO_FORMAT_BGR: out->format = FKP_FACE_FORMAT_BGR; return TRUE;
+    default:
+      break;
+  }
+
+  /* YUV and gray: the pipeline reads luma as GRAY8. */
+  out->format = FKP_FACE_FORMAT_GRAY8;
+  gint pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, GST_VIDEO_COMP_Y);
+  if (pstride == 1) {
+    /* Planar or semi-planar: the Y plane as it is, no copy. */
+    out->data = GST_VIDEO_FRAME_COMP_DATA (frame, GST_VIDEO_COMP_Y);
+    out->stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, GST_VIDEO_COMP_Y);
+    return TRUE;
+  }
+
+  /* Packed YUV (YUY2, UYVY, AYUV): gather the Y samples into a gray image. */
+  gsize need = (gsize) width * height;
+  if (self->luma_size < need) {
+    g_free (self->luma);
+    self->luma = g_malloc (need);
+    self->luma_size = need;
+  }
+  const guint8 *src = GST_VIDEO_FRAME_COMP_DATA (frame, GST_VIDEO_COMP_Y);
+  gint src_stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, GST_VIDEO_COMP_Y);
+  for (gint y = 0; y < height; y++) {
+    const guint8 *row = src + (gsize) y * src_stride;
+    guint8 *dst = self->luma + (gsize) y * width;
+    for (gint x = 0; x < width; x++)
+      dst[x] = row[(gsize) x * pstride];
+  }
+  out->data = self->luma;
+  out->stride = width;
+  return TRUE;
+}
+
+/* Boxes of the "face" ROI metas upstream attached (face-source=upstream). */
+static GArray *
+collect_upstream_boxes (GstBuffer *buffer)
+{
+  GArray *boxes = g_array_new (FALSE, FALSE, sizeof (FkpFaceBox));
+  gpointer state = NULL;
+  GstMeta *meta;
+  GQuark face = g_quark_from_static_string ("face");
+  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) meta;
+    if (roi->roi_type != face)
+      continue;
+    FkpFaceBox box = { roi->x, roi->y, roi->w, roi->h };
+    g_array_append_val (boxes, box);
+  }
+  return boxes;
+}
+
+/* Fills @array (unset) with the 136 coordinates x0, y0, ... x67, y67. */
+static void
+landmarks_array_init (GValue *array, const GstFaceLandmarks *face)
+{
+  g_value_init (array, GST_TYPE_ARRAY);
+  GValue v = G_VALUE_INIT;
+  g_value_init (&v, G_TYPE_DOUBLE);
+  for (int p = 0; p < GST_FACE_LANDMARKS_N_POINTS; p++) {
+    for (int c = 0; c < 2; c++) {
+      g_value_set_double (&v, face->points[p][c]);
+      gst_value_array_append_value (array, &v);
+    }
+  }
+  g_value_unset (&v);
+}
+
+static void
+add_roi_metas (GstBuffer *buffer, const GstFaceLandmarks *faces, guint n_faces,
+               gint width, gint height)
+{
+  for (guint i = 0; i < n_faces; i++) {
+    const GstFaceLandmarks *f = &faces[i];
+    /* ROI boxes are unsigned integers: clamp to the frame. */
+    gint x0 = CLAMP ((gint) floorf (f->x), 0, width);
+    gint y0 = CLAMP ((gint) floorf (f->y), 0, height);
+    gint x1 = CLAMP ((gint) ceilf (f->x + f->width), 0, width);
+    gint y1 = CLAMP ((gint) ceilf (f->y + f->height), 0, height);
+    GstVideoRegionOfInterestMeta *roi = gst_buffer_add_video_region_of_interest_meta (buffer,
+        "face", (guint) x0, (guint) y0, (guint) (x1 - x0), (guint) (y1 - y0));
+    roi->id = f->id;
+    GstStructure *param = gst_structure_new (GST_FACE_LANDMARKS_ROI_PARAM_NAME,
+        "id", G_TYPE_INT, f->id, "score", G_TYPE_DOUBLE, (gdouble) f->score, NULL);
+    GValue points = G_VALUE_INIT;
+    landmarks_array_init (&points, f);
+    gst_structure_take_value (param, "landmarks", &points);
+    gst_video_region_of_interest_meta_add_param (roi, param);
+  }
+}
+
+static gboolean
+ids_changed (GstFacekpFilter *self, const GstFaceLandmarks *faces, guint n_faces)
+{
+  if (!self->posted_once || self->posted_ids->len != n_faces)
+    return TRUE;
+  for (guint i = 0; i < n_faces; i++)
+    if (g_array_index (self->posted_ids, gint, i) != faces[i].id)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+post_faces_message (GstFacekpFilter *self, GstBuffer *buffer, const GstFaceLandmarks *faces,
+                    guint n_faces)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  GstClockTime running_time = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID (pts) && trans->segment.format == GST_FORMAT_TIME) {
+    running_time = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts);
+    stream_time = gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, pts);
+  }
+
+  GValue list = G_VALUE_INIT;
+  g_value_init (&list, GST_TYPE_LIST);
+  for (guint i = 0; i < n_faces; i++) {
+    const GstFaceLandmarks *f = &faces[i];
+    /* x, y, width, height as unsigned ints, as facedetect posts them. */
+    GstStructure *s = gst_structure_new ("face",
+        "x", G_TYPE_UINT, (guint) MAX (0.0f, roundf (f->x)),
+        "y", G_TYPE_UINT, (guint) MAX (0.0f, roundf (f->y)),
+        "width", G_TYPE_UINT, (guint) MAX (0.0f, roundf (f->width)),
+        "height", G_TYPE_UINT, (guint) MAX (0.0f, roundf (f->height)),
+        "id", G_TYPE_INT, f->id,
+        "score", G_TYPE_DOUBLE, (gdouble) f->score, NULL);
+    GValue points = G_VALUE_INIT;
+    landmarks_array_init (&points, f);
+    gst_structure_take_value (s, "landmarks", &points);
+    GValue sv = G_VALUE_INIT;
+    g_value_init (&sv, GST_TYPE_STRUCTURE);
+    gst_value_set_structure (&sv, s);
+    gst_structure_free (s);
+    gst_value_list_append_and_take_value (&list, &sv);
+  }
+
+  GstStructure *st = gst_structure_new ("facekp",
+      "timestamp", G_TYPE_UINT64, pts,
+      "stream-time", G_TYPE_UINT64, stream_time,
+      "running-time", G_TYPE_UINT64, running_time,
+      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buffer),
+      "frame", G_TYPE_UINT64, self->frame_index, NULL);
+  gst_structure_take_value (st, "faces", &list);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), st));
+
+  g_array_set_size (self->posted_ids, 0);
+  for (guint i = 0; i < n_faces; i++)
+    g_array_append_val (self->posted_ids, faces[i].id);
+  self->posted_once = TRUE;
+}
+
+static GstFlowReturn
+gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (filter);
+  GstBuffer *buffer = frame->buffer;
+  GstFacekpSettings s;
+  GError *error = NULL;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  apply_pending_settings (self, &s);
+  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT) && self->frame_index > 0)
+    fkp_face_pipeline_reset (self->pipeline);
+
+  FkpFaceFrame fframe;
+  describe_frame (self, frame, &fframe);
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  fframe.timestamp_ns = GST_CLOCK_TIME_IS_VALID (pts) ? pts : FKP_FACE_TIMESTAMP_NONE;
+
+  GArray *upstream = NULL;
+  if (s.source == GST_FACEKP_FACE_SOURCE_UPSTREAM)
+    upstream = collect_upstream_boxes (buffer);
+
+  if (!fkp_face_pipeline_process (self->pipeline, &fframe,
+          upstream ? (const FkpFaceBox *) upstream->data : NULL, upstream ? upstream->len : 0,
+          &self->faces, &error)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Face pipeline failed: %s", error->message),
+        (NULL));
+    g_clear_error (&error);
+    ret = GST_FLOW_ERROR;
+    goto done;
+  }
+
+  /* The element's own copy of the faces, in the meta's layout. */
+  guint n_faces = (guint) self->faces.n_faces;
+  if (self->landmarks_capacity < n_faces) {
+    self->landmarks = g_renew (GstFaceLandmarks, self->landmarks, n_faces);
+    self->landmarks_capacity = n_faces;
+  }
+  for (guint i = 0; i < n_faces; i++) {
+    const FkpFace *in = &self->faces.faces[i];
+    GstFaceLandmarks *out = &self->landmarks[i];
+    out->id = (gint) in->id;
+    out->score = in->score;
+    out->x = in->box.x;
+    out->y = in->box.y;
+    out->width = in->box.width;
+    out->height = in->box.height;
+    memcpy (out->points, in->points, sizeof out->points);
+  }
+
+  gint width = GST_VIDEO_FRAME_WIDTH (frame), height = GST_VIDEO_FRAME_HEIGHT (frame);
+  gst_buffer_add_face_landmarks_meta (buffer, self->landmarks, n_faces, (guint) width,
+                                      (guint) height);
+  add_roi_metas (buffer, self->landmarks, n_faces, width, height);
+
+  if (self->export) {
+    GstClockTime running_time = GST_CLOCK_TIME_NONE;
+    GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
+    if (GST_CLOCK_TIME_IS_VALID (pts) && segment->format == GST_FORMAT_TIME)
+      running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
+    if (!facekp_export_write_frame (self->export, self->frame_index, pts, running_time,
+            (guint) width, (guint) height, self->landmarks, n_faces, &error)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("%s", error->message), (NULL));
+      g_clear_error (&error);
+      ret = GST_FLOW_ERROR;
+      goto done;
+    }
+  }
+
+  if (s.post_messages == GST_FACEKP_MESSAGES_EVERY_FRAME
+      || (s.post_messages == GST_FACEKP_MESSAGES_ON_CHANGE
+          && ids_changed (self, self->landmarks, n_faces)))
+    post_faces_message (self, buffer, self->landmarks, n_faces);
+
+  FkpStickerDrawFlags flags = (self->pack ? FKP_STICKER_DRAW_STICKERS : 0)
+      | (s.draw_landmarks ? FKP_STICKER_DRAW_POINTS : 0)
+      | (s.draw_boxes ? FKP_STICKER_DRAW_BOXES : 0);
+  GstVideoOverlayComposition *comp = facekp_overlay_render (self->pack, flags,
+      self->landmarks, n_faces, GST_CLOCK_TIME_IS_VALID (pts) ? pts : 0, width, height);
+  if (comp) {
+    if (self->attach_overlay)
+      facekp_overlay_attach (buffer, comp);
+    else
+      gst_video_overlay_composition_blend (comp, frame);
+    gst_video_overlay_composition_unref (comp);
+  }
+
+done:
+  self->frame_index++;
+  if (upstream)
+    g_array_free (upstream, TRUE);
+  settings_clear (&s);
+  return ret;
+}
+
+/* ---- Class ----------------------------------------------------------- */
+
+static void
+gst_facekp_filter_finalize (GObject *object)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (object);
+  settings_clear (&self->settings);
+  fkp_face_list_clear (&self->faces);
+  g_free (self->landmarks);
+  g_free (self->luma);
+  g_array_free (self->posted_ids, TRUE);
+  G_OBJECT_CLASS (gst_facekp_filter_parent_class)->finalize (object);
+}
+
+static void
+gst_facekp_filter_init (GstFacekpFilter *self)
+{
+  settings_init (&self->settings);
+  fkp_face_list_init (&self->faces);
+  self->posted_ids = g_array_new (FALSE, FALSE, sizeof (gint));
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), TRUE);
+}
+
+#define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)
+
+static void
+gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
+  FkpFaceOptions d;
+  fkp_face_options_init (&d);
+
+  gobject_class->set_property = gst_facekp_filter_set_property;
+  gobject_class->get_property = gst_facekp_filter_get_property;
+  gobject_class->finalize = gst_facekp_filter_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Landmark model",
+          "Path of the 68-point landmark ONNX model; empty or unset = the shipped "
+          FKP_FACE_LANDMARK_MODEL_NAME, NULL, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_DETECTOR_MODEL,
+      g_param_spec_string ("detector-model", "Detector model",
+          "Path of the face detector ONNX model (face-source=detect); empty or unset = the "
+          "shipped " FKP_FACE_DETECTOR_MODEL_NAME, NULL, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_FACE_SOURCE,
+      g_param_spec_enum ("face-source", "Face source",
+          "Where face boxes come from", GST_TYPE_FACEKP_FACE_SOURCE,
+          (gint) d.source, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_MAX_FACES,
+      g_param_spec_int ("max-faces", "Maximum faces",
+          "Track at most this many faces (the largest win)", 1, FKP_FACE_MAX_FACES_LIMIT,
+          d.max_faces, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_DETECT_INTERVAL,
+      g_param_spec_int ("detect-interval", "Detect interval",
+          "Run the face detector every N frames while tracking (and whenever a track is lost)",
+          1, 10000, d.detect_interval, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_MIN_FACE_SIZE,
+      g_param_spec_int ("min-face-size", "Minimum face size",
+          "Ignore faces whose box's larger side is smaller than this (pixels)",
+          0, 100000, d.min_face_size, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_DETECTOR_THRESHOLD,
+      g_param_spec_float ("detector-threshold", "Detector threshold",
+          "Minimum face detector score", 0.0f, 1.0f, d.detector_threshold, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_SMOOTHING,
+      g_param_spec_boolean ("smoothing", "Smoothing",
+          "Smooth the landmarks over time with a One-Euro filter driven by timestamps",
+          d.smoothing, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_SMOOTHING_MIN_CUTOFF,
+      g_param_spec_float ("smoothing-min-cutoff", "Smoothing minimum cutoff",
+          "One-Euro minimum cutoff frequency in Hz: lower keeps still faces steadier",
+          0.001f, 1000.0f, d.smoothing_min_cutoff, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_SMOOTHING_BETA,
+      g_param_spec_float ("smoothing-beta", "Smoothing beta",
+          "One-Euro speed coefficient (per face size per second): higher lags less on "
+          "fast motion", 0.0f, 1000.0f, d.smoothing_beta, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_SMOOTHING_D_CUTOFF,
+      g_param_spec_float ("smoothing-d-cutoff", "Smoothing derivative cutoff",
+          "One-Euro cutoff frequency of the speed estimate in Hz",
+          0.001f, 1000.0f, d.smoothing_d_cutoff, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_STICKERS,
+      g_param_spec_string ("stickers", "Sticker pack",
+          "Sticker pack to draw on every face: a pack name (\"default\", \"seed\", ...) or the "
+          "path of a pack's .ini file; empty = no stickers", DEFAULT_STICKERS, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_DRAW_LANDMARKS,
+      g_param_spec_boolean ("draw-landmarks", "Draw landmarks",
+          "Draw the 68 landmarks of every face (debugging)", FALSE, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_DRAW_BOXES,
+      g_param_spec_boolean ("draw-boxes", "Draw boxes",
+          "Draw every face's box and id (debugging)", FALSE, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_enum ("post-messages", "Post messages",
+          "When to post \"facekp\" element messages with the faces on the bus",
+          GST_TYPE_FACEKP_MESSAGES, DEFAULT_POST_MESSAGES, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_EXPORT_LOCATION,
+      g_param_spec_string ("export-location", "Export location",
+          "Write one JSON line per frame with its faces to this file (truncated at start); "
+          "empty or unset = no export", NULL, PARAM_FLAGS));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads",
+          "Threads per model run; 0 = one per CPU core (at most 8)", 0, MAX_THREADS, 0,
+          PARAM_FLAGS));
+
+  gst_element_class_set_static_metadata (element_class,
+      "Face landmarks and stickers", "Filter/Analyzer/Video",
+      "Finds faces, predicts 68 landmarks per face, attaches them as metadata, posts and "
+      "exports them, and overlays stickers",
+      "facekp developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_facekp_filter_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_facekp_filter_stop);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_facekp_filter_sink_event);
+  trans_class->decide_allocation = GST_DEBUG_FUNCPTR (gst_facekp_filter_decide_allocation);
+  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_facekp_filter_set_info);
+  filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_facekp_filter_transform_frame_ip);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_FACEKP_FACE_SOURCE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_FACEKP_MESSAGES, 0);
+
+  GST_DEBUG_CATEGORY_INIT (gst_facekp_filter_debug, "facekpfilter", 0,
+      "facekp face landmarks and stickers");
+}

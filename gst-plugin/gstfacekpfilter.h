@@ -1,0 +1,93 @@
+/* facekpfilter: finds faces, predicts 68 landmarks per face, attaches them as
+ * GstFaceLandmarksMeta and ROI meta, posts "facekp" messages, exports JSON
+ * lines and overlays stickers.  See docs/element.md. */
+#ifndef __GST_FACEKP_FILTER_H__
+#define __GST_FACEKP_FILTER_H__
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gst/video/gstvideofilter.h>
+#include <facekp/face.h>
+#include <facekp/stickers.h>
+
+#include "facekp/gstfacelandmarksmeta.h"
+#include "facekpexport.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  GST_FACEKP_FACE_SOURCE_DETECT = FKP_FACE_SOURCE_DETECT,
+  GST_FACEKP_FACE_SOURCE_UPSTREAM = FKP_FACE_SOURCE_UPSTREAM,
+  GST_FACEKP_FACE_SOURCE_FULL_FRAME = FKP_FACE_SOURCE_FULL_FRAME,
+} GstFacekpFaceSource;
+
+typedef enum {
+  GST_FACEKP_MESSAGES_NONE,
+  GST_FACEKP_MESSAGES_EVERY_FRAME,
+  GST_FACEKP_MESSAGES_ON_CHANGE,
+} GstFacekpMessages;
+
+#define GST_TYPE_FACEKP_FACE_SOURCE (gst_facekp_face_source_get_type ())
+#define GST_TYPE_FACEKP_MESSAGES (gst_facekp_messages_get_type ())
+GType gst_facekp_face_source_get_type (void);
+GType gst_facekp_messages_get_type (void);
+
+#define GST_TYPE_FACEKP_FILTER (gst_facekp_filter_get_type ())
+G_DECLARE_FINAL_TYPE (GstFacekpFilter, gst_facekp_filter, GST, FACEKP_FILTER, GstVideoFilter)
+
+/* What the properties ask for; written by set_property, read by the
+ * streaming thread, both under the object lock. */
+typedef struct {
+  gchar *model;
+  gchar *detector_model;
+  GstFacekpFaceSource source;
+  gint max_faces;
+  gint detect_interval;
+  gint min_face_size;
+  gfloat detector_threshold;
+  gboolean smoothing;
+  gfloat min_cutoff, beta, d_cutoff;
+  gchar *stickers;
+  gboolean draw_landmarks, draw_boxes;
+  GstFacekpMessages post_messages;
+  gchar *export_location;
+  gint threads;
+} GstFacekpSettings;
+
+/* Which groups of settings changed since the streaming thread last applied them. */
+typedef enum {
+  FACEKP_DIRTY_MODELS = 1 << 0,
+  FACEKP_DIRTY_SOURCE = 1 << 1,
+  FACEKP_DIRTY_TRACKING = 1 << 2,   /* max-faces, detect-interval, min-face-size, threshold */
+  FACEKP_DIRTY_SMOOTHING = 1 << 3,
+  FACEKP_DIRTY_THREADS = 1 << 4,
+  FACEKP_DIRTY_STICKERS = 1 << 5,
+  FACEKP_DIRTY_EXPORT = 1 << 6,
+} GstFacekpDirty;
+
+struct _GstFacekpFilter {
+  GstVideoFilter parent;
+
+  /* Under the object lock. */
+  GstFacekpSettings settings;
+  guint dirty;
+  gboolean reset_pending;      /* flush or discontinuity: forget tracks */
+
+  /* Streaming thread only (start/stop run with the stream stopped). */
+  FkpFacePipeline *pipeline;
+  FkpStickerPack *pack;
+  FacekpExport *export;
+  gboolean attach_overlay;     /* downstream takes GstVideoOverlayCompositionMeta */
+  FkpFaceList faces;
+  GstFaceLandmarks *landmarks;
+  guint landmarks_capacity;
+  guint8 *luma;                /* Y extracted from packed YUV */
+  gsize luma_size;
+  guint64 frame_index;
+  GArray *posted_ids;          /* ids in the last "facekp" message (on-change) */
+  gboolean posted_once;
+};
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,14 @@
+/* The facekp plugin: registers facekpfilter. */
+#include "gstfacekpfilter.h"
+
+static gboolean
+plugin_init (GstPlugin *plugin)
+{
+  /* Register the meta up front so that apps see it as soon as the plugin loads. */
+  gst_face_landmarks_meta_get_info ();
+  return gst_element_register (plugin, "facekpfilter", GST_RANK_NONE, GST_TYPE_FACEKP_FILTER);
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, facekp,
+    "Face landmarks (68 points) as metadata, bus messages, JSON lines and sticker overlays",
+    plugin_init, VERSION, "MIT", "facekp", "https://github.com/facekp/facekp")

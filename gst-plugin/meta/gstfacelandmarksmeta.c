@@ -1,0 +1,128 @@
+/* GstFaceLandmarksMeta: registration, init/free and the transform function
+ * that keeps the coordinates right through copies and rescaling. */
+#include "facekp/gstfacelandmarksmeta.h"
+
+#include <string.h>
+#include <gst/video/video.h>
+
+GType
+gst_face_landmarks_meta_api_get_type (void)
+{
+  static GType type = 0;
+  /* "video" and "size": the meta describes frame content and depends on the
+   * frame's dimensions, so scalers transform it rather than copy it blindly. */
+  static const gchar *tags[] = { GST_META_TAG_VIDEO_STR, GST_META_TAG_VIDEO_SIZE_STR, NULL };
+
+  if (g_once_init_enter (&type)) {
+    GType t = gst_meta_api_type_register ("GstFaceLandmarksMetaAPI", tags);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static gboolean
+face_landmarks_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
+{
+  GstFaceLandmarksMeta *lm = (GstFaceLandmarksMeta *) meta;
+  (void) params;
+  (void) buffer;
+  lm->width = lm->height = 0;
+  lm->n_faces = 0;
+  lm->faces = NULL;
+  return TRUE;
+}
+
+static void
+face_landmarks_meta_free (GstMeta *meta, GstBuffer *buffer)
+{
+  GstFaceLandmarksMeta *lm = (GstFaceLandmarksMeta *) meta;
+  (void) buffer;
+  g_free (lm->faces);
+  lm->faces = NULL;
+  lm->n_faces = 0;
+}
+
+static void
+scale_face (GstFaceLandmarks *face, gfloat sx, gfloat sy)
+{
+  face->x *= sx;
+  face->width *= sx;
+  face->y *= sy;
+  face->height *= sy;
+  for (guint p = 0; p < GST_FACE_LANDMARKS_N_POINTS; p++) {
+    face->points[p][0] *= sx;
+    face->points[p][1] *= sy;
+  }
+}
+
+static gboolean
+face_landmarks_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *src,
+                               GQuark type, gpointer data)
+{
+  GstFaceLandmarksMeta *lm = (GstFaceLandmarksMeta *) meta;
+  (void) src;
+
+  if (GST_META_TRANSFORM_IS_COPY (type)) {
+    /* Region copies of a video buffer still show the same frame. */
+    return gst_buffer_add_face_landmarks_meta (dest, lm->faces, lm->n_faces,
+                                               lm->width, lm->height) != NULL;
+  }
+
+  if (GST_VIDEO_META_TRANSFORM_IS_SCALE (type)) {
+    GstVideoMetaTransform *trans = data;
+    gint in_w = GST_VIDEO_INFO_WIDTH (trans->in_info);
+    gint in_h = GST_VIDEO_INFO_HEIGHT (trans->in_info);
+    gint out_w = GST_VIDEO_INFO_WIDTH (trans->out_info);
+    gint out_h = GST_VIDEO_INFO_HEIGHT (trans->out_info);
+    if (in_w <= 0 || in_h <= 0 || out_w <= 0 || out_h <= 0)
+      return FALSE;
+
+    GstFaceLandmarksMeta *out = gst_buffer_add_face_landmarks_meta (dest, lm->faces,
+        lm->n_faces, (guint) out_w, (guint) out_h);
+    if (!out)
+      return FALSE;
+    gfloat sx = (gfloat) out_w / (gfloat) in_w;
+    gfloat sy = (gfloat) out_h / (gfloat) in_h;
+    for (guint i = 0; i < out->n_faces; i++)
+      scale_face (&out->faces[i], sx, sy);
+    return TRUE;
+  }
+
+  /* Any other transform (orientation, crop, ...) would leave the points wrong:
+   * drop the meta rather than carry stale coordinates. */
+  return FALSE;
+}
+
+const GstMetaInfo *
+gst_face_landmarks_meta_get_info (void)
+{
+  static const GstMetaInfo *info = NULL;
+
+  if (g_once_init_enter ((GstMetaInfo **) &info)) {
+    const GstMetaInfo *mi = gst_meta_register (GST_FACE_LANDMARKS_META_API_TYPE,
+        "GstFaceLandmarksMeta", sizeof (GstFaceLandmarksMeta),
+        face_landmarks_meta_init, face_landmarks_meta_free,
+        face_landmarks_meta_transform);
+    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) mi);
+  }
+  return info;
+}
+
+GstFaceLandmarksMeta *
+gst_buffer_add_face_landmarks_meta (GstBuffer *buffer, const GstFaceLandmarks *faces,
+                                    guint n_faces, guint width, guint height)
+{
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  g_return_val_if_fail (gst_buffer_is_writable (buffer), NULL);
+  g_return_val_if_fail (n_faces == 0 || faces != NULL, NULL);
+
+  GstFaceLandmarksMeta *lm = (GstFaceLandmarksMeta *)
+      gst_buffer_add_meta (buffer, GST_FACE_LANDMARKS_META_INFO, NULL);
+  if (!lm)
+    return NULL;
+  lm->width = width;
+  lm->height = height;
+  lm->n_faces = n_faces;
+  lm->faces = n_faces ? g_memdup2 (faces, (gsize) n_faces * sizeof (GstFaceLandmarks)) : NULL;
+  return lm;
+}
