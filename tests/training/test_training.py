@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Tests of the training code: crop geometry, flip permutation, export.
+
+The export test builds a facekp-recipe model (BatchNorm in the branches,
+normalised argmax, 3 input channels), exports it the way the shipped model is
+exported and checks that nn-core (FACEKP_NN_LIB) reproduces PyTorch's output
+of the unexported model: the folds export applies must not change the function.
+"""
+import csv
+import math
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "training"))
+
+import facekp_data as data  # noqa: E402
+
+DATA = os.path.join(HERE, "..", "data")
+
+
+def dataset_rows():
+    with open(os.path.join(DATA, "stickers-faces.csv"), newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return [(r[0], np.asarray(r[1:], np.float32).reshape(68, 2)) for r in rows]
+
+
+class CropGeometry(unittest.TestCase):
+    def setUp(self):
+        rng = np.random.default_rng(3)
+        self.image = rng.uniform(0, 255, (40, 50)).astype(np.float32)
+
+    def test_identity_window_copies_pixels(self):
+        # A 16x16 window whose pixels coincide with frame pixels: exact copy.
+        crop = data.warp_crop(self.image, np.array([20.0, 18.0]), 16.0, 0.0, 16)
+        np.testing.assert_allclose(crop, self.image[10:26, 12:28], atol=1e-4)
+
+    def test_quarter_turn_is_rot90(self):
+        crop = data.warp_crop(self.image, np.array([20.0, 18.0]), 16.0, math.pi / 2, 16)
+        # The crop's x axis runs down the frame: crop[v, u] = window[u, 15 - v].
+        np.testing.assert_allclose(crop, np.rot90(self.image[10:26, 12:28], k=1), atol=1e-3)
+
+    def test_outside_reads_zero(self):
+        crop = data.warp_crop(self.image, np.array([-100.0, -100.0]), 20.0, 0.3, 8)
+        self.assertEqual(float(np.abs(crop).max()), 0.0)
+
+    def test_supersampling_averages_blocks(self):
+        # S/N = 2: each output pixel averages 2x2 samples at the frame pixel centres.
+        crop = data.warp_crop(self.image, np.array([20.0, 18.0]), 16.0, 0.0, 8)
+        blocks = self.image[10:26, 12:28].reshape(8, 2, 8, 2).mean(axis=(1, 3))
+        np.testing.assert_allclose(crop, blocks, atol=1e-4)
+
+    def test_points_round_trip(self):
+        p = np.array([[3.0, 4.0], [30.5, 12.25]])
+        c, s, a = np.array([20.0, 18.0]), 33.0, 0.4
+        np.testing.assert_allclose(data.points_from_crop(data.points_to_crop(p, c, s, a), c, s, a),
+                                   p, atol=1e-9)
+
+    def test_points_follow_pixels(self):
+        # A bright pixel lands where points_to_crop says its centre goes.
+        img = np.zeros((60, 60), np.float32)
+        img[22, 37] = 255
+        c, s, a = np.array([31.0, 29.0]), 20.0, 0.7
+        q = data.points_to_crop(np.array([[37.5, 22.5]]), c, s, a)[0] * 40
+        crop = data.warp_crop(img, c, s, a, 40)
+        v, u = np.unravel_index(np.argmax(crop), crop.shape)
+        self.assertLess(math.hypot(u + 0.5 - q[0], v + 0.5 - q[1]), 1.5)
+
+
+class FlipPermutation(unittest.TestCase):
+    def test_is_an_involution(self):
+        p = data.FLIP_PERMUTATION
+        np.testing.assert_array_equal(p[p], np.arange(68))
+
+    def test_mirrored_face_keeps_its_sides(self):
+        for _, pts in dataset_rows():
+            mirrored = pts.copy()
+            mirrored[:, 0] = -mirrored[:, 0]
+            mirrored = mirrored[data.FLIP_PERMUTATION]
+            # After the flip, point 36 (outer corner of the image-left eye) is still left of 45,
+            # the jaw still runs left to right and the mouth corners keep their order.
+            self.assertLess(mirrored[36, 0], mirrored[45, 0])
+            self.assertLess(mirrored[0, 0], mirrored[16, 0])
+            self.assertLess(mirrored[48, 0], mirrored[54, 0])
+            self.assertLess(mirrored[17, 0], mirrored[26, 0])
+
+    def test_nme_of_truth_is_zero(self):
+        _, pts = dataset_rows()[0]
+        self.assertEqual(float(data.nme(pts[None], pts[None])[0]), 0.0)
+
+
+@unittest.skipUnless(os.environ.get("FACEKP_NN_LIB"), "FACEKP_NN_LIB not set")
+class ExportMatchesEngine(unittest.TestCase):
+    def test_facekp_recipe_export(self):
+        import argparse
+        import torch
+        import evaluate
+        import export
+        import train
+
+        torch.manual_seed(5)
+        args = argparse.Namespace(recipe="facekp", attention="argmax", channels=3, size=64,
+                                  epochs=1, batch=2, lr=1e-3, weight_decay=0.0)
+        model = train.build_model(args)
+        # Random BatchNorm statistics, so folding them is really exercised.
+        for m in model.modules():
+            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.2, 0.2)
+        model.eval()
+        x = torch.randn(1, 1, 64, 64)
+        with torch.no_grad():
+            reference = model(x.expand(1, 3, 64, 64)).numpy()[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = os.path.join(tmp, "model.pt")
+            torch.save({"model": model.state_dict(), "args": vars(args), "history": []}, ckpt)
+            exported, meta = export.load_for_export(ckpt)
+            onnx_path = os.path.join(tmp, "model.onnx")
+            export.export(exported, meta, onnx_path, 64)
+            engine = evaluate.NnCoreEngine(onnx_path, os.environ["FACEKP_NN_LIB"], threads=1)
+            got = engine(x.numpy())[0]
+        scale = float(np.abs(reference).max())
+        self.assertLessEqual(float(np.abs(got - reference).max()), 1e-4 * scale)
+        self.assertEqual(meta["facekp.task"], "landmarks68")
+        self.assertEqual(meta["facekp.input.channels"], "1")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
