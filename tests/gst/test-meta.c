@@ -1,0 +1,157 @@
+/* GstFaceLandmarksMeta on its own: contents, copies, rescaling through
+ * videoscale, and the API's tags.  Needs no model. */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+#include <facekp/gstfacelandmarksmeta.h>
+
+static void
+make_face (GstFaceLandmarks *f, gint id, float x, float y)
+{
+  memset (f, 0, sizeof *f);
+  f->id = id;
+  f->score = 0.75f;
+  f->x = x;
+  f->y = y;
+  f->width = 100;
+  f->height = 120;
+  for (int p = 0; p < GST_FACE_LANDMARKS_N_POINTS; p++) {
+    f->points[p][0] = x + p;
+    f->points[p][1] = y + 2 * p;
+  }
+}
+
+GST_START_TEST (test_add_get_copies_faces)
+{
+  GstBuffer *buf = gst_buffer_new ();
+  GstFaceLandmarks faces[2];
+  make_face (&faces[0], 3, 10, 20);
+  make_face (&faces[1], 7, 200, 40);
+
+  fail_unless (gst_buffer_get_face_landmarks_meta (buf) == NULL);
+  GstFaceLandmarksMeta *meta = gst_buffer_add_face_landmarks_meta (buf, faces, 2, 640, 480);
+  fail_unless (meta != NULL);
+  /* The meta owns a copy: changing the caller's array changes nothing. */
+  faces[0].id = 99;
+  faces[1].points[30][0] = -1;
+
+  meta = gst_buffer_get_face_landmarks_meta (buf);
+  fail_unless (meta != NULL);
+  fail_unless_equals_int (meta->n_faces, 2);
+  fail_unless_equals_int (meta->width, 640);
+  fail_unless_equals_int (meta->height, 480);
+  fail_unless_equals_int (meta->faces[0].id, 3);
+  fail_unless_equals_int (meta->faces[1].id, 7);
+  fail_unless_equals_float (meta->faces[1].points[30][0], 230.0f);
+  fail_unless_equals_float (meta->faces[1].points[30][1], 100.0f);
+  fail_unless_equals_float (meta->faces[0].score, 0.75f);
+
+  /* A copied buffer carries an equal meta with its own storage. */
+  GstBuffer *copy = gst_buffer_copy (buf);
+  GstFaceLandmarksMeta *cmeta = gst_buffer_get_face_landmarks_meta (copy);
+  fail_unless (cmeta != NULL);
+  fail_unless (cmeta->faces != meta->faces);
+  fail_unless_equals_int (cmeta->n_faces, 2);
+  fail_unless (memcmp (cmeta->faces, meta->faces, 2 * sizeof (GstFaceLandmarks)) == 0);
+  gst_buffer_unref (buf);
+  /* Still valid after the original is gone. */
+  fail_unless_equals_int (cmeta->faces[1].id, 7);
+  gst_buffer_unref (copy);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_zero_faces)
+{
+  GstBuffer *buf = gst_buffer_new ();
+  GstFaceLandmarksMeta *meta = gst_buffer_add_face_landmarks_meta (buf, NULL, 0, 320, 240);
+  fail_unless (meta != NULL);
+  fail_unless_equals_int (meta->n_faces, 0);
+  fail_unless (meta->faces == NULL);
+  GstBuffer *copy = gst_buffer_copy (buf);
+  fail_unless (gst_buffer_get_face_landmarks_meta (copy) != NULL);
+  gst_buffer_unref (copy);
+  gst_buffer_unref (buf);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_api_tags)
+{
+  GType api = GST_FACE_LANDMARKS_META_API_TYPE;
+  fail_unless (gst_meta_api_type_has_tag (api, g_quark_from_string (GST_META_TAG_VIDEO_STR)));
+  fail_unless (gst_meta_api_type_has_tag (api, g_quark_from_string (GST_META_TAG_VIDEO_SIZE_STR)));
+  fail_if (gst_meta_api_type_has_tag (api,
+      g_quark_from_string (GST_META_TAG_VIDEO_ORIENTATION_STR)));
+  fail_unless (gst_face_landmarks_meta_get_info ()->api == api);
+  fail_unless_equals_string (g_type_name (api), "GstFaceLandmarksMetaAPI");
+}
+GST_END_TEST;
+
+/* Pushes one 320x240 frame with a meta through @launch and returns the output's meta
+ * (the output buffer is stored in @out). */
+static GstFaceLandmarksMeta *
+push_through (const gchar *launch, const GstFaceLandmarks *faces, guint n, GstBuffer **out)
+{
+  GstHarness *h = gst_harness_new_parse (launch);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=I420,width=320,height=240,framerate=30/1");
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, 320, 240);
+  GstBuffer *in = gst_harness_create_buffer (h, GST_VIDEO_INFO_SIZE (&info));
+  gst_buffer_memset (in, 0, 128, GST_VIDEO_INFO_SIZE (&info));
+  gst_buffer_add_face_landmarks_meta (in, faces, n, 320, 240);
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  *out = gst_harness_pull (h);
+  fail_unless (*out != NULL);
+  gst_harness_teardown (h);
+  return gst_buffer_get_face_landmarks_meta (*out);
+}
+
+GST_START_TEST (test_videoscale_rescales)
+{
+  GstFaceLandmarks faces[2];
+  make_face (&faces[0], 1, 10, 20);
+  make_face (&faces[1], 2, 150, 60);
+  GstBuffer *out;
+
+  /* Non-uniform scale: x by 2, y by 0.5. */
+  GstFaceLandmarksMeta *meta = push_through ("videoscale ! capsfilter caps=video/x-raw,width=640,height=120",
+                                             faces, 2, &out);
+  fail_unless (meta != NULL);
+  fail_unless_equals_int (meta->width, 640);
+  fail_unless_equals_int (meta->height, 120);
+  fail_unless_equals_int (meta->n_faces, 2);
+  for (guint i = 0; i < 2; i++) {
+    fail_unless_equals_int (meta->faces[i].id, faces[i].id);
+    fail_unless_equals_float (meta->faces[i].x, faces[i].x * 2);
+    fail_unless_equals_float (meta->faces[i].y, faces[i].y * 0.5f);
+    fail_unless_equals_float (meta->faces[i].width, faces[i].width * 2);
+    fail_unless_equals_float (meta->faces[i].height, faces[i].height * 0.5f);
+    for (int p = 0; p < GST_FACE_LANDMARKS_N_POINTS; p++) {
+      fail_unless_equals_float (meta->faces[i].points[p][0], faces[i].points[p][0] * 2);
+      fail_unless_equals_float (meta->faces[i].points[p][1], faces[i].points[p][1] * 0.5f);
+    }
+  }
+  gst_buffer_unref (out);
+
+  /* Same size through videoconvert: unchanged. */
+  meta = push_through ("videoconvert ! capsfilter caps=video/x-raw,format=RGBx", faces, 2, &out);
+  fail_unless (meta != NULL);
+  fail_unless_equals_int (meta->width, 320);
+  fail_unless (memcmp (meta->faces, faces, sizeof faces) == 0);
+  gst_buffer_unref (out);
+}
+GST_END_TEST;
+
+static Suite *
+meta_suite (void)
+{
+  Suite *s = suite_create ("facelandmarksmeta");
+  TCase *tc = tcase_create ("general");
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_add_get_copies_faces);
+  tcase_add_test (tc, test_zero_faces);
+  tcase_add_test (tc, test_api_tags);
+  tcase_add_test (tc, test_videoscale_rescales);
+  return s;
+}
+
+GST_CHECK_MAIN (meta);
