@@ -1,0 +1,445 @@
+/* Run-time kernels other than convolution.  Everything here was validated
+ * at load: shapes fit, sizes are capped, pointers are planned. */
+#include "nn-private.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+static inline float
+activate (float v, const Activation *act)
+{
+  switch (act->kind) {
+  case ACT_RELU: return v > 0.0f ? v : 0.0f;
+  case ACT_LEAKY_RELU: return v >= 0.0f ? v : v * act->alpha;
+  case ACT_SIGMOID: return 1.0f / (1.0f + expf (-v));
+  case ACT_CLIP: return v < act->lo ? act->lo : v > act->hi ? act->hi : v;
+  case ACT_TANH: return tanhf (v);
+  default: return v;
+  }
+}
+
+void
+fkp_nn_apply_activation (float *data, size_t n, const Activation *act)
+{
+  switch (act->kind) {
+  case ACT_NONE:
+    return;
+  case ACT_RELU:
+    for (size_t i = 0; i < n; i++)
+      data[i] = data[i] > 0.0f ? data[i] : 0.0f;
+    return;
+  default:
+    for (size_t i = 0; i < n; i++)
+      data[i] = activate (data[i], act);
+  }
+}
+
+void
+fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
+                              const Activation *act)
+{
+  if (!bias) {
+    fkp_nn_apply_activation (data, channels * plane, act);
+    return;
+  }
+  for (size_t c = 0; c < channels; c++) {
+    float *p = data + c * plane;
+    const float b = bias[c];
+    if (act->kind == ACT_NONE) {
+      for (size_t i = 0; i < plane; i++)
+        p[i] += b;
+    } else if (act->kind == ACT_RELU) {
+      for (size_t i = 0; i < plane; i++) {
+        float v = p[i] + b;
+        p[i] = v > 0.0f ? v : 0.0f;
+      }
+    } else {
+      for (size_t i = 0; i < plane; i++)
+        p[i] = activate (p[i] + b, act);
+    }
+  }
+}
+
+static void
+run_batchnorm (FkpNet *net, const Step *s)
+{
+  const float *x = tensor_data (net, s->inputs[0]);
+  float *y = tensor_data (net, s->output);
+  for (size_t n = 0; n < s->outer; n++)
+    for (size_t c = 0; c < s->extent; c++) {
+      const float k = s->scale[c], b = s->shift[c];
+      const float *src = x + (n * s->extent + c) * s->inner;
+      float *dst = y + (n * s->extent + c) * s->inner;
+      for (size_t i = 0; i < s->inner; i++)
+        dst[i] = src[i] * k + b;
+    }
+  fkp_nn_apply_activation (y, net->tensors[s->output].n_elements, &s->act);
+}
+
+static void
+run_activation (FkpNet *net, const Step *s)
+{
+  const float *x = tensor_data (net, s->inputs[0]);
+  float *y = tensor_data (net, s->output);
+  size_t n = net->tensors[s->output].n_elements;
+  for (size_t i = 0; i < n; i++)
+    y[i] = activate (x[i], &s->act);
+}
+
+static void
+run_pool (FkpNet *net, const Step *s)
+{
+  const Tensor *X = &net->tensors[s->inputs[0]], *Y = &net->tensors[s->output];
+  const float *x = X->data;
+  float *y = Y->data;
+  const int H = (int) X->shape.dims[2], W = (int) X->shape.dims[3];
+  const int OH = (int) Y->shape.dims[2], OW = (int) Y->shape.dims[3];
+  const size_t planes = (size_t) (X->shape.dims[0] * X->shape.dims[1]);
+  const gboolean is_max = s->op == OP_MAXPOOL;
+  for (size_t p = 0; p < planes; p++) {
+    const float *in = x + p * H * W;
+    float *out = y + p * OH * OW;
+    for (int oy = 0; oy < OH; oy++) {
+      const int y0 = oy * s->sh - s->pad_top;
+      for (int ox = 0; ox < OW; ox++) {
+        const int x0 = ox * s->sw - s->pad_left;
+        float acc = is_max ? -INFINITY : 0.0f;
+        int count = 0;
+        for (int ky = 0; ky < s->kh; ky++) {
+          const int iy = y0 + ky * s->dh;
+          if (iy < 0 || iy >= H)
+            continue;
+          for (int kx = 0; kx < s->kw; kx++) {
+            const int ix = x0 + kx * s->dw;
+            if (ix < 0 || ix >= W)
+              continue;
+            const float v = in[iy * W + ix];
+            if (is_max)
+              acc = v > acc ? v : acc;
+            else
+              acc += v;
+            count++;
+          }
+        }
+        if (!is_max) {
+          if (s->count_include_pad) {
+            /* Window clipped to the padded input, as PyTorch and ONNX Runtime do. */
+            int ye = MIN (y0 + s->kh, H + s->pad_bottom), xe = MIN (x0 + s->kw, W + s->pad_right);
+            count = (ye - y0) * (xe - x0);
+          }
+          acc = count > 0 ? acc / (float) count : 0.0f;
+        }
+        out[oy * OW + ox] = acc;
+      }
+    }
+  }
+}
+
+static void
+run_global_pool (FkpNet *net, const Step *s)
+{
+  const float *x = tensor_data (net, s->inputs[0]);
+  float *y = tensor_data (net, s->output);
+  for (size_t p = 0; p < s->outer; p++) {
+    const float *in = x + p * s->inner;
+    if (s->op == OP_GLOBAL_MAXPOOL) {
+      float m = -INFINITY;
+      for (size_t i = 0; i < s->inner; i++)
+        m = in[i] > m ? in[i] : m;
+      y[p] = m;
+    } else {
+      double sum = 0.0;
+      for (size_t i = 0; i < s->inner; i++)
+        sum += in[i];
+      y[p] = s->inner ? (float) (sum / (double) s->inner) : 0.0f;
+    }
+  }
+}
+
+static void
+run_concat (FkpNet *net, const Step *s)
+{
+  float *y = tensor_data (net, s->output);
+  for (size_t o = 0; o < s->outer; o++)
+    for (int k = 0; k < s->n_concat_inputs; k++) {
+      const Tensor *in = &net->tensors[s->concat_inputs[k]];
+      size_t chunk = s->outer ? in->n_elements / s->outer : 0;
+      memcpy (y, in->data + o * chunk, chunk * sizeof (float));
+      y += chunk;
+    }
+}
+
+#define BINARY_LOOP(expr)                                                   \
+  do {                                                                      \
+    if (sa == 1 && sb == 1)                                                 \
+      for (size_t i = 0; i < n; i++) { float a = pa[i], b = pb[i]; out[i] = (expr); } \
+    else if (sa == 1 && sb == 0)                                            \
+      for (size_t i = 0; i < n; i++) { float a = pa[i], b = pb[0]; out[i] = (expr); } \
+    else if (sa == 0 && sb == 1)                                            \
+      for (size_t i = 0; i < n; i++) { float a = pa[0], b = pb[i]; out[i] = (expr); } \
+    else                                                                    \
+      for (size_t i = 0; i < n; i++) { float a = pa[i * sa], b = pb[i * sb]; out[i] = (expr); } \
+  } while (0)
+
+static void
+run_binary (FkpNet *net, const Step *s)
+{
+  const float *a_data = tensor_data (net, s->inputs[0]);
+  const float *b_data = tensor_data (net, s->inputs[1]);
+  float *y = tensor_data (net, s->output);
+  const int r = s->bc_rank;
+  const size_t n = (size_t) s->bc_dims[r - 1];
+  const size_t sa = (size_t) s->bc_stride_a[r - 1], sb = (size_t) s->bc_stride_b[r - 1];
+  size_t rows = 1;
+  for (int d = 0; d < r - 1; d++)
+    rows *= (size_t) s->bc_dims[d];
+  int64_t index[FKP_NN_MAX_RANK] = { 0 };
+  size_t oa = 0, ob = 0;
+  for (size_t row = 0; row < rows; row++) {
+    const float *pa = a_data + oa, *pb = b_data + ob;
+    float *out = y + row * n;
+    switch (s->binary) {
+    case BIN_ADD: BINARY_LOOP (a + b); break;
+    case BIN_SUB: BINARY_LOOP (a - b); break;
+    case BIN_MUL: BINARY_LOOP (a * b); break;
+    case BIN_DIV: BINARY_LOOP (a / b); break;
+    }
+    for (int d = r - 2; d >= 0; d--) {
+      oa += (size_t) s->bc_stride_a[d];
+      ob += (size_t) s->bc_stride_b[d];
+      if (++index[d] < s->bc_dims[d])
+        break;
+      oa -= (size_t) (s->bc_stride_a[d] * s->bc_dims[d]);
+      ob -= (size_t) (s->bc_stride_b[d] * s->bc_dims[d]);
+      index[d] = 0;
+    }
+  }
+  fkp_nn_apply_activation (y, net->tensors[s->output].n_elements, &s->act);
+}
+
+static void
+run_reduce (FkpNet *net, const Step *s)
+{
+  const float *x = tensor_data (net, s->inputs[0]);
+  float *y = tensor_data (net, s->output);
+  const size_t ext = s->extent, inn = s->inner;
+  for (size_t o = 0; o < s->outer; o++) {
+    const float *in = x + o * ext * inn;
+    float *out = y + o * inn;
+    /* Walk the reduced axis in the outer loop so the inner loop is contiguous. */
+    memcpy (out, in, inn * sizeof (float));
+    for (size_t e = 1; e < ext; e++) {
+      const float *row = in + e * inn;
+      switch (s->reduce) {
+      case RED_MEAN: case RED_SUM:
+        for (size_t i = 0; i < inn; i++) out[i] += row[i];
+        break;
+      case RED_MAX:
+        for (size_t i = 0; i < inn; i++) out[i] = row[i] > out[i] ? row[i] : out[i];
+        break;
+      case RED_MIN:
+        for (size_t i = 0; i < inn; i++) out[i] = row[i] < out[i] ? row[i] : out[i];
+        break;
+      }
+    }
+    if (s->reduce == RED_MEAN) {
+      const float k = 1.0f / (float) ext;
+      for (size_t i = 0; i < inn; i++)
+        out[i] *= k;
+    }
+  }
+}
+
+static void
+run_argmax (FkpNet *net, const Step *s)
+{
+  const float *x = tensor_data (net, s->inputs[0]);
+  float *y = tensor_data (net, s->output);
+  const size_t ext = s->extent, inn = s->inner;
+  for (size_t o = 0; o < s->outer; o++) {
+    const float *in = x + o * ext * inn;
+    float *out = y + o * inn;
+    /* `out` holds the index, the running maximum lives in a second pass
+     * over `in`: keep a small stack buffer of maxima per chunk. */
+    for (size_t i0 = 0; i0 < inn; i0 += 256) {
+      float best[256];
+      const size_t len = MIN ((size_t) 256, inn - i0);
+      for (size_t i = 0; i < len; i++) {
+        best[i] = in[i0 + i];
+        out[i0 + i] = 0.0f;
+      }
+      for (size_t e = 1; e < ext; e++) {
+        const float *row = in + e * inn + i0;
+        const float fe = (float) e;
+        if (s->select_last) {
+          for (size_t i = 0; i < len; i++)
+            if (row[i] >= best[i]) { best[i] = row[i]; out[i0 + i] = fe; }
+        } else {
+          for (size_t i = 0; i < len; i++)
+            if (row[i] > best[i]) { best[i] = row[i]; out[i0 + i] = fe; }
+        }
+      }
+    }
+  }
+}
+
+static void
+run_gemm (FkpNet *net, const Step *s)
+{
+  const float *a = tensor_data (net, s->inputs[0]);
+  const float *b = tensor_data (net, s->inputs[1]);
+  float *y = tensor_data (net, s->output);
+  const int M = s->gemm_m, N = s->gemm_n, K = s->gemm_k;
+  if (M == 1 && !s->trans_a) {
+    /* One row: a matrix-vector product is much cheaper than sgemm's packing. */
+    if (s->trans_b)
+      cblas_sgemv (CblasRowMajor, CblasNoTrans, N, K, s->alpha, b, K, a, 1, 0.0f, y, 1);
+    else
+      cblas_sgemv (CblasRowMajor, CblasTrans, K, N, s->alpha, b, N, a, 1, 0.0f, y, 1);
+  } else {
+    cblas_sgemm (CblasRowMajor, s->trans_a ? CblasTrans : CblasNoTrans,
+                 s->trans_b ? CblasTrans : CblasNoTrans, M, N, K, s->alpha, a,
+                 s->trans_a ? M : K, b, s->trans_b ? K : N, 0.0f, y, N);
+  }
+  const size_t n = (size_t) M * N;
+  if (s->bias)
+    for (size_t i = 0; i < n; i++)
+      y[i] += s->bias[i];
+  fkp_nn_apply_activation (y, n, &s->act);
+}
+
+static void
+run_matmul (FkpNet *net, const Step *s)
+{
+  const float *a = tensor_data (net, s->inputs[0]);
+  const float *b = tensor_data (net, s->inputs[1]);
+  float *y = tensor_data (net, s->output);
+  const int M = s->gemm_m, N = s->gemm_n, K = s->gemm_k;
+  for (size_t i = 0; i < s->batch; i++) {
+    const float *ai = a + i * s->a_batch_stride, *bi = b + i * s->b_batch_stride;
+    float *yi = y + i * (size_t) M * N;
+    if (N == 1)
+      cblas_sgemv (CblasRowMajor, CblasNoTrans, M, K, 1.0f, ai, K, bi, 1, 0.0f, yi, 1);
+    else if (M == 1)
+      cblas_sgemv (CblasRowMajor, CblasTrans, K, N, 1.0f, bi, N, ai, 1, 0.0f, yi, 1);
+    else
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, ai, K, bi, N, 0.0f,
+                   yi, N);
+  }
+  fkp_nn_apply_activation (y, net->tensors[s->output].n_elements, &s->act);
+}
+
+static void
+run_softmax (FkpNet *net, const Step *s)
+{
+  const float *x = tensor_data (net, s->inputs[0]);
+  float *y = tensor_data (net, s->output);
+  const size_t ext = s->extent, inn = s->inner;
+  for (size_t o = 0; o < s->outer; o++)
+    for (size_t i = 0; i < inn; i++) {
+      const float *in = x + o * ext * inn + i;
+      float *out = y + o * ext * inn + i;
+      float m = -INFINITY;
+      for (size_t e = 0; e < ext; e++)
+        m = in[e * inn] > m ? in[e * inn] : m;
+      double sum = 0.0;
+      for (size_t e = 0; e < ext; e++) {
+        out[e * inn] = expf (in[e * inn] - m);
+        sum += out[e * inn];
+      }
+      const float k = (float) (1.0 / sum);
+      for (size_t e = 0; e < ext; e++)
+        out[e * inn] *= k;
+    }
+}
+
+static void
+run_copy (FkpNet *net, const Step *s)
+{
+  const float *x = tensor_data (net, s->inputs[0]);
+  float *y = tensor_data (net, s->output);
+  const int r = s->copy_rank;
+  if (r == 0) {
+    y[0] = x[s->copy_base];
+    return;
+  }
+  const int64_t n = s->copy_dims[r - 1], st = s->copy_stride[r - 1];
+  size_t rows = 1;
+  for (int d = 0; d < r - 1; d++)
+    rows *= (size_t) s->copy_dims[d];
+  int64_t index[FKP_NN_MAX_RANK] = { 0 };
+  int64_t offset = s->copy_base;
+  for (size_t row = 0; row < rows; row++) {
+    float *out = y + row * (size_t) n;
+    for (int64_t i = 0; i < n; i++)
+      out[i] = x[offset + i * st];
+    for (int d = r - 2; d >= 0; d--) {
+      offset += s->copy_stride[d];
+      if (++index[d] < s->copy_dims[d])
+        break;
+      offset -= s->copy_stride[d] * s->copy_dims[d];
+      index[d] = 0;
+    }
+  }
+}
+
+static void
+run_pad (FkpNet *net, const Step *s)
+{
+  const Tensor *X = &net->tensors[s->inputs[0]], *Y = &net->tensors[s->output];
+  const float *x = X->data;
+  float *y = Y->data;
+  const int r = Y->shape.rank;
+  for (size_t i = 0; i < Y->n_elements; i++)
+    y[i] = s->pad_value;
+  if (X->n_elements == 0)
+    return;
+  if (r == 0) {
+    y[0] = x[0];
+    return;
+  }
+  /* Copy input rows to their place inside the output. */
+  int64_t out_stride[FKP_NN_MAX_RANK], acc = 1;
+  for (int d = r - 1; d >= 0; d--) {
+    out_stride[d] = acc;
+    acc *= Y->shape.dims[d];
+  }
+  const int64_t n = X->shape.dims[r - 1];
+  size_t rows = X->n_elements / (size_t) n;
+  int64_t index[FKP_NN_MAX_RANK] = { 0 };
+  for (size_t row = 0; row < rows; row++) {
+    int64_t offset = 0;
+    for (int d = 0; d < r; d++)
+      offset += (index[d] + s->pad_begin[d]) * out_stride[d];
+    memcpy (y + offset, x + row * n, (size_t) n * sizeof (float));
+    for (int d = r - 2; d >= 0; d--) {
+      if (++index[d] < X->shape.dims[d])
+        break;
+      index[d] = 0;
+    }
+  }
+}
+
+void
+fkp_nn_run_step (FkpNet *net, const Step *s)
+{
+  switch (s->op) {
+  case OP_CONV: fkp_nn_conv (net, s); break;
+  case OP_BATCHNORM: run_batchnorm (net, s); break;
+  case OP_ACT: run_activation (net, s); break;
+  case OP_MAXPOOL: case OP_AVGPOOL: run_pool (net, s); break;
+  case OP_GLOBAL_AVGPOOL: case OP_GLOBAL_MAXPOOL: run_global_pool (net, s); break;
+  case OP_CONCAT: run_concat (net, s); break;
+  case OP_BINARY: run_binary (net, s); break;
+  case OP_REDUCE: run_reduce (net, s); break;
+  case OP_ARGMAX: run_argmax (net, s); break;
+  case OP_GEMM: run_gemm (net, s); break;
+  case OP_MATMUL: run_matmul (net, s); break;
+  case OP_SOFTMAX: run_softmax (net, s); break;
+  case OP_COPY: case OP_TRANSPOSE: case OP_SLICE: run_copy (net, s); break;
+  case OP_PAD: run_pad (net, s); break;
+  case OP_RESIZE: break;
+  }
+}

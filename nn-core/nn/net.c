@@ -1,0 +1,259 @@
+/* The public API of libfacekp-nn (see facekp/nn.h). */
+#include "nn-private.h"
+
+#include <cblas.h>
+#include <string.h>
+
+FKP_PUBLIC GQuark
+fkp_nn_error_quark (void)
+{
+  return g_quark_from_static_string ("fkp-nn-error-quark");
+}
+
+FKP_PUBLIC size_t
+fkp_shape_n_elements (const FkpShape *shape)
+{
+  size_t n = 1;
+  for (int i = 0; i < shape->rank; i++)
+    n *= (size_t) shape->dims[i];
+  return n;
+}
+
+FKP_PUBLIC void
+fkp_net_options_init (FkpNetOptions *opts)
+{
+  memset (opts, 0, sizeof *opts);
+  opts->threads = 1;
+}
+
+FKP_PUBLIC FkpNet *
+fkp_net_new_from_data (const void *data, size_t size, const FkpNetOptions *opts, GError **error)
+{
+  FkpNetOptions defaults;
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  if (!opts) {
+    fkp_net_options_init (&defaults);
+    opts = &defaults;
+  }
+  if (!data && size > 0) {
+    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT, "no model data");
+    return NULL;
+  }
+  if (opts->threads < 0 || opts->threads > 1024 || opts->input_height < 0
+      || opts->input_width < 0 || opts->input_height > (1 << 20) || opts->input_width > (1 << 20)) {
+    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT,
+                 "invalid options (threads %d, input %d×%d)", opts->threads, opts->input_height,
+                 opts->input_width);
+    return NULL;
+  }
+  FkpNet *net = g_new0 (FkpNet, 1);
+  net->threads = MAX (opts->threads, 1);
+  if (!fkp_nn_load (net, data, size, opts, error)) {
+    fkp_net_free (net);
+    return NULL;
+  }
+  return net;
+}
+
+FKP_PUBLIC FkpNet *
+fkp_net_new_from_file (const char *path, const FkpNetOptions *opts, GError **error)
+{
+  char *contents = NULL;
+  gsize length = 0;
+  GError *io_error = NULL;
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  if (!path) {
+    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT, "no model path");
+    return NULL;
+  }
+  if (!g_file_get_contents (path, &contents, &length, &io_error)) {
+    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_IO, "cannot read model '%s': %s", path,
+                 io_error->message);
+    g_error_free (io_error);
+    return NULL;
+  }
+  GError *load_error = NULL;
+  FkpNet *net = fkp_net_new_from_data (contents, length, opts, &load_error);
+  g_free (contents);
+  if (!net) {
+    g_propagate_prefixed_error (error, load_error, "%s: ", path);
+    return NULL;
+  }
+  return net;
+}
+
+FKP_PUBLIC void
+fkp_net_free (FkpNet *net)
+{
+  if (!net)
+    return;
+  for (int i = 0; i < net->n_tensors; i++) {
+    g_free (net->tensors[i].name);
+    g_free (net->tensors[i].fdata);
+    g_free (net->tensors[i].idata);
+  }
+  g_free (net->tensors);
+  for (int i = 0; i < net->n_steps; i++) {
+    Step *s = &net->steps[i];
+    g_free (s->label);
+    g_free (s->weights);
+    g_free (s->bias);
+    g_free (s->scale);
+    g_free (s->shift);
+    g_free (s->concat_inputs);
+  }
+  g_free (net->steps);
+  g_free (net->inputs);
+  g_free (net->outputs);
+  g_strfreev (net->meta_keys);
+  g_strfreev (net->meta_values);
+  g_strfreev (net->op_names);
+  g_free (net->op_counts);
+  g_free (net->arena);
+  g_free (net->scratch);
+  g_free (net);
+}
+
+FKP_PUBLIC size_t
+fkp_net_get_n_inputs (const FkpNet *net)
+{
+  return net ? (size_t) net->n_inputs : 0;
+}
+
+FKP_PUBLIC const char *
+fkp_net_get_input_name (const FkpNet *net, size_t index)
+{
+  if (!net || index >= (size_t) net->n_inputs)
+    return NULL;
+  return net->tensors[net->inputs[index]].name;
+}
+
+FKP_PUBLIC gboolean
+fkp_net_get_input_shape (const FkpNet *net, size_t index, FkpShape *shape)
+{
+  if (!net || !shape || index >= (size_t) net->n_inputs)
+    return FALSE;
+  *shape = net->tensors[net->inputs[index]].shape;
+  return TRUE;
+}
+
+FKP_PUBLIC float *
+fkp_net_get_input_data (FkpNet *net, size_t index)
+{
+  if (!net || index >= (size_t) net->n_inputs)
+    return NULL;
+  return net->tensors[net->inputs[index]].data;
+}
+
+FKP_PUBLIC int
+fkp_net_find_input (const FkpNet *net, const char *name)
+{
+  for (int i = 0; net && name && i < net->n_inputs; i++)
+    if (strcmp (net->tensors[net->inputs[i]].name, name) == 0)
+      return i;
+  return -1;
+}
+
+FKP_PUBLIC size_t
+fkp_net_get_n_outputs (const FkpNet *net)
+{
+  return net ? (size_t) net->n_outputs : 0;
+}
+
+FKP_PUBLIC const char *
+fkp_net_get_output_name (const FkpNet *net, size_t index)
+{
+  if (!net || index >= (size_t) net->n_outputs)
+    return NULL;
+  return net->tensors[net->outputs[index]].name;
+}
+
+FKP_PUBLIC gboolean
+fkp_net_get_output_shape (const FkpNet *net, size_t index, FkpShape *shape)
+{
+  if (!net || !shape || index >= (size_t) net->n_outputs)
+    return FALSE;
+  *shape = net->tensors[net->outputs[index]].shape;
+  return TRUE;
+}
+
+FKP_PUBLIC const float *
+fkp_net_get_output_data (const FkpNet *net, size_t index)
+{
+  if (!net || index >= (size_t) net->n_outputs)
+    return NULL;
+  return net->tensors[net->outputs[index]].data;
+}
+
+FKP_PUBLIC int
+fkp_net_find_output (const FkpNet *net, const char *name)
+{
+  for (int i = 0; net && name && i < net->n_outputs; i++)
+    if (strcmp (net->tensors[net->outputs[i]].name, name) == 0)
+      return i;
+  return -1;
+}
+
+FKP_PUBLIC gboolean
+fkp_net_run (FkpNet *net, GError **error)
+{
+  if (!net) {
+    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT, "no net");
+    return FALSE;
+  }
+  /* OpenBLAS's thread count is process-wide: set it only when it differs. */
+  if (openblas_get_num_threads () != net->threads)
+    openblas_set_num_threads (net->threads);
+  for (int i = 0; i < net->n_steps; i++)
+    fkp_nn_run_step (net, &net->steps[i]);
+  return TRUE;
+}
+
+FKP_PUBLIC void
+fkp_net_set_threads (FkpNet *net, int threads)
+{
+  if (net)
+    net->threads = CLAMP (threads, 1, 1024);
+}
+
+FKP_PUBLIC int
+fkp_net_get_threads (const FkpNet *net)
+{
+  return net ? net->threads : 0;
+}
+
+FKP_PUBLIC const char *
+fkp_net_get_metadata (const FkpNet *net, const char *key)
+{
+  for (size_t i = 0; net && key && i < net->n_meta; i++)
+    if (strcmp (net->meta_keys[i], key) == 0)
+      return net->meta_values[i];
+  return NULL;
+}
+
+FKP_PUBLIC const char *const *
+fkp_net_get_metadata_keys (const FkpNet *net)
+{
+  static const char *const empty[] = { NULL };
+  return net && net->meta_keys ? (const char *const *) net->meta_keys : empty;
+}
+
+FKP_PUBLIC void
+fkp_net_get_stats (const FkpNet *net, FkpNetStats *stats)
+{
+  if (!stats)
+    return;
+  memset (stats, 0, sizeof *stats);
+  if (net)
+    *stats = net->stats;
+}
+
+FKP_PUBLIC const char *
+fkp_net_get_op_count (const FkpNet *net, size_t index, size_t *count)
+{
+  if (!net || index >= net->n_op_names)
+    return NULL;
+  if (count)
+    *count = net->op_counts[index];
+  return net->op_names[index];
+}

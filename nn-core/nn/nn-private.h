@@ -1,0 +1,162 @@
+/* Internal structures of libfacekp-nn, shared by the loader, the kernels and
+ * the public API.  Nothing here is installed. */
+#ifndef FACEKP_NN_PRIVATE_H
+#define FACEKP_NN_PRIVATE_H
+
+#include "facekp/nn.h"
+#include "onnx.pb-c.h"
+
+#define FKP_PUBLIC __attribute__ ((visibility ("default")))
+
+/* ONNX TensorProto.DataType values the loader knows. */
+enum {
+  ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6, ONNX_INT64 = 7,
+  ONNX_BOOL = 9, ONNX_DOUBLE = 11,
+};
+
+/* What a tensor's elements are. */
+typedef enum {
+  DT_FLOAT,        /* float32 */
+  DT_INT64,        /* int64, only ever constant (shape arithmetic) */
+  DT_INDEX_FLOAT,  /* ArgMax indices held as float32; Cast to float makes them DT_FLOAT */
+} DType;
+
+typedef enum {
+  TK_ACTIVATION,   /* produced by a step at run time */
+  TK_INPUT,        /* graph input, filled by the caller */
+  TK_CONST,        /* initializer, Constant, or folded at load */
+} TensorKind;
+
+typedef struct {
+  char *name;
+  FkpShape shape;
+  size_t n_elements;
+  DType dtype;
+  TensorKind kind;
+  float *fdata;       /* TK_CONST DT_FLOAT: owned values */
+  int64_t *idata;     /* TK_CONST DT_INT64: owned values */
+  /* Aliasing: this tensor's elements live inside tensor `alias_of`, starting
+   * at element `alias_offset` (Reshape-like views, concat slices). */
+  int alias_of;
+  size_t alias_offset;
+  gboolean is_output;
+  int producer;       /* step index, -1 if none */
+  int n_uses;         /* number of step inputs reading it (after fusion) */
+  /* Planning (storage roots only). */
+  int live_first, live_last;
+  size_t arena_offset;
+  float *data;        /* resolved address at run time */
+} Tensor;
+
+typedef enum {
+  ACT_NONE, ACT_RELU, ACT_LEAKY_RELU, ACT_SIGMOID, ACT_CLIP, ACT_TANH,
+} ActKind;
+
+typedef struct {
+  ActKind kind;
+  float alpha;        /* LeakyRelu slope */
+  float lo, hi;       /* Clip bounds */
+} Activation;
+
+typedef enum {
+  OP_CONV, OP_BATCHNORM, OP_ACT, OP_MAXPOOL, OP_AVGPOOL, OP_GLOBAL_AVGPOOL,
+  OP_GLOBAL_MAXPOOL, OP_CONCAT, OP_BINARY, OP_REDUCE, OP_ARGMAX, OP_GEMM, OP_MATMUL,
+  OP_SOFTMAX, OP_TRANSPOSE, OP_PAD, OP_RESIZE, OP_COPY, OP_SLICE,
+} OpKind;
+
+typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } BinaryKind;
+typedef enum { RED_MEAN, RED_MAX, RED_MIN, RED_SUM } ReduceKind;
+
+#define STEP_MAX_INPUTS 3
+
+typedef struct {
+  OpKind op;
+  char *label;                      /* "name (OpType)" for messages and traces */
+  int n_inputs;                     /* runtime inputs */
+  int inputs[STEP_MAX_INPUTS];      /* tensor indices; concat keeps its own list */
+  int output;
+  Activation act;                   /* fused epilogue */
+  /* Conv */
+  int groups, kh, kw, sh, sw, dh, dw, pad_top, pad_left, pad_bottom, pad_right;
+  int conv_algo;                    /* CONV_* below */
+  float *weights;                   /* owned (Conv: [M][C/g][kh][kw]) */
+  float *bias;                      /* owned, length M (Gemm: M×N) or NULL */
+  size_t n_weights, n_bias;
+  /* BatchNorm: per-channel y = x * scale + shift */
+  float *scale, *shift;
+  /* Pool */
+  gboolean count_include_pad;
+  /* Concat */
+  int *concat_inputs, n_concat_inputs, axis;
+  /* Binary */
+  BinaryKind binary;
+  /* Reduce / ArgMax / Softmax: outer × extent × inner decomposition */
+  ReduceKind reduce;
+  size_t outer, extent, inner;
+  gboolean select_last;
+  /* Gemm / MatMul */
+  gboolean trans_a, trans_b;
+  float alpha, beta;
+  int gemm_m, gemm_n, gemm_k;
+  size_t batch;                     /* MatMul batches; 0 stride means broadcast */
+  size_t a_batch_stride, b_batch_stride;
+  /* Binary broadcast after merging compatible dims: output dims and the
+   * element strides of both operands (0 where broadcast). */
+  int bc_rank;
+  int64_t bc_dims[FKP_NN_MAX_RANK], bc_stride_a[FKP_NN_MAX_RANK], bc_stride_b[FKP_NN_MAX_RANK];
+  /* Strided copy (Transpose, Slice): output dims, input stride per output
+   * dim, and the input element where the copy starts. */
+  int copy_rank;
+  int64_t copy_dims[FKP_NN_MAX_RANK], copy_stride[FKP_NN_MAX_RANK], copy_base;
+  /* Pad (constant mode): elements added before each dim. */
+  int64_t pad_begin[FKP_NN_MAX_RANK];
+  float pad_value;
+  /* Resize (nearest or linear on the last two dims of a 4-D tensor) */
+  int resize_mode;                  /* RESIZE_* */
+  float resize_scale_h, resize_scale_w;
+  uint64_t macs;
+  gboolean dead;                    /* fused into another step or made a no-op */
+} Step;
+
+enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DIRECT };
+enum { RESIZE_NEAREST_ASYM_FLOOR, RESIZE_LINEAR_HALF_PIXEL, RESIZE_LINEAR_ALIGN_CORNERS };
+
+struct _FkpNet {
+  Tensor *tensors;
+  int n_tensors;
+  Step *steps;
+  int n_steps;
+  int *inputs, n_inputs;            /* tensor indices of graph inputs */
+  int *outputs, n_outputs;
+  char **meta_keys;                 /* NULL-terminated */
+  char **meta_values;
+  size_t n_meta;
+  char **op_names;                  /* histogram, sorted */
+  size_t *op_counts;
+  size_t n_op_names;
+  float *arena;
+  size_t arena_bytes;
+  float *scratch;
+  size_t scratch_floats;
+  int threads;
+  FkpNetStats stats;
+};
+
+/* load.c */
+gboolean fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions *opts,
+                      GError **error);
+
+/* kernels.c / conv.c */
+void fkp_nn_run_step (FkpNet *net, const Step *step);
+void fkp_nn_conv (FkpNet *net, const Step *step);
+void fkp_nn_apply_activation (float *data, size_t n, const Activation *act);
+void fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
+                                   const Activation *act);
+
+static inline float *
+tensor_data (const FkpNet *net, int index)
+{
+  return net->tensors[index].data;
+}
+
+#endif
