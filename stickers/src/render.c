@@ -1,5 +1,6 @@
 /* Sticker geometry, the raster cache and drawing. */
 #include "stickers-private.h"
+#include "blend.h"
 
 #include <math.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #define RASTER_EXACT_BELOW 48
 /* Larger rasters are refused (a huge face would otherwise allocate a lot). */
 #define RASTER_MAX_SIDE 4096
+/* Transparent margin around every raster. */
+#define RASTER_BORDER 1
 
 static gboolean
 point_ok (const float p[2])
@@ -165,13 +168,18 @@ raster_side (double pixels)
   return MIN (RASTER_MAX_SIDE, (int) lround (exp2 (step)));
 }
 
+/* Rasterises @image into @width x @height pixels inside a 1-pixel transparent
+ * border (so bilinear sampling fades out at the edges without bounds checks). */
 static cairo_surface_t *
 rasterise (StickerImage *image, int width, int height)
 {
-  cairo_surface_t *raster = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  cairo_surface_t *raster =
+      cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width + 2 * RASTER_BORDER,
+                                  height + 2 * RASTER_BORDER);
   if (cairo_surface_status (raster) != CAIRO_STATUS_SUCCESS)
     return raster;
   cairo_t *cr = cairo_create (raster);
+  cairo_translate (cr, RASTER_BORDER, RASTER_BORDER);
   if (image->kind == STICKER_IMAGE_SVG) {
     /* librsvg fits the document into the viewport keeping its aspect ratio. */
     RsvgRectangle viewport = { 0, 0, width, height };
@@ -190,6 +198,12 @@ rasterise (StickerImage *image, int width, int height)
   return raster;
 }
 
+static gsize
+raster_bytes (int width, int height)
+{
+  return (gsize) (width + 2 * RASTER_BORDER) * (height + 2 * RASTER_BORDER) * 4;
+}
+
 /* Returns a raster of @image at @width x @height (borrowed; valid until the
  * next call).  Called with pack->lock held. */
 static cairo_surface_t *
@@ -204,7 +218,7 @@ cached_raster (FkpStickerPack *pack, StickerImage *image, int width, int height)
     }
   }
 
-  gsize bytes = (gsize) width * height * 4;
+  gsize bytes = raster_bytes (width, height);
   while (pack->cache->len > 0 &&
          (pack->cache->len >= CACHE_MAX_ENTRIES || pack->cache_bytes + bytes > CACHE_MAX_BYTES)) {
     guint oldest = 0;
@@ -215,7 +229,7 @@ cached_raster (FkpStickerPack *pack, StickerImage *image, int width, int height)
         oldest = i;
     }
     RasterCacheEntry *victim = g_ptr_array_index (pack->cache, oldest);
-    pack->cache_bytes -= (gsize) victim->width * victim->height * 4;
+    pack->cache_bytes -= raster_bytes (victim->width, victim->height);
     g_ptr_array_remove_index_fast (pack->cache, oldest);
   }
 
@@ -230,9 +244,125 @@ cached_raster (FkpStickerPack *pack, StickerImage *image, int width, int height)
   return entry->raster;
 }
 
+/* Where rendering goes: straight into image pixels when @cr allows it (an
+ * ARGB32/RGB24 image target, OVER, a translation-only transform and a clip
+ * made of whole-pixel rectangles), through Cairo otherwise. */
+typedef struct {
+  gboolean direct;
+  cairo_surface_t *surface;
+  guint8 *data;
+  int stride;
+  double offset_x, offset_y;          /* user → device pixels */
+  cairo_rectangle_int_t clips[16];
+  int n_clips;
+  cairo_rectangle_int_t dirty;        /* union of what was drawn, device pixels */
+  gboolean any_dirty;
+} Target;
+
+static gboolean
+near_integer (double value)
+{
+  return fabs (value - round (value)) < 1e-6 && fabs (value) < 1e9;
+}
+
 static void
-draw_placement (FkpStickerPack *pack, cairo_t *cr, const FkpStickerPlacement *placement,
-                guint64 timestamp_ns)
+target_begin (Target *t, cairo_t *cr)
+{
+  memset (t, 0, sizeof *t);
+  cairo_surface_t *surface = cairo_get_group_target (cr);
+  cairo_matrix_t m;
+  cairo_get_matrix (cr, &m);
+  if (cairo_get_operator (cr) != CAIRO_OPERATOR_OVER ||
+      cairo_surface_get_type (surface) != CAIRO_SURFACE_TYPE_IMAGE ||
+      m.xx != 1.0 || m.yy != 1.0 || m.xy != 0.0 || m.yx != 0.0)
+    return;
+  cairo_format_t format = cairo_image_surface_get_format (surface);
+  if (format != CAIRO_FORMAT_ARGB32 && format != CAIRO_FORMAT_RGB24)
+    return;
+  double dox, doy;
+  cairo_surface_get_device_offset (surface, &dox, &doy);
+  t->offset_x = m.x0 + dox;
+  t->offset_y = m.y0 + doy;
+
+  cairo_rectangle_list_t *list = cairo_copy_clip_rectangle_list (cr);
+  gboolean ok = list->status == CAIRO_STATUS_SUCCESS &&
+                list->num_rectangles <= (int) G_N_ELEMENTS (t->clips);
+  int width = cairo_image_surface_get_width (surface);
+  int height = cairo_image_surface_get_height (surface);
+  for (int i = 0; ok && i < list->num_rectangles; i++) {
+    const cairo_rectangle_t *r = &list->rectangles[i];
+    double x0 = r->x + t->offset_x, y0 = r->y + t->offset_y;
+    double x1 = x0 + r->width, y1 = y0 + r->height;
+    if (!near_integer (x0) || !near_integer (y0) || !near_integer (x1) || !near_integer (y1)) {
+      ok = FALSE;
+      break;
+    }
+    int ix0 = MAX (0, (int) round (x0)), iy0 = MAX (0, (int) round (y0));
+    int ix1 = MIN (width, (int) round (x1)), iy1 = MIN (height, (int) round (y1));
+    if (ix1 > ix0 && iy1 > iy0)
+      t->clips[t->n_clips++] = (cairo_rectangle_int_t) { ix0, iy0, ix1 - ix0, iy1 - iy0 };
+  }
+  cairo_rectangle_list_destroy (list);
+  if (!ok)
+    return;
+  cairo_surface_flush (surface);
+  t->data = cairo_image_surface_get_data (surface);
+  t->stride = cairo_image_surface_get_stride (surface);
+  t->surface = surface;
+  t->direct = t->data != NULL;
+}
+
+static void
+target_end (Target *t)
+{
+  if (t->direct && t->any_dirty)
+    cairo_surface_mark_dirty_rectangle (t->surface, t->dirty.x, t->dirty.y, t->dirty.width,
+                                        t->dirty.height);
+}
+
+static void
+target_blend (Target *t, cairo_surface_t *raster, const FkpStickerPlacement *placement,
+              double scale_x, double scale_y)
+{
+  double cx = placement->centre[0] + t->offset_x, cy = placement->centre[1] + t->offset_y;
+  int rw = cairo_image_surface_get_width (raster), rh = cairo_image_surface_get_height (raster);
+  double c = fabs (cos (placement->angle)), s = fabs (sin (placement->angle));
+  double hx = 0.5 * (c * rw * scale_x + s * rh * scale_y) + 1;
+  double hy = 0.5 * (s * rw * scale_x + c * rh * scale_y) + 1;
+  cairo_rectangle_int_t reach = { (int) floor (cx - hx), (int) floor (cy - hy), 0, 0 };
+  reach.width = (int) ceil (cx + hx) - reach.x;
+  reach.height = (int) ceil (cy + hy) - reach.y;
+
+  for (int i = 0; i < t->n_clips; i++) {
+    cairo_rectangle_int_t area = t->clips[i];
+    int x1 = MIN (area.x + area.width, reach.x + reach.width);
+    int y1 = MIN (area.y + area.height, reach.y + reach.height);
+    area.x = MAX (area.x, reach.x);
+    area.y = MAX (area.y, reach.y);
+    area.width = x1 - area.x;
+    area.height = y1 - area.y;
+    if (area.width <= 0 || area.height <= 0)
+      continue;
+    fkp_sticker_blend (t->data, t->stride, &area, cairo_image_surface_get_data (raster),
+                       cairo_image_surface_get_stride (raster), rw, rh, cx, cy,
+                       placement->angle, scale_x, scale_y, placement->opacity);
+    if (!t->any_dirty) {
+      t->dirty = area;
+      t->any_dirty = TRUE;
+    } else {
+      int dx1 = MAX (t->dirty.x + t->dirty.width, area.x + area.width);
+      int dy1 = MAX (t->dirty.y + t->dirty.height, area.y + area.height);
+      t->dirty.x = MIN (t->dirty.x, area.x);
+      t->dirty.y = MIN (t->dirty.y, area.y);
+      t->dirty.width = dx1 - t->dirty.x;
+      t->dirty.height = dy1 - t->dirty.y;
+    }
+  }
+}
+
+static void
+draw_placement (FkpStickerPack *pack, cairo_t *cr, Target *target,
+                const FkpStickerPlacement *placement, guint64 timestamp_ns)
 {
   const Sticker *sticker = &pack->stickers[placement->sticker_index];
   guint frame = 0;
@@ -248,12 +378,18 @@ draw_placement (FkpStickerPack *pack, cairo_t *cr, const FkpStickerPlacement *pl
   cairo_surface_t *raster = cached_raster (pack, sticker->frames[frame], width, height);
   if (cairo_surface_status (raster) != CAIRO_STATUS_SUCCESS)
     return;
+  double scale_x = placement->width / width, scale_y = placement->height / height;
 
+  if (target->direct) {
+    target_blend (target, raster, placement, scale_x, scale_y);
+    return;
+  }
   cairo_save (cr);
   cairo_translate (cr, placement->centre[0], placement->centre[1]);
   cairo_rotate (cr, placement->angle);
-  cairo_scale (cr, placement->width / width, placement->height / height);
-  cairo_set_source_surface (cr, raster, -0.5 * width, -0.5 * height);
+  cairo_scale (cr, scale_x, scale_y);
+  cairo_set_source_surface (cr, raster, -0.5 * cairo_image_surface_get_width (raster),
+                            -0.5 * cairo_image_surface_get_height (raster));
   /* The raster is already at (nearly) the drawn size: bilinear is enough. */
   cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_BILINEAR);
   if (placement->opacity >= 1.0)
@@ -330,10 +466,14 @@ fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr, const FkpStickerFace
 
   if (pack && (flags & FKP_STICKER_DRAW_STICKERS) && n_faces > 0) {
     g_autoptr (GArray) placed = place_all (pack, faces, n_faces);
+    Target target;
+    target_begin (&target, cr);
     g_mutex_lock (&pack->lock);
     for (guint i = 0; i < placed->len; i++)
-      draw_placement (pack, cr, &g_array_index (placed, Placed, i).placement, timestamp_ns);
+      draw_placement (pack, cr, &target, &g_array_index (placed, Placed, i).placement,
+                      timestamp_ns);
     g_mutex_unlock (&pack->lock);
+    target_end (&target);
   }
   if (flags & (FKP_STICKER_DRAW_POINTS | FKP_STICKER_DRAW_BOXES))
     draw_debug (cr, faces, n_faces, flags);

@@ -641,6 +641,102 @@ within_tolerance (const Difference *d)
   return d->mean_abs <= GOLDEN_MAX_MEAN_ABS && d->changed_fraction <= GOLDEN_MAX_CHANGED;
 }
 
+/* The direct pixel path (image targets) against Cairo's own compositing
+ * (forced by drawing through a subsurface), also with a translated context
+ * and a rectangular clip, as an element drawing only the extents would. */
+
+static void
+test_direct_path_matches_cairo (void)
+{
+  g_autoptr (GError) error = NULL;
+  FkpStickerPack *pack = fkp_sticker_pack_open ("default", &error);
+  g_assert_no_error (error);
+  FkpStickerFace faces[2];
+  load_faces (faces, 2);
+  transform_face (&faces[0], 1.7, 0.25, 40, 120);
+  transform_face (&faces[1], 1.2, -0.4, 330, 160);
+  const int w = 640, h = 480;
+  guint64 t_ns = 170 * 1000000ull;
+
+  cairo_surface_t *direct = render_surface (pack, faces, 2, w, h, t_ns, FKP_STICKER_DRAW_STICKERS);
+  cairo_surface_t *via_cairo = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, w, h);
+  cairo_surface_t *sub = cairo_surface_create_for_rectangle (via_cairo, 0, 0, w, h);
+  cairo_t *cr = cairo_create (sub);
+  fkp_sticker_pack_render (pack, cr, faces, 2, t_ns, FKP_STICKER_DRAW_STICKERS);
+  cairo_destroy (cr);
+  cairo_surface_destroy (sub);
+  cairo_surface_flush (via_cairo);
+  Difference d = compare_surfaces (direct, via_cairo);
+  g_test_message ("direct vs cairo: mean abs %.3f, changed %.4f of %u", d.mean_abs,
+                  d.changed_fraction, d.inked);
+  g_assert_cmpuint (d.inked, >, 10000);
+  g_assert_true (within_tolerance (&d));
+
+  /* Only the extents, in their own surface: the same pixels as the full frame. */
+  cairo_rectangle_int_t e;
+  g_assert_true (fkp_sticker_pack_get_extents (pack, faces, 2, FKP_STICKER_DRAW_STICKERS, &e));
+  cairo_surface_t *region = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, e.width, e.height);
+  cr = cairo_create (region);
+  cairo_translate (cr, -e.x, -e.y);
+  fkp_sticker_pack_render (pack, cr, faces, 2, t_ns, FKP_STICKER_DRAW_STICKERS);
+  cairo_destroy (cr);
+  cairo_surface_flush (region);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      gboolean inside = x >= e.x && y >= e.y && x < e.x + e.width && y < e.y + e.height;
+      guint32 expected = pixel (direct, x, y);
+      if (inside)
+        g_assert_cmphex (pixel (region, x - e.x, y - e.y), ==, expected);
+      else
+        g_assert_cmphex (expected, ==, 0);
+    }
+
+  /* A rectangular clip (left half) keeps everything right of it untouched. */
+  cairo_surface_t *clipped = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, w, h);
+  cr = cairo_create (clipped);
+  cairo_rectangle (cr, 0, 0, w / 2, h);
+  cairo_clip (cr);
+  fkp_sticker_pack_render (pack, cr, faces, 2, t_ns, FKP_STICKER_DRAW_STICKERS);
+  cairo_destroy (cr);
+  cairo_surface_flush (clipped);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      g_assert_cmphex (pixel (clipped, x, y), ==, x < w / 2 ? pixel (direct, x, y) : 0);
+
+  /* Onto an opaque RGB24 frame, as when blending in place. */
+  cairo_surface_t *rgb = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
+  cr = cairo_create (rgb);
+  cairo_set_source_rgb (cr, 0.2, 0.4, 0.6);
+  cairo_paint (cr);
+  fkp_sticker_pack_render (pack, cr, faces, 2, t_ns, FKP_STICKER_DRAW_STICKERS);
+  cairo_destroy (cr);
+  cairo_surface_flush (rgb);
+  cairo_surface_t *expected_rgb = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
+  cr = cairo_create (expected_rgb);
+  cairo_set_source_rgb (cr, 0.2, 0.4, 0.6);
+  cairo_paint (cr);
+  cairo_set_source_surface (cr, direct, 0, 0);
+  cairo_paint (cr);
+  cairo_destroy (cr);
+  cairo_surface_flush (expected_rgb);
+  int worst = 0;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      guint32 p = pixel (rgb, x, y), q = pixel (expected_rgb, x, y);
+      for (int c = 0; c < 24; c += 8)
+        worst = MAX (worst, abs ((int) ((p >> c) & 0xff) - (int) ((q >> c) & 0xff)));
+    }
+  g_assert_cmpint (worst, <=, 2);
+
+  cairo_surface_destroy (expected_rgb);
+  cairo_surface_destroy (rgb);
+  cairo_surface_destroy (clipped);
+  cairo_surface_destroy (region);
+  cairo_surface_destroy (via_cairo);
+  cairo_surface_destroy (direct);
+  fkp_sticker_pack_free (pack);
+}
+
 typedef struct {
   const char *golden;
   const char *pack;
@@ -940,6 +1036,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stickers/render/animation-and-cache", test_render_animation_and_cache);
   g_test_add_func ("/stickers/render/extents", test_extents);
   g_test_add_func ("/stickers/render/odd-faces", test_odd_faces);
+  g_test_add_func ("/stickers/render/direct-path-matches-cairo", test_direct_path_matches_cairo);
   for (guint i = 0; i < G_N_ELEMENTS (golden_cases); i++) {
     g_autofree char *name = g_strdup_printf ("/stickers/golden/%s", golden_cases[i].golden);
     g_test_add_data_func (name, &golden_cases[i], test_golden);
