@@ -358,6 +358,7 @@ gst_facekp_filter_start (GstBaseTransform *trans)
   self->posted_once = FALSE;
   g_array_set_size (self->posted_ids, 0);
   self->attach_overlay = FALSE;
+  self->overlay_queried = FALSE;
   settings_clear (&s);
   return TRUE;
 
@@ -514,22 +515,49 @@ gst_facekp_filter_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInf
       gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)),
       GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info));
   /* Tracks measured on frames of another size or layout are stale. */
+  self->overlay_queried = FALSE;
   GST_OBJECT_LOCK (self);
   self->reset_pending = TRUE;
   GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
-static gboolean
-gst_facekp_filter_decide_allocation (GstBaseTransform *trans, GstQuery *query)
+/* Whether downstream takes GstVideoOverlayCompositionMeta.  An in-place
+ * transform never runs its own allocation query (GstBaseTransform skips it),
+ * so the element asks downstream itself once per caps, like textoverlay. */
+static void
+query_overlay_support (GstFacekpFilter *self)
 {
-  GstFacekpFilter *self = GST_FACEKP_FILTER (trans);
-  self->attach_overlay = gst_query_find_allocation_meta (query,
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstCaps *caps = gst_pad_get_current_caps (trans->srcpad);
+  if (!caps)
+    return;
+  GstQuery *query = gst_query_new_allocation (caps, FALSE);
+  gboolean ok = gst_pad_peer_query (trans->srcpad, query);
+  self->attach_overlay = ok && gst_query_find_allocation_meta (query,
       GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE, NULL);
   GST_DEBUG_OBJECT (self, "downstream %s overlay composition meta",
       self->attach_overlay ? "takes" : "does not take");
-  return GST_BASE_TRANSFORM_CLASS (gst_facekp_filter_parent_class)->decide_allocation (trans,
-      query);
+  gst_query_unref (query);
+  gst_caps_unref (caps);
+  self->overlay_queried = TRUE;
+}
+
+/* Upstream's allocation query goes through to downstream (in place): its
+ * answer says as well whether downstream takes overlay compositions. */
+static gboolean
+gst_facekp_filter_propose_allocation (GstBaseTransform *trans, GstQuery *decide_query,
+                                      GstQuery *query)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (trans);
+  gboolean ret = GST_BASE_TRANSFORM_CLASS (gst_facekp_filter_parent_class)->propose_allocation (
+      trans, decide_query, query);
+  if (ret && decide_query == NULL) {
+    self->attach_overlay = gst_query_find_allocation_meta (query,
+        GST_VIDEO_OVERLAY_COMPOSITION_META_API_TYPE, NULL);
+    self->overlay_queried = TRUE;
+  }
+  return ret;
 }
 
 /* ---- Per frame ------------------------------------------------------- */
@@ -791,6 +819,8 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
   GstVideoOverlayComposition *comp = facekp_overlay_render (self->pack, flags,
       self->landmarks, n_faces, GST_CLOCK_TIME_IS_VALID (pts) ? pts : 0, width, height);
   if (comp) {
+    if (!self->overlay_queried)
+      query_overlay_support (self);
     if (self->attach_overlay)
       facekp_overlay_attach (buffer, comp);
     else
@@ -871,7 +901,8 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
           0, 100000, d.min_face_size, PARAM_FLAGS));
   g_object_class_install_property (gobject_class, PROP_DETECTOR_THRESHOLD,
       g_param_spec_float ("detector-threshold", "Detector threshold",
-          "Minimum face detector score", 0.0f, 1.0f, d.detector_threshold, PARAM_FLAGS));
+          "Minimum face detector score; -1 = the detector model's own threshold", -1.0f, 1.0f,
+          d.detector_threshold < 0.0f ? -1.0f : d.detector_threshold, PARAM_FLAGS));
   g_object_class_install_property (gobject_class, PROP_SMOOTHING,
       g_param_spec_boolean ("smoothing", "Smoothing",
           "Smooth the landmarks over time with a One-Euro filter driven by timestamps",
@@ -922,7 +953,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
   trans_class->start = GST_DEBUG_FUNCPTR (gst_facekp_filter_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_facekp_filter_stop);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_facekp_filter_sink_event);
-  trans_class->decide_allocation = GST_DEBUG_FUNCPTR (gst_facekp_filter_decide_allocation);
+  trans_class->propose_allocation = GST_DEBUG_FUNCPTR (gst_facekp_filter_propose_allocation);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_facekp_filter_set_info);
   filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_facekp_filter_transform_frame_ip);
 

@@ -78,6 +78,7 @@ struct _GstFacekpFilter {
   FkpStickerPack *pack;
   FacekpExport *export;
   gboolean attach_overlay;     /* downstream takes GstVideoOverlayCompositionMeta */
+  gboolean overlay_queried;    /* attach_overlay is known for the current caps */
   FkpFaceList faces;
   GstFaceLandmarks *landmarks;
   guint landmarks_capacity;
