@@ -66,7 +66,7 @@ main (int argc, char **argv)
   g_autofree char *pack_name = NULL, *csv = NULL, *images = NULL, *output = NULL;
   gboolean with_points = FALSE;
   int tile_height = 300;
-  double margin = 0.45;
+  double margin = 0.3;
   gint64 time_ms = 0;
   GOptionEntry entries[] = {
     { "pack", 'p', 0, G_OPTION_ARG_STRING, &pack_name, "Pack name or .ini path", "PACK" },
