@@ -1,0 +1,153 @@
+/* Internals of libfacekp-face shared between its files and its tests. */
+#ifndef FACEKP_FACE_PRIVATE_H
+#define FACEKP_FACE_PRIVATE_H
+
+#include <facekp/face.h>
+#include <facekp/nn.h>
+
+G_BEGIN_DECLS
+
+#define FKP_FACE_PUBLIC __attribute__ ((visibility ("default")))
+
+/* ---- Frame access (image.c) ------------------------------------------ */
+
+/* Per-format byte layout, resolved once per frame. */
+typedef struct {
+  const uint8_t *data;
+  int stride, width, height;
+  int bytes_per_pixel;
+  int r, g, b;          /* byte offsets of the channels; all 0 for GRAY8 */
+  gboolean gray;
+} FkpFaceSampler;
+
+gboolean fkp_face_frame_validate (const FkpFaceFrame *frame, GError **error);
+void fkp_face_sampler_init (FkpFaceSampler *s, const FkpFaceFrame *frame);
+
+/* BT.601 luma of pixel (x, y) (0 outside the frame). */
+static inline float
+fkp_face_sampler_gray (const FkpFaceSampler *s, int x, int y)
+{
+  if (x < 0 || y < 0 || x >= s->width || y >= s->height)
+    return 0.0f;
+  const uint8_t *p = s->data + (size_t) y * s->stride + (size_t) x * s->bytes_per_pixel;
+  if (s->gray)
+    return p[0];
+  return 0.299f * p[s->r] + 0.587f * p[s->g] + 0.114f * p[s->b];
+}
+
+/* ---- Crops (image.c) -------------------------------------------------- */
+
+/* A square crop: centre (frame px), side (frame px), angle (radians). */
+typedef struct {
+  double cx, cy, side, angle;
+} FkpFaceCrop;
+
+/* The contract's warp: size x size float gray samples into `out`. */
+void fkp_face_warp_gray (const FkpFaceSampler *s, const FkpFaceCrop *crop, int size, float *out);
+
+/* Crop from points: square centred on the points' bounding box, side
+ * `scale` x its larger side, rotated by the eye line when `eye_line`. */
+void fkp_face_crop_from_points (const float (*points)[2], int n_points, double scale,
+                                gboolean eye_line, FkpFaceCrop *crop);
+void fkp_face_crop_from_box (const FkpFaceBox *box, double scale, FkpFaceCrop *crop);
+void fkp_face_crop_from_frame (int width, int height, FkpFaceCrop *crop);
+
+/* Angle of the line from the left eye centre (mean of 36–41) to the right (42–47). */
+double fkp_face_eye_angle (const float (*points)[2]);
+
+void fkp_face_points_to_crop (const float (*points)[2], int n, const FkpFaceCrop *crop,
+                              float (*q)[2]);
+void fkp_face_points_from_crop (const float (*q)[2], int n, const FkpFaceCrop *crop,
+                                float (*points)[2]);
+void fkp_face_points_bounds (const float (*points)[2], int n, FkpFaceBox *box);
+
+/* NME: mean point distance / distance between points 36 and 45 of `truth`. */
+double fkp_face_nme (const float (*pred)[2], const float (*truth)[2]);
+
+/* ---- Boxes, NMS, matching (track.c) ----------------------------------- */
+
+typedef struct {
+  FkpFaceBox box;
+  float score;
+} FkpFaceDetection;
+
+float fkp_face_box_iou (const FkpFaceBox *a, const FkpFaceBox *b);
+
+/* Sorts by descending score and keeps a detection only if its IoU with every
+ * kept one is <= iou_threshold.  Returns the number kept (in place). */
+size_t fkp_face_nms (FkpFaceDetection *dets, size_t n, float iou_threshold);
+
+/* Greedy one-to-one matching on an n_rows x n_cols IoU matrix (row-major):
+ * repeatedly pairs the highest remaining IoU >= min_iou.  Writes the matched
+ * column per row (-1 for none) to `row_to_col`. */
+void fkp_face_match_greedy (const float *iou, size_t n_rows, size_t n_cols, float min_iou,
+                            int *row_to_col);
+
+/* One-Euro filter of one coordinate. */
+typedef struct {
+  gboolean started;
+  double value, speed;
+} FkpOneEuro;
+
+/* Filters `x` sampled `dt` seconds after the previous sample.  The speed fed
+ * to the adaptive cutoff is divided by `speed_unit` (the face size, so beta
+ * does not depend on the face's size in pixels).  dt <= 0 restarts. */
+double fkp_one_euro_filter (FkpOneEuro *f, double x, double dt, double min_cutoff, double beta,
+                            double d_cutoff, double speed_unit);
+
+/* ---- The landmark model (landmarks.c) -------------------------------- */
+
+typedef struct _FkpLandmarkModel FkpLandmarkModel;
+
+FkpLandmarkModel *fkp_landmark_model_new (const char *path, int threads, GError **error);
+void fkp_landmark_model_free (FkpLandmarkModel *model);
+int fkp_landmark_model_input_size (const FkpLandmarkModel *model);
+int fkp_landmark_model_refine (const FkpLandmarkModel *model);
+const char *fkp_landmark_model_metadata (const FkpLandmarkModel *model, const char *key);
+void fkp_landmark_model_set_threads (FkpLandmarkModel *model, int threads);
+
+/* The crop the contract takes from points (tracking, refinement). */
+void fkp_landmark_model_crop_from_points (const FkpLandmarkModel *model,
+                                          const float (*points)[2], FkpFaceCrop *crop);
+/* The crop from a landmark box (upright). */
+void fkp_landmark_model_crop_from_box (const FkpLandmarkModel *model, const FkpFaceBox *box,
+                                       FkpFaceCrop *crop);
+
+/* One prediction on one crop; points in frame pixels. */
+gboolean fkp_landmark_model_predict (FkpLandmarkModel *model, const FkpFaceSampler *s,
+                                     const FkpFaceCrop *crop, float (*points)[2],
+                                     GError **error);
+/* Prediction on a crop that did not come from points, then facekp.crop.refine
+ * re-crops from the predicted points. */
+gboolean fkp_landmark_model_predict_refined (FkpLandmarkModel *model, const FkpFaceSampler *s,
+                                             const FkpFaceCrop *crop, float (*points)[2],
+                                             GError **error);
+
+/* ---- The detector (detector.c) --------------------------------------- */
+
+typedef struct _FkpFaceDetector FkpFaceDetector;
+
+FkpFaceDetector *fkp_face_detector_new (const char *path, int input_width, int input_height,
+                                        int threads, GError **error);
+void fkp_face_detector_free (FkpFaceDetector *det);
+void fkp_face_detector_set_threads (FkpFaceDetector *det, int threads);
+void fkp_face_detector_input_size (const FkpFaceDetector *det, int *width, int *height);
+float fkp_face_detector_default_threshold (const FkpFaceDetector *det);
+/* The detector box -> landmark box mapping of facekp.detector.box_to_landmark_box. */
+void fkp_face_detector_landmark_box (const FkpFaceDetector *det, const FkpFaceBox *box,
+                                     FkpFaceBox *landmark_box);
+
+/* Runs the detector on the frame and appends FkpFaceDetection (boxes already
+ * mapped to landmark boxes, after NMS, score >= threshold, larger side >=
+ * min_size) to `out`. */
+gboolean fkp_face_detector_detect (FkpFaceDetector *det, const FkpFaceSampler *s,
+                                   float threshold, int min_size, GArray *out, GError **error);
+
+/* ---- The pipeline (pipeline.c) -------------------------------------- */
+
+/* Number of detector runs since creation (tests, benchmarks, the eval tool). */
+uint64_t fkp_face_pipeline_get_detector_runs (const FkpFacePipeline *pipeline);
+
+G_END_DECLS
+
+#endif /* FACEKP_FACE_PRIVATE_H */

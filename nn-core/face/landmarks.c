@@ -1,0 +1,245 @@
+/* The landmark model: its contract keys, its crop, its input and its output. */
+#include "face-private.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _FkpLandmarkModel {
+  FkpNet *net;
+  char *path;
+  int size;            /* facekp.input.size */
+  int channels;        /* facekp.input.channels */
+  float in_mean, in_scale;
+  float out_mean, out_std, out_reference;
+  double points_scale; /* facekp.crop.points_scale */
+  gboolean eye_line;   /* facekp.crop.points_angle == eye-line */
+  int refine;          /* facekp.crop.refine */
+  float *crop;         /* size * size scratch */
+};
+
+static gboolean
+read_number (FkpLandmarkModel *m, const char *key, const char *fallback, double lo, double hi,
+             double *value, GError **error)
+{
+  const char *text = fkp_net_get_metadata (m->net, key);
+  if (text == NULL)
+    text = fallback;
+  if (text == NULL) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL,
+                 "%s: landmark model lacks the metadata key %s (docs/model-contract.md)", m->path,
+                 key);
+    return FALSE;
+  }
+  char *end = NULL;
+  double v = g_ascii_strtod (text, &end);
+  if (end == text || *end != '\0' || !isfinite (v) || v < lo || v > hi) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL,
+                 "%s: metadata %s = \"%s\" is not a number in [%g, %g]", m->path, key, text, lo, hi);
+    return FALSE;
+  }
+  *value = v;
+  return TRUE;
+}
+
+FkpLandmarkModel *
+fkp_landmark_model_new (const char *path, int threads, GError **error)
+{
+  FkpNetOptions opts;
+  fkp_net_options_init (&opts);
+  opts.threads = threads > 0 ? threads : 1;
+  GError *nn_error = NULL;
+  FkpNet *net = fkp_net_new_from_file (path, &opts, &nn_error);
+  if (net == NULL) {
+    g_propagate_prefixed_error (error, nn_error, "%s: ", path);
+    return NULL;
+  }
+  FkpLandmarkModel *m = g_new0 (FkpLandmarkModel, 1);
+  m->net = net;
+  m->path = g_strdup (path);
+
+  const char *task = fkp_net_get_metadata (net, "facekp.task");
+  if (task == NULL || strcmp (task, "landmarks68") != 0) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL,
+                 "%s: not a 68-point landmark model (facekp.task is %s%s%s, expected "
+                 "\"landmarks68\"; see docs/model-contract.md)",
+                 path, task ? "\"" : "", task ? task : "absent", task ? "\"" : "");
+    goto fail;
+  }
+  double v;
+  if (!read_number (m, "facekp.points", "68", 68, 68, &v, error))
+    goto fail;
+  if (!read_number (m, "facekp.input.size", NULL, 8, 1024, &v, error))
+    goto fail;
+  m->size = (int) v;
+  if (!read_number (m, "facekp.input.channels", "1", 1, 3, &v, error))
+    goto fail;
+  m->channels = (int) v;
+  if (m->channels == 2) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL,
+                 "%s: facekp.input.channels must be 1 or 3", path);
+    goto fail;
+  }
+  const char *color = fkp_net_get_metadata (net, "facekp.input.color");
+  if (color != NULL && strcmp (color, "gray") != 0) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL,
+                 "%s: facekp.input.color \"%s\" is not supported (only \"gray\")", path, color);
+    goto fail;
+  }
+  if (!read_number (m, "facekp.input.mean", "0", -1e6, 1e6, &v, error))
+    goto fail;
+  m->in_mean = (float) v;
+  if (!read_number (m, "facekp.input.scale", "1", -1e6, 1e6, &v, error))
+    goto fail;
+  m->in_scale = (float) v;
+  if (!read_number (m, "facekp.output.mean", "0", -1e6, 1e6, &v, error))
+    goto fail;
+  m->out_mean = (float) v;
+  if (!read_number (m, "facekp.output.std", "1", -1e6, 1e6, &v, error))
+    goto fail;
+  m->out_std = (float) v;
+  if (!read_number (m, "facekp.output.reference", "1", 1e-6, 1e6, &v, error))
+    goto fail;
+  m->out_reference = (float) v;
+  if (!read_number (m, "facekp.crop.points_scale", NULL, 0.5, 10, &v, error))
+    goto fail;
+  m->points_scale = v;
+  if (!read_number (m, "facekp.crop.refine", "0", 0, 10, &v, error))
+    goto fail;
+  m->refine = (int) v;
+  const char *angle = fkp_net_get_metadata (net, "facekp.crop.points_angle");
+  if (angle == NULL || strcmp (angle, "none") == 0) {
+    m->eye_line = FALSE;
+  } else if (strcmp (angle, "eye-line") == 0) {
+    m->eye_line = TRUE;
+  } else {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL,
+                 "%s: facekp.crop.points_angle \"%s\" is neither \"eye-line\" nor \"none\"", path,
+                 angle);
+    goto fail;
+  }
+
+  /* The graph must agree with the keys: one input [1, C, N, N], one output of 136. */
+  FkpShape shape;
+  if (fkp_net_get_n_inputs (net) != 1 || !fkp_net_get_input_shape (net, 0, &shape)
+      || shape.rank != 4 || shape.dims[0] != 1 || shape.dims[1] != m->channels
+      || shape.dims[2] != m->size || shape.dims[3] != m->size) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL,
+                 "%s: the graph input is not [1, %d, %d, %d] as its metadata says", path,
+                 m->channels, m->size, m->size);
+    goto fail;
+  }
+  if (fkp_net_get_n_outputs (net) < 1 || !fkp_net_get_output_shape (net, 0, &shape)
+      || fkp_shape_n_elements (&shape) != 2 * FKP_FACE_N_POINTS) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL,
+                 "%s: the graph's first output does not hold %d values", path,
+                 2 * FKP_FACE_N_POINTS);
+    goto fail;
+  }
+  m->crop = g_new (float, (size_t) m->size * m->size);
+  return m;
+
+fail:
+  fkp_landmark_model_free (m);
+  return NULL;
+}
+
+void
+fkp_landmark_model_free (FkpLandmarkModel *m)
+{
+  if (m == NULL)
+    return;
+  fkp_net_free (m->net);
+  g_free (m->path);
+  g_free (m->crop);
+  g_free (m);
+}
+
+int
+fkp_landmark_model_input_size (const FkpLandmarkModel *m)
+{
+  return m->size;
+}
+
+int
+fkp_landmark_model_refine (const FkpLandmarkModel *m)
+{
+  return m->refine;
+}
+
+const char *
+fkp_landmark_model_metadata (const FkpLandmarkModel *m, const char *key)
+{
+  return fkp_net_get_metadata (m->net, key);
+}
+
+void
+fkp_landmark_model_set_threads (FkpLandmarkModel *m, int threads)
+{
+  fkp_net_set_threads (m->net, threads);
+}
+
+void
+fkp_landmark_model_crop_from_points (const FkpLandmarkModel *m, const float (*points)[2],
+                                     FkpFaceCrop *crop)
+{
+  fkp_face_crop_from_points (points, FKP_FACE_N_POINTS, m->points_scale, m->eye_line, crop);
+}
+
+void
+fkp_landmark_model_crop_from_box (const FkpLandmarkModel *m, const FkpFaceBox *box,
+                                  FkpFaceCrop *crop)
+{
+  fkp_face_crop_from_box (box, m->points_scale, crop);
+}
+
+gboolean
+fkp_landmark_model_predict (FkpLandmarkModel *m, const FkpFaceSampler *s, const FkpFaceCrop *crop,
+                            float (*points)[2], GError **error)
+{
+  if (!(crop->side > 0.0) || !isfinite (crop->cx) || !isfinite (crop->cy)
+      || !isfinite (crop->angle)) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT,
+                 "degenerate crop (centre %g, %g; side %g)", crop->cx, crop->cy, crop->side);
+    return FALSE;
+  }
+  size_t plane = (size_t) m->size * m->size;
+  fkp_face_warp_gray (s, crop, m->size, m->crop);
+  float *in = fkp_net_get_input_data (m->net, 0);
+  for (size_t i = 0; i < plane; i++)
+    in[i] = (m->crop[i] - m->in_mean) * m->in_scale;
+  for (int c = 1; c < m->channels; c++)
+    memcpy (in + c * plane, in, plane * sizeof *in);
+  GError *nn_error = NULL;
+  if (!fkp_net_run (m->net, &nn_error)) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INFERENCE, "%s: %s", m->path,
+                 nn_error->message);
+    g_error_free (nn_error);
+    return FALSE;
+  }
+  const float *out = fkp_net_get_output_data (m->net, 0);
+  float q[FKP_FACE_N_POINTS][2];
+  for (int i = 0; i < FKP_FACE_N_POINTS; i++) {
+    q[i][0] = (out[2 * i] * m->out_std + m->out_mean) / m->out_reference;
+    q[i][1] = (out[2 * i + 1] * m->out_std + m->out_mean) / m->out_reference;
+  }
+  fkp_face_points_from_crop ((const float (*)[2]) q, FKP_FACE_N_POINTS, crop, points);
+  return TRUE;
+}
+
+gboolean
+fkp_landmark_model_predict_refined (FkpLandmarkModel *m, const FkpFaceSampler *s,
+                                    const FkpFaceCrop *crop, float (*points)[2], GError **error)
+{
+  if (!fkp_landmark_model_predict (m, s, crop, points, error))
+    return FALSE;
+  for (int r = 0; r < m->refine; r++) {
+    FkpFaceCrop next;
+    fkp_landmark_model_crop_from_points (m, (const float (*)[2]) points, &next);
+    if (!(next.side >= 1.0))   /* collapsed points: keep the first answer */
+      break;
+    if (!fkp_landmark_model_predict (m, s, &next, points, error))
+      return FALSE;
+  }
+  return TRUE;
+}

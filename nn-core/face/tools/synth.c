@@ -1,0 +1,215 @@
+/* Synthetic frames for tests and evaluation (see synth.h). */
+#include "synth.h"
+
+#include <math.h>
+#include <string.h>
+
+void
+fkp_synth_background (uint8_t *canvas, int width, int height, int stride, guint seed)
+{
+  /* Smooth shading plus fine hashed noise: texture without anything face-like. */
+  for (int y = 0; y < height; y++) {
+    uint8_t *row = canvas + (size_t) y * stride;
+    for (int x = 0; x < width; x++) {
+      guint h = (guint) x * 73856093u ^ (guint) y * 19349663u ^ seed * 83492791u;
+      h ^= h >> 13;
+      h *= 0x5bd1e995u;
+      h ^= h >> 15;
+      double base = 110 + 35 * sin (x / 41.0 + seed) * cos (y / 29.0) + (int) (h % 17) - 8;
+      row[4 * x + 0] = (uint8_t) CLAMP (base + 20, 0, 255);   /* B */
+      row[4 * x + 1] = (uint8_t) CLAMP (base, 0, 255);        /* G */
+      row[4 * x + 2] = (uint8_t) CLAMP (base - 15, 0, 255);   /* R */
+      row[4 * x + 3] = 255;
+    }
+  }
+}
+
+static inline float
+channel_at (const FkpFaceSampler *s, int x, int y, int offset)
+{
+  x = CLAMP (x, 0, s->width - 1);
+  y = CLAMP (y, 0, s->height - 1);
+  return s->data[(size_t) y * s->stride + (size_t) x * s->bytes_per_pixel + offset];
+}
+
+void
+fkp_synth_paste (uint8_t *canvas, int width, int height, int stride, const FkpSynthFace *face,
+                 const FkpSynthPlacement *where, float (*points)[2])
+{
+  FkpFaceSampler s;
+  fkp_face_sampler_init (&s, &face->image);
+  int sw = face->image.width, sh = face->image.height;
+  double cs = cos (where->angle), sn = sin (where->angle);
+  /* Canvas bounding box of the pasted rectangle. */
+  double hx = 0.5 * where->scale * (fabs (cs) * sw + fabs (sn) * sh);
+  double hy = 0.5 * where->scale * (fabs (sn) * sw + fabs (cs) * sh);
+  int x0 = MAX (0, (int) floor (where->cx - hx)), x1 = MIN (width, (int) ceil (where->cx + hx));
+  int y0 = MAX (0, (int) floor (where->cy - hy)), y1 = MIN (height, (int) ceil (where->cy + hy));
+  int offsets[3] = { s.b, s.g, s.r };   /* canvas is B, G, R, x */
+  for (int y = y0; y < y1; y++)
+    for (int x = x0; x < x1; x++) {
+      /* Canvas pixel centre -> source coordinates (pixel-edge convention). */
+      double dx = x + 0.5 - where->cx, dy = y + 0.5 - where->cy;
+      double u = (cs * dx + sn * dy) / where->scale + sw / 2.0;
+      double v = (-sn * dx + cs * dy) / where->scale + sh / 2.0;
+      if (u < 0 || v < 0 || u >= sw || v >= sh)
+        continue;
+      double px = u - 0.5, py = v - 0.5;
+      int ix = (int) floor (px), iy = (int) floor (py);
+      float fx = (float) (px - ix), fy = (float) (py - iy);
+      uint8_t *dst = canvas + (size_t) y * stride + 4 * (size_t) x;
+      for (int c = 0; c < 3; c++) {
+        int off = s.gray ? 0 : offsets[c];
+        float top = channel_at (&s, ix, iy, off) * (1 - fx) + channel_at (&s, ix + 1, iy, off) * fx;
+        float bot = channel_at (&s, ix, iy + 1, off) * (1 - fx)
+                    + channel_at (&s, ix + 1, iy + 1, off) * fx;
+        dst[c] = (uint8_t) CLAMP (lrintf (top * (1 - fy) + bot * fy), 0, 255);
+      }
+      dst[3] = 255;
+    }
+  for (int i = 0; i < FKP_FACE_N_POINTS; i++) {
+    double dx = (face->points[i][0] - sw / 2.0) * where->scale;
+    double dy = (face->points[i][1] - sh / 2.0) * where->scale;
+    points[i][0] = (float) (where->cx + cs * dx - sn * dy);
+    points[i][1] = (float) (where->cy + sn * dx + cs * dy);
+  }
+}
+
+void
+fkp_synth_motion (int slot, int n_slots, int t, int n_frames, int width, int height,
+                  double base_scale, double max_roll, double phase, FkpSynthPlacement *where)
+{
+  (void) n_frames;
+  /* One cycle every 60 frames: about 2 s at 30 fps, a brisk but real head motion. */
+  double w = 2 * G_PI * t / 60.0 + phase;
+  double region = (double) width / n_slots;
+  where->cx = region * (slot + 0.5) + 0.18 * region * sin (w);
+  where->cy = height * (0.5 + 0.08 * cos (1.3 * w + slot));
+  where->scale = base_scale * (1.0 + 0.25 * sin (0.8 * w + 2.0 * slot + 1.0));
+  where->angle = max_roll * sin (0.9 * w + 0.5 + slot);
+}
+
+void
+fkp_synth_sequence_init (FkpSynthSequence *seq)
+{
+  seq->width = 640;
+  seq->height = 480;
+  seq->n_slots = 2;
+  seq->frames_per_segment = 30;
+  seq->gap_frames = 15;
+  seq->face_size = 110;
+  seq->max_roll = 20 * G_PI / 180;
+  seq->frame_ns = 33333333;
+}
+
+gboolean
+fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
+                        const FkpSynthFace *faces, size_t n_faces, const FkpSynthSequence *seq,
+                        FkpSynthResult *res, GError **error)
+{
+  memset (res, 0, sizeof *res);
+  int stride = seq->width * 4;
+  uint8_t *canvas = g_malloc ((size_t) stride * seq->height);
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  fkp_face_pipeline_reset (pipeline);
+  GHashTable *ids_used = g_hash_table_new (NULL, NULL);   /* ids of finished segments */
+  int n_slots = seq->n_slots;
+  float (*truth)[FKP_FACE_N_POINTS][2] = g_malloc_n (n_slots, sizeof *truth);
+  guint *slot_id = g_new (guint, n_slots);
+  float *iou = g_new (float, (size_t) n_slots * FKP_FACE_MAX_FACES_LIMIT);
+  int *match = g_new (int, n_slots);
+  gboolean ok = TRUE;
+  guint64 frame_index = 0;
+  size_t n_segments = (n_faces + n_slots - 1) / n_slots;
+
+  for (size_t seg = 0; seg < n_segments && ok; seg++) {
+    size_t first = seg * n_slots;
+    int slots_here = (int) MIN ((size_t) n_slots, n_faces - first);
+    for (int k = 0; k < n_slots; k++)
+      slot_id[k] = 0;
+    double phase = 2.399963 * seg;   /* golden angle: phases spread over the cycle */
+    int total = seq->frames_per_segment + seq->gap_frames;
+    for (int t = 0; t < total && ok; t++, frame_index++) {
+      gboolean visible = t < seq->frames_per_segment;
+      fkp_synth_background (canvas, seq->width, seq->height, stride, (guint) seg);
+      if (visible)
+        for (int k = 0; k < slots_here; k++) {
+          const FkpSynthFace *f = &faces[first + k];
+          FkpFaceBox b;
+          fkp_face_points_bounds ((const float (*)[2]) f->points, FKP_FACE_N_POINTS, &b);
+          FkpSynthPlacement where;
+          fkp_synth_motion (k, n_slots, t, seq->frames_per_segment, seq->width, seq->height,
+                            seq->face_size / MAX (MAX (b.width, b.height), 1.0f), seq->max_roll,
+                            phase, &where);
+          fkp_synth_paste (canvas, seq->width, seq->height, stride, f, &where, truth[k]);
+        }
+      FkpFaceFrame frame = {
+        .width = seq->width, .height = seq->height, .format = FKP_FACE_FORMAT_BGRx,
+        .data = canvas, .stride = stride, .timestamp_ns = frame_index * seq->frame_ns,
+      };
+      gint64 t0 = g_get_monotonic_time ();
+      ok = fkp_face_pipeline_process (pipeline, &frame, NULL, 0, &out, error);
+      res->process_seconds += (g_get_monotonic_time () - t0) / 1e6;
+      if (!ok)
+        break;
+      res->n_frames++;
+      int n_truth = visible ? slots_here : 0;
+      size_t n_out = MIN (out.n_faces, (size_t) FKP_FACE_MAX_FACES_LIMIT);
+      for (int k = 0; k < n_truth; k++) {
+        FkpFaceBox tb;
+        fkp_face_points_bounds ((const float (*)[2]) truth[k], FKP_FACE_N_POINTS, &tb);
+        for (size_t j = 0; j < n_out; j++)
+          iou[k * n_out + j] = fkp_face_box_iou (&tb, &out.faces[j].box);
+      }
+      fkp_face_match_greedy (iou, n_truth, n_out, 0.3f, match);
+      size_t matched = 0;
+      for (int k = 0; k < n_truth; k++) {
+        res->n_truth++;
+        if (oracle != NULL) {
+          FkpFaceSampler s;
+          FkpFaceCrop crop;
+          float pred[FKP_FACE_N_POINTS][2];
+          fkp_face_sampler_init (&s, &frame);
+          fkp_landmark_model_crop_from_points (oracle, (const float (*)[2]) truth[k], &crop);
+          if (!fkp_landmark_model_predict (oracle, &s, &crop, pred, error)) {
+            ok = FALSE;
+            break;
+          }
+          res->oracle_nme_sum += fkp_face_nme ((const float (*)[2]) pred,
+                                               (const float (*)[2]) truth[k]);
+          res->n_oracle++;
+        }
+        if (match[k] < 0)
+          continue;
+        matched++;
+        const FkpFace *face = &out.faces[match[k]];
+        res->n_found++;
+        double e = fkp_face_nme ((const float (*)[2]) face->points,
+                                 (const float (*)[2]) truth[k]);
+        res->nme_sum += e;
+        res->n_failures += e > 0.08;
+        if (slot_id[k] == 0) {
+          slot_id[k] = face->id;
+          if (g_hash_table_contains (ids_used, GUINT_TO_POINTER (face->id)))
+            res->n_id_switches++;
+        } else if (slot_id[k] != face->id) {
+          res->n_id_switches++;
+          slot_id[k] = face->id;
+        }
+      }
+      res->n_false += n_out - matched;
+    }
+    for (int k = 0; k < n_slots; k++)
+      if (slot_id[k])
+        g_hash_table_add (ids_used, GUINT_TO_POINTER (slot_id[k]));
+  }
+  g_hash_table_destroy (ids_used);
+  g_free (truth);
+  g_free (slot_id);
+  g_free (iou);
+  g_free (match);
+  g_free (canvas);
+  fkp_face_list_clear (&out);
+  return ok;
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""Writes the face pipeline's test fixtures into tests/data/ (run once, output committed).
+
+  /usr/bin/python3 tests/face/make-fixtures.py ../shared/data/keypoints
+
+- face-<name>.png: a few labelled crops of the keypoints test split, as PNG (Cairo reads PNG),
+  and face-crops.csv: their rows (file name, then x0, y0, ..., x67, y67), as in the data set.
+- face-warp-reference.txt: crops computed by training/facekp_data.py warp_crop (the Python
+  reference of the contract's crop) from those PNGs, which the C crop must reproduce.
+"""
+import csv
+import math
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "training"))
+import facekp_data as data  # noqa: E402
+
+OUT = os.path.join(ROOT, "tests", "data")
+PICK = 8          # crops to copy, spread evenly over the sorted split
+
+
+def main():
+    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "data",
+                                                             "keypoints")
+    with open(os.path.join(src, "test_frames_keypoints.csv"), newline="") as f:
+        rows = list(csv.reader(f))
+    header, rows = rows[0], sorted(rows[1:], key=lambda r: r[0])
+    step = len(rows) // PICK
+    chosen = [rows[i * step] for i in range(PICK)]
+    out_rows = []
+    for row in chosen:
+        name = "face-" + os.path.splitext(row[0])[0] + ".png"
+        Image.open(os.path.join(src, "test", row[0])).convert("RGB").save(os.path.join(OUT, name))
+        out_rows.append([name] + row[1:])
+    with open(os.path.join(OUT, "face-crops.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(out_rows)
+
+    # Reference crops: (image, centre, side, angle, size) covering k = 1, k > 1, rotation,
+    # taps off the frame, and the full frame.
+    cases = []
+    for i, row in enumerate(out_rows[:3]):
+        img = Image.open(os.path.join(OUT, row[0]))
+        gray = data.to_gray(img)
+        pts = np.asarray(row[1:], np.float32).reshape(68, 2)
+        centre, side = data.crop_from_points(pts, 1.5)
+        left, right = pts[36:42].mean(axis=0), pts[42:48].mean(axis=0)
+        eye = math.atan2(right[1] - left[1], right[0] - left[0])
+        h, w = gray.shape
+        cases.append((row[0], gray, centre, side, eye + 0.2 * (i + 1), 32))
+        cases.append((row[0], gray, centre + np.float32([w * 0.4, -h * 0.3]), side * 2.2, -0.5, 24))
+        c, s = data.crop_from_frame(w, h)
+        cases.append((row[0], gray, c, s, 0.0, 40))
+    with open(os.path.join(OUT, "face-warp-reference.txt"), "w") as f:
+        f.write("# face-warp-reference: file cx cy side angle size, then size*size values "
+                "(training/facekp_data.py warp_crop)\n")
+        for name, gray, centre, side, angle, size in cases:
+            crop = data.warp_crop(gray, centre, side, angle, size)
+            f.write("%s %.9g %.9g %.9g %.9g %d\n" % (name, centre[0], centre[1], side, angle, size))
+            f.write(" ".join("%.6f" % v for v in crop.reshape(-1)) + "\n")
+    print("wrote %d crops and %d reference warps to %s" % (len(out_rows), len(cases), OUT))
+
+
+if __name__ == "__main__":
+    main()
