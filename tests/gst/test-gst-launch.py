@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -111,11 +112,9 @@ def test_inspect():
         return
     out = result.stdout
     for prop in PROPERTIES:
-        # "  name   : blurb" with a non-empty blurb
-        lines = [l for l in out.splitlines() if l.strip().startswith(prop + " ")
-                 and ":" in l]
-        check(lines and len(lines[0].split(":", 1)[1].strip()) > 10,
-              f"gst-inspect does not document property {prop}")
+        # "  name   : blurb" with a real blurb
+        match = re.search(r"^\s+" + re.escape(prop) + r"\s*:\s*(\S.{10,})$", out, re.M)
+        check(match is not None, f"gst-inspect does not document property {prop}")
     for fmt in FORMATS:
         check(fmt in out, f"gst-inspect caps lack {fmt}")
     for nick in ("detect", "upstream", "full-frame", "every-frame", "on-change"):

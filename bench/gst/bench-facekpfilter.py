@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""Frames per second of facekpfilter as users run it:
+
+    filesrc ! decodebin ! videoconvert ! facekpfilter ! fakesink sync=false
+
+at 640x480 and 1920x1080, with one and two faces, with and without
+stickers.  The peer in the same run is the same pipeline without the
+element (decode + convert only): the element's own cost per frame is the
+difference of the two frame times.
+
+Clips are made here from the dataset crops in tests/data (faces moving
+across a plain background, MJPEG in AVI).  Timing runs from the first buffer
+reaching the sink to the last one, so model loading is not counted.
+
+Usage: bench-facekpfilter.py [--frames N] [--threads T] [--repeat R]
+(set GST_PLUGIN_PATH to BUILD/gst-plugin; `meson test --benchmark` and
+`ninja -C BUILD bench-gst` do that)."""
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import gi
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
+from PIL import Image  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "..", "tests", "data")
+
+
+def load_crops():
+    with open(os.path.join(DATA, "gst-faces.csv"), newline="") as f:
+        names = [row[0] for row in list(csv.reader(f))[1:] if row]
+    return [Image.open(os.path.join(DATA, n)).convert("RGB") for n in names]
+
+
+def make_clip(path, width, height, n_faces, n_frames, crops):
+    frames = tempfile.mkdtemp(prefix="facekp-bench-")
+    try:
+        scale = height / 480 * 1.2
+        for i in range(n_frames):
+            canvas = Image.new("RGB", (width, height), (96, 110, 120))
+            t = i / max(1, n_frames - 1)
+            for k in range(n_faces):
+                crop = crops[k % len(crops)]
+                w, h = int(crop.width * scale), int(crop.height * scale)
+                x = int(width * (0.05 + 0.5 * k) + t * width * 0.12)
+                y = int(height * 0.2 + 10 * k)
+                canvas.paste(crop.resize((w, h), Image.BILINEAR), (x, y))
+            canvas.save(os.path.join(frames, f"{i:04d}.png"))
+        subprocess.run(["gst-launch-1.0", "-q", "multifilesrc",
+                        f"location={frames}/%04d.png", "index=0", f"stop-index={n_frames - 1}",
+                        "caps=image/png,framerate=30/1", "!", "pngdec", "!", "videoconvert", "!",
+                        "video/x-raw,format=I420", "!", "jpegenc", "quality=90", "!", "avimux",
+                        "!", "filesink", f"location={path}"], check=True)
+    finally:
+        shutil.rmtree(frames)
+
+
+def measure(clip, element):
+    """Returns (frames, seconds) between the first and the last buffer at the sink."""
+    launch = (f"filesrc location={clip} ! decodebin ! videoconvert ! {element} "
+              "fakesink name=sink sync=false")
+    pipeline = Gst.parse_launch(launch)
+    stamps = []
+
+    def probe(pad, info):
+        stamps.append(time.perf_counter())
+        return Gst.PadProbeReturn.OK
+
+    sink = pipeline.get_by_name("sink")
+    sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    pipeline.set_state(Gst.State.PLAYING)
+    msg = pipeline.get_bus().timed_pop_filtered(600 * Gst.SECOND,
+                                                Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    pipeline.set_state(Gst.State.NULL)
+    if msg is None or msg.type == Gst.MessageType.ERROR:
+        err = msg.parse_error()[0].message if msg else "timeout"
+        raise RuntimeError(f"{launch}: {err}")
+    return len(stamps) - 1, stamps[-1] - stamps[0]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frames", type=int, default=90)
+    parser.add_argument("--threads", type=int, default=0, help="element threads (0 = cores)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per row; the best counts")
+    args = parser.parse_args()
+    Gst.init(None)
+    if Gst.ElementFactory.find("facekpfilter") is None:
+        sys.exit("facekpfilter not found: set GST_PLUGIN_PATH to BUILD/gst-plugin")
+
+    crops = load_crops()
+    work = tempfile.mkdtemp(prefix="facekp-bench-clips-")
+    rows = []
+    try:
+        for width, height in ((640, 480), (1920, 1080)):
+            for n_faces in (1, 2):
+                clip = os.path.join(work, f"{width}x{height}-{n_faces}.avi")
+                make_clip(clip, width, height, n_faces, args.frames, crops)
+                # Interleaved so that machine noise hits every row alike.
+                best = {}
+                for _ in range(args.repeat):
+                    for label, element in (
+                            ("decode only (peer)", ""),
+                            ("facekpfilter, no stickers",
+                             f"facekpfilter stickers=\"\" post-messages=none threads={args.threads} !"),
+                            ("facekpfilter, stickers=default",
+                             f"facekpfilter stickers=default post-messages=none threads={args.threads} !")):
+                        n, secs = measure(clip, element)
+                        fps = n / secs
+                        best[label] = max(best.get(label, 0.0), fps)
+                peer_ms = 1000.0 / best["decode only (peer)"]
+                for label, fps in best.items():
+                    ms = 1000.0 / fps
+                    element_ms = ms - peer_ms if "facekpfilter" in label else 0.0
+                    rows.append((f"{width}x{height}", n_faces, label, fps, ms, element_ms,
+                                 best["decode only (peer)"] / fps))
+    finally:
+        shutil.rmtree(work)
+
+    print(f"\nfacekpfilter throughput ({args.frames} frames per clip, best of {args.repeat}, "
+          f"threads={args.threads or 'cores'}, {os.cpu_count()} CPUs)")
+    print("| size | faces | pipeline | fps | ms/frame | element ms/frame | peer fps / fps |")
+    print("|---|---|---|---|---|---|---|")
+    for size, n, label, fps, ms, ems, ratio in rows:
+        print(f"| {size} | {n} | {label} | {fps:.1f} | {ms:.2f} | {ems:.2f} | {ratio:.2f} |")
+    target = [r for r in rows if r[0] == "640x480" and r[1] == 1 and "stickers=default" in r[2]]
+    if target:
+        print(f"\ntarget: >= 60 fps at 640x480, one face, stickers: {target[0][3]:.1f} fps "
+              f"({'met' if target[0][3] >= 60 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
