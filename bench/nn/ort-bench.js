@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Times one ONNX model with ONNX Runtime (CPU), the peer nn-core is measured against.
+//
+//   node ort-bench.js MODEL --threads N --runs K [--warmup W]
+//
+// Prints one JSON line: {"min_ms":…, "median_ms":…, "runs":K, "threads":N, "ort":version}.
+// The input is filled with a fixed pattern (values do not change the work a CNN does).
+'use strict';
+
+const path = require('path');
+
+function parseArgs(argv) {
+  const opts = { threads: 1, runs: 50, warmup: 5, model: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--threads') opts.threads = parseInt(next(), 10);
+    else if (a === '--runs') opts.runs = parseInt(next(), 10);
+    else if (a === '--warmup') opts.warmup = parseInt(next(), 10);
+    else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+    else if (opts.model === null) opts.model = a;
+    else throw new Error(`unexpected argument ${a}`);
+  }
+  if (!opts.model) throw new Error('usage: node ort-bench.js MODEL --threads N --runs K [--warmup W]');
+  for (const k of ['threads', 'runs', 'warmup']) {
+    if (!Number.isInteger(opts[k]) || opts[k] < (k === 'warmup' ? 0 : 1)) throw new Error(`bad --${k}`);
+  }
+  return opts;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  let ort;
+  try {
+    ort = require('onnxruntime-node');
+  } catch (e) {
+    throw new Error(`onnxruntime-node is not installed in ${path.join(__dirname, 'node_modules')}: ` +
+                    `run bench/nn/run.sh (it runs npm ci there)\n${e.message}`);
+  }
+  const session = await ort.InferenceSession.create(path.resolve(opts.model), {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: opts.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  if (session.inputNames.length !== 1) throw new Error('expected a model with one input');
+  const name = session.inputNames[0];
+  const meta = session.inputMetadata ? session.inputMetadata[0] : null;
+  let dims = meta && meta.shape ? meta.shape : null;
+  if (!dims || dims.some((d) => typeof d !== 'number' || d <= 0)) {
+    throw new Error(`input ${name} has no static shape (export the model with static dims)`);
+  }
+  const n = dims.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = ((i * 7919) % 2001) / 1000 - 1;
+  const feeds = { [name]: new ort.Tensor('float32', data, dims) };
+
+  for (let i = 0; i < opts.warmup; i++) await session.run(feeds);
+  const times = [];
+  for (let i = 0; i < opts.runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  const mid = times.length >> 1;
+  const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  const version = require('onnxruntime-node/package.json').version;
+  console.log(JSON.stringify({ min_ms: times[0], median_ms: median, runs: opts.runs,
+                               threads: opts.threads, ort: version }));
+}
+
+main().catch((e) => {
+  console.error(`ort-bench: ${e.message}`);
+  process.exit(1);
+});
