@@ -19,10 +19,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = "@vladmandic/face-api"
 
 # Shipped decoding defaults, chosen with evaluate.py on the three photos (see MODELS.md).
-DEFAULT_SCORE_THRESHOLD = 0.5
+DEFAULT_SCORE_THRESHOLD = 0.2
 # Detector box -> landmark box mapping measured by evaluate.py --landmarks on
 # ../shared/data/keypoints/test (dx, dy as fractions of the box's w, h; scale of max(w, h)).
-DEFAULT_BOX_TO_LANDMARK = "0,0,1"
+DEFAULT_BOX_TO_LANDMARK = "0.021,0.019,0.789"
 
 
 def package_version(package_dir):
@@ -67,8 +67,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--package-dir", default=os.path.join(HERE, "node_modules", PACKAGE),
                     help="installed @vladmandic/face-api package (default: ./node_modules/...)")
-    ap.add_argument("--width", type=int, default=416, help="input width, multiple of 32")
-    ap.add_argument("--height", type=int, default=320, help="input height, multiple of 32")
+    ap.add_argument("--width", type=int, default=640, help="input width, multiple of 32")
+    ap.add_argument("--height", type=int, default=480, help="input height, multiple of 32")
     ap.add_argument("--score-threshold", type=float, default=DEFAULT_SCORE_THRESHOLD)
     ap.add_argument("--box-to-landmark", default=DEFAULT_BOX_TO_LANDMARK,
                     help="'dx,dy,scale' written as facekp.detector.box_to_landmark_box")
