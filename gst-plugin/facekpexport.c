@@ -10,6 +10,7 @@ struct _FacekpExport {
   gchar *location;
   FILE *file;
   GString *line;   /* reused between frames */
+  guint64 n_lines; /* the next line's "frame" */
 };
 
 FacekpExport *
@@ -98,12 +99,12 @@ facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
 }
 
 gboolean
-facekp_export_write_frame (FacekpExport *exp, guint64 frame_index, GstClockTime pts,
+facekp_export_write_frame (FacekpExport *exp, GstClockTime pts,
                            GstClockTime running_time, guint width, guint height,
                            const GstFaceLandmarks *faces, guint n_faces, GError **error)
 {
   g_string_truncate (exp->line, 0);
-  facekp_export_format_frame (exp->line, frame_index, pts, running_time, width, height,
+  facekp_export_format_frame (exp->line, exp->n_lines, pts, running_time, width, height,
                               faces, n_faces);
   g_string_append_c (exp->line, '\n');
   /* One write per line, then flush: a reader (or a crash) never sees half a line
@@ -116,6 +117,7 @@ facekp_export_write_frame (FacekpExport *exp, guint64 frame_index, GstClockTime 
     clearerr (exp->file);
     return FALSE;
   }
+  exp->n_lines++;
   return TRUE;
 }
 

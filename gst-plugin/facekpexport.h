@@ -14,10 +14,10 @@ typedef struct _FacekpExport FacekpExport;
 FacekpExport *facekp_export_open (const gchar *location, GError **error);
 const gchar *facekp_export_get_location (const FacekpExport *exp);
 
-/* Appends one line.  Times are GST_CLOCK_TIME_NONE when unknown (written as
- * null).  FALSE and @error on a write failure. */
-gboolean facekp_export_write_frame (FacekpExport *exp, guint64 frame_index,
-                                    GstClockTime pts, GstClockTime running_time,
+/* Appends one line; its "frame" counts the lines of this file from 0.  Times
+ * are GST_CLOCK_TIME_NONE when unknown (written as null).  FALSE and @error
+ * on a write failure. */
+gboolean facekp_export_write_frame (FacekpExport *exp, GstClockTime pts, GstClockTime running_time,
                                     guint width, guint height,
                                     const GstFaceLandmarks *faces, guint n_faces,
                                     GError **error);

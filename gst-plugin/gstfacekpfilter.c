@@ -799,7 +799,7 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
     GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
     if (GST_CLOCK_TIME_IS_VALID (pts) && segment->format == GST_FORMAT_TIME)
       running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
-    if (!facekp_export_write_frame (self->export, self->frame_index, pts, running_time,
+    if (!facekp_export_write_frame (self->export, pts, running_time,
             (guint) width, (guint) height, self->landmarks, n_faces, &error)) {
       GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("%s", error->message), (NULL));
       g_clear_error (&error);
