@@ -194,12 +194,19 @@ parse_numbers (const Where *where, const char *key, const char *text, double *va
   return TRUE;
 }
 
+/* Unknown keys are errors so that typos surface; @localized allows
+ * translations such as description[fr]= of the known keys. */
 static gboolean
-check_known_keys (GKeyFile *kf, const Where *where, const char *const *known, GError **error)
+check_known_keys (GKeyFile *kf, const Where *where, const char *const *known,
+                  gboolean localized, GError **error)
 {
   g_auto (GStrv) keys = g_key_file_get_keys (kf, where->group, NULL, NULL);
   for (guint i = 0; keys && keys[i]; i++) {
-    if (!g_strv_contains (known, keys[i])) {
+    g_autofree char *base = g_strdup (keys[i]);
+    char *bracket = strchr (base, '[');
+    if (localized && bracket && bracket != base && g_str_has_suffix (base, "]"))
+      *bracket = '\0';
+    if (!g_strv_contains (known, base)) {
       g_autofree char *list = g_strjoinv (", ", (char **) known);
       set_error (error, FKP_STICKER_ERROR_INVALID_VALUE, where, keys[i],
                  "unknown key (known keys: %s)", list);
@@ -360,7 +367,7 @@ parse_sticker (FkpStickerPack *pack, GHashTable *by_path, const char *pack_dir,
   g_autofree char *opacity = NULL, *z = NULL, *faces = NULL;
   guint count;
 
-  if (!check_known_keys (kf, where, sticker_keys, error))
+  if (!check_known_keys (kf, where, sticker_keys, FALSE, error))
     return FALSE;
   if (!get_string (kf, where, "image", &image, error) ||
       !get_string (kf, where, "images", &images, error) ||
@@ -561,7 +568,7 @@ fkp_sticker_pack_load (const char *path, GError **error)
   {
     g_autofree char *version = NULL;
     gint64 number;
-    if (!check_known_keys (kf, &where, pack_keys, error) ||
+    if (!check_known_keys (kf, &where, pack_keys, TRUE, error) ||
         !require_string (kf, &where, "name", &pack->name, error) ||
         !require_string (kf, &where, "version", &version, error))
       goto fail;

@@ -946,6 +946,20 @@ test_load_missing_file (void)
   g_assert_nonnull (strstr (error->message, "/nonexistent/facekp/pack.ini"));
 }
 
+/* Translations of [pack] texts (name[fr]=...) are not unknown keys. */
+static void
+test_localized_keys (TempDir *t, gconstpointer data)
+{
+  (void) data;
+  write_png (t->dir, "red.png", 40, 20, 1, 0, 0);
+  g_autofree char *ok = write_file (t->dir, "ok.ini",
+      "[pack]\nname=x\nname[fr]=x\nversion=1\ndescription[de]=Brille\n\n"
+      "[sticker s]\nimage=red.png\nanchor=chin\nsize=1\n", -1);
+  FkpStickerPack *pack = load_ok (ok);
+  g_assert_cmpstr (fkp_sticker_pack_get_name (pack), ==, "x");
+  fkp_sticker_pack_free (pack);
+}
+
 /* ---------- finding packs ---------- */
 
 static void
@@ -1049,6 +1063,8 @@ main (int argc, char **argv)
     g_test_add (name, TempDir, &error_cases[i], temp_dir_setup, test_load_error,
                 temp_dir_teardown);
   }
+  g_test_add ("/stickers/load/localized-keys", TempDir, NULL, temp_dir_setup,
+              test_localized_keys, temp_dir_teardown);
   g_test_add ("/stickers/find", TempDir, NULL, temp_dir_setup, test_find, temp_dir_teardown);
   g_test_add_func ("/stickers/shipped-packs", test_shipped_packs);
   return g_test_run ();

@@ -121,10 +121,12 @@ void fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr,
                               const FkpStickerFace *faces, guint n_faces,
                               guint64 timestamp_ns, FkpStickerDrawFlags flags);
 
-/* The integer rectangle, in @cr-independent surface pixels (identity
- * transform), that fkp_sticker_pack_render with the same arguments may touch,
- * so that a caller can allocate only that region of an overlay.  Returns FALSE
- * (and an empty rectangle) when nothing would be drawn.  @pack may be NULL. */
+/* The integer rectangle, in the faces' coordinates (the frame's pixels), that
+ * fkp_sticker_pack_render with the same arguments may touch, so that a caller
+ * can allocate only that region of an overlay: make a surface of
+ * extents->width x height, cairo_translate (cr, -extents->x, -extents->y) and
+ * render.  Returns FALSE (and an empty rectangle) when nothing would be drawn.
+ * @pack may be NULL. */
 gboolean fkp_sticker_pack_get_extents (const FkpStickerPack *pack,
                                        const FkpStickerFace *faces, guint n_faces,
                                        FkpStickerDrawFlags flags,
