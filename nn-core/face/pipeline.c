@@ -445,7 +445,9 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
       ok = t.jumped ? track_start_from_box (p, s, &t, &b->box, error)
                     : track_step (p, s, &t, error);
     } else {
-      if (drop_unmatched || ++t.misses >= MAX_MISSES)
+      /* Unseen by the detector: gone at once if its points also jumped, else
+       * given MAX_MISSES detector runs (one per frame while it is unseen). */
+      if (drop_unmatched || t.jumped || ++t.misses >= MAX_MISSES)
         continue;
       ok = track_step (p, s, &t, error);
     }

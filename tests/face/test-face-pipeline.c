@@ -1,0 +1,587 @@
+/* The whole face pipeline with the shipped models on labelled crops and on
+ * synthetic frames (crops pasted at known positions, scales and rolls):
+ * errors, full-frame accuracy, detection recall, NME against the landmark
+ * model alone on the same frames, stable ids, lost tracks, smoothing. */
+#include "face-test-util.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#define W 640
+#define H 480
+
+static char *landmark_path, *detector_path;
+static GArray *crops;
+
+static gboolean
+have_models (void)
+{
+  if (landmark_path && detector_path)
+    return TRUE;
+  g_test_skip ("shipped models not found (models/facekp-landmarks68.onnx, models/face-detector.onnx)");
+  return FALSE;
+}
+
+static FkpFacePipeline *
+new_pipeline (FkpFaceSource source, gboolean smoothing)
+{
+  FkpFaceOptions o;
+  fkp_face_options_init (&o);
+  o.landmark_model = landmark_path;
+  o.detector_model = detector_path;
+  o.source = source;
+  o.smoothing = smoothing;
+  o.threads = 1;
+  GError *error = NULL;
+  FkpFacePipeline *p = fkp_face_pipeline_new (&o, &error);
+  g_assert_no_error (error);
+  return p;
+}
+
+static const FkpSynthFace *
+crop_face (guint i)
+{
+  return &g_array_index (crops, TestCrop, i % crops->len).face;
+}
+
+/* A frame with faces: crop i at placement i.  The canvas belongs to the caller. */
+typedef struct {
+  guint8 *canvas;
+  FkpFaceFrame frame;
+  int n;
+  float truth[8][FKP_FACE_N_POINTS][2];
+} Scene;
+
+static void
+scene_draw (Scene *sc, const guint *which, const FkpSynthPlacement *where, int n, guint seed,
+            guint64 ts)
+{
+  if (sc->canvas == NULL)
+    sc->canvas = g_malloc ((size_t) W * H * 4);
+  fkp_synth_background (sc->canvas, W, H, W * 4, seed);
+  for (int i = 0; i < n; i++)
+    fkp_synth_paste (sc->canvas, W, H, W * 4, crop_face (which[i]), &where[i], sc->truth[i]);
+  sc->n = n;
+  sc->frame = (FkpFaceFrame) { W, H, FKP_FACE_FORMAT_BGRx, sc->canvas, W * 4, ts };
+}
+
+/* Placement of a crop so that its points' box is `size` px. */
+static FkpSynthPlacement
+place (guint which, double cx, double cy, double size, double degrees)
+{
+  FkpFaceBox b;
+  fkp_face_points_bounds ((const float (*)[2]) crop_face (which)->points, FKP_FACE_N_POINTS, &b);
+  return (FkpSynthPlacement) { cx, cy, size / MAX (b.width, b.height), degrees * G_PI / 180 };
+}
+
+/* Greedy match of true faces to output faces (IoU >= 0.3); returns the number found. */
+static int
+match_faces (const Scene *sc, const FkpFaceList *out, int *match)
+{
+  float iou[8 * FKP_FACE_MAX_FACES_LIMIT];
+  size_t n_out = MIN (out->n_faces, (size_t) FKP_FACE_MAX_FACES_LIMIT);
+  for (int k = 0; k < sc->n; k++) {
+    FkpFaceBox tb;
+    fkp_face_points_bounds ((const float (*)[2]) sc->truth[k], FKP_FACE_N_POINTS, &tb);
+    for (size_t j = 0; j < n_out; j++)
+      iou[k * n_out + j] = fkp_face_box_iou (&tb, &out->faces[j].box);
+  }
+  fkp_face_match_greedy (iou, sc->n, n_out, 0.3f, match);
+  int found = 0;
+  for (int k = 0; k < sc->n; k++)
+    found += match[k] >= 0;
+  return found;
+}
+
+/* The landmark model alone on the crop from the true points of face k. */
+static double
+oracle_nme (FkpLandmarkModel *m, const FkpFaceFrame *frame, const float (*truth)[2])
+{
+  FkpFaceSampler s;
+  FkpFaceCrop crop;
+  float pred[FKP_FACE_N_POINTS][2];
+  fkp_face_sampler_init (&s, frame);
+  fkp_landmark_model_crop_from_points (m, truth, &crop);
+  g_assert_true (fkp_landmark_model_predict (m, &s, &crop, pred, NULL));
+  return fkp_face_nme ((const float (*)[2]) pred, truth);
+}
+
+static FkpLandmarkModel *
+new_oracle (void)
+{
+  GError *error = NULL;
+  FkpLandmarkModel *m = fkp_landmark_model_new (landmark_path, 1, &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static void
+test_errors (void)
+{
+  GError *error = NULL;
+  FkpFaceOptions o;
+
+  char *missing = fkp_face_find_model ("no-such-model.onnx", &error);
+  g_assert_null (missing);
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "no-such-model.onnx"));
+  g_clear_error (&error);
+
+  fkp_face_options_init (&o);
+  o.max_faces = 0;
+  g_assert_null (fkp_face_pipeline_new (&o, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  fkp_face_options_init (&o);
+  o.detect_interval = 0;
+  g_assert_null (fkp_face_pipeline_new (&o, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  fkp_face_options_init (&o);
+  o.smoothing_min_cutoff = -1;
+  g_assert_null (fkp_face_pipeline_new (&o, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  fkp_face_options_init (&o);
+  o.landmark_model = "/nonexistent/model.onnx";
+  g_assert_null (fkp_face_pipeline_new (&o, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/model.onnx"));
+  g_clear_error (&error);
+
+  if (!have_models ())
+    return;
+  /* Each model in the other's place is refused by its contract check. */
+  fkp_face_options_init (&o);
+  o.landmark_model = detector_path;
+  o.source = FKP_FACE_SOURCE_FULL_FRAME;
+  g_assert_null (fkp_face_pipeline_new (&o, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL);
+  g_assert_nonnull (strstr (error->message, "facekp.task"));
+  g_clear_error (&error);
+  fkp_face_options_init (&o);
+  o.landmark_model = landmark_path;
+  o.detector_model = landmark_path;
+  g_assert_null (fkp_face_pipeline_new (&o, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL);
+  g_clear_error (&error);
+
+  /* Bad frames and boxes: an error, an empty list, nothing lost. */
+  FkpFacePipeline *p = new_pipeline (FKP_FACE_SOURCE_UPSTREAM, FALSE);
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  guint8 px[16] = { 0 };
+  FkpFaceFrame bad = { 4, 4, FKP_FACE_FORMAT_RGBA, px, 8, 0 };
+  g_assert_false (fkp_face_pipeline_process (p, &bad, NULL, 0, &out, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  FkpFaceFrame tiny = { 4, 4, FKP_FACE_FORMAT_GRAY8, px, 4, 0 };
+  FkpFaceBox nan_box = { NAN, 0, 2, 2 };
+  g_assert_false (fkp_face_pipeline_process (p, &tiny, &nan_box, 1, &out, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (fkp_face_pipeline_process (p, &tiny, NULL, 3, &out, &error));
+  g_clear_error (&error);
+  g_assert_cmpuint (out.n_faces, ==, 0);
+  /* Setters refuse bad values and keep the old ones. */
+  g_assert_false (fkp_face_pipeline_set_max_faces (p, 65, &error));
+  g_clear_error (&error);
+  g_assert_false (fkp_face_pipeline_set_detect_interval (p, 0, &error));
+  g_clear_error (&error);
+  g_assert_false (fkp_face_pipeline_set_smoothing (p, TRUE, 1, -2, 1, &error));
+  g_clear_error (&error);
+  g_assert_cmpint (fkp_face_pipeline_get_options (p)->max_faces, ==, 4);
+  g_assert_cmpint (fkp_face_pipeline_get_options (p)->detect_interval, ==, 10);
+  fkp_face_list_clear (&out);
+  fkp_face_pipeline_free (p);
+}
+
+static void
+test_find_model_order (void)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("facekp-face-XXXXXX", &error);
+  g_assert_no_error (error);
+  char *path = g_build_filename (dir, "facekp-landmarks68.onnx", NULL);
+  g_assert_true (g_file_set_contents (path, "x", 1, NULL));
+  g_setenv ("FACEKP_MODELS_DIR", dir, TRUE);
+  char *found = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, &error);
+  g_assert_cmpstr (found, ==, path);
+  g_free (found);
+  /* Not in the override: the installed or source tree copy. */
+  g_remove (path);
+  found = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, NULL);
+  if (found)
+    g_assert_false (g_str_has_prefix (found, dir));
+  g_free (found);
+  g_unsetenv ("FACEKP_MODELS_DIR");
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+}
+
+/* ---------------------------------------------------------------- full frame */
+
+static void
+test_full_frame (void)
+{
+  if (!have_models ())
+    return;
+  FkpFacePipeline *p = new_pipeline (FKP_FACE_SOURCE_FULL_FRAME, FALSE);
+  FkpLandmarkModel *oracle = new_oracle ();
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  double sum_pipe = 0, sum_model = 0;
+  for (guint i = 0; i < crops->len; i++) {
+    const FkpSynthFace *f = crop_face (i);
+    fkp_face_pipeline_reset (p);
+    g_assert_true (fkp_face_pipeline_process (p, &f->image, NULL, 0, &out, NULL));
+    g_assert_cmpuint (out.n_faces, ==, 1);
+    g_assert_cmpuint (out.faces[0].id, >=, 1);
+    double e = fkp_face_nme ((const float (*)[2]) out.faces[0].points,
+                             (const float (*)[2]) f->points);
+    double m = oracle_nme (oracle, &f->image, (const float (*)[2]) f->points);
+    sum_pipe += e;
+    sum_model += m;
+    /* The same picture as its luma plane (GRAY8, as the element passes YUV). */
+    int w = f->image.width, h = f->image.height;
+    guint8 *luma = g_malloc ((size_t) w * h);
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        const guint8 *px = f->image.data + y * f->image.stride + 4 * x;
+        luma[y * w + x] = (guint8) lrint (0.299 * px[2] + 0.587 * px[1] + 0.114 * px[0]);
+      }
+    FkpFaceFrame gray = { w, h, FKP_FACE_FORMAT_GRAY8, luma, w, FKP_FACE_TIMESTAMP_NONE };
+    FkpFaceList out2;
+    fkp_face_list_init (&out2);
+    fkp_face_pipeline_reset (p);
+    g_assert_true (fkp_face_pipeline_process (p, &gray, NULL, 0, &out2, NULL));
+    double e_gray = fkp_face_nme ((const float (*)[2]) out2.faces[0].points,
+                                  (const float (*)[2]) f->points);
+    g_assert_cmpfloat (fabs (e_gray - e), <, 0.01);
+    fkp_face_list_clear (&out2);
+    g_free (luma);
+  }
+  sum_pipe /= crops->len;
+  sum_model /= crops->len;
+  g_test_message ("full-frame mean NME %.4f; model alone on the true-points crop %.4f",
+                  sum_pipe, sum_model);
+  g_assert_cmpfloat (sum_model, <, 0.10);
+  g_assert_cmpfloat (sum_pipe, <, sum_model + 0.02);
+  fkp_face_list_clear (&out);
+  fkp_landmark_model_free (oracle);
+  fkp_face_pipeline_free (p);
+}
+
+/* ---------------------------------------------------------------- detection */
+
+static void
+test_detect_still (void)
+{
+  if (!have_models ())
+    return;
+  FkpFacePipeline *p = new_pipeline (FKP_FACE_SOURCE_DETECT, FALSE);
+  FkpLandmarkModel *oracle = new_oracle ();
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  Scene sc = { 0 };
+  int truth_total = 0, found_total = 0, false_total = 0;
+  double nme_pipe = 0, nme_model = 0;
+  /* Two frames of four faces: sizes 70…140 px, rolls -20°…+20°. */
+  for (int frame = 0; frame < 2; frame++) {
+    guint which[4];
+    FkpSynthPlacement where[4];
+    for (int k = 0; k < 4; k++) {
+      which[k] = frame * 4 + k;
+      double size = 70 + 23 * ((k + frame) % 4);
+      double roll = -20 + 13.3 * ((k + 2 * frame) % 4);
+      where[k] = place (which[k], 90 + 155 * k, frame ? 150 + 60 * (k % 2) : 330 - 60 * (k % 2),
+                        size, roll);
+    }
+    scene_draw (&sc, which, where, 4, frame, FKP_FACE_TIMESTAMP_NONE);
+    fkp_face_pipeline_reset (p);
+    g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+    int match[4];
+    int found = match_faces (&sc, &out, match);
+    truth_total += 4;
+    found_total += found;
+    false_total += (int) out.n_faces - found;
+    for (int k = 0; k < 4; k++) {
+      if (match[k] < 0)
+        continue;
+      nme_pipe += fkp_face_nme ((const float (*)[2]) out.faces[match[k]].points,
+                                (const float (*)[2]) sc.truth[k]);
+      nme_model += oracle_nme (oracle, &sc.frame, (const float (*)[2]) sc.truth[k]);
+    }
+  }
+  g_test_message ("detection: %d of %d faces, %d false; NME pipeline %.4f, model alone %.4f",
+                  found_total, truth_total, false_total, nme_pipe / MAX (found_total, 1),
+                  nme_model / MAX (found_total, 1));
+  g_assert_cmpint (found_total, >=, truth_total - 1);
+  g_assert_cmpint (false_total, <=, 1);
+  g_assert_cmpfloat (nme_pipe / found_total, <, nme_model / found_total + 0.02);
+
+  /* The cap and the size filter. */
+  g_assert_true (fkp_face_pipeline_set_max_faces (p, 2, NULL));
+  fkp_face_pipeline_reset (p);
+  g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+  g_assert_cmpuint (out.n_faces, ==, 2);
+  g_assert_true (fkp_face_pipeline_set_max_faces (p, 4, NULL));
+  g_assert_true (fkp_face_pipeline_set_min_face_size (p, 400, NULL));
+  fkp_face_pipeline_reset (p);
+  g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+  g_assert_cmpuint (out.n_faces, ==, 0);
+  /* An empty frame has no face. */
+  g_assert_true (fkp_face_pipeline_set_min_face_size (p, 24, NULL));
+  scene_draw (&sc, NULL, NULL, 0, 5, FKP_FACE_TIMESTAMP_NONE);
+  fkp_face_pipeline_reset (p);
+  g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+  g_assert_cmpuint (out.n_faces, ==, 0);
+
+  g_free (sc.canvas);
+  fkp_face_list_clear (&out);
+  fkp_landmark_model_free (oracle);
+  fkp_face_pipeline_free (p);
+}
+
+/* ---------------------------------------------------------------- sequences */
+
+static void
+test_sequence (void)
+{
+  if (!have_models ())
+    return;
+  FkpFacePipeline *p = new_pipeline (FKP_FACE_SOURCE_DETECT, TRUE);
+  FkpLandmarkModel *oracle = new_oracle ();
+  FkpSynthSequence seq;
+  fkp_synth_sequence_init (&seq);
+  seq.frames_per_segment = 24;
+  seq.gap_frames = 14;
+  FkpSynthFace *faces = g_new (FkpSynthFace, crops->len);
+  for (guint i = 0; i < crops->len; i++)
+    faces[i] = *crop_face (i);
+  FkpSynthResult r;
+  GError *error = NULL;
+  g_assert_true (fkp_synth_run_sequence (p, oracle, faces, crops->len, &seq, &r, &error));
+  g_assert_no_error (error);
+  double nme = r.nme_sum / MAX (r.n_found, 1), model = r.oracle_nme_sum / MAX (r.n_oracle, 1);
+  guint64 runs = fkp_face_pipeline_get_detector_runs (p);
+  g_test_message ("sequence: %zu frames, %zu/%zu faces found, %zu false, %zu id switches, "
+                  "NME pipeline %.4f vs model alone %.4f, %" G_GUINT64_FORMAT " detector runs",
+                  r.n_frames, r.n_found, r.n_truth, r.n_false, r.n_id_switches, nme, model, runs);
+  g_assert_cmpuint (r.n_id_switches, ==, 0);
+  g_assert_cmpfloat ((double) r.n_found / r.n_truth, >=, 0.95);
+  g_assert_cmpuint (r.n_false, <=, r.n_frames / 20);
+  g_assert_cmpfloat (nme, <, model + 0.01);
+  /* Tracking, not detecting on every frame: at most every other face frame runs it. */
+  size_t face_frames = (size_t) seq.frames_per_segment * ((crops->len + 1) / 2);
+  g_assert_cmpuint (runs, <, r.n_frames - face_frames / 2);
+  g_free (faces);
+  fkp_landmark_model_free (oracle);
+  fkp_face_pipeline_free (p);
+}
+
+/* A face that leaves is dropped within detect_interval + 3 frames, a jump is
+ * re-detected at once, and ids are never reused (not even after a reset). */
+static void
+test_lost_and_ids (void)
+{
+  if (!have_models ())
+    return;
+  FkpFacePipeline *p = new_pipeline (FKP_FACE_SOURCE_DETECT, TRUE);
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  Scene sc = { 0 };
+  guint which[1] = { 1 };
+  FkpSynthPlacement at_left = place (1, 180, 240, 110, 5);
+  FkpSynthPlacement at_right = place (1, 470, 220, 110, -5);
+  guint64 ts = 0, step = 33333333;
+  guint first_id = 0;
+  for (int i = 0; i < 5; i++, ts += step) {
+    scene_draw (&sc, which, &at_left, 1, 1, ts);
+    g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+    g_assert_cmpuint (out.n_faces, ==, 1);
+    if (first_id == 0)
+      first_id = out.faces[0].id;
+    g_assert_cmpuint (out.faces[0].id, ==, first_id);
+  }
+  /* Teleport: found again at the new place within 2 frames, as a new face. */
+  int frames_to_refind = -1;
+  for (int i = 0; i < 4 && frames_to_refind < 0; i++, ts += step) {
+    scene_draw (&sc, which, &at_right, 1, 1, ts);
+    g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+    int match[1];
+    if (match_faces (&sc, &out, match) == 1 && out.n_faces == 1)
+      frames_to_refind = i + 1;
+  }
+  g_test_message ("teleported face found again after %d frames", frames_to_refind);
+  g_assert_cmpint (frames_to_refind, >=, 1);
+  g_assert_cmpint (frames_to_refind, <=, 2);
+  guint second_id = out.faces[0].id;
+  /* Gone: no face within detect_interval + 3 frames. */
+  int frames_to_drop = -1;
+  for (int i = 0; i < 20 && frames_to_drop < 0; i++, ts += step) {
+    scene_draw (&sc, NULL, NULL, 0, 1, ts);
+    g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+    if (out.n_faces == 0)
+      frames_to_drop = i + 1;
+  }
+  g_test_message ("face that left dropped after %d frames", frames_to_drop);
+  g_assert_cmpint (frames_to_drop, >=, 1);
+  g_assert_cmpint (frames_to_drop, <=, 10 + 3);
+  /* After a reset (and with unknown timestamps) ids keep growing. */
+  fkp_face_pipeline_reset (p);
+  scene_draw (&sc, which, &at_left, 1, 1, FKP_FACE_TIMESTAMP_NONE);
+  g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+  g_assert_cmpuint (out.n_faces, ==, 1);
+  g_assert_cmpuint (out.faces[0].id, >, MAX (first_id, second_id));
+  g_free (sc.canvas);
+  fkp_face_list_clear (&out);
+  fkp_face_pipeline_free (p);
+}
+
+/* Upstream boxes: faces follow the caller's boxes, with stable ids. */
+static void
+test_upstream (void)
+{
+  if (!have_models ())
+    return;
+  FkpFacePipeline *p = new_pipeline (FKP_FACE_SOURCE_UPSTREAM, FALSE);
+  FkpLandmarkModel *oracle = new_oracle ();
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  Scene sc = { 0 };
+  guint which[2] = { 2, 3 };
+  guint ids[2] = { 0, 0 };
+  double nme = 0, model = 0;
+  int n = 0;
+  for (int t = 0; t < 8; t++) {
+    FkpSynthPlacement where[2] = { place (2, 170 + 4 * t, 240, 120, 2 * t),
+                                   place (3, 460 - 3 * t, 250, 100, -t) };
+    scene_draw (&sc, which, where, 2, 2, (guint64) t * 40000000);
+    FkpFaceBox boxes[2];
+    for (int k = 0; k < 2; k++)
+      fkp_face_points_bounds ((const float (*)[2]) sc.truth[k], FKP_FACE_N_POINTS, &boxes[k]);
+    g_assert_true (fkp_face_pipeline_process (p, &sc.frame, boxes, 2, &out, NULL));
+    int match[2];
+    g_assert_cmpint (match_faces (&sc, &out, match), ==, 2);
+    for (int k = 0; k < 2; k++) {
+      guint id = out.faces[match[k]].id;
+      if (ids[k] == 0)
+        ids[k] = id;
+      g_assert_cmpuint (id, ==, ids[k]);
+      nme += fkp_face_nme ((const float (*)[2]) out.faces[match[k]].points,
+                           (const float (*)[2]) sc.truth[k]);
+      model += oracle_nme (oracle, &sc.frame, (const float (*)[2]) sc.truth[k]);
+      n++;
+    }
+  }
+  g_assert_cmpuint (ids[0], !=, ids[1]);
+  g_test_message ("upstream: NME %.4f, model alone %.4f", nme / n, model / n);
+  g_assert_cmpfloat (nme / n, <, model / n + 0.01);
+  /* No boxes: no faces. */
+  g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+  g_assert_cmpuint (out.n_faces, ==, 0);
+  g_free (sc.canvas);
+  fkp_face_list_clear (&out);
+  fkp_landmark_model_free (oracle);
+  fkp_face_pipeline_free (p);
+}
+
+/* Jitter between consecutive frames of a still face (with sensor noise) and
+ * the error on a face moving steadily, smoothing off and on. */
+typedef struct {
+  double jitter, moving_nme;
+} SmoothRun;
+
+static SmoothRun
+smoothing_run (gboolean smoothing)
+{
+  FkpFacePipeline *p = new_pipeline (FKP_FACE_SOURCE_DETECT, smoothing);
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  Scene sc = { 0 };
+  guint which[1] = { 4 };
+  FkpSynthPlacement still = place (4, 320, 240, 120, 8);
+  GRand *r = g_rand_new_with_seed (11);
+  float prev[FKP_FACE_N_POINTS][2];
+  double jitter = 0;
+  int n_jitter = 0;
+  guint64 ts = 0, step = 33333333;
+  for (int t = 0; t < 40; t++, ts += step) {
+    scene_draw (&sc, which, &still, 1, 4, ts);
+    for (size_t i = 0; i < (size_t) W * H * 4; i++) {   /* sensor noise, ±6 levels */
+      int v = sc.canvas[i] + g_rand_int_range (r, -6, 7);
+      sc.canvas[i] = (guint8) CLAMP (v, 0, 255);
+    }
+    g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+    g_assert_cmpuint (out.n_faces, ==, 1);
+    if (t >= 10)
+      for (int i = 0; i < FKP_FACE_N_POINTS; i++) {
+        jitter += hypot (out.faces[0].points[i][0] - prev[i][0],
+                         out.faces[0].points[i][1] - prev[i][1]);
+        n_jitter++;
+      }
+    memcpy (prev, out.faces[0].points, sizeof prev);
+  }
+  /* Moving at 90 px/s (about 0.75 face sizes per second), rolling 30°/s. */
+  fkp_face_pipeline_reset (p);
+  double nme = 0;
+  int n = 0;
+  for (int t = 0; t < 40; t++, ts += step) {
+    FkpSynthPlacement moving = place (4, 200 + 3 * t, 240, 120, -10 + t);
+    scene_draw (&sc, which, &moving, 1, 4, ts);
+    g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
+    g_assert_cmpuint (out.n_faces, ==, 1);
+    if (t >= 10) {
+      nme += fkp_face_nme ((const float (*)[2]) out.faces[0].points,
+                           (const float (*)[2]) sc.truth[0]);
+      n++;
+    }
+  }
+  g_rand_free (r);
+  g_free (sc.canvas);
+  fkp_face_list_clear (&out);
+  fkp_face_pipeline_free (p);
+  return (SmoothRun) { jitter / n_jitter, nme / n };
+}
+
+static void
+test_smoothing (void)
+{
+  if (!have_models ())
+    return;
+  SmoothRun off = smoothing_run (FALSE), on = smoothing_run (TRUE);
+  g_test_message ("still face: mean point motion per frame %.3f px raw, %.3f px smoothed (x%.2f); "
+                  "moving face NME %.4f raw, %.4f smoothed", off.jitter, on.jitter,
+                  on.jitter / off.jitter, off.moving_nme, on.moving_nme);
+  g_assert_cmpfloat (off.jitter, >, 0.05);   /* the noise does move the raw points */
+  g_assert_cmpfloat (on.jitter, <, 0.6 * off.jitter);
+  g_assert_cmpfloat (on.moving_nme, <, off.moving_nme + 0.01);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  landmark_path = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, NULL);
+  detector_path = fkp_face_find_model (FKP_FACE_DETECTOR_MODEL_NAME, NULL);
+  crops = test_load_crops ();
+  g_test_add_func ("/face/pipeline/errors", test_errors);
+  g_test_add_func ("/face/pipeline/find-model-order", test_find_model_order);
+  g_test_add_func ("/face/pipeline/full-frame", test_full_frame);
+  g_test_add_func ("/face/pipeline/detect-still", test_detect_still);
+  g_test_add_func ("/face/pipeline/sequence", test_sequence);
+  g_test_add_func ("/face/pipeline/lost-and-ids", test_lost_and_ids);
+  g_test_add_func ("/face/pipeline/upstream", test_upstream);
+  g_test_add_func ("/face/pipeline/smoothing", test_smoothing);
+  int status = g_test_run ();
+  test_free_crops (crops);
+  g_free (landmark_path);
+  g_free (detector_path);
+  return status;
+}
