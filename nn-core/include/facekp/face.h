@@ -113,7 +113,7 @@ void fkp_face_list_clear (FkpFaceList *list);   /* frees the storage; the list c
 typedef enum {
   FKP_FACE_SOURCE_DETECT,      /* the CNN detector, every detect_interval frames and on a lost track */
   FKP_FACE_SOURCE_UPSTREAM,    /* boxes handed to fkp_face_pipeline_process() by the caller */
-  FKP_FACE_SOURCE_FULL_FRAME,  /* the whole frame is one face crop (one face, id 1) */
+  FKP_FACE_SOURCE_FULL_FRAME,  /* the whole frame is one face crop (always one face) */
 } FkpFaceSource;
 
 typedef struct {
