@@ -4,6 +4,7 @@
 #include "stickers-private.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 G_DEFINE_QUARK (fkp-sticker-error-quark, fkp_sticker_error)
@@ -223,6 +224,27 @@ has_suffix_nocase (const char *path, const char *suffix)
   return n >= m && g_ascii_strcasecmp (path + n - m, suffix) == 0;
 }
 
+/* Reads the size a PNG file declares in its IHDR chunk; FALSE when the file
+ * does not start like a PNG (the decoder then reports the problem). */
+static gboolean
+png_header_size (const char *path, guint32 *width, guint32 *height)
+{
+  static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  guint8 header[24];
+  FILE *file = fopen (path, "rb");
+  if (!file)
+    return FALSE;
+  gboolean ok = fread (header, 1, sizeof header, file) == sizeof header &&
+                memcmp (header, signature, sizeof signature) == 0 &&
+                memcmp (header + 12, "IHDR", 4) == 0;
+  fclose (file);
+  if (ok) {
+    *width = (guint32) header[16] << 24 | (guint32) header[17] << 16 | (guint32) header[18] << 8 | header[19];
+    *height = (guint32) header[20] << 24 | (guint32) header[21] << 16 | (guint32) header[22] << 8 | header[23];
+  }
+  return ok;
+}
+
 static StickerImage *
 decode_image (const Where *where, const char *key, const char *path, GError **error)
 {
@@ -235,6 +257,16 @@ decode_image (const Where *where, const char *key, const char *path, GError **er
 
   if (has_suffix_nocase (path, ".png")) {
     image->kind = STICKER_IMAGE_PNG;
+    guint32 width, height;
+    if (png_header_size (path, &width, &height) &&
+        (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE)) {
+      /* Refused before decoding: a small file may declare a huge image. */
+      set_error (error, FKP_STICKER_ERROR_IMAGE, where, key,
+                 "image %s is too large (%ux%u; at most %d pixels a side)", path, width,
+                 height, MAX_IMAGE_SIDE);
+      fkp_sticker_image_free (image);
+      return NULL;
+    }
     image->png = cairo_image_surface_create_from_png (path);
     cairo_status_t status = cairo_surface_status (image->png);
     if (status != CAIRO_STATUS_SUCCESS) {

@@ -876,6 +876,7 @@ static const ErrorCase error_cases[] = {
   { "undecodable png", NULL, S ("image=bad.png\nanchor=chin\nsize=1\n"), FKP_STICKER_ERROR_IMAGE, "sticker s", "image" },
   { "undecodable svg", NULL, S ("image=bad.svg\nanchor=chin\nsize=1\n"), FKP_STICKER_ERROR_IMAGE, "sticker s", "image" },
   { "svg without size", NULL, S ("image=nosize.svg\nanchor=chin\nsize=1\n"), FKP_STICKER_ERROR_IMAGE, "sticker s", "image" },
+  { "png too large", NULL, S ("image=huge.png\nanchor=chin\nsize=1\n"), FKP_STICKER_ERROR_IMAGE, "sticker s", "image" },
   { "unknown image type", NULL, S ("image=red.gif\nanchor=chin\nsize=1\n"), FKP_STICKER_ERROR_IMAGE, "sticker s", "image" },
   { "no anchor", NULL, S ("image=red.png\nsize=1\n"), FKP_STICKER_ERROR_MISSING_KEY, "sticker s", "anchor" },
   { "unknown anchor", NULL, S ("image=red.png\nanchor=left-ear\nsize=1\n"), FKP_STICKER_ERROR_UNKNOWN_ANCHOR, "sticker s", "anchor" },
@@ -915,6 +916,10 @@ test_load_error (TempDir *t, gconstpointer data)
   g_free (write_file (t->dir, "red.gif", "GIF89a", -1));
   /* A PNG signature followed by garbage, and an SVG that is not XML. */
   g_free (write_file (t->dir, "bad.png", "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDRjunkjunkjunk", 28));
+  /* A PNG header declaring 100000 x 100000 pixels, with no data. */
+  g_free (write_file (t->dir, "huge.png",
+                      "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x01\x86\xa0\x00\x01\x86\xa0"
+                      "\x08\x06\x00\x00\x00", 29));
   g_free (write_file (t->dir, "bad.svg", "<svg xmlns='http://www.w3.org/2000/svg'><rect", -1));
   g_free (write_file (t->dir, "nosize.svg", "<svg xmlns='http://www.w3.org/2000/svg'><rect width='5' height='5'/></svg>", -1));
   g_autofree char *text = ec->ini ? g_strdup (ec->ini)
