@@ -7,6 +7,11 @@
   and face-crops.csv: their rows (file name, then x0, y0, ..., x67, y67), as in the data set.
 - face-warp-reference.txt: crops computed by training/facekp_data.py warp_crop (the Python
   reference of the contract's crop) from those PNGs, which the C crop must reproduce.
+- face-detector-reference.txt: the shipped detector's boxes on the three photos in tests/data
+  (sample*.jpg) by training/detector/decode.py (the Python reference of letterbox, decode and
+  NMS) run with training/detector/onnx_runner.py, and the hand-counted faces of
+  photos-faces.json in a line format the C test reads.  Regenerate with --detector-only when
+  the detector model changes.
 """
 import csv
 import math
@@ -25,7 +30,41 @@ OUT = os.path.join(ROOT, "tests", "data")
 PICK = 8          # crops to copy, spread evenly over the sorted split
 
 
+def detector_fixture():
+    import json
+    sys.path.insert(0, os.path.join(ROOT, "training", "detector"))
+    import onnx
+    import decode
+    from onnx_runner import OnnxRunner
+    model_path = os.path.join(ROOT, "models", "face-detector.onnx")
+    model = onnx.load(model_path)
+    contract = decode.DetectorContract(decode.read_metadata(model))
+    runner = OnnxRunner(model)
+
+    def run(tensor):
+        out = runner(tensor)
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        return out.numpy() if hasattr(out, "numpy") else np.asarray(out)
+
+    with open(os.path.join(OUT, "photos-faces.json")) as f:
+        hand = json.load(f)["images"]
+    with open(os.path.join(OUT, "face-detector-reference.txt"), "w") as f:
+        f.write("# face-detector-reference: 'hand FILE x y w h' = a hand-counted face "
+                "(photos-faces.json); 'det FILE x y w h score' = decode.py detect() with "
+                "models/face-detector.onnx at its own input size and threshold\n")
+        for name in sorted(hand):
+            for x, y, w, h in hand[name]["faces"]:
+                f.write("hand %s %g %g %g %g\n" % (name, x, y, w, h))
+            rgb = np.asarray(Image.open(os.path.join(OUT, name)).convert("RGB"))
+            for x, y, w, h, score in decode.detect(run, rgb, contract):
+                f.write("det %s %.4f %.4f %.4f %.4f %.6f\n" % (name, x, y, w, h, score))
+    print("wrote face-detector-reference.txt")
+
+
 def main():
+    if "--detector-only" in sys.argv:
+        detector_fixture()
+        return
     src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "data",
                                                              "keypoints")
     with open(os.path.join(src, "test_frames_keypoints.csv"), newline="") as f:
@@ -66,6 +105,7 @@ def main():
             f.write("%s %.9g %.9g %.9g %.9g %d\n" % (name, centre[0], centre[1], side, angle, size))
             f.write(" ".join("%.6f" % v for v in crop.reshape(-1)) + "\n")
     print("wrote %d crops and %d reference warps to %s" % (len(out_rows), len(cases), OUT))
+    detector_fixture()
 
 
 if __name__ == "__main__":

@@ -124,8 +124,8 @@ typedef struct {
   int max_faces;               /* at most this many faces (1 … 64; default 4) */
   int min_face_size;           /* ignore detected/upstream boxes whose larger side is smaller (px; default 24) */
   int detector_input_width;    /* detector input in pixels (multiples of facekp.input.multiple, */
-  int detector_input_height;   /*   32 for the shipped one); 0 = the model's own (416 x 320) */
-  float detector_threshold;    /* minimum detector score (0 … 1); < 0 = the model's own (0.5) */
+  int detector_input_height;   /*   32 for the shipped one); 0 = the model's own (640 x 480) */
+  float detector_threshold;    /* minimum detector score (0 … 1); < 0 = the model's own (0.2 for the shipped one) */
   gboolean smoothing;          /* One-Euro smoothing of the points (default TRUE) */
   float smoothing_min_cutoff;  /* Hz; lower = steadier still faces (default 1.0) */
   float smoothing_beta;        /* speed coefficient, per face size per second; higher = less lag (default 1.0) */

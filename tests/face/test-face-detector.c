@@ -1,0 +1,214 @@
+/* The detector in C against its Python reference (training/detector/decode.py
+ * on the same photos, stored in tests/data/face-detector-reference.txt), and
+ * against the hand-counted faces of the three photos in tests/data. */
+#include "face-private.h"
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  char name[64];
+  FkpFaceBox box;
+  float score;
+} Row;
+
+static char *detector_path, *landmark_path;
+static GArray *hand, *reference;   /* Row */
+
+static void
+load_reference (void)
+{
+  char *path = g_build_filename (FACE_TEST_DATA_DIR, "face-detector-reference.txt", NULL);
+  char *text;
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  hand = g_array_new (FALSE, TRUE, sizeof (Row));
+  reference = g_array_new (FALSE, TRUE, sizeof (Row));
+  char **lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    Row r = { 0 };
+    char kind[8];
+    int n = sscanf (lines[i], "%7s %63s %f %f %f %f %f", kind, r.name, &r.box.x, &r.box.y,
+                    &r.box.width, &r.box.height, &r.score);
+    if (n >= 6 && !strcmp (kind, "hand"))
+      g_array_append_val (hand, r);
+    else if (n == 7 && !strcmp (kind, "det"))
+      g_array_append_val (reference, r);
+  }
+  g_strfreev (lines);
+  g_free (text);
+  g_free (path);
+  g_assert_cmpuint (hand->len, ==, 12);
+  g_assert_cmpuint (reference->len, >=, 3);
+}
+
+static GdkPixbuf *
+load_photo (const char *name, FkpFaceFrame *frame)
+{
+  char *path = g_build_filename (FACE_TEST_DATA_DIR, name, NULL);
+  GError *error = NULL;
+  GdkPixbuf *pb = gdk_pixbuf_new_from_file (path, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  *frame = (FkpFaceFrame) {
+    gdk_pixbuf_get_width (pb), gdk_pixbuf_get_height (pb),
+    gdk_pixbuf_get_n_channels (pb) == 4 ? FKP_FACE_FORMAT_RGBA : FKP_FACE_FORMAT_RGB,
+    gdk_pixbuf_read_pixels (pb), gdk_pixbuf_get_rowstride (pb), FKP_FACE_TIMESTAMP_NONE };
+  return pb;
+}
+
+static const char *photos[] = { "sample2.jpg", "sample4.jpg", "sample5.jpg" };
+
+/* Same boxes and scores as decode.py, in the same order. */
+static void
+test_matches_python (void)
+{
+  if (detector_path == NULL) {
+    g_test_skip ("models/face-detector.onnx not found");
+    return;
+  }
+  GError *error = NULL;
+  FkpFaceDetector *det = fkp_face_detector_new (detector_path, 0, 0, 1, &error);
+  g_assert_no_error (error);
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
+  for (size_t p = 0; p < G_N_ELEMENTS (photos); p++) {
+    FkpFaceFrame frame;
+    GdkPixbuf *pb = load_photo (photos[p], &frame);
+    FkpFaceSampler s;
+    fkp_face_sampler_init (&s, &frame);
+    g_array_set_size (out, 0);
+    g_assert_true (fkp_face_detector_detect (det, &s, -1, 0, out, &error));
+    guint k = 0;
+    double worst = 0;
+    for (guint i = 0; i < reference->len; i++) {
+      const Row *r = &g_array_index (reference, Row, i);
+      if (strcmp (r->name, photos[p]) != 0)
+        continue;
+      g_assert_cmpuint (k, <, out->len);
+      const FkpFaceDetection *d = &g_array_index (out, FkpFaceDetection, k++);
+      worst = MAX (worst, fabs (d->box.x - r->box.x));
+      worst = MAX (worst, fabs (d->box.y - r->box.y));
+      worst = MAX (worst, fabs (d->box.width - r->box.width));
+      worst = MAX (worst, fabs (d->box.height - r->box.height));
+      g_assert_cmpfloat_with_epsilon (d->score, r->score, 2e-3);
+    }
+    g_test_message ("%s: %u boxes, largest coordinate difference to Python %.4f px", photos[p],
+                    k, worst);
+    g_assert_cmpuint (k, ==, out->len);
+    g_assert_cmpfloat (worst, <, 0.5);
+    g_object_unref (pb);
+  }
+  g_array_free (out, TRUE);
+  fkp_face_detector_free (det);
+}
+
+/* The issue's bar: at least 90 % of the hand-counted faces, at most one false
+ * positive per photo (a detection matching no hand box with IoU >= 0.4). */
+static void
+test_photos_recall (void)
+{
+  if (detector_path == NULL) {
+    g_test_skip ("models/face-detector.onnx not found");
+    return;
+  }
+  GError *error = NULL;
+  FkpFaceDetector *det = fkp_face_detector_new (detector_path, 0, 0, 1, &error);
+  g_assert_no_error (error);
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
+  int found = 0, total = 0;
+  for (size_t p = 0; p < G_N_ELEMENTS (photos); p++) {
+    FkpFaceFrame frame;
+    GdkPixbuf *pb = load_photo (photos[p], &frame);
+    FkpFaceSampler s;
+    fkp_face_sampler_init (&s, &frame);
+    g_array_set_size (out, 0);
+    g_assert_true (fkp_face_detector_detect (det, &s, -1, 24, out, &error));
+    float iou[16 * 64];
+    int n_hand = 0;
+    const Row *rows[16];
+    for (guint i = 0; i < hand->len && n_hand < 16; i++)
+      if (!strcmp (g_array_index (hand, Row, i).name, photos[p]))
+        rows[n_hand++] = &g_array_index (hand, Row, i);
+    size_t n_det = MIN (out->len, 64u);
+    for (int h = 0; h < n_hand; h++)
+      for (size_t d = 0; d < n_det; d++)
+        iou[h * n_det + d] = fkp_face_box_iou (&rows[h]->box,
+                                               &g_array_index (out, FkpFaceDetection, d).box);
+    int match[16];
+    fkp_face_match_greedy (iou, n_hand, n_det, 0.4f, match);
+    int hits = 0;
+    for (int h = 0; h < n_hand; h++)
+      hits += match[h] >= 0;
+    int false_pos = (int) n_det - hits;
+    g_test_message ("%s: %d of %d faces, %d false positives", photos[p], hits, n_hand, false_pos);
+    g_assert_cmpint (false_pos, <=, 1);
+    found += hits;
+    total += n_hand;
+    g_object_unref (pb);
+  }
+  g_assert_cmpfloat ((double) found / total, >=, 0.9);
+  g_array_free (out, TRUE);
+  fkp_face_detector_free (det);
+}
+
+/* The whole pipeline on a photo: one face per detected person, each with
+ * its points inside its detection. */
+static void
+test_photos_pipeline (void)
+{
+  if (detector_path == NULL || landmark_path == NULL) {
+    g_test_skip ("shipped models not found");
+    return;
+  }
+  FkpFaceOptions o;
+  fkp_face_options_init (&o);
+  o.max_faces = 16;
+  o.landmark_model = landmark_path;
+  o.detector_model = detector_path;
+  GError *error = NULL;
+  FkpFacePipeline *p = fkp_face_pipeline_new (&o, &error);
+  g_assert_no_error (error);
+  FkpFaceList faces;
+  fkp_face_list_init (&faces);
+  FkpFaceFrame frame;
+  GdkPixbuf *pb = load_photo ("sample5.jpg", &frame);
+  g_assert_true (fkp_face_pipeline_process (p, &frame, NULL, 0, &faces, &error));
+  int n_hand = 0, hits = 0;
+  for (guint i = 0; i < hand->len; i++) {
+    const Row *r = &g_array_index (hand, Row, i);
+    if (strcmp (r->name, "sample5.jpg") != 0)
+      continue;
+    n_hand++;
+    for (size_t f = 0; f < faces.n_faces; f++)
+      if (fkp_face_box_iou (&r->box, &faces.faces[f].box) >= 0.3f) {
+        hits++;
+        break;
+      }
+  }
+  g_test_message ("sample5.jpg: %zu faces, %d of %d hand boxes covered by landmarks", faces.n_faces,
+                  hits, n_hand);
+  g_assert_cmpint (hits, >=, n_hand - 1);
+  g_assert_cmpuint (faces.n_faces, <=, (size_t) n_hand + 1);
+  g_object_unref (pb);
+  fkp_face_list_clear (&faces);
+  fkp_face_pipeline_free (p);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  detector_path = fkp_face_find_model (FKP_FACE_DETECTOR_MODEL_NAME, NULL);
+  landmark_path = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, NULL);
+  load_reference ();
+  g_test_add_func ("/face/detector/matches-python", test_matches_python);
+  g_test_add_func ("/face/detector/photos-recall", test_photos_recall);
+  g_test_add_func ("/face/detector/photos-pipeline", test_photos_pipeline);
+  int status = g_test_run ();
+  g_array_free (hand, TRUE);
+  g_array_free (reference, TRUE);
+  g_free (detector_path);
+  g_free (landmark_path);
+  return status;
+}
