@@ -425,7 +425,10 @@ input_index (const Node *node, int i)
 static gboolean
 check_arity (const Node *node, int min_in, int max_in, int min_out, int max_out, GError **error)
 {
-  if (node->n_in < min_in || node->n_in > max_in)
+  if (node->n_in < min_in)
+    return fail (error, FKP_NN_ERROR_MISSING, "%s has %d inputs, needs at least %d", node->label,
+                 node->n_in, min_in);
+  if (node->n_in > max_in)
     return fail (error, FKP_NN_ERROR_PARSE, "%s has %d inputs (expected %d to %d)", node->label,
                  node->n_in, min_in, max_in);
   if (node->n_out < min_out || node->n_out > max_out)

@@ -52,6 +52,9 @@ fkp_net_new_from_data (const void *data, size_t size, const FkpNetOptions *opts,
     fkp_net_free (net);
     return NULL;
   }
+  /* A developer aid: per-kernel times printed to stderr by fkp_net_free(). */
+  if (g_getenv ("FKP_NN_PROFILE"))
+    net->profile_us = g_new0 (double, MAX (net->n_steps, 1));
   return net;
 }
 
@@ -87,6 +90,23 @@ fkp_net_free (FkpNet *net)
 {
   if (!net)
     return;
+  if (net->profile_us && net->profile_runs > 0) {
+    double total = 0.0;
+    for (int i = 0; i < net->n_steps; i++)
+      total += net->profile_us[i];
+    for (int i = 0; i < net->n_steps; i++) {
+      const Step *s = &net->steps[i];
+      const Tensor *out = &net->tensors[s->output];
+      g_printerr ("%8.1f us %5.1f%% %6.2f GFLOP/s  %s algo %d -> [%" G_GINT64_FORMAT ",%"
+                  G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]\n",
+                  net->profile_us[i] / net->profile_runs, 100.0 * net->profile_us[i] / total,
+                  net->profile_us[i] > 0 ? 2.0 * s->macs * net->profile_runs / net->profile_us[i] / 1e3 : 0.0,
+                  s->label, s->op == OP_CONV ? s->conv_algo : -1, out->shape.dims[0],
+                  out->shape.dims[1], out->shape.dims[2], out->shape.dims[3]);
+    }
+    g_printerr ("total %.1f us per run\n", total / net->profile_runs);
+  }
+  g_free (net->profile_us);
   for (int i = 0; i < net->n_tensors; i++) {
     g_free (net->tensors[i].name);
     g_free (net->tensors[i].fdata);
@@ -204,8 +224,17 @@ fkp_net_run (FkpNet *net, GError **error)
   /* OpenBLAS's thread count is process-wide: set it only when it differs. */
   if (openblas_get_num_threads () != net->threads)
     openblas_set_num_threads (net->threads);
-  for (int i = 0; i < net->n_steps; i++)
+  if (!net->profile_us) {
+    for (int i = 0; i < net->n_steps; i++)
+      fkp_nn_run_step (net, &net->steps[i]);
+    return TRUE;
+  }
+  for (int i = 0; i < net->n_steps; i++) {
+    gint64 t0 = g_get_monotonic_time ();
     fkp_nn_run_step (net, &net->steps[i]);
+    net->profile_us[i] += (double) (g_get_monotonic_time () - t0);
+  }
+  net->profile_runs++;
   return TRUE;
 }
 

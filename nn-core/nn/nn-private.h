@@ -140,6 +140,8 @@ struct _FkpNet {
   size_t scratch_floats;
   int threads;
   FkpNetStats stats;
+  double *profile_us;               /* per-step time when FKP_NN_PROFILE is set */
+  int profile_runs;
 };
 
 /* load.c */

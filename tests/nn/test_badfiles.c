@@ -1,0 +1,583 @@
+/* Bad model files and the public API's contract: truncation at every
+ * offset, flipped bytes, random garbage (each either loads or fails with an
+ * FKP_NN_ERROR, never crashes or leaks), and one test per error class that
+ * asserts the error code and that the message names the culprit. */
+#include "test-common.h"
+
+#include <glib/gstdio.h>
+
+/* conv 3×3 (+BN+ReLU) → maxpool → shape-chain reshape → gemm, with metadata. */
+static guint8 *
+small_model (size_t *len, int64_t input_hw)
+{
+  int64_t xd[4] = { 1, 2, input_hw, input_hw }, wd[4] = { 3, 2, 3, 3 }, cd[1] = { 3 };
+  int64_t gd[2] = { 4, 3 * (input_hw / 2) * (input_hw / 2) };
+  float w[54], c[3] = { 0.1f, -0.2f, 0.3f }, ones[3] = { 1, 1.5f, 0.5f };
+  float *g = g_new (float, gd[0] * gd[1]);
+  for (int i = 0; i < 54; i++)
+    w[i] = (float) ((i * 7) % 11) / 11.0f - 0.5f;
+  for (int i = 0; i < gd[0] * gd[1]; i++)
+    g[i] = (float) ((i * 5) % 13) / 13.0f - 0.5f;
+  Builder *b = builder_new (17);
+  builder_input (b, "image", 4, xd);
+  builder_init_float (b, "w", 4, wd, w);
+  builder_init_float (b, "bias", 1, cd, c);
+  builder_init_floats_field (b, "gamma", 1, cd, ones);
+  builder_init_float (b, "beta", 1, cd, c);
+  builder_init_float (b, "mean", 1, cd, c);
+  builder_init_float (b, "var", 1, cd, ones);
+  builder_init_float (b, "fc", 2, gd, g);
+  builder_init_int64 (b, "minus1", 1, (int64_t[]) { -1 });
+  builder_init_int64 (b, "zero", 1, (int64_t[]) { 0 });
+  Onnx__NodeProto *n = builder_node (b, "Conv", "conv1", IN ("image", "w", "bias"), OUT ("c"));
+  node_ints (b, n, "pads", 4, (int64_t[]) { 1, 1, 1, 1 });
+  builder_node (b, "BatchNormalization", "bn1", IN ("c", "gamma", "beta", "mean", "var"), OUT ("n"));
+  builder_node (b, "Relu", "relu1", IN ("n"), OUT ("r"));
+  n = builder_node (b, "MaxPool", "pool1", IN ("r"), OUT ("p"));
+  node_ints (b, n, "kernel_shape", 2, (int64_t[]) { 2, 2 });
+  node_ints (b, n, "strides", 2, (int64_t[]) { 2, 2 });
+  builder_node (b, "Shape", "shape", IN ("p"), OUT ("s"));
+  n = builder_node (b, "Gather", "gather", IN ("s", "zero"), OUT ("batch"));
+  n = builder_node (b, "Concat", "target", IN ("batch", "minus1"), OUT ("t"));
+  node_int (b, n, "axis", 0);
+  builder_node (b, "Reshape", "flatten", IN ("p", "t"), OUT ("f"));
+  n = builder_node (b, "Gemm", "fc1", IN ("f", "fc"), OUT ("out"));
+  node_int (b, n, "transB", 1);
+  builder_output (b, "out");
+  builder_metadata (b, "facekp.task", "test");
+  builder_metadata (b, "facekp.note", "a small model");
+  guint8 *buf = builder_pack (b, len);
+  builder_free (b);
+  g_free (g);
+  return buf;
+}
+
+/* Loads `data`; on success runs it.  Returns the error code or -1. */
+static int
+try_load (const guint8 *data, size_t len)
+{
+  GError *error = NULL;
+  FkpNet *net = fkp_net_new_from_data (data, len, NULL, &error);
+  if (net) {
+    g_assert_no_error (error);
+    for (size_t i = 0; i < fkp_net_get_n_inputs (net); i++) {
+      FkpShape shape;
+      fkp_net_get_input_shape (net, i, &shape);
+      float *in = fkp_net_get_input_data (net, i);
+      for (size_t k = 0; k < fkp_shape_n_elements (&shape); k++)
+        in[k] = 0.5f;
+    }
+    g_assert_true (fkp_net_run (net, NULL));
+    fkp_net_free (net);
+    return -1;
+  }
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == FKP_NN_ERROR);
+  g_assert_true (error->message && error->message[0]);
+  int code = error->code;
+  g_error_free (error);
+  return code;
+}
+
+static void
+test_valid_model_runs (void)
+{
+  size_t len;
+  guint8 *buf = small_model (&len, 8);
+  g_assert_cmpint (try_load (buf, len), ==, -1);
+  g_free (buf);
+}
+
+static void
+test_truncation (void)
+{
+  size_t len;
+  guint8 *buf = small_model (&len, 8);
+  int failures = 0;
+  for (size_t cut = 0; cut < len; cut++) {
+    guint8 *copy = g_memdup2 (buf, MAX (cut, 1));
+    if (try_load (copy, cut) >= 0)
+      failures++;
+    g_free (copy);
+  }
+  /* Cuts that land exactly between top-level fields can leave a valid
+   * model without its metadata; everything else must fail. */
+  g_assert_cmpint (failures, >=, (int) (len * 9 / 10));
+  g_assert_cmpint (try_load (buf, len - 1), >=, 0);
+  g_free (buf);
+}
+
+static void
+test_flipped_bytes (void)
+{
+  size_t len;
+  guint8 *buf = small_model (&len, 8);
+  static const guint8 masks[] = { 0x01, 0x04, 0x10, 0x80, 0xff };
+  int failures = 0, total = 0;
+  for (size_t at = 0; at < len; at++)
+    for (size_t m = 0; m < G_N_ELEMENTS (masks); m++) {
+      guint8 *copy = g_memdup2 (buf, len);
+      copy[at] ^= masks[m];
+      failures += try_load (copy, len) >= 0;
+      total++;
+      g_free (copy);
+    }
+  /* Most flips land in weight bytes and leave a loadable model; many do not. */
+  g_assert_cmpint (failures, >, 0);
+  g_assert_cmpint (failures, <, total);
+  g_free (buf);
+}
+
+static void
+test_random_garbage (void)
+{
+  for (int i = 0; i < 300; i++) {
+    size_t len = g_test_rand_int_range (1, 400);
+    guint8 *data = g_new (guint8, len);
+    for (size_t k = 0; k < len; k++)
+      data[k] = (guint8) g_test_rand_int_range (0, 256);
+    try_load (data, len);
+    g_free (data);
+  }
+  /* Garbage that looks like the start of a model. */
+  size_t len;
+  guint8 *buf = small_model (&len, 8);
+  for (int i = 0; i < 300; i++) {
+    guint8 *copy = g_memdup2 (buf, len);
+    int n = g_test_rand_int_range (1, 8);
+    for (int k = 0; k < n; k++)
+      copy[g_test_rand_int_range (0, (int) len)] = (guint8) g_test_rand_int_range (0, 256);
+    try_load (copy, len);
+    g_free (copy);
+  }
+  g_free (buf);
+}
+
+/* ---- One test per error class ------------------------------------------ */
+
+static void
+expect_error (Builder *b, const FkpNetOptions *opts, int code, const char *needle1,
+              const char *needle2)
+{
+  size_t len;
+  guint8 *buf = builder_pack (b, &len);
+  builder_free (b);
+  GError *error = NULL;
+  FkpNet *net = fkp_net_new_from_data (buf, len, opts, &error);
+  g_free (buf);
+  g_assert_null (net);
+  g_assert_error (error, FKP_NN_ERROR, code);
+  if (needle1 && !strstr (error->message, needle1))
+    g_error ("message '%s' does not name '%s'", error->message, needle1);
+  if (needle2 && !strstr (error->message, needle2))
+    g_error ("message '%s' does not name '%s'", error->message, needle2);
+  g_error_free (error);
+}
+
+static Builder *
+relu_model (int64_t opset)
+{
+  int64_t xd[2] = { 1, 4 };
+  Builder *b = builder_new (opset);
+  builder_input (b, "x", 2, xd);
+  return b;
+}
+
+static void
+test_error_io (void)
+{
+  GError *error = NULL;
+  char *path = g_build_filename (g_get_tmp_dir (), "facekp-no-such-dir", "missing.onnx", NULL);
+  FkpNet *net = fkp_net_new_from_file (path, NULL, &error);
+  g_assert_null (net);
+  g_assert_error (error, FKP_NN_ERROR, FKP_NN_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "missing.onnx"));
+  g_clear_error (&error);
+  g_free (path);
+}
+
+static void
+test_error_parse (void)
+{
+  static const guint8 garbage[] = "this is not a protobuf \xff\xff\xff\xff";
+  GError *error = NULL;
+  g_assert_null (fkp_net_new_from_data (garbage, sizeof garbage, NULL, &error));
+  g_assert_error (error, FKP_NN_ERROR, FKP_NN_ERROR_PARSE);
+  g_clear_error (&error);
+  /* The file path prefixes the message when loading from a file. */
+  char *path = g_build_filename (g_get_tmp_dir (), "facekp-test-garbage.onnx", NULL);
+  g_assert_true (g_file_set_contents (path, (const char *) garbage, sizeof garbage, NULL));
+  g_assert_null (fkp_net_new_from_file (path, NULL, &error));
+  g_assert_error (error, FKP_NN_ERROR, FKP_NN_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "facekp-test-garbage.onnx"));
+  g_clear_error (&error);
+  g_unlink (path);
+  g_free (path);
+
+  /* An initializer whose bytes do not match its dims. */
+  Builder *b = relu_model (13);
+  int64_t d[1] = { 4 };
+  float v[4] = { 0 };
+  Onnx__TensorProto *t = builder_init_float (b, "short_weights", 1, d, v);
+  t->raw_data.len = 12;
+  builder_node (b, "Add", "add", IN ("x", "short_weights"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_PARSE, "short_weights", NULL);
+
+  /* A tensor defined twice. */
+  b = relu_model (13);
+  builder_node (b, "Relu", "first", IN ("x"), OUT ("y"));
+  builder_node (b, "Relu", "second", IN ("x"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_PARSE, "second", "'y'");
+}
+
+static void
+test_error_unsupported_op (void)
+{
+  Builder *b = relu_model (13);
+  builder_node (b, "FancyOp", "weird_node", IN ("x"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_UNSUPPORTED_OP, "weird_node", "FancyOp");
+
+  b = relu_model (13);
+  Onnx__NodeProto *n = builder_node (b, "Relu", "custom", IN ("x"), OUT ("y"));
+  n->domain = "com.example";
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_UNSUPPORTED_OP, "custom", "com.example");
+
+  b = relu_model (99);
+  builder_node (b, "Relu", "r", IN ("x"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_UNSUPPORTED_OP, "opset 99", NULL);
+}
+
+static void
+test_error_unsupported_attribute (void)
+{
+  int64_t xd[4] = { 1, 1, 6, 6 };
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, xd);
+  Onnx__NodeProto *n = builder_node (b, "MaxPool", "pool_indices", IN ("x"), OUT ("y"));
+  node_ints (b, n, "kernel_shape", 2, (int64_t[]) { 2, 2 });
+  node_int (b, n, "storage_order", 1);
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_UNSUPPORTED_ATTRIBUTE, "pool_indices", "storage_order");
+
+  b = builder_new (13);
+  builder_input (b, "x", 4, xd);
+  n = builder_node (b, "AveragePool", "pool_odd", IN ("x"), OUT ("y"));
+  node_ints (b, n, "kernel_shape", 2, (int64_t[]) { 2, 2 });
+  node_string (b, n, "auto_pad", "DIAGONAL");
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_UNSUPPORTED_ATTRIBUTE, "pool_odd", "DIAGONAL");
+
+  b = relu_model (13);
+  n = builder_node (b, "Relu", "relu_extra", IN ("x"), OUT ("y"));
+  node_int (b, n, "mystery", 3);
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_UNSUPPORTED_ATTRIBUTE, "relu_extra", "mystery");
+
+  b = relu_model (13);
+  n = builder_node (b, "Pad", "pad_reflect", IN ("x", "pads"), OUT ("y"));
+  builder_init_int64 (b, "pads", 4, (int64_t[]) { 0, 1, 0, 1 });
+  node_string (b, n, "mode", "reflect");
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_UNSUPPORTED_ATTRIBUTE, "pad_reflect", NULL);
+}
+
+static void
+test_error_dtype (void)
+{
+  int64_t xd[2] = { 1, 4 };
+  Builder *b = builder_new (13);
+  builder_input_typed (b, "int_input", 6, 2, xd);
+  builder_node (b, "Relu", "r", IN ("int_input"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_DTYPE, "int_input", NULL);
+
+  b = relu_model (13);
+  int64_t d[1] = { 4 };
+  float v[4] = { 0 };
+  Onnx__TensorProto *t = builder_init_float (b, "bool_mask", 1, d, v);
+  t->data_type = 9;
+  builder_node (b, "Add", "add", IN ("x", "bool_mask"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_DTYPE, "bool_mask", NULL);
+
+  /* An int64 constant fed to a float op. */
+  b = relu_model (13);
+  builder_init_int64 (b, "ints", 4, (int64_t[]) { 1, 2, 3, 4 });
+  builder_node (b, "Relu", "relu_of_ints", IN ("ints"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_DTYPE, "relu_of_ints", "ints");
+
+  /* ArgMax indices used as floats without a Cast. */
+  b = relu_model (13);
+  Onnx__NodeProto *n = builder_node (b, "ArgMax", "am", IN ("x"), OUT ("i"));
+  node_int (b, n, "axis", 1);
+  builder_node (b, "Relu", "relu_of_index", IN ("i"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_DTYPE, "relu_of_index", NULL);
+}
+
+static void
+test_error_shape (void)
+{
+  int64_t xd[4] = { 1, 3, 8, 8 }, wd[4] = { 4, 2, 3, 3 };
+  float w[72] = { 0 };
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, xd);
+  builder_init_float (b, "w_bad", 4, wd, w);
+  builder_node (b, "Conv", "conv_mismatch", IN ("x", "w_bad"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_SHAPE, "conv_mismatch", "w_bad");
+
+  b = relu_model (13);
+  int64_t d[1] = { 3 };
+  float v[3] = { 0 };
+  builder_init_float (b, "three", 1, d, v);
+  builder_node (b, "Add", "add_mismatch", IN ("x", "three"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_SHAPE, "add_mismatch", "three");
+
+  b = relu_model (13);
+  builder_init_int64 (b, "target", 2, (int64_t[]) { 3, 3 });
+  builder_node (b, "Reshape", "reshape_bad", IN ("x", "target"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_SHAPE, "reshape_bad", NULL);
+
+  /* A dynamic spatial dim with no override. */
+  int64_t dyn[4] = { -1, 3, -1, -1 };
+  b = builder_new (13);
+  builder_input (b, "dynamic_input", 4, dyn);
+  builder_node (b, "Relu", "r", IN ("dynamic_input"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_SHAPE, "dynamic_input", NULL);
+}
+
+static void
+test_error_missing (void)
+{
+  Builder *b = relu_model (13);
+  builder_node (b, "Add", "add_ghost", IN ("x", "ghost"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_MISSING, "add_ghost", "ghost");
+
+  b = relu_model (13);
+  builder_node (b, "Relu", "r", IN ("x"), OUT ("y"));
+  builder_output (b, "nowhere");
+  expect_error (b, NULL, FKP_NN_ERROR_MISSING, "nowhere", NULL);
+
+  int64_t xd[4] = { 1, 1, 4, 4 };
+  b = builder_new (13);
+  builder_input (b, "x", 4, xd);
+  builder_node (b, "Conv", "conv_no_weights", IN ("x", ""), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_MISSING, "conv_no_weights", NULL);
+
+  b = relu_model (13);
+  int64_t d[1] = { 4 };
+  float v[4] = { 0 };
+  Onnx__TensorProto *t = builder_init_float (b, "external_weights", 1, d, v);
+  t->has_data_location = TRUE;
+  t->data_location = 1;
+  builder_node (b, "Add", "add", IN ("x", "external_weights"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_MISSING, "external_weights", NULL);
+}
+
+static void
+test_error_cycle (void)
+{
+  Builder *b = relu_model (13);
+  builder_node (b, "Add", "loop_a", IN ("x", "b"), OUT ("a"));
+  builder_node (b, "Relu", "loop_b", IN ("a"), OUT ("b"));
+  builder_node (b, "Relu", "out", IN ("b"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_CYCLE, "loop_", "cycle");
+}
+
+static void
+test_error_too_large (void)
+{
+  /* Dims whose product passes the cap: refused before any allocation. */
+  Builder *b = relu_model (13);
+  int64_t d[3] = { 1 << 20, 1 << 20, 1 << 20 };
+  Onnx__TensorProto *t = builder_init_float (b, "huge_weights", 0, NULL, NULL);
+  t->n_dims = 3;
+  t->dims = d;
+  t->has_raw_data = FALSE;
+  builder_node (b, "Add", "add", IN ("x", "huge_weights"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_TOO_LARGE, "huge_weights", NULL);
+
+  int64_t xd[4] = { 1, 1 << 12, 1 << 12, 1 << 12 };
+  b = builder_new (13);
+  builder_input (b, "huge_input", 4, xd);
+  builder_node (b, "Relu", "r", IN ("huge_input"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_TOO_LARGE, "huge_input", NULL);
+
+  /* Each tensor under the cap, but an activation built from it is not. */
+  int64_t xd2[4] = { 1, 1, 1 << 14, 1 << 13 };
+  b = builder_new (13);
+  builder_input (b, "x", 4, xd2);
+  Onnx__NodeProto *n = builder_node (b, "Pad", "pad_huge", IN ("x", "pads"), OUT ("y"));
+  builder_init_int64 (b, "pads", 8, (int64_t[]) { 0, 0, 0, 0, 0, 0, 1 << 15, 0 });
+  (void) n;
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_TOO_LARGE, "y", NULL);
+}
+
+static void
+test_error_invalid_argument (void)
+{
+  size_t len;
+  guint8 *buf = small_model (&len, 8);
+  FkpNetOptions opts;
+  fkp_net_options_init (&opts);
+  opts.threads = -3;
+  GError *error = NULL;
+  g_assert_null (fkp_net_new_from_data (buf, len, &opts, &error));
+  g_assert_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "threads"));
+  g_clear_error (&error);
+  g_assert_null (fkp_net_new_from_data (NULL, 10, NULL, &error));
+  g_assert_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (fkp_net_run (NULL, &error));
+  g_assert_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_free (buf);
+
+  /* Shape arithmetic that divides by zero. */
+  Builder *b = relu_model (13);
+  builder_init_int64 (b, "num", 1, (int64_t[]) { 4 });
+  builder_init_int64 (b, "den", 1, (int64_t[]) { 0 });
+  builder_node (b, "Div", "div_zero", IN ("num", "den"), OUT ("q"));
+  builder_node (b, "Reshape", "reshape", IN ("x", "q"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, NULL, FKP_NN_ERROR_INVALID_ARGUMENT, "div_zero", NULL);
+}
+
+/* ---- The API around a valid model -------------------------------------- */
+
+static void
+test_api (void)
+{
+  size_t len;
+  guint8 *buf = small_model (&len, 8);
+  GError *error = NULL;
+  FkpNet *net = fkp_net_new_from_data (buf, len, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (fkp_net_get_n_inputs (net), ==, 1);
+  g_assert_cmpstr (fkp_net_get_input_name (net, 0), ==, "image");
+  g_assert_null (fkp_net_get_input_name (net, 1));
+  g_assert_null (fkp_net_get_input_data (net, 7));
+  g_assert_cmpint (fkp_net_find_input (net, "image"), ==, 0);
+  g_assert_cmpint (fkp_net_find_input (net, "nope"), ==, -1);
+  g_assert_cmpuint (fkp_net_get_n_outputs (net), ==, 1);
+  g_assert_cmpstr (fkp_net_get_output_name (net, 0), ==, "out");
+  g_assert_cmpint (fkp_net_find_output (net, "out"), ==, 0);
+  FkpShape shape;
+  g_assert_false (fkp_net_get_output_shape (net, 3, &shape));
+  g_assert_true (fkp_net_get_output_shape (net, 0, &shape));
+  g_assert_cmpint (shape.rank, ==, 2);
+  g_assert_cmpint (shape.dims[1], ==, 4);
+  const char *const *keys = fkp_net_get_metadata_keys (net);
+  g_assert_cmpstr (keys[0], ==, "facekp.task");
+  g_assert_cmpstr (keys[1], ==, "facekp.note");
+  g_assert_null (keys[2]);
+  g_assert_cmpstr (fkp_net_get_metadata (net, "facekp.note"), ==, "a small model");
+  g_assert_null (fkp_net_get_metadata (net, "absent"));
+  FkpNetStats stats;
+  fkp_net_get_stats (net, &stats);
+  g_assert_cmpint (stats.opset, ==, 17);
+  g_assert_cmpuint (stats.n_nodes, ==, 9);
+  g_assert_cmpuint (stats.n_steps, ==, 3);   /* conv+bn+relu, pool, gemm */
+  g_assert_cmpuint (stats.n_macs, ==, 3 * 64 * 18 + 4 * 48);
+  g_assert_cmpuint (stats.n_parameters, ==, 54 + 5 * 3 + 4 * 48);
+  size_t count;
+  g_assert_cmpstr (fkp_net_get_op_count (net, 0, &count), ==, "BatchNormalization");
+  g_assert_cmpuint (count, ==, 1);
+  g_assert_null (fkp_net_get_op_count (net, 9, &count));
+  fkp_net_set_threads (net, 2);
+  g_assert_cmpint (fkp_net_get_threads (net), ==, 2);
+  fkp_net_set_threads (net, 0);
+  g_assert_cmpint (fkp_net_get_threads (net), ==, 1);
+  /* Same input, same output across runs and thread counts. */
+  float *in = fkp_net_get_input_data (net, 0);
+  for (int i = 0; i < 128; i++)
+    in[i] = (float) (i % 9) / 9.0f;
+  g_assert_true (fkp_net_run (net, NULL));
+  float first[4];
+  memcpy (first, fkp_net_get_output_data (net, 0), sizeof first);
+  fkp_net_set_threads (net, 2);
+  g_assert_true (fkp_net_run (net, NULL));
+  assert_close (fkp_net_get_output_data (net, 0), first, 4, 1e-6, "rerun");
+  fkp_net_free (net);
+  fkp_net_free (NULL);
+  g_free (buf);
+}
+
+/* A model with dynamic H and W loads at the size the options ask for. */
+static void
+test_input_size_override (void)
+{
+  int64_t dyn[4] = { -1, 1, -1, -1 }, wd[4] = { 2, 1, 3, 3 };
+  float w[18];
+  for (int i = 0; i < 18; i++)
+    w[i] = 1.0f;
+  Builder *b = builder_new (17);
+  builder_input (b, "x", 4, dyn);
+  builder_init_float (b, "w", 4, wd, w);
+  Onnx__NodeProto *n = builder_node (b, "Conv", "conv", IN ("x", "w"), OUT ("y"));
+  node_ints (b, n, "strides", 2, (int64_t[]) { 2, 2 });
+  node_string (b, n, "auto_pad", "SAME_UPPER");
+  builder_output (b, "y");
+  size_t len;
+  guint8 *buf = builder_pack (b, &len);
+  builder_free (b);
+  FkpNetOptions opts;
+  fkp_net_options_init (&opts);
+  opts.input_height = 10;
+  opts.input_width = 7;
+  GError *error = NULL;
+  FkpNet *net = fkp_net_new_from_data (buf, len, &opts, &error);
+  g_assert_no_error (error);
+  FkpShape shape;
+  fkp_net_get_input_shape (net, 0, &shape);
+  g_assert_cmpint (shape.dims[0], ==, 1);
+  g_assert_cmpint (shape.dims[2], ==, 10);
+  g_assert_cmpint (shape.dims[3], ==, 7);
+  fkp_net_get_output_shape (net, 0, &shape);
+  g_assert_cmpint (shape.dims[1], ==, 2);
+  g_assert_cmpint (shape.dims[2], ==, 5);
+  g_assert_cmpint (shape.dims[3], ==, 4);
+  fkp_net_free (net);
+  g_free (buf);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/nn/bad/valid-model-runs", test_valid_model_runs);
+  g_test_add_func ("/nn/bad/truncation", test_truncation);
+  g_test_add_func ("/nn/bad/flipped-bytes", test_flipped_bytes);
+  g_test_add_func ("/nn/bad/random-garbage", test_random_garbage);
+  g_test_add_func ("/nn/errors/io", test_error_io);
+  g_test_add_func ("/nn/errors/parse", test_error_parse);
+  g_test_add_func ("/nn/errors/unsupported-op", test_error_unsupported_op);
+  g_test_add_func ("/nn/errors/unsupported-attribute", test_error_unsupported_attribute);
+  g_test_add_func ("/nn/errors/dtype", test_error_dtype);
+  g_test_add_func ("/nn/errors/shape", test_error_shape);
+  g_test_add_func ("/nn/errors/missing", test_error_missing);
+  g_test_add_func ("/nn/errors/cycle", test_error_cycle);
+  g_test_add_func ("/nn/errors/too-large", test_error_too_large);
+  g_test_add_func ("/nn/errors/invalid-argument", test_error_invalid_argument);
+  g_test_add_func ("/nn/api/basics", test_api);
+  g_test_add_func ("/nn/api/input-size-override", test_input_size_override);
+  return g_test_run ();
+}
