@@ -51,13 +51,17 @@ def detector_fixture():
     with open(os.path.join(OUT, "face-detector-reference.txt"), "w") as f:
         f.write("# face-detector-reference: 'hand FILE x y w h' = a hand-counted face "
                 "(photos-faces.json); 'det FILE x y w h score' = decode.py detect() with "
-                "models/face-detector.onnx at its own input size and threshold\n")
+                "models/face-detector.onnx at its own input size and threshold; det416x320: the "
+                "same through a 416 x 320 input\n")
         for name in sorted(hand):
             for x, y, w, h in hand[name]["faces"]:
                 f.write("hand %s %g %g %g %g\n" % (name, x, y, w, h))
             rgb = np.asarray(Image.open(os.path.join(OUT, name)).convert("RGB"))
             for x, y, w, h, score in decode.detect(run, rgb, contract):
                 f.write("det %s %.4f %.4f %.4f %.4f %.6f\n" % (name, x, y, w, h, score))
+            # The input size is configurable: the same photo through a 416 x 320 input.
+            for x, y, w, h, score in decode.detect(run, rgb, contract, width=416, height=320):
+                f.write("det416x320 %s %.4f %.4f %.4f %.4f %.6f\n" % (name, x, y, w, h, score))
     print("wrote face-detector-reference.txt")
 
 
