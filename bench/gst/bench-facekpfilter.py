@@ -42,12 +42,12 @@ def load_crops():
 def make_clip(path, width, height, n_faces, n_frames, crops):
     frames = tempfile.mkdtemp(prefix="facekp-bench-")
     try:
-        scale = height / 480 * 1.2
         for i in range(n_frames):
             canvas = Image.new("RGB", (width, height), (96, 110, 120))
             t = i / max(1, n_frames - 1)
             for k in range(n_faces):
                 crop = crops[k % len(crops)]
+                scale = height * 0.55 / crop.height
                 w, h = int(crop.width * scale), int(crop.height * scale)
                 x = int(width * (0.05 + 0.5 * k) + t * width * 0.12)
                 y = int(height * 0.2 + 10 * k)

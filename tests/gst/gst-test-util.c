@@ -131,6 +131,12 @@ test_canvas_paste (TestCanvas *c, const TestFace *face, double x, double y, doub
   c->n_faces++;
 }
 
+void
+test_canvas_paste_height (TestCanvas *c, const TestFace *face, double x, double y, double height)
+{
+  test_canvas_paste (c, face, x, y, height / face->height);
+}
+
 GstCaps *
 test_caps (GstVideoFormat format, gint width, gint height)
 {

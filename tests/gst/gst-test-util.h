@@ -34,6 +34,9 @@ TestCanvas *test_canvas_new (gint width, gint height, guint8 gray);
 /* Pastes @face scaled by @scale with its top-left corner at (x, y). */
 void test_canvas_paste (TestCanvas *canvas, const TestFace *face, double x, double y,
                         double scale);
+/* The same, scaled so that the crop is @height pixels tall. */
+void test_canvas_paste_height (TestCanvas *canvas, const TestFace *face, double x, double y,
+                               double height);
 void test_canvas_free (TestCanvas *canvas);
 
 /* A frame of @canvas converted to @format, with PTS/duration set. */

@@ -40,8 +40,7 @@ one_face_canvas (gint width, gint height)
 {
   load_faces ();
   TestCanvas *c = test_canvas_new (width, height, 110);
-  double scale = 1.3 * height / 480.0;
-  test_canvas_paste (c, &faces[0], width * 0.3, height * 0.15, scale);
+  test_canvas_paste_height (c, &faces[0], width * 0.3, height * 0.15, height * 0.6);
   return c;
 }
 
@@ -570,9 +569,9 @@ GST_START_TEST (test_property_changes_playing)
 {
   load_faces ();
   TestCanvas *c = test_canvas_new (960, 540, 110);
-  test_canvas_paste (c, &faces[0], 60, 80, 1.2);
-  test_canvas_paste (c, &faces[1], 360, 100, 1.1);
-  test_canvas_paste (c, &faces[2], 680, 120, 1.2);
+  test_canvas_paste_height (c, &faces[0], 40, 80, 300);
+  test_canvas_paste_height (c, &faces[1], 360, 100, 300);
+  test_canvas_paste_height (c, &faces[2], 660, 120, 320);
   GstHarness *h = new_harness ("stickers=\"\" post-messages=none", GST_VIDEO_FORMAT_BGRx, 960, 540);
   GstElement *f = filter_of (h);
   GstBus *bus = attach_bus (h);
@@ -742,10 +741,10 @@ GST_START_TEST (test_many_faces)
 {
   load_faces ();
   TestCanvas *c = test_canvas_new (1280, 720, 110);
-  /* Six faces: every crop twice, at two scales. */
+  /* Six faces: every crop twice, at two sizes. */
   for (guint i = 0; i < 6; i++)
-    test_canvas_paste (c, &faces[i % 3], 40 + (i % 3) * 420, 30 + (i / 3) * 360,
-                       i < 3 ? 1.1 : 1.25);
+    test_canvas_paste_height (c, &faces[i % 3], 40 + (i % 3) * 420, 20 + (i / 3) * 360,
+                              i < 3 ? 300 : 330);
   GstHarness *h = new_harness ("stickers=default max-faces=8 post-messages=none",
                                GST_VIDEO_FORMAT_I420, 1280, 720);
   GstBuffer *out = push_pull (h, test_canvas_to_buffer (c, GST_VIDEO_FORMAT_I420, 0, FRAME_NS));

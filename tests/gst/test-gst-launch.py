@@ -58,9 +58,10 @@ def load_faces(data_dir):
     return faces
 
 
-def paste(canvas, face, x, y, scale):
-    """Pastes a crop scaled by `scale` at (x, y); returns its true points."""
+def paste(canvas, face, x, y, height):
+    """Pastes a crop scaled to `height` pixels at (x, y); returns its true points."""
     _, image, points = face
+    scale = height / image.height
     w, h = round(image.width * scale), round(image.height * scale)
     canvas.paste(image.resize((w, h), Image.BILINEAR), (round(x), round(y)))
     sx, sy = w / image.width, h / image.height
@@ -127,7 +128,7 @@ def test_multifilesrc_sizes(faces, work):
     truths = []
     for i, (w, h) in enumerate(sizes):
         canvas = Image.new("RGB", (w, h), (110, 110, 110))
-        truths.append(paste(canvas, faces[i % len(faces)], w * 0.3, h * 0.15, 1.3 * h / 480))
+        truths.append(paste(canvas, faces[i % len(faces)], w * 0.3, h * 0.15, h * 0.6))
         canvas.save(os.path.join(work, f"sized-{i}.png"))
     export = os.path.join(work, "sized.jsonl")
     result = run(["gst-launch-1.0", "-q",
@@ -154,8 +155,8 @@ def make_clip(faces, work, n_frames=24):
     for i in range(n_frames):
         canvas = Image.new("RGB", (640, 480), (96, 110, 120))
         t = i / (n_frames - 1)
-        a = paste(canvas, faces[0], 30 + 120 * t, 100 + 20 * t, 1.1)
-        b = paste(canvas, faces[1], 380 - 60 * t, 140, 1.0)
+        a = paste(canvas, faces[0], 20 + 100 * t, 80 + 20 * t, 280)
+        b = paste(canvas, faces[1], 420 - 40 * t, 120, 280)
         truths.append([a, b])
         canvas.save(os.path.join(frames_dir, f"{i:03d}.png"))
     clip = os.path.join(work, "clip.avi")
