@@ -22,7 +22,7 @@ PACKAGE = "@vladmandic/face-api"
 DEFAULT_SCORE_THRESHOLD = 0.2
 # Detector box -> landmark box mapping measured by evaluate.py --landmarks on
 # ../shared/data/keypoints/test (dx, dy as fractions of the box's w, h; scale of max(w, h)).
-DEFAULT_BOX_TO_LANDMARK = "0.021,0.019,0.789"
+DEFAULT_BOX_TO_LANDMARK = "0.017,0.025,0.792"
 
 
 def package_version(package_dir):

@@ -217,7 +217,7 @@ def main(argv=None):
     if os.path.exists(args.model):
         model = onnx.load(args.model)
     else:  # evaluate a fresh conversion when nothing is shipped yet
-        model, _ = convert.build(os.path.join(HERE, "node_modules", convert.PACKAGE), 416, 320,
+        model, _ = convert.build(os.path.join(HERE, "node_modules", convert.PACKAGE), 640, 480,
                                  convert.DEFAULT_SCORE_THRESHOLD, convert.DEFAULT_BOX_TO_LANDMARK)
     contract = decode.DetectorContract(decode.read_metadata(model))
     runner = OnnxRunner(model)  # fully convolutional: runs at any multiple of 32

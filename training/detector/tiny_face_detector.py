@@ -182,4 +182,4 @@ def build_onnx(weights, width, height, metadata, dynamic=False, opset=13):
 # ---------------------------------------------------------------- decoding (see decode.py)
 
 def anchors_string():
-    return ";".join("%g,%g" % a for a in ANCHORS)
+    return ";".join("%r,%r" % a for a in ANCHORS)
