@@ -74,8 +74,8 @@ def main():
     ap.add_argument("--sizes", default="112,128,224")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--variants", default="argmax,max", help="attention variants: argmax,max")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
-    ap.add_argument("--runs", type=int, default=20, help="timed runs per engine per round (default 20)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    ap.add_argument("--runs", type=int, default=10, help="timed runs per engine per round (default 10)")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
@@ -96,7 +96,8 @@ def main():
     ort_version = "?"
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}; "
-          f"{args.rounds} rounds x {args.runs} runs per engine", flush=True)
+          f"{args.rounds} rounds x {args.runs} runs per engine; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     for r in range(args.rounds):
         for p in pairs:
             variant, size, t = p
@@ -124,7 +125,10 @@ def main():
                          ort_median_ms=ort_med, ratio=nn_med / ort_med, nn_min_ms=nn_min,
                          ort_min_ms=ort_min, min_ratio=nn_min / ort_min))
 
+    load_after = os.getloadavg()[1]
     print()
+    print(f"load average over the last 5 minutes: {load_after:.1f} on {os.cpu_count()} CPUs"
+          + (" — busy machine: trust only the ratios, and only roughly" if load_after > (os.cpu_count() or 1) else ""))
     print(f"nn-core vs ONNX Runtime {ort_version} (onnxruntime-node, CPU); median of "
           f"{args.rounds} interleaved rounds' medians of {args.runs} runs")
     print("| attention | input | threads | nn-core median ms | ORT median ms | nn-core/ORT "
@@ -136,7 +140,8 @@ def main():
               f"| {row['ort_min_ms']:.2f} | {row['min_ratio']:.2f} |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(ort=ort_version, rounds=args.rounds, runs=args.runs, rows=rows), f, indent=1)
+            json.dump(dict(ort=ort_version, rounds=args.rounds, runs=args.runs,
+                           load_average_5min=load_after, rows=rows), f, indent=1)
 
 
 if __name__ == "__main__":
