@@ -88,6 +88,50 @@ run_activation (FkpNet *net, const Step *s)
     y[i] = activate (x[i], &s->act);
 }
 
+/* Max pooling is separable: first the max over each horizontal window of
+ * every input row (read from a copy padded with -inf, so the loop has no
+ * bounds checks and vectorises), then over the vertical windows. */
+static void
+maxpool_plane (const Step *s, const float *in, int H, int W, float *out, int OH, int OW,
+               float *scratch)
+{
+  const int row_len = (OW - 1) * s->sw + (s->kw - 1) * s->dw + 1;
+  float *row = scratch, *pooled = scratch + row_len;
+  for (int i = 0; i < row_len; i++)
+    row[i] = -INFINITY;
+  const int copy_from = MAX (0, -s->pad_left), copy_to = MIN (W, row_len - s->pad_left);
+  for (int y = 0; y < H; y++) {
+    const float *src = in + (size_t) y * W;
+    for (int x = copy_from; x < copy_to; x++)
+      row[x + s->pad_left] = src[x];
+    float *dst = pooled + (size_t) y * OW;
+    for (int ox = 0; ox < OW; ox++)
+      dst[ox] = row[ox * s->sw];
+    for (int kx = 1; kx < s->kw; kx++) {
+      const float *r = row + kx * s->dw;
+      if (s->sw == 1)
+        for (int ox = 0; ox < OW; ox++)
+          dst[ox] = r[ox] > dst[ox] ? r[ox] : dst[ox];
+      else
+        for (int ox = 0; ox < OW; ox++)
+          dst[ox] = r[ox * s->sw] > dst[ox] ? r[ox * s->sw] : dst[ox];
+    }
+  }
+  for (int oy = 0; oy < OH; oy++) {
+    float *dst = out + (size_t) oy * OW;
+    for (int ox = 0; ox < OW; ox++)
+      dst[ox] = -INFINITY;
+    for (int ky = 0; ky < s->kh; ky++) {
+      const int iy = oy * s->sh - s->pad_top + ky * s->dh;
+      if (iy < 0 || iy >= H)
+        continue;
+      const float *r = pooled + (size_t) iy * OW;
+      for (int ox = 0; ox < OW; ox++)
+        dst[ox] = r[ox] > dst[ox] ? r[ox] : dst[ox];
+    }
+  }
+}
+
 static void
 run_pool (FkpNet *net, const Step *s)
 {
@@ -98,6 +142,11 @@ run_pool (FkpNet *net, const Step *s)
   const int OH = (int) Y->shape.dims[2], OW = (int) Y->shape.dims[3];
   const size_t planes = (size_t) (X->shape.dims[0] * X->shape.dims[1]);
   const gboolean is_max = s->op == OP_MAXPOOL;
+  if (is_max) {
+    for (size_t p = 0; p < planes; p++)
+      maxpool_plane (s, x + p * H * W, H, W, y + p * OH * OW, OH, OW, net->scratch);
+    return;
+  }
   for (size_t p = 0; p < planes; p++) {
     const float *in = x + p * H * W;
     float *out = y + p * OH * OW;

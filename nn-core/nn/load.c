@@ -800,6 +800,14 @@ op_pool (Node *node, gboolean is_max, GError **error)
   s->pad_top = (int) pads[0]; s->pad_left = (int) pads[1];
   s->pad_bottom = (int) pads[2]; s->pad_right = (int) pads[3];
   s->count_include_pad = include_pad != 0;
+  if (is_max) {
+    /* Separable max: a padded input row plus one horizontally pooled plane. */
+    uint64_t row = (uint64_t) (OW - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1;
+    uint64_t need = row + (uint64_t) X->shape.dims[2] * OW;
+    if (need > FKP_NN_MAX_TENSOR_ELEMENTS)
+      return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: pooling buffer is too large", node->label);
+    node->L->net->scratch_floats = MAX (node->L->net->scratch_floats, (size_t) need);
+  }
   return step_output (node, s, &shape, DT_FLOAT, error);
 }
 
