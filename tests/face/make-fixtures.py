@@ -48,7 +48,11 @@ def detector_fixture():
 
     with open(os.path.join(OUT, "photos-faces.json")) as f:
         hand = json.load(f)["images"]
+    import hashlib
+    with open(model_path, "rb") as f:
+        model_sha = hashlib.sha256(f.read()).hexdigest()
     with open(os.path.join(OUT, "face-detector-reference.txt"), "w") as f:
+        f.write("model-sha256 %s\n" % model_sha)
         f.write("# face-detector-reference: 'hand FILE x y w h' = a hand-counted face "
                 "(photos-faces.json); 'det FILE x y w h score' = decode.py detect() with "
                 "models/face-detector.onnx at its own input size and threshold; det416x320: the "

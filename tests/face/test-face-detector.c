@@ -15,6 +15,7 @@ typedef struct {
 } Row;
 
 static char *detector_path, *landmark_path;
+static char *fixture_sha256;   /* of the detector the fixture was made with */
 static GArray *hand, *reference, *reference_small;   /* Row; small: 416 x 320 input */
 
 static void
@@ -32,7 +33,10 @@ load_reference (void)
     char kind[16];
     int n = sscanf (lines[i], "%15s %63s %f %f %f %f %f", kind, r.name, &r.box.x, &r.box.y,
                     &r.box.width, &r.box.height, &r.score);
-    if (n >= 6 && !strcmp (kind, "hand"))
+    char sha[80];
+    if (sscanf (lines[i], "model-sha256 %79s", sha) == 1)
+      fixture_sha256 = g_strdup (sha);
+    else if (n >= 6 && !strcmp (kind, "hand"))
       g_array_append_val (hand, r);
     else if (n == 7 && !strcmp (kind, "det"))
       g_array_append_val (reference, r);
@@ -74,6 +78,15 @@ compare_with_python (int width, int height, GArray *expected)
   }
   g_assert_cmpuint (expected->len, >=, 3);
   GError *error = NULL;
+  char *bytes;
+  gsize len;
+  g_assert_true (g_file_get_contents (detector_path, &bytes, &len, NULL));
+  char *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) bytes, len);
+  g_free (bytes);
+  if (g_strcmp0 (sha, fixture_sha256) != 0)
+    g_error ("%s changed since tests/data/face-detector-reference.txt was made: regenerate it "
+             "with /usr/bin/python3 tests/face/make-fixtures.py --detector-only", detector_path);
+  g_free (sha);
   FkpFaceDetector *det = fkp_face_detector_new (detector_path, width, height, 1, &error);
   g_assert_no_error (error);
   GArray *out = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
@@ -229,5 +242,6 @@ main (int argc, char **argv)
   g_array_free (reference_small, TRUE);
   g_free (detector_path);
   g_free (landmark_path);
+  g_free (fixture_sha256);
   return status;
 }
