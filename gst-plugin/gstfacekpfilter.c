@@ -621,22 +621,30 @@ describe_frame (GstFacekpFilter *self, GstVideoFrame *frame, FkpFaceFrame *out)
   return TRUE;
 }
 
-/* Boxes of the "face" ROI metas upstream attached (face-source=upstream). */
+/* Takes the "face" ROI metas upstream attached as this frame's boxes
+ * (face-source=upstream).  They are removed from the buffer: the element
+ * attaches its own, one per face, with the landmarks. */
+static gboolean
+take_face_roi (GstBuffer *buffer, GstMeta **meta, gpointer user_data)
+{
+  GArray *boxes = user_data;
+  (void) buffer;
+  if ((*meta)->info->api != GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)
+    return TRUE;
+  GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) *meta;
+  if (roi->roi_type != g_quark_from_static_string ("face"))
+    return TRUE;
+  FkpFaceBox box = { roi->x, roi->y, roi->w, roi->h };
+  g_array_append_val (boxes, box);
+  *meta = NULL;
+  return TRUE;
+}
+
 static GArray *
 collect_upstream_boxes (GstBuffer *buffer)
 {
   GArray *boxes = g_array_new (FALSE, FALSE, sizeof (FkpFaceBox));
-  gpointer state = NULL;
-  GstMeta *meta;
-  GQuark face = g_quark_from_static_string ("face");
-  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
-              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
-    GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) meta;
-    if (roi->roi_type != face)
-      continue;
-    FkpFaceBox box = { roi->x, roi->y, roi->w, roi->h };
-    g_array_append_val (boxes, box);
-  }
+  gst_buffer_foreach_meta (buffer, take_face_roi, boxes);
   return boxes;
 }
 

@@ -312,6 +312,17 @@ GST_START_TEST (test_upstream_source)
   fail_unless (meta != NULL);
   fail_unless_equals_int (meta->n_faces, 1);
   assert_finds_canvas_faces (out, c, "upstream");
+  /* The upstream ROI is replaced by the element's, which has the landmarks. */
+  gpointer state = NULL;
+  guint n_roi = 0;
+  GstVideoRegionOfInterestMeta *roi;
+  while ((roi = (GstVideoRegionOfInterestMeta *) gst_buffer_iterate_meta_filtered (out, &state,
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    fail_unless (gst_video_region_of_interest_meta_get_param (roi,
+                     GST_FACE_LANDMARKS_ROI_PARAM_NAME) != NULL);
+    n_roi++;
+  }
+  fail_unless_equals_int (n_roi, 1);
   gst_buffer_unref (out);
 
   /* No ROI from upstream: no face, even though one is visible. */
