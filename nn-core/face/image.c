@@ -2,6 +2,7 @@
 #include "face-private.h"
 
 #include <math.h>
+#include <string.h>
 
 gboolean
 fkp_face_frame_validate (const FkpFaceFrame *frame, GError **error)
@@ -75,38 +76,56 @@ fkp_face_sampler_init (FkpFaceSampler *s, const FkpFaceFrame *frame)
   }
 }
 
-/* Bilinear between pixel centres at (px, py) already shifted by -0.5, so that
- * integer positions are pixel centres; taps outside the frame read 0. */
+/* The frame's luma over a window, as floats, with zeros for cells outside
+ * the frame: the crop samples from it without per-tap checks or conversions. */
+typedef struct {
+  float *data;
+  int x0, y0;          /* frame coordinates of cell (0, 0) */
+  int width, height;
+} GrayWindow;
+
+static void
+gray_window_fill (GrayWindow *win, const FkpFaceSampler *s)
+{
+  for (int j = 0; j < win->height; j++) {
+    float *row = win->data + (size_t) j * win->width;
+    int y = win->y0 + j;
+    if (y < 0 || y >= s->height) {
+      memset (row, 0, sizeof (float) * win->width);
+      continue;
+    }
+    const uint8_t *src = s->data + (size_t) y * s->stride;
+    int n = s->bytes_per_pixel;
+    for (int i = 0; i < win->width; i++) {
+      int x = win->x0 + i;
+      if (x < 0 || x >= s->width) {
+        row[i] = 0.0f;
+        continue;
+      }
+      const uint8_t *p = src + (size_t) x * n;
+      row[i] = s->gray ? p[0] : 0.299f * p[s->r] + 0.587f * p[s->g] + 0.114f * p[s->b];
+    }
+  }
+}
+
+/* Bilinear between pixel centres at (px, py), already shifted by -0.5 so
+ * that integer positions are pixel centres.  Taps are clamped to the window,
+ * whose border cells outside the frame are 0 (taps further out read 0, as
+ * the Python reference's zero-padded image does). */
 static inline float
-bilinear (const FkpFaceSampler *s, double px, double py)
+window_bilinear (const GrayWindow *w, double px, double py)
 {
   double xf = floor (px), yf = floor (py);
-  int x0 = (int) xf, y0 = (int) yf;
+  int x = (int) xf - w->x0, y = (int) yf - w->y0;
   float fx = (float) (px - xf), fy = (float) (py - yf);
-  float top, bottom;
-  if (x0 >= 0 && y0 >= 0 && x0 + 1 < s->width && y0 + 1 < s->height) {
-    /* Inside: no bounds checks per tap. */
-    const uint8_t *p0 = s->data + (size_t) y0 * s->stride + (size_t) x0 * s->bytes_per_pixel;
-    const uint8_t *p1 = p0 + s->stride;
-    int n = s->bytes_per_pixel;
-    float a, b, c, d;
-    if (s->gray) {
-      a = p0[0]; b = p0[1]; c = p1[0]; d = p1[1];
-    } else {
-      a = 0.299f * p0[s->r] + 0.587f * p0[s->g] + 0.114f * p0[s->b];
-      b = 0.299f * p0[n + s->r] + 0.587f * p0[n + s->g] + 0.114f * p0[n + s->b];
-      c = 0.299f * p1[s->r] + 0.587f * p1[s->g] + 0.114f * p1[s->b];
-      d = 0.299f * p1[n + s->r] + 0.587f * p1[n + s->g] + 0.114f * p1[n + s->b];
-    }
-    top = a * (1 - fx) + b * fx;
-    bottom = c * (1 - fx) + d * fx;
-  } else {
-    if (x0 < -1 || y0 < -1 || x0 >= s->width || y0 >= s->height)
-      return 0.0f;
-    top = fkp_face_sampler_gray (s, x0, y0) * (1 - fx) + fkp_face_sampler_gray (s, x0 + 1, y0) * fx;
-    bottom = fkp_face_sampler_gray (s, x0, y0 + 1) * (1 - fx)
-             + fkp_face_sampler_gray (s, x0 + 1, y0 + 1) * fx;
-  }
+  int x1 = x + 1, y1 = y + 1;
+  x = CLAMP (x, 0, w->width - 1);
+  x1 = CLAMP (x1, 0, w->width - 1);
+  y = CLAMP (y, 0, w->height - 1);
+  y1 = CLAMP (y1, 0, w->height - 1);
+  const float *r0 = w->data + (size_t) y * w->width, *r1 = w->data + (size_t) y1 * w->width;
+  float top = r0[x] * (1 - fx) + r0[x1] * fx;
+  float bottom = r1[x] * (1 - fx) + r1[x1] * fx;
   return top * (1 - fy) + bottom * fy;
 }
 
@@ -123,20 +142,80 @@ fkp_face_warp_gray (const FkpFaceSampler *s, const FkpFaceCrop *crop, int size, 
   /* Position of the output grid origin (u = v = 0 edge) minus the half pixel. */
   double ox = crop->cx - 0.5 * (cs * crop->side - sn * crop->side) - 0.5;
   double oy = crop->cy - 0.5 * (sn * crop->side + cs * crop->side) - 0.5;
+
+  /* The window: the crop square's bounding box plus a cell on each side, so
+   * that every tap of every sample falls inside it and positions relative
+   * to it are positive (truncation is floor).  Cells outside the frame are
+   * 0.  A crop absurdly larger than the frame takes the clamped path. */
+  double half = 0.5 * crop->side * (fabs (cs) + fabs (sn));
+  double lo_x = crop->cx - half - 0.5, hi_x = crop->cx + half - 0.5;
+  double lo_y = crop->cy - half - 0.5, hi_y = crop->cy + half - 0.5;
+  GrayWindow win;
+  double cells = (hi_x - lo_x + 4) * (hi_y - lo_y + 4);
+  gboolean whole = cells <= 4.0 * ((double) s->width + 2) * ((double) s->height + 2) + 65536.0;
+  if (whole) {
+    win.x0 = (int) floor (lo_x) - 1;
+    win.y0 = (int) floor (lo_y) - 1;
+    win.width = (int) floor (hi_x) + 2 - win.x0 + 1;
+    win.height = (int) floor (hi_y) + 2 - win.y0 + 1;
+  } else {
+    win.x0 = (int) MAX (-1.0, MIN ((double) s->width, floor (lo_x) - 1));
+    win.y0 = (int) MAX (-1.0, MIN ((double) s->height, floor (lo_y) - 1));
+    int x1 = (int) MAX (-1.0, MIN ((double) s->width, floor (hi_x) + 2));
+    int y1 = (int) MAX (-1.0, MIN ((double) s->height, floor (hi_y) + 2));
+    win.width = x1 - win.x0 + 1;
+    win.height = y1 - win.y0 + 1;
+  }
+  win.data = g_new (float, (size_t) win.width * win.height);
+  gray_window_fill (&win, s);
+
   float inv = 1.0f / (float) (k * k);
+  if (whole) {
+    /* Positions relative to the window. */
+    double rx = ox - win.x0, ry = oy - win.y0;
+    int wmax = win.width - 2, hmax = win.height - 2;
+    for (int v = 0; v < size; v++) {
+      for (int u = 0; u < size; u++) {
+        float acc = 0.0f;
+        for (int t = 0; t < k; t++) {
+          double bv = v + (t + 0.5) / k;
+          double row_x = rx + vx * bv, row_y = ry + vy * bv;
+          for (int a = 0; a < k; a++) {
+            double au = u + (a + 0.5) / k;
+            double px = row_x + ux * au, py = row_y + uy * au;
+            int x = (int) px, y = (int) py;
+            /* Rounding at the very edge can not leave the window by more
+             * than a cell; keep the reads in bounds regardless. */
+            x = MIN (MAX (x, 0), wmax);
+            y = MIN (MAX (y, 0), hmax);
+            float fx = (float) (px - x), fy = (float) (py - y);
+            const float *r0 = win.data + (size_t) y * win.width + x;
+            const float *r1 = r0 + win.width;
+            float top = r0[0] * (1 - fx) + r0[1] * fx;
+            float bottom = r1[0] * (1 - fx) + r1[1] * fx;
+            acc += top * (1 - fy) + bottom * fy;
+          }
+        }
+        out[(size_t) v * size + u] = k > 1 ? acc * inv : acc;
+      }
+    }
+    g_free (win.data);
+    return;
+  }
   for (int v = 0; v < size; v++) {
     for (int u = 0; u < size; u++) {
       float acc = 0.0f;
       for (int t = 0; t < k; t++) {
         double bv = v + (t + 0.5) / k;
-        for (int sidx = 0; sidx < k; sidx++) {
-          double au = u + (sidx + 0.5) / k;
-          acc += bilinear (s, ox + ux * au + vx * bv, oy + uy * au + vy * bv);
+        for (int a = 0; a < k; a++) {
+          double au = u + (a + 0.5) / k;
+          acc += window_bilinear (&win, ox + ux * au + vx * bv, oy + uy * au + vy * bv);
         }
       }
       out[(size_t) v * size + u] = k > 1 ? acc * inv : acc;
     }
   }
+  g_free (win.data);
 }
 
 void
