@@ -35,7 +35,11 @@ import os
 import sys
 import tempfile
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    sys.exit("make_fixtures.py: numpy is missing: run it with Debian's /usr/bin/python3 and "
+             "python3-numpy and python3-torch installed (scripts/install-deps.sh)")
 
 sys.dont_write_bytecode = True  # never leave __pycache__ in the source tree from a build
 
