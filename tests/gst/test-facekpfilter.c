@@ -765,14 +765,29 @@ GST_START_TEST (test_many_faces)
   for (guint i = 0; i < meta->n_faces; i++)
     for (guint j = i + 1; j < meta->n_faces; j++)
       fail_unless (meta->faces[i].id != meta->faces[j].id);
-  gst_buffer_unref (out);
 
   /* Tracked on the next frame with the same ids. */
   GstBuffer *out2 = push_pull (h, test_canvas_to_buffer (c, GST_VIDEO_FORMAT_I420, FRAME_NS, FRAME_NS));
   GstFaceLandmarksMeta *meta2 = gst_buffer_get_face_landmarks_meta (out2);
   fail_unless_equals_int (meta2->n_faces, 6);
   assert_finds_canvas_faces (out2, c, "6 faces, frame 2");
+  for (guint i = 0; i < meta2->n_faces; i++)
+    fail_unless_equals_int (meta2->faces[i].id, gst_buffer_get_face_landmarks_meta (out)->faces[i].id);
   gst_buffer_unref (out2);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+
+  /* The default max-faces (4) keeps the four largest. */
+  h = new_harness ("post-messages=none", GST_VIDEO_FORMAT_I420, 1280, 720);
+  out = push_pull (h, test_canvas_to_buffer (c, GST_VIDEO_FORMAT_I420, 0, FRAME_NS));
+  meta = gst_buffer_get_face_landmarks_meta (out);
+  fail_unless_equals_int (meta->n_faces, 4);
+  for (guint i = 3; i < 6; i++) {   /* the three larger faces are among them */
+    double nme;
+    best_match (meta, (const float (*)[2]) c->points[i], &nme);
+    fail_unless (nme < NME_OK, "larger face %u dropped (NME %.4f)", i, nme);
+  }
+  gst_buffer_unref (out);
   gst_harness_teardown (h);
   test_canvas_free (c);
 }
