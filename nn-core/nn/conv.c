@@ -21,10 +21,13 @@ valid_range (int size, int out_size, int stride, int pad, int k_off, int *lo, in
   *hi = CLAMP (h, *lo, out_size);
 }
 
-/* Unfolds `channels` input planes into rows of (c, ky, kx) × (oy, ox). */
-static void
-im2col (const Step *s, const float *x, int channels, int H, int W, int OH, int OW, float *col)
+/* Unfolds output rows [oy0, oy0 + rows) of `channels` input planes into
+ * rows of (c, ky, kx) × (oy, ox). */
+FKP_SIMD static void
+im2col (const Step *s, const float *x, int channels, int H, int W, int OH, int OW, int oy0,
+        int rows, float *col)
 {
+  const size_t N = (size_t) rows * OW;
   for (int c = 0; c < channels; c++) {
     const float *plane = x + (size_t) c * H * W;
     for (int ky = 0; ky < s->kh; ky++) {
@@ -35,13 +38,14 @@ im2col (const Step *s, const float *x, int channels, int H, int W, int OH, int O
         const int x_off = kx * s->dw;
         int ox_lo, ox_hi;
         valid_range (W, OW, s->sw, s->pad_left, x_off, &ox_lo, &ox_hi);
-        float *row = col + (((size_t) c * s->kh + ky) * s->kw + kx) * OH * OW;
-        if (oy_lo > 0)
-          memset (row, 0, (size_t) oy_lo * OW * sizeof (float));
-        if (oy_hi < OH)
-          memset (row + (size_t) oy_hi * OW, 0, (size_t) (OH - oy_hi) * OW * sizeof (float));
-        for (int oy = oy_lo; oy < oy_hi; oy++) {
-          float *dst = row + (size_t) oy * OW;
+        float *row = col + (((size_t) c * s->kh + ky) * s->kw + kx) * N;
+        for (int r = 0; r < rows; r++) {
+          const int oy = oy0 + r;
+          float *dst = row + (size_t) r * OW;
+          if (oy < oy_lo || oy >= oy_hi) {
+            memset (dst, 0, (size_t) OW * sizeof (float));
+            continue;
+          }
           const float *src = plane + (size_t) (oy * s->sh - s->pad_top + y_off) * W
                              - s->pad_left + x_off;
           for (int ox = 0; ox < ox_lo; ox++)
@@ -61,31 +65,102 @@ im2col (const Step *s, const float *x, int channels, int H, int W, int OH, int O
   }
 }
 
-/* out (OH×OW) += kernel (kh×kw) correlated with one input plane. */
-static void
-accumulate_plane (const Step *s, const float *plane, int H, int W, const float *kernel,
-                  float *out, int OH, int OW)
+/* Output rows [oy0, oy1) of out (OH×OW) += kernel (kh×kw) correlated with
+ * one input plane.  Where every tap of a kernel row is inside the input, the
+ * taps of that row are summed in one pass (KW = 3, 5, 7 unrolled), so each
+ * output element is loaded and stored once per kernel row instead of once
+ * per tap; the borders go tap by tap. */
+#define ROW_TAPS(KW)                                                        \
+  for (int ox = in_lo; ox < in_hi; ox++) {                                  \
+    float acc = dst[ox];                                                    \
+    const float *p = src + ox * sw;                                         \
+    for (int kx = 0; kx < KW; kx++)                                         \
+      acc += wrow[kx] * p[kx * dw];                                         \
+    dst[ox] = acc;                                                          \
+  }
+
+FKP_SIMD static void
+accumulate_rows (const Step *s, const float *plane, int H, int W, const float *kernel,
+                 float *out, int OH, int OW, int oy0, int oy1)
 {
+  const int sw = s->sw, dw = s->dw, kw = s->kw;
+  int lo[64], hi[64];
+  int in_lo = 0, in_hi = OW;
+  const gboolean fused = kw == 3 || kw == 5 || kw == 7;
+  for (int kx = 0; kx < kw && kx < 64; kx++) {
+    valid_range (W, OW, sw, s->pad_left, kx * dw, &lo[kx], &hi[kx]);
+    in_lo = MAX (in_lo, lo[kx]);
+    in_hi = MIN (in_hi, hi[kx]);
+  }
+  if (in_hi < in_lo)
+    in_hi = in_lo;
   for (int ky = 0; ky < s->kh; ky++) {
     const int y_off = ky * s->dh;
     int oy_lo, oy_hi;
     valid_range (H, OH, s->sh, s->pad_top, y_off, &oy_lo, &oy_hi);
-    for (int kx = 0; kx < s->kw; kx++) {
-      const int x_off = kx * s->dw;
-      int ox_lo, ox_hi;
-      valid_range (W, OW, s->sw, s->pad_left, x_off, &ox_lo, &ox_hi);
-      const float w = kernel[ky * s->kw + kx];
-      for (int oy = oy_lo; oy < oy_hi; oy++) {
-        float *dst = out + (size_t) oy * OW;
-        const float *src = plane + (size_t) (oy * s->sh - s->pad_top + y_off) * W
-                           - s->pad_left + x_off;
-        if (s->sw == 1)
-          for (int ox = ox_lo; ox < ox_hi; ox++)
-            dst[ox] += w * src[ox];
-        else
-          for (int ox = ox_lo; ox < ox_hi; ox++)
-            dst[ox] += w * src[ox * s->sw];
+    oy_lo = MAX (oy_lo, oy0);
+    oy_hi = MIN (oy_hi, oy1);
+    const float *wrow = kernel + ky * kw;
+    for (int oy = oy_lo; oy < oy_hi; oy++) {
+      float *dst = out + (size_t) oy * OW;
+      const float *src = plane + (size_t) (oy * s->sh - s->pad_top + y_off) * W - s->pad_left;
+      for (int kx = 0; kx < kw; kx++) {
+        int a, b;
+        if (kx < 64) {
+          a = lo[kx];
+          b = hi[kx];
+        } else {
+          valid_range (W, OW, sw, s->pad_left, kx * dw, &a, &b);
+        }
+        const float w = wrow[kx];
+        const float *sk = src + kx * dw;
+        /* With the fused interior, this tap only covers the borders. */
+        const int stop = fused ? MIN (b, in_lo) : b;
+        for (int ox = a; ox < stop; ox++)
+          dst[ox] += w * sk[ox * sw];
+        if (fused)
+          for (int ox = MAX (a, in_hi); ox < b; ox++)
+            dst[ox] += w * sk[ox * sw];
       }
+      if (kw == 3) {
+        ROW_TAPS (3)
+      } else if (kw == 5) {
+        ROW_TAPS (5)
+      } else if (kw == 7) {
+        ROW_TAPS (7)
+      }
+    }
+  }
+}
+
+/* Direct convolution, a band of output rows at a time so that the band of
+ * one output channel (at most DIRECT_TILE floats) stays in L1 while all of
+ * its input channels and taps are added into it. */
+#define DIRECT_TILE 4096
+
+static void
+conv_direct (const Step *s, const float *x, int H, int W, float *y, int M, int OH, int OW,
+             int Cg, int Mg)
+{
+  const size_t P = (size_t) OH * OW, HW = (size_t) H * W;
+  const int band = MAX (1, DIRECT_TILE / OW);
+  for (int oy0 = 0; oy0 < OH; oy0 += band) {
+    const int oy1 = MIN (OH, oy0 + band);
+    for (int m = 0; m < M; m++) {
+      const int g = m / Mg;
+      float *out = y + m * P;
+      float *band_out = out + (size_t) oy0 * OW;
+      const size_t band_len = (size_t) (oy1 - oy0) * OW;
+      /* Start from the bias and finish with the activation while the band
+       * is still in cache. */
+      const float b = s->bias ? s->bias[m] : 0.0f;
+      for (size_t i = 0; i < band_len; i++)
+        band_out[i] = b;
+      for (int c = 0; c < Cg; c++)
+        accumulate_rows (s, x + (size_t) (g * Cg + c) * HW, H, W,
+                         s->weights + ((size_t) m * Cg + c) * s->kh * s->kw, out, OH, OW,
+                         oy0, oy1);
+      fkp_nn_apply_activation (band_out, band_len, &s->act);
     }
   }
 }
@@ -110,22 +185,23 @@ fkp_nn_conv (FkpNet *net, const Step *s)
                    y + g * Mg * P, (int) P);
     break;
   case CONV_IM2COL:
+    /* In bands of output rows, so the unfolded input (at most
+     * FKP_NN_IM2COL_FLOATS) stays in cache between im2col and sgemm. */
     for (int g = 0; g < G; g++) {
-      im2col (s, x + g * Cg * HW, Cg, H, W, OH, OW, net->scratch);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, (int) P, K, 1.0f,
-                   s->weights + (size_t) g * Mg * K, K, net->scratch, (int) P, 0.0f,
-                   y + g * Mg * P, (int) P);
+      const float *xg = x + g * Cg * HW;
+      for (int oy0 = 0; oy0 < OH; oy0 += s->im2col_rows) {
+        const int rows = MIN (s->im2col_rows, OH - oy0);
+        const int N = rows * OW;
+        im2col (s, xg, Cg, H, W, OH, OW, oy0, rows, net->scratch);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, N, K, 1.0f,
+                     s->weights + (size_t) g * Mg * K, K, net->scratch, N, 0.0f,
+                     y + g * Mg * P + (size_t) oy0 * OW, (int) P);
+      }
     }
     break;
   case CONV_DIRECT:
-    memset (y, 0, (size_t) M * P * sizeof (float));
-    for (int m = 0; m < M; m++) {
-      const int g = m / Mg;
-      for (int c = 0; c < Cg; c++)
-        accumulate_plane (s, x + (size_t) (g * Cg + c) * HW, H, W,
-                          s->weights + ((size_t) m * Cg + c) * s->kh * s->kw, y + m * P, OH, OW);
-    }
-    break;
+    conv_direct (s, x, H, W, y, M, OH, OW, Cg, Mg);
+    return;   /* bias and activation already applied */
   }
   fkp_nn_apply_bias_activation (y, (size_t) M, P, s->bias, &s->act);
 }

@@ -20,15 +20,36 @@ activate (float v, const Activation *act)
   }
 }
 
-void
+/* One loop per activation kind, so that each vectorises. */
+FKP_SIMD void
 fkp_nn_apply_activation (float *data, size_t n, const Activation *act)
 {
+  const float alpha = act->alpha, lo = act->lo, hi = act->hi;
   switch (act->kind) {
   case ACT_NONE:
     return;
+  /* Written as arithmetic with unconditional stores: a select that keeps
+   * the old value would become a conditional store, which does not
+   * vectorise. */
   case ACT_RELU:
-    for (size_t i = 0; i < n; i++)
-      data[i] = data[i] > 0.0f ? data[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+      const float v = data[i];
+      data[i] = v > 0.0f ? v : 0.0f;
+    }
+    return;
+  case ACT_LEAKY_RELU:
+    for (size_t i = 0; i < n; i++) {
+      const float v = data[i];
+      const float pos = v > 0.0f ? v : 0.0f, neg = v < 0.0f ? v : 0.0f;
+      data[i] = pos + alpha * neg;
+    }
+    return;
+  case ACT_CLIP:
+    for (size_t i = 0; i < n; i++) {
+      const float v = data[i];
+      const float above = v > lo ? v : lo;
+      data[i] = above < hi ? above : hi;
+    }
     return;
   default:
     for (size_t i = 0; i < n; i++)
@@ -36,7 +57,7 @@ fkp_nn_apply_activation (float *data, size_t n, const Activation *act)
   }
 }
 
-void
+FKP_SIMD void
 fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
                               const Activation *act)
 {
@@ -44,25 +65,30 @@ fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const 
     fkp_nn_apply_activation (data, channels * plane, act);
     return;
   }
+  /* Bias in one pass, fused with the common activations. */
   for (size_t c = 0; c < channels; c++) {
     float *p = data + c * plane;
     const float b = bias[c];
-    if (act->kind == ACT_NONE) {
-      for (size_t i = 0; i < plane; i++)
-        p[i] += b;
-    } else if (act->kind == ACT_RELU) {
+    if (act->kind == ACT_RELU) {
       for (size_t i = 0; i < plane; i++) {
-        float v = p[i] + b;
+        const float v = p[i] + b;
         p[i] = v > 0.0f ? v : 0.0f;
+      }
+    } else if (act->kind == ACT_LEAKY_RELU) {
+      const float alpha = act->alpha;
+      for (size_t i = 0; i < plane; i++) {
+        const float v = p[i] + b;
+        p[i] = (v > 0.0f ? v : 0.0f) + alpha * (v < 0.0f ? v : 0.0f);
       }
     } else {
       for (size_t i = 0; i < plane; i++)
-        p[i] = activate (p[i] + b, act);
+        p[i] += b;
+      fkp_nn_apply_activation (p, plane, act);
     }
   }
 }
 
-static void
+FKP_SIMD static void
 run_batchnorm (FkpNet *net, const Step *s)
 {
   const float *x = tensor_data (net, s->inputs[0]);
@@ -91,12 +117,12 @@ run_activation (FkpNet *net, const Step *s)
 /* Max pooling is separable: first the max over each horizontal window of
  * every input row (read from a copy padded with -inf, so the loop has no
  * bounds checks and vectorises), then over the vertical windows. */
-static void
+FKP_SIMD static void
 maxpool_plane (const Step *s, const float *in, int H, int W, float *out, int OH, int OW,
                float *scratch)
 {
   const int row_len = (OW - 1) * s->sw + (s->kw - 1) * s->dw + 1;
-  float *row = scratch, *pooled = scratch + row_len;
+  float *row = scratch, *hmax = scratch + row_len, *pooled = scratch + 2 * row_len;
   for (int i = 0; i < row_len; i++)
     row[i] = -INFINITY;
   const int copy_from = MAX (0, -s->pad_left), copy_to = MIN (W, row_len - s->pad_left);
@@ -105,16 +131,30 @@ maxpool_plane (const Step *s, const float *in, int H, int W, float *out, int OH,
     for (int x = copy_from; x < copy_to; x++)
       row[x + s->pad_left] = src[x];
     float *dst = pooled + (size_t) y * OW;
-    for (int ox = 0; ox < OW; ox++)
-      dst[ox] = row[ox * s->sw];
-    for (int kx = 1; kx < s->kw; kx++) {
-      const float *r = row + kx * s->dw;
-      if (s->sw == 1)
-        for (int ox = 0; ox < OW; ox++)
-          dst[ox] = r[ox] > dst[ox] ? r[ox] : dst[ox];
-      else
-        for (int ox = 0; ox < OW; ox++)
-          dst[ox] = r[ox * s->sw] > dst[ox] ? r[ox * s->sw] : dst[ox];
+    if (s->sw == 1) {
+      for (int ox = 0; ox < OW; ox++)
+        dst[ox] = row[ox];
+      for (int kx = 1; kx < s->kw; kx++) {
+        const float *r = row + kx * s->dw;
+        for (int ox = 0; ox < OW; ox++) {
+          const float v = r[ox], d = dst[ox];
+          dst[ox] = v > d ? v : d;
+        }
+      }
+    } else {
+      /* Strided: the window max at every position, in place in the padded
+       * row (contiguous, so it vectorises), then every sw-th of them. */
+      const int full = row_len - (s->kw - 1) * s->dw;
+      memcpy (hmax, row, (size_t) full * sizeof (float));
+      for (int kx = 1; kx < s->kw; kx++) {
+        const float *r = row + kx * s->dw;
+        for (int i = 0; i < full; i++) {
+          const float v = r[i], d = hmax[i];
+          hmax[i] = v > d ? v : d;
+        }
+      }
+      for (int ox = 0; ox < OW; ox++)
+        dst[ox] = hmax[ox * s->sw];
     }
   }
   for (int oy = 0; oy < OH; oy++) {
@@ -126,13 +166,15 @@ maxpool_plane (const Step *s, const float *in, int H, int W, float *out, int OH,
       if (iy < 0 || iy >= H)
         continue;
       const float *r = pooled + (size_t) iy * OW;
-      for (int ox = 0; ox < OW; ox++)
-        dst[ox] = r[ox] > dst[ox] ? r[ox] : dst[ox];
+      for (int ox = 0; ox < OW; ox++) {
+        const float v = r[ox], d = dst[ox];
+        dst[ox] = v > d ? v : d;
+      }
     }
   }
 }
 
-static void
+FKP_SIMD static void
 run_pool (FkpNet *net, const Step *s)
 {
   const Tensor *X = &net->tensors[s->inputs[0]], *Y = &net->tensors[s->output];
@@ -186,7 +228,7 @@ run_pool (FkpNet *net, const Step *s)
   }
 }
 
-static void
+FKP_SIMD static void
 run_global_pool (FkpNet *net, const Step *s)
 {
   const float *x = tensor_data (net, s->inputs[0]);
@@ -232,7 +274,7 @@ run_concat (FkpNet *net, const Step *s)
       for (size_t i = 0; i < n; i++) { float a = pa[i * sa], b = pb[i * sb]; out[i] = (expr); } \
   } while (0)
 
-static void
+FKP_SIMD static void
 run_binary (FkpNet *net, const Step *s)
 {
   const float *a_data = tensor_data (net, s->inputs[0]);
@@ -268,7 +310,7 @@ run_binary (FkpNet *net, const Step *s)
   fkp_nn_apply_activation (y, net->tensors[s->output].n_elements, &s->act);
 }
 
-static void
+FKP_SIMD static void
 run_reduce (FkpNet *net, const Step *s)
 {
   const float *x = tensor_data (net, s->inputs[0]);
@@ -301,7 +343,7 @@ run_reduce (FkpNet *net, const Step *s)
   }
 }
 
-static void
+FKP_SIMD static void
 run_argmax (FkpNet *net, const Step *s)
 {
   const float *x = tensor_data (net, s->inputs[0]);
@@ -319,15 +361,23 @@ run_argmax (FkpNet *net, const Step *s)
         best[i] = in[i0 + i];
         out[i0 + i] = 0.0f;
       }
+      /* Branch-free selects, so the loop vectorises. */
+      float *index = out + i0;
       for (size_t e = 1; e < ext; e++) {
         const float *row = in + e * inn + i0;
         const float fe = (float) e;
         if (s->select_last) {
-          for (size_t i = 0; i < len; i++)
-            if (row[i] >= best[i]) { best[i] = row[i]; out[i0 + i] = fe; }
+          for (size_t i = 0; i < len; i++) {
+            const int take = row[i] >= best[i];
+            best[i] = take ? row[i] : best[i];
+            index[i] = take ? fe : index[i];
+          }
         } else {
-          for (size_t i = 0; i < len; i++)
-            if (row[i] > best[i]) { best[i] = row[i]; out[i0 + i] = fe; }
+          for (size_t i = 0; i < len; i++) {
+            const int take = row[i] > best[i];
+            best[i] = take ? row[i] : best[i];
+            index[i] = take ? fe : index[i];
+          }
         }
       }
     }

@@ -742,18 +742,24 @@ op_conv (Node *node, GError **error)
   if (KH == 1 && KW == 1 && s->sh == 1 && s->sw == 1 && pads[0] == 0 && pads[1] == 0
       && pads[2] == 0 && pads[3] == 0)
     s->conv_algo = CONV_GEMM_1X1;
-  else if (Cg == 1 || Mg <= 2)
-    s->conv_algo = CONV_DIRECT;   /* depthwise, or GEMMs too thin for sgemm to pay off */
+  else if (Cg == 1 || Mg <= 2 || Cg * KH * KW <= 32)
+    /* Depthwise, GEMMs too thin for sgemm to pay off (the attention
+     * module's 7×7 conv 2→1), or few taps per output (a first layer on 3
+     * channels), where im2col would copy more than the GEMM computes. */
+    s->conv_algo = CONV_DIRECT;
   else
     s->conv_algo = CONV_IM2COL;
   if (s->conv_algo == CONV_GEMM_1X1 && Cg == 1 && Mg <= 2)
     s->conv_algo = CONV_DIRECT;
   s->macs = (uint64_t) M * OH * OW * Cg * KH * KW;
   if (s->conv_algo == CONV_IM2COL) {
-    uint64_t cols = (uint64_t) Cg * KH * KW * OH * OW;
+    uint64_t per_row = (uint64_t) Cg * KH * KW * OW;
+    uint64_t rows = MAX (1, MIN ((uint64_t) OH, FKP_NN_IM2COL_FLOATS / per_row));
+    uint64_t cols = per_row * rows;
     if (cols > FKP_NN_MAX_TENSOR_ELEMENTS)
       return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: im2col buffer of %" G_GUINT64_FORMAT
                    " elements is too large", node->label, (guint64) cols);
+    s->im2col_rows = (int) rows;
     L->net->scratch_floats = MAX (L->net->scratch_floats, (size_t) cols);
   }
   return step_output (node, s, &shape, DT_FLOAT, error);
@@ -803,7 +809,7 @@ op_pool (Node *node, gboolean is_max, GError **error)
   if (is_max) {
     /* Separable max: a padded input row plus one horizontally pooled plane. */
     uint64_t row = (uint64_t) (OW - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1;
-    uint64_t need = row + (uint64_t) X->shape.dims[2] * OW;
+    uint64_t need = 2 * row + (uint64_t) X->shape.dims[2] * OW;
     if (need > FKP_NN_MAX_TENSOR_ELEMENTS)
       return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: pooling buffer is too large", node->label);
     node->L->net->scratch_floats = MAX (node->L->net->scratch_floats, (size_t) need);

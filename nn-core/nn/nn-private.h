@@ -8,6 +8,16 @@
 
 #define FKP_PUBLIC __attribute__ ((visibility ("default")))
 
+/* The engine's own loops are built for the baseline x86-64 and, through
+ * GCC's function multiversioning, also for AVX2+FMA and AVX-512 machines;
+ * the best clone is picked once at load time.  Other compilers and
+ * architectures get the plain version. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define FKP_SIMD __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FKP_SIMD
+#endif
+
 /* ONNX TensorProto.DataType values the loader knows. */
 enum {
   ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6, ONNX_INT64 = 7,
@@ -79,6 +89,7 @@ typedef struct {
   /* Conv */
   int groups, kh, kw, sh, sw, dh, dw, pad_top, pad_left, pad_bottom, pad_right;
   int conv_algo;                    /* CONV_* below */
+  int im2col_rows;                  /* output rows unfolded per band (CONV_IM2COL) */
   float *weights;                   /* owned (Conv: [M][C/g][kh][kw]) */
   float *bias;                      /* owned, length M (Gemm: M×N) or NULL */
   size_t n_weights, n_bias;
@@ -119,6 +130,11 @@ typedef struct {
 } Step;
 
 enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DIRECT };
+
+/* Largest im2col band in floats (1 MiB): big enough for long GEMMs, small
+ * enough to stay in cache (a larger band is used only when one output row
+ * needs more). */
+#define FKP_NN_IM2COL_FLOATS (256 * 1024)
 enum { RESIZE_NEAREST_ASYM_FLOOR, RESIZE_LINEAR_HALF_PIXEL, RESIZE_LINEAR_ALIGN_CORNERS };
 
 struct _FkpNet {
