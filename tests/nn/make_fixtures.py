@@ -11,23 +11,27 @@
       Writes static-shape models (argmax and max attention, 112², 128², 224²)
       for bench/nn.
 
-Everything is a pure function of this file and training/facekp_model.py, on
-any machine: parameters and inputs come from an integer hash (below, mirrored
-by tests/nn/test_networks.c for the inputs) rather than from torch's RNG, and
-the BatchNorm statistics are measured in float64 and rounded to 8 significant
-bits, so no platform's last-bit differences reach the ONNX bytes.  The test
-compares each model's sha256 with the recorded one to tell a drifted generator
-apart from a wrong engine.
+The models are a pure function of this file, training/facekp_model.py and
+torch's exporter: parameters and inputs come from an integer hash (below,
+mirrored by tests/nn/test_networks.c for the inputs) rather than from torch's
+RNG, and the BatchNorm statistics are measured in float64 and rounded to 8
+significant bits, so no platform's last-bit differences reach the ONNX bytes.
+The test compares each model's sha256 with the recorded one to tell a drifted
+generator (another torch) apart from a wrong engine.
 
 Why the weights are not torch's default init: a random GoogLeNet whose
 BatchNorm statistics do not match its activations ends up with outputs made of
 biases, where an engine error in early layers would not show.  The running
 statistics are therefore measured on hashed inputs (train-mode BatchNorm, one
 batch) and then perturbed at random (mean shifted by up to ±0.25 σ, variance
-scaled by 0.6–1.4 after flooring it at a tenth of the layer's mean, weight
-0.6–1.4, bias ±0.2), so every BatchNorm does real
-work and the signal stays alive to the output.  The attention convs get small
-weights so their sigmoids are not saturated and the argmax/max map matters.
+floored at a tenth of the layer's mean and scaled by 0.6–1.4, weight 0.6–1.4,
+bias ±0.2), so every BatchNorm does real work and the signal stays alive to
+the output.  The attention convs get small weights so their sigmoids are not
+saturated and the argmax/max map matters.
+
+Channel argmax is discontinuous: inputs whose argmax races are too close to
+call in float32 are skipped (ARGMAX_MIN_MARGIN), so that any correct engine
+passes and a wrong one fails.
 """
 import argparse
 import hashlib
