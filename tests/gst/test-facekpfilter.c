@@ -16,12 +16,30 @@
 #include "gst-test-util.h"
 
 #define FRAME_NS (GST_SECOND / 30)
-/* Per-face NME above which the face counts as not found / mislocated.  The
- * shipped model averages well under this on its test split; a wrong face,
- * swapped points or a coordinate-mapping error lands far above it. */
-#ifndef NME_OK
-#define NME_OK 0.10
+
+/* Per-face NME above which a face counts as missed or mislocated: 0.10, or
+ * 2.5 times the shipped model's own test-split NME (facekp.eval.nme) if that
+ * is larger, so that the element is held to the accuracy its model has.  A
+ * wrong face, swapped axes or a coordinate-mapping error lands far above
+ * either. */
+static double
+nme_ok (void)
+{
+  static double tolerance = 0;
+  if (tolerance == 0) {
+    tolerance = 0.10;
+    FkpFacePipeline *p = fkp_face_pipeline_new (NULL, NULL);
+    fail_unless (p != NULL, "the shipped models do not load");
+    const char *eval = fkp_face_pipeline_get_landmark_metadata (p, "facekp.eval.nme");
+    if (eval && g_ascii_strtod (eval, NULL) * 2.5 > tolerance)
+      tolerance = g_ascii_strtod (eval, NULL) * 2.5;
+    fkp_face_pipeline_free (p);
+#ifdef NME_OK
+    tolerance = NME_OK;
 #endif
+  }
+  return tolerance;
+}
 
 static TestFace *faces;
 static guint n_faces;
@@ -109,7 +127,7 @@ assert_finds_canvas_faces (GstBuffer *out, const TestCanvas *c, const gchar *wha
     double nme;
     fail_unless (best_match (meta, (const float (*)[2]) c->points[i], &nme) != NULL,
                  "%s: face %u not found (%u faces)", what, i, meta->n_faces);
-    fail_unless (nme < NME_OK, "%s: face %u NME %.4f", what, i, nme);
+    fail_unless (nme < nme_ok (), "%s: face %u NME %.4f", what, i, nme);
   }
 }
 
@@ -151,7 +169,7 @@ GST_START_TEST (test_formats)
     } else {
       double diff = test_nme ((const float (*)[2]) face->points,
                               (const float (*)[2]) reference.points);
-      fail_unless (diff < 0.03, "%s: points differ from RGBx by %.4f", name, diff);
+      fail_unless (diff < nme_ok () * 0.3, "%s: points differ from RGBx by %.4f", name, diff);
     }
     gst_buffer_unref (out);
     gst_buffer_unref (expected);
@@ -785,7 +803,7 @@ GST_START_TEST (test_many_faces)
   for (guint i = 3; i < 6; i++) {   /* the three larger faces are among them */
     double nme;
     best_match (meta, (const float (*)[2]) c->points[i], &nme);
-    fail_unless (nme < NME_OK, "larger face %u dropped (NME %.4f)", i, nme);
+    fail_unless (nme < nme_ok (), "larger face %u dropped (NME %.4f)", i, nme);
   }
   gst_buffer_unref (out);
   gst_harness_teardown (h);

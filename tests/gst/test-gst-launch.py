@@ -26,8 +26,25 @@ PROPERTIES = [
 ]
 FORMATS = ["RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "ARGB", "ABGR", "RGB", "BGR",
            "I420", "YV12", "NV12", "NV21", "YUY2", "UYVY", "AYUV", "GRAY8"]
-NME_OK = 0.10
 failures = []
+
+
+def nme_tolerance(models_dir):
+    """0.10, or 2.5 times the shipped model's test-split NME if larger (the
+    element is held to the accuracy its model has; see test-facekpfilter.c)."""
+    tolerance = 0.10
+    try:
+        import onnx
+        model = onnx.load(os.path.join(models_dir, "facekp-landmarks68.onnx"),
+                          load_external_data=False)
+        meta = {p.key: p.value for p in model.metadata_props}
+        tolerance = max(tolerance, 2.5 * float(meta.get("facekp.eval.nme", 0)))
+    except (ImportError, OSError, ValueError):
+        pass
+    return tolerance
+
+
+NME_OK = 0.10
 
 
 def check(condition, message):
@@ -227,6 +244,10 @@ def main():
     shutil.rmtree(args.work_dir, ignore_errors=True)
     os.makedirs(args.work_dir)
     faces = load_faces(args.data_dir)
+    global NME_OK
+    NME_OK = nme_tolerance(os.environ.get("FACEKP_MODELS_DIR",
+                                          os.path.join(args.data_dir, "..", "..", "models")))
+    print(f"NME tolerance {NME_OK:.3f}")
 
     test_inspect()
     test_multifilesrc_sizes(faces, args.work_dir)
