@@ -174,6 +174,94 @@ maxpool_plane (const Step *s, const float *in, int H, int W, float *out, int OH,
   }
 }
 
+/* Max pooling over whole planes at once, for the common geometry (no
+ * dilation, each window overlapping the input): the window max at every
+ * input position is computed with passes over the flat array of a chunk of
+ * planes, one pass per tap, which vectorise however small the planes are;
+ * positions whose window crosses a row or plane edge are then redone with
+ * bounds checks, and strided pooling keeps every sh-th row and sw-th column. */
+#define FLAT_POOL_CHUNK 65536
+
+static gboolean
+maxpool_flat_fits (const Step *s, int H, int W, int OH, int OW)
+{
+  return s->dh == 1 && s->dw == 1 && s->pad_top < s->kh && s->pad_left < s->kw
+         && (int64_t) (OH - 1) * s->sh < H && (int64_t) (OW - 1) * s->sw < W;
+}
+
+static float
+window_max_checked (const float *plane, int H, int W, int y0, int y1, int x0, int x1)
+{
+  float m = -INFINITY;
+  for (int y = MAX (y0, 0); y < MIN (y1, H); y++)
+    for (int x = MAX (x0, 0); x < MIN (x1, W); x++)
+      m = plane[(size_t) y * W + x] > m ? plane[(size_t) y * W + x] : m;
+  return m;
+}
+
+FKP_SIMD static void
+maxpool_flat (const Step *s, const float *in, size_t planes, int H, int W, float *out, int OH,
+              int OW, float *scratch)
+{
+  const int left = s->pad_left, right = s->kw - 1 - s->pad_left;
+  const int top = s->pad_top, bottom = s->kh - 1 - s->pad_top;
+  const size_t plane = (size_t) H * W;
+  const size_t chunk = MAX ((size_t) 1, FLAT_POOL_CHUNK / plane);
+  const gboolean direct = s->sh == 1 && s->sw == 1 && OH == H && OW == W;
+  float *hm = scratch, *full = scratch + chunk * plane;
+  for (size_t p0 = 0; p0 < planes; p0 += chunk) {
+    const size_t np = MIN (chunk, planes - p0), n = np * plane;
+    const float *x = in + p0 * plane;
+    float *f = direct ? out + p0 * plane : full;
+    /* Horizontal: hm[i] = max of x[i - left .. i + right]. */
+    const size_t h0 = (size_t) left, h1 = n > (size_t) right ? n - right : 0;
+    for (size_t i = h0; i < h1; i++)
+      hm[i] = x[i - left];
+    for (int d = -left + 1; d <= right; d++)
+      for (size_t i = h0; i < h1; i++) {
+        const float v = x[i + d], m = hm[i];
+        hm[i] = v > m ? v : m;
+      }
+    for (size_t r = 0; r < np * H; r++) {
+      const float *row = x + r * W;
+      float *hrow = hm + r * W;
+      for (int c = 0; c < MIN (left, W); c++)
+        hrow[c] = window_max_checked (row, 1, W, 0, 1, c - left, c + right + 1);
+      for (int c = MAX (W - right, 0); c < W; c++)
+        hrow[c] = window_max_checked (row, 1, W, 0, 1, c - left, c + right + 1);
+    }
+    /* Vertical: f[i] = max of hm[i - top·W .. i + bottom·W]. */
+    const size_t v0 = (size_t) top * W, v1 = n > (size_t) bottom * W ? n - (size_t) bottom * W : 0;
+    for (size_t i = v0; i < v1; i++)
+      f[i] = hm[i - v0];
+    for (int d = -top + 1; d <= bottom; d++) {
+      const ptrdiff_t off = (ptrdiff_t) d * W;
+      for (size_t i = v0; i < v1; i++) {
+        const float v = hm[i + off], m = f[i];
+        f[i] = v > m ? v : m;
+      }
+    }
+    for (size_t p = 0; p < np; p++) {
+      const float *hp = hm + p * plane;
+      float *fp = f + p * plane;
+      for (int y = 0; y < H; y++) {
+        if (y >= top && y < H - bottom)
+          continue;
+        for (int c = 0; c < W; c++)
+          fp[(size_t) y * W + c] = window_max_checked (hp, H, W, y - top, y + bottom + 1, c, c + 1);
+      }
+    }
+    if (!direct)
+      for (size_t p = 0; p < np; p++)
+        for (int oy = 0; oy < OH; oy++) {
+          const float *src = full + p * plane + (size_t) oy * s->sh * W;
+          float *dst = out + (p0 + p) * OH * OW + (size_t) oy * OW;
+          for (int ox = 0; ox < OW; ox++)
+            dst[ox] = src[ox * s->sw];
+        }
+  }
+}
+
 FKP_SIMD static void
 run_pool (FkpNet *net, const Step *s)
 {
@@ -184,6 +272,10 @@ run_pool (FkpNet *net, const Step *s)
   const int OH = (int) Y->shape.dims[2], OW = (int) Y->shape.dims[3];
   const size_t planes = (size_t) (X->shape.dims[0] * X->shape.dims[1]);
   const gboolean is_max = s->op == OP_MAXPOOL;
+  if (is_max && maxpool_flat_fits (s, H, W, OH, OW)) {
+    maxpool_flat (s, x, planes, H, W, y, OH, OW, net->scratch);
+    return;
+  }
   if (is_max) {
     for (size_t p = 0; p < planes; p++)
       maxpool_plane (s, x + p * H * W, H, W, y + p * OH * OW, OH, OW, net->scratch);

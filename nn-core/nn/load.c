@@ -810,6 +810,9 @@ op_pool (Node *node, gboolean is_max, GError **error)
     /* Separable max: a padded input row plus one horizontally pooled plane. */
     uint64_t row = (uint64_t) (OW - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1;
     uint64_t need = 2 * row + (uint64_t) X->shape.dims[2] * OW;
+    /* or, for the flat path, two chunks of whole planes */
+    uint64_t plane = (uint64_t) X->shape.dims[2] * X->shape.dims[3];
+    need = MAX (need, 2 * MAX (plane, (uint64_t) 65536));
     if (need > FKP_NN_MAX_TENSOR_ELEMENTS)
       return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: pooling buffer is too large", node->label);
     node->L->net->scratch_floats = MAX (node->L->net->scratch_floats, (size_t) need);
