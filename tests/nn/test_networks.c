@@ -228,7 +228,7 @@ main (int argc, char **argv)
       continue;
     g_autofree char *test_path = g_strdup_printf ("/nn/networks/%s", groups[i] + 5);
     g_strdelimit (test_path + strlen ("/nn/networks/"), " ", '/');
-    g_test_add_data_func_full (test_path, g_strdup (groups[i]), test_case, g_free);
+    g_test_add_data_func (test_path, groups[i], test_case);  /* groups outlives g_test_run */
     n_cases++;
   }
   /* Both attention variants at three sizes, the branch-BN model, a static one. */
