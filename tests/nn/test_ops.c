@@ -58,43 +58,14 @@ same_pads (int in, int k, int s, int d, gboolean upper, int *begin, int *end, in
 
 /* ---- Conv (+ BatchNorm + activation) ---------------------------------- */
 
+/* Builds Conv (+ BatchNorm) (+ activation) with these parameters, runs it
+ * and compares with a naive 7-loop convolution. */
 static void
-test_conv_case (int variant)
+conv_check (int groups, int Cg, int Mg, int kh, int kw, int sh, int sw, int dh, int dw, int pt,
+            int pl, int pb, int pr, int auto_pad, int OH, int OW, int H, int W,
+            gboolean has_bias, gboolean has_bn, int act)
 {
-  int groups, Cg, Mg;
-  int pick = g_test_rand_int_range (0, 4);
-  if (variant == 0)
-    pick = 0;
-  if (pick == 0) { groups = 1; Cg = g_test_rand_int_range (1, 9); Mg = g_test_rand_int_range (1, 9); }
-  else if (pick == 1) { Cg = 1; groups = g_test_rand_int_range (1, 7); Mg = g_test_rand_int_range (1, 3); }
-  else if (pick == 2) { groups = g_test_rand_int_range (2, 4); Cg = g_test_rand_int_range (1, 4); Mg = g_test_rand_int_range (1, 5); }
-  else { groups = 1; Cg = g_test_rand_int_range (1, 4); Mg = 1; }
   int C = Cg * groups, M = Mg * groups;
-  int kh = g_test_rand_int_range (1, 6), kw = g_test_rand_int_range (1, 6);
-  int sh = g_test_rand_int_range (1, 4), sw = g_test_rand_int_range (1, 4);
-  int dh = g_test_rand_int_range (1, 3), dw = g_test_rand_int_range (1, 3);
-  int pt = g_test_rand_int_range (0, 3), pl = g_test_rand_int_range (0, 3);
-  int pb = g_test_rand_int_range (0, 3), pr = g_test_rand_int_range (0, 3);
-  if (variant == 1) {  /* the 1×1 GEMM path */
-    kh = kw = sh = sw = dh = dw = 1;
-    pt = pl = pb = pr = 0;
-  }
-  int H = (kh - 1) * dh + 1 + g_test_rand_int_range (0, 10);
-  int W = (kw - 1) * dw + 1 + g_test_rand_int_range (0, 10);
-  int auto_pad = variant == 2 ? g_test_rand_int_range (1, 4) : 0;  /* 1 VALID, 2 SAME_UPPER, 3 SAME_LOWER */
-  int OH, OW;
-  if (auto_pad == 1) {
-    pt = pl = pb = pr = 0;
-  }
-  if (auto_pad >= 2) {
-    same_pads (H, kh, sh, dh, auto_pad == 2, &pt, &pb, &OH);
-    same_pads (W, kw, sw, dw, auto_pad == 2, &pl, &pr, &OW);
-  } else {
-    OH = (H + pt + pb - (kh - 1) * dh - 1) / sh + 1;
-    OW = (W + pl + pr - (kw - 1) * dw - 1) / sw + 1;
-  }
-  gboolean has_bias = g_test_rand_bit (), has_bn = g_test_rand_bit ();
-  int act = g_test_rand_int_range (0, 6);
   float alpha = (float) g_test_rand_double_range (0.01, 0.3);
   float lo = (float) g_test_rand_double_range (-1, 0), hi = (float) g_test_rand_double_range (0, 1);
 
@@ -180,26 +151,74 @@ test_conv_case (int variant)
 }
 
 static void
+test_conv_case (int variant)
+{
+  int groups, Cg, Mg;
+  int pick = g_test_rand_int_range (0, 4);
+  if (variant == 0)
+    pick = 0;
+  if (pick == 0) { groups = 1; Cg = g_test_rand_int_range (1, 9); Mg = g_test_rand_int_range (1, 9); }
+  else if (pick == 1) { Cg = 1; groups = g_test_rand_int_range (1, 7); Mg = g_test_rand_int_range (1, 3); }
+  else if (pick == 2) { groups = g_test_rand_int_range (2, 4); Cg = g_test_rand_int_range (1, 4); Mg = g_test_rand_int_range (1, 5); }
+  else { groups = 1; Cg = g_test_rand_int_range (1, 4); Mg = 1; }
+  int kh = g_test_rand_int_range (1, 6), kw = g_test_rand_int_range (1, 6);
+  int sh = g_test_rand_int_range (1, 4), sw = g_test_rand_int_range (1, 4);
+  int dh = g_test_rand_int_range (1, 3), dw = g_test_rand_int_range (1, 3);
+  int pt = g_test_rand_int_range (0, 3), pl = g_test_rand_int_range (0, 3);
+  int pb = g_test_rand_int_range (0, 3), pr = g_test_rand_int_range (0, 3);
+  if (variant == 1) {  /* the 1×1 GEMM path */
+    kh = kw = sh = sw = dh = dw = 1;
+    pt = pl = pb = pr = 0;
+  }
+  int H = (kh - 1) * dh + 1 + g_test_rand_int_range (0, 10);
+  int W = (kw - 1) * dw + 1 + g_test_rand_int_range (0, 10);
+  int auto_pad = variant == 2 ? g_test_rand_int_range (1, 4) : 0;  /* 1 VALID, 2 SAME_UPPER, 3 SAME_LOWER */
+  int OH, OW;
+  if (auto_pad == 1) {
+    pt = pl = pb = pr = 0;
+  }
+  if (auto_pad >= 2) {
+    same_pads (H, kh, sh, dh, auto_pad == 2, &pt, &pb, &OH);
+    same_pads (W, kw, sw, dw, auto_pad == 2, &pl, &pr, &OW);
+  } else {
+    OH = (H + pt + pb - (kh - 1) * dh - 1) / sh + 1;
+    OW = (W + pl + pr - (kw - 1) * dw - 1) / sw + 1;
+  }
+  conv_check (groups, Cg, Mg, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, auto_pad, OH, OW, H, W,
+              g_test_rand_bit (), g_test_rand_bit (), g_test_rand_int_range (0, 6));
+}
+
+static void
 test_conv (void)
 {
   for (int i = 0; i < 3 * CASES; i++)
     test_conv_case (i % 3);
 }
 
+/* Shapes large enough that im2col and the direct loop work in several bands
+ * of output rows (small random shapes fit in one). */
+static void
+test_conv_banded (void)
+{
+  /* im2col: 16×9 taps × 64 columns per row → bands of 28 rows. */
+  conv_check (1, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 64, 64, 64, 64, TRUE, TRUE, 1);
+  /* im2col, strided, uneven last band. */
+  conv_check (1, 12, 6, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 0, 50, 60, 100, 120, TRUE, FALSE, 2);
+  /* Depthwise (direct) over 70-row bands of 58 columns, stride 1 and 2. */
+  conv_check (4, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 150, 58, 150, 58, TRUE, FALSE, 2);
+  conv_check (4, 1, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 75, 29, 150, 58, FALSE, TRUE, 4);
+  /* A first layer on 3 channels (27 taps: direct), 7-wide taps too. */
+  conv_check (1, 3, 8, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 0, 78, 98, 80, 100, TRUE, FALSE, 2);
+  conv_check (1, 1, 4, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0, 90, 64, 90, 64, TRUE, FALSE, 3);
+}
+
 /* ---- Pools --------------------------------------------------------- */
 
+/* MaxPool or AveragePool with these parameters against a naive loop. */
 static void
-test_pool_case (gboolean is_max)
+pool_check (gboolean is_max, int C, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
+            int pb, int pr, int H, int W, gboolean ceil_mode, gboolean include_pad)
 {
-  int C = g_test_rand_int_range (1, 5);
-  int kh = g_test_rand_int_range (1, 5), kw = g_test_rand_int_range (1, 5);
-  int sh = g_test_rand_int_range (1, 4), sw = g_test_rand_int_range (1, 4);
-  int dh = is_max ? g_test_rand_int_range (1, 3) : 1, dw = is_max ? g_test_rand_int_range (1, 3) : 1;
-  int pt = g_test_rand_int_range (0, kh), pl = g_test_rand_int_range (0, kw);
-  int pb = g_test_rand_int_range (0, kh), pr = g_test_rand_int_range (0, kw);
-  int H = (kh - 1) * dh + 1 + g_test_rand_int_range (0, 9);
-  int W = (kw - 1) * dw + 1 + g_test_rand_int_range (0, 9);
-  gboolean ceil_mode = g_test_rand_bit (), include_pad = g_test_rand_bit ();
   int OH, OW;
   {
     int eh = (kh - 1) * dh + 1, ew = (kw - 1) * dw + 1;
@@ -261,6 +280,32 @@ test_pool_case (gboolean is_max)
   g_free (ref);
   g_free (x);
   fkp_net_free (net);
+}
+
+static void
+test_pool_case (gboolean is_max)
+{
+  int C = g_test_rand_int_range (1, 5);
+  int kh = g_test_rand_int_range (1, 5), kw = g_test_rand_int_range (1, 5);
+  int sh = g_test_rand_int_range (1, 4), sw = g_test_rand_int_range (1, 4);
+  int dh = is_max ? g_test_rand_int_range (1, 3) : 1, dw = is_max ? g_test_rand_int_range (1, 3) : 1;
+  int pt = g_test_rand_int_range (0, kh), pl = g_test_rand_int_range (0, kw);
+  int pb = g_test_rand_int_range (0, kh), pr = g_test_rand_int_range (0, kw);
+  int H = (kh - 1) * dh + 1 + g_test_rand_int_range (0, 9);
+  int W = (kw - 1) * dw + 1 + g_test_rand_int_range (0, 9);
+  pool_check (is_max, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, H, W, g_test_rand_bit (),
+              g_test_rand_bit ());
+}
+
+/* Many planes, so the whole-plane max pooling works in several chunks. */
+static void
+test_pools_large (void)
+{
+  pool_check (TRUE, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48, 48, FALSE, FALSE);
+  pool_check (TRUE, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48, 48, FALSE, FALSE);
+  pool_check (TRUE, 33, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 51, 47, TRUE, FALSE);
+  pool_check (TRUE, 3, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 300, 280, TRUE, FALSE);
+  pool_check (FALSE, 30, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 40, 50, TRUE, TRUE);
 }
 
 static void
@@ -1171,7 +1216,9 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nn/ops/conv", test_conv);
+  g_test_add_func ("/nn/ops/conv-banded", test_conv_banded);
   g_test_add_func ("/nn/ops/pools", test_pools);
+  g_test_add_func ("/nn/ops/pools-large", test_pools_large);
   g_test_add_func ("/nn/ops/global-pools", test_global_pools);
   g_test_add_func ("/nn/ops/batchnorm-activations", test_batchnorm_and_activations);
   g_test_add_func ("/nn/ops/clip-attributes", test_clip_attributes);
