@@ -22,15 +22,16 @@
  *
  * Threads: one FkpNet must not be used by two threads at once; distinct nets
  * may run concurrently in different threads (e.g. GStreamer streaming
- * threads).  `threads` is the number of threads one fkp_net_run() uses: the
- * net's own loops (depthwise conv, pooling, im2col, element-wise ops) split
- * their work over that many threads, and GEMMs go to OpenBLAS, whose thread
- * count is process-global: fkp_net_run() calls openblas_set_num_threads()
- * with the net's count when it differs from the current one.  Several nets
- * with different counts in one process therefore keep resetting it; give
- * them the same count.  OpenBLAS serialises multi-threaded GEMMs issued from
- * different caller threads, so two nets running at once in two streaming
- * threads gain most with threads = 1 each.
+ * threads).  `threads` is the number of threads one fkp_net_run() uses for
+ * its GEMMs (where nearly all the time goes), which run on OpenBLAS's thread
+ * pool; the net's own loops (im2col, direct and depthwise conv, pooling,
+ * element-wise ops) run on the calling thread.  OpenBLAS's thread count is
+ * process-global: fkp_net_run() calls openblas_set_num_threads() with the
+ * net's count when it differs from the current one, so several nets with
+ * different counts in one process keep resetting it; give them the same
+ * count.  OpenBLAS serialises multi-threaded GEMMs issued from different
+ * caller threads, so two nets running at once in two streaming threads gain
+ * most with threads = 1 each.
  */
 #ifndef FACEKP_NN_H
 #define FACEKP_NN_H
