@@ -133,9 +133,87 @@ accumulate_rows (const Step *s, const float *plane, int H, int W, const float *k
   }
 }
 
+/* One output element computed tap by tap with bounds checks (borders).
+ * Always inlined: a call from a SIMD clone into code built for the baseline
+ * would pay for every switch between AVX and SSE encodings. */
+static inline __attribute__ ((always_inline)) float
+direct_point (const Step *s, const float *xg, int H, int W, int Cg, const float *wm, int oy,
+              int ox, float acc)
+{
+  for (int c = 0; c < Cg; c++)
+    for (int ky = 0; ky < s->kh; ky++) {
+      const int iy = oy * s->sh - s->pad_top + ky * s->dh;
+      if (iy < 0 || iy >= H)
+        continue;
+      for (int kx = 0; kx < s->kw; kx++) {
+        const int ix = ox * s->sw - s->pad_left + kx * s->dw;
+        if (ix >= 0 && ix < W)
+          acc += wm[(c * s->kh + ky) * s->kw + kx] * xg[((size_t) c * H + iy) * W + ix];
+      }
+    }
+  return acc;
+}
+
+typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
+
+/* Stride-1 direct convolution of output rows [oy0, oy1) for MB output
+ * channels from m0 at once: 8 columns at a time, every tap of every input
+ * channel added into registers, one store per output element; each input
+ * vector loaded serves the MB channels.  Columns whose window crosses the
+ * left or right edge are done one by one. */
+#define DIRECT_BLOCK(MB)                                                                  \
+FKP_SIMD static void                                                                      \
+direct_block_##MB (const Step *s, const float *xg, int H, int W, float *y, int OH, int OW,\
+                   int Cg, int m0, int oy0, int oy1, int in_lo, int in_hi)                \
+{                                                                                         \
+  const size_t P = (size_t) OH * OW, HW = (size_t) H * W;                                 \
+  const int kw = s->kw, taps = s->kh * s->kw, stride_m = Cg * taps;                       \
+  const float *wb = s->weights + (size_t) m0 * stride_m;                                  \
+  float bias[MB];                                                                         \
+  for (int j = 0; j < MB; j++)                                                            \
+    bias[j] = s->bias ? s->bias[m0 + j] : 0.0f;                                           \
+  for (int oy = oy0; oy < oy1; oy++) {                                                    \
+    int ky_lo = 0, ky_hi = s->kh;                                                         \
+    const int iy0 = oy * s->sh - s->pad_top;                                              \
+    while (ky_lo < ky_hi && iy0 + ky_lo * s->dh < 0)                                      \
+      ky_lo++;                                                                            \
+    while (ky_hi > ky_lo && iy0 + (ky_hi - 1) * s->dh >= H)                               \
+      ky_hi--;                                                                            \
+    float *out = y + (size_t) m0 * P + (size_t) oy * OW;                                  \
+    int ox = in_lo;                                                                       \
+    for (; ox + 8 <= in_hi; ox += 8) {                                                    \
+      v8f acc[MB];                                                                        \
+      for (int j = 0; j < MB; j++)                                                        \
+        acc[j] = (v8f) { 0 } + bias[j];                                                   \
+      for (int c = 0; c < Cg; c++)                                                        \
+        for (int ky = ky_lo; ky < ky_hi; ky++) {                                          \
+          const float *src = xg + c * HW + (size_t) (iy0 + ky * s->dh) * W                \
+                             + ox - s->pad_left;                                          \
+          const float *wk = wb + c * taps + ky * kw;                                      \
+          for (int kx = 0; kx < kw; kx++) {                                               \
+            const v8f v = *(const v8f *) (src + kx * s->dw);                              \
+            for (int j = 0; j < MB; j++)                                                  \
+              acc[j] += wk[j * stride_m + kx] * v;                                        \
+          }                                                                               \
+        }                                                                                 \
+      for (int j = 0; j < MB; j++)                                                        \
+        *(v8f *) (out + j * P + ox) = acc[j];                                             \
+    }                                                                                     \
+    for (int j = 0; j < MB; j++) {                                                        \
+      for (int x = 0; x < in_lo; x++)                                                     \
+        out[j * P + x] = direct_point (s, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]);\
+      for (int x = ox; x < OW; x++)                                                       \
+        out[j * P + x] = direct_point (s, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]);\
+    }                                                                                     \
+  }                                                                                       \
+}
+
+DIRECT_BLOCK (4)
+DIRECT_BLOCK (1)
+
 /* Direct convolution, a band of output rows at a time so that the band of
- * one output channel (at most DIRECT_TILE floats) stays in L1 while all of
- * its input channels and taps are added into it. */
+ * one output channel (at most DIRECT_TILE floats) stays in cache while all
+ * of its input channels and taps are added into it. */
 #define DIRECT_TILE 4096
 
 static void
@@ -144,13 +222,39 @@ conv_direct (const Step *s, const float *x, int H, int W, float *y, int M, int O
 {
   const size_t P = (size_t) OH * OW, HW = (size_t) H * W;
   const int band = MAX (1, DIRECT_TILE / OW);
+  /* Columns whose whole window lies inside the input rows. */
+  int in_lo = 0, in_hi = OW;
+  for (int kx = 0; kx < s->kw; kx++) {
+    int lo, hi;
+    valid_range (W, OW, s->sw, s->pad_left, kx * s->dw, &lo, &hi);
+    in_lo = MAX (in_lo, lo);
+    in_hi = MIN (in_hi, hi);
+  }
+  if (in_hi < in_lo)
+    in_hi = in_lo;
   for (int oy0 = 0; oy0 < OH; oy0 += band) {
     const int oy1 = MIN (OH, oy0 + band);
+    const size_t band_len = (size_t) (oy1 - oy0) * OW;
+    if (s->sw == 1) {
+      for (int m = 0; m < M;) {
+        const int g = m / Mg, in_group = Mg - m % Mg;
+        const float *xg = x + (size_t) g * Cg * HW;
+        if (in_group >= 4) {
+          direct_block_4 (s, xg, H, W, y, OH, OW, Cg, m, oy0, oy1, in_lo, in_hi);
+          m += 4;
+        } else {
+          direct_block_1 (s, xg, H, W, y, OH, OW, Cg, m, oy0, oy1, in_lo, in_hi);
+          m += 1;
+        }
+      }
+      for (int m = 0; m < M; m++)
+        fkp_nn_apply_activation (y + m * P + (size_t) oy0 * OW, band_len, &s->act);
+      continue;
+    }
     for (int m = 0; m < M; m++) {
       const int g = m / Mg;
       float *out = y + m * P;
       float *band_out = out + (size_t) oy0 * OW;
-      const size_t band_len = (size_t) (oy1 - oy0) * OW;
       /* Start from the bias and finish with the activation while the band
        * is still in cache. */
       const float b = s->bias ? s->bias[m] : 0.0f;

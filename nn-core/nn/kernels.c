@@ -189,7 +189,8 @@ maxpool_flat_fits (const Step *s, int H, int W, int OH, int OW)
          && (int64_t) (OH - 1) * s->sh < H && (int64_t) (OW - 1) * s->sw < W;
 }
 
-static float
+/* Always inlined into the SIMD clones (see direct_point in conv.c). */
+static inline __attribute__ ((always_inline)) float
 window_max_checked (const float *plane, int H, int W, int y0, int y1, int x0, int x1)
 {
   float m = -INFINITY;
