@@ -614,6 +614,35 @@ run_pad (FkpNet *net, const Step *s)
   }
 }
 
+/* Resize of the last two dims: each output pixel mixes the (up to) four
+ * source pixels chosen at load time. */
+FKP_SIMD static void
+run_resize (FkpNet *net, const Step *s)
+{
+  const Tensor *X = &net->tensors[s->inputs[0]], *Y = &net->tensors[s->output];
+  const float *x = X->data;
+  float *y = Y->data;
+  const int H = (int) X->shape.dims[2], W = (int) X->shape.dims[3];
+  const int OH = (int) Y->shape.dims[2], OW = (int) Y->shape.dims[3];
+  const size_t planes = (size_t) (X->shape.dims[0] * X->shape.dims[1]);
+  for (size_t p = 0; p < planes; p++) {
+    const float *in = x + p * H * W;
+    float *out = y + p * OH * OW;
+    for (int oy = 0; oy < OH; oy++) {
+      const float *r0 = in + (size_t) s->resize_y0[oy] * W, *r1 = in + (size_t) s->resize_y1[oy] * W;
+      const float fy = s->resize_fy[oy];
+      float *dst = out + (size_t) oy * OW;
+      for (int ox = 0; ox < OW; ox++) {
+        const int x0 = s->resize_x0[ox], x1 = s->resize_x1[ox];
+        const float fx = s->resize_fx[ox];
+        const float top = r0[x0] + (r0[x1] - r0[x0]) * fx;
+        const float bottom = r1[x0] + (r1[x1] - r1[x0]) * fx;
+        dst[ox] = top + (bottom - top) * fy;
+      }
+    }
+  }
+}
+
 void
 fkp_nn_run_step (FkpNet *net, const Step *s)
 {
@@ -632,6 +661,6 @@ fkp_nn_run_step (FkpNet *net, const Step *s)
   case OP_SOFTMAX: run_softmax (net, s); break;
   case OP_COPY: case OP_TRANSPOSE: case OP_SLICE: run_copy (net, s); break;
   case OP_PAD: run_pad (net, s); break;
-  case OP_RESIZE: break;
+  case OP_RESIZE: run_resize (net, s); break;
   }
 }

@@ -122,6 +122,12 @@ fkp_net_free (FkpNet *net)
     g_free (s->scale);
     g_free (s->shift);
     g_free (s->concat_inputs);
+    g_free (s->resize_y0);
+    g_free (s->resize_y1);
+    g_free (s->resize_x0);
+    g_free (s->resize_x1);
+    g_free (s->resize_fy);
+    g_free (s->resize_fx);
   }
   g_free (net->steps);
   g_free (net->inputs);

@@ -123,8 +123,10 @@ typedef struct {
   int64_t pad_begin[FKP_NN_MAX_RANK];
   float pad_value;
   /* Resize (nearest or linear on the last two dims of a 4-D tensor) */
-  int resize_mode;                  /* RESIZE_* */
-  float resize_scale_h, resize_scale_w;
+  /* Resize: per output row and column, the two source indices and the
+   * weight of the second (nearest: both indices equal, weight 0). */
+  int *resize_y0, *resize_y1, *resize_x0, *resize_x1;
+  float *resize_fy, *resize_fx;
   uint64_t macs;
   gboolean dead;                    /* fused into another step or made a no-op */
 } Step;
@@ -135,7 +137,6 @@ enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DIRECT };
  * enough to stay in cache (a larger band is used only when one output row
  * needs more). */
 #define FKP_NN_IM2COL_FLOATS (256 * 1024)
-enum { RESIZE_NEAREST_ASYM_FLOOR, RESIZE_LINEAR_HALF_PIXEL, RESIZE_LINEAR_ALIGN_CORNERS };
 
 struct _FkpNet {
   Tensor *tensors;

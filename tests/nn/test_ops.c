@@ -963,6 +963,127 @@ test_pad (void)
   }
 }
 
+/* ---- Resize ------------------------------------------------------------ */
+
+static const char *coord_modes[] = { "half_pixel", "pytorch_half_pixel", "align_corners",
+                                     "asymmetric" };
+
+/* Source coordinate from the ONNX Resize definition. */
+static double
+ref_resize_coord (int mode, int o, int in, int out, double scale)
+{
+  if (mode == 0) return (o + 0.5) / scale - 0.5;
+  if (mode == 1) return out > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
+  if (mode == 2) return out > 1 ? o * (in - 1.0) / (out - 1.0) : 0.0;
+  return o / scale;
+}
+
+static void
+test_resize (void)
+{
+  for (int i = 0; i < CASES; i++) {
+    int C = g_test_rand_int_range (1, 4), H = g_test_rand_int_range (1, 7), W = g_test_rand_int_range (1, 7);
+    gboolean linear = g_test_rand_bit (), use_sizes = g_test_rand_bit ();
+    int mode = g_test_rand_int_range (0, 4), nearest = g_test_rand_int_range (0, 4);
+    static const char *nearest_modes[] = { "round_prefer_floor", "round_prefer_ceil", "floor", "ceil" };
+    float sh = (float) g_test_rand_int_range (1, 9) / 2.0f, sw = (float) g_test_rand_int_range (1, 9) / 2.0f;
+    int OH = (int) floor (H * sh), OW = (int) floor (W * sw);
+    if (use_sizes) {
+      OH = g_test_rand_int_range (1, 12);
+      OW = g_test_rand_int_range (1, 12);
+    }
+    if (OH < 1 || OW < 1) {
+      OH = MAX (OH, 1);
+      OW = MAX (OW, 1);
+      use_sizes = TRUE;
+    }
+    double scale_h = use_sizes ? (double) OH / H : sh, scale_w = use_sizes ? (double) OW / W : sw;
+    int64_t dims[4] = { 1, C, H, W };
+    float *x = random_floats (C * H * W, -1, 1);
+    Builder *b = builder_new (13);
+    builder_input (b, "x", 4, dims);
+    int64_t four[1] = { 4 };
+    float scales[4] = { 1, 1, sh, sw };
+    builder_init_float (b, "roi", 1, (int64_t[]) { 0 }, NULL);
+    Onnx__NodeProto *n;
+    if (use_sizes) {
+      builder_init_int64 (b, "sizes", 4, (int64_t[]) { 1, C, OH, OW });
+      n = builder_node (b, "Resize", "resize", IN ("x", "roi", "", "sizes"), OUT ("y"));
+    } else {
+      builder_init_float (b, "scales", 1, four, scales);
+      n = builder_node (b, "Resize", "resize", IN ("x", "roi", "scales"), OUT ("y"));
+    }
+    node_string (b, n, "mode", linear ? "linear" : "nearest");
+    node_string (b, n, "coordinate_transformation_mode", coord_modes[mode]);
+    node_string (b, n, "nearest_mode", nearest_modes[nearest]);
+    builder_output (b, "y");
+    FkpNet *net = load_built (b, 1);
+    builder_free (b);
+    FkpShape shape;
+    fkp_net_get_output_shape (net, 0, &shape);
+    g_assert_cmpint (shape.dims[2], ==, OH);
+    g_assert_cmpint (shape.dims[3], ==, OW);
+    memcpy (fkp_net_get_input_data (net, 0), x, sizeof (float) * C * H * W);
+    fkp_net_run (net, NULL);
+    float *ref = g_new (float, C * OH * OW);
+    for (int c = 0; c < C; c++)
+      for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+          double fy = ref_resize_coord (mode, oy, H, OH, scale_h);
+          double fx = ref_resize_coord (mode, ox, W, OW, scale_w);
+          const float *p = x + c * H * W;
+          double v;
+          if (linear) {
+            fy = CLAMP (fy, 0, H - 1);
+            fx = CLAMP (fx, 0, W - 1);
+            int y0 = (int) fy, x0 = (int) fx, y1 = MIN (y0 + 1, H - 1), x1 = MIN (x0 + 1, W - 1);
+            double ay = fy - y0, ax = fx - x0;
+            v = (1 - ay) * ((1 - ax) * p[y0 * W + x0] + ax * p[y0 * W + x1])
+                + ay * ((1 - ax) * p[y1 * W + x0] + ax * p[y1 * W + x1]);
+          } else {
+            double r[2] = { fy, fx };
+            int idx[2];
+            for (int k = 0; k < 2; k++) {
+              double f = floor (r[k]), frac = r[k] - f;
+              double pick = nearest == 2 ? f : nearest == 3 ? ceil (r[k])
+                            : frac == 0.5 ? (nearest == 0 ? f : f + 1) : floor (r[k] + 0.5);
+              idx[k] = (int) CLAMP (pick, 0, (k ? W : H) - 1);
+            }
+            v = p[idx[0] * W + idx[1]];
+          }
+          ref[(c * OH + oy) * OW + ox] = (float) v;
+        }
+    char *what = g_strdup_printf ("resize %s %s %s %dx%d -> %dx%d", linear ? "linear" : "nearest",
+                                  coord_modes[mode], nearest_modes[nearest], H, W, OH, OW);
+    assert_close (fkp_net_get_output_data (net, 0), ref, C * OH * OW, TOL, what);
+    g_free (what);
+    fkp_net_free (net);
+    g_free (ref);
+    g_free (x);
+  }
+  /* Upsample (opset 9): nearest, asymmetric, floor. */
+  int64_t dims[4] = { 1, 2, 3, 4 };
+  float *x = random_floats (24, -1, 1);
+  Builder *b = builder_new (9);
+  builder_input (b, "x", 4, dims);
+  builder_init_float (b, "scales", 1, (int64_t[]) { 4 }, (float[]) { 1, 1, 2, 3 });
+  Onnx__NodeProto *n = builder_node (b, "Upsample", "up", IN ("x", "scales"), OUT ("y"));
+  node_string (b, n, "mode", "nearest");
+  builder_output (b, "y");
+  FkpNet *net = load_built (b, 1);
+  builder_free (b);
+  memcpy (fkp_net_get_input_data (net, 0), x, sizeof (float) * 24);
+  fkp_net_run (net, NULL);
+  float ref[2 * 6 * 12];
+  for (int c = 0; c < 2; c++)
+    for (int oy = 0; oy < 6; oy++)
+      for (int ox = 0; ox < 12; ox++)
+        ref[(c * 6 + oy) * 12 + ox] = x[(c * 3 + oy / 2) * 4 + ox / 3];
+  assert_close (fkp_net_get_output_data (net, 0), ref, 144, 0, "upsample");
+  fkp_net_free (net);
+  g_free (x);
+}
+
 /* ---- Shape chains folded at load --------------------------------------- */
 
 /* The pattern exporters emit for x.view(x.size(0), -1): Shape → Gather →
@@ -1232,6 +1353,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/ops/transpose", test_transpose);
   g_test_add_func ("/nn/ops/slice", test_slice);
   g_test_add_func ("/nn/ops/pad", test_pad);
+  g_test_add_func ("/nn/ops/resize", test_resize);
   g_test_add_func ("/nn/ops/shape-chains", test_shape_chains);
   g_test_add_func ("/nn/ops/attention-module", test_attention_module);
   g_test_add_func ("/nn/ops/inception-block", test_inception_block);
