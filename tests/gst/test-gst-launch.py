@@ -154,6 +154,8 @@ def test_inspect():
         check(fmt in out, f"gst-inspect caps lack {fmt}")
     for nick in ("detect", "upstream", "full-frame", "every-frame", "on-change"):
         check(nick in out, f"gst-inspect lacks enum value {nick}")
+    check(re.search(r"^\s+qos\s*:.*\n.*\n\s+Boolean\. Default: true", out, re.M) is not None,
+          "QoS is not on by default")
 
 
 def test_multifilesrc_sizes(faces, work):
@@ -181,6 +183,19 @@ def test_multifilesrc_sizes(faces, work):
         if accurate:
             e = best_nme(line, truth)
             check(e < NME_OK, f"multifilesrc {w}x{h}: face NME {e:.4f}")
+
+
+def test_export_after_error(work):
+    """A pipeline that fails mid-stream leaves a complete, valid export."""
+    export = os.path.join(work, "error.jsonl")
+    result = run(["gst-launch-1.0", "-q", "multifilesrc", f"location={work}/sized-%d.png",
+                  "index=0", "stop-index=2", "loop=true", "caps=image/png,framerate=5/1", "!",
+                  "pngdec", "!", "videoconvert", "!", "facekpfilter", f"export-location={export}",
+                  "!", "identity", "error-after=4", "!", "fakesink"])
+    check(result.returncode != 0, "identity error-after did not fail the pipeline")
+    lines = read_export(export)
+    check(4 <= len(lines) <= 6, f"export after an error: {len(lines)} lines")
+    check(all(len(line["faces"]) >= 1 for line in lines), "export after an error: frames lost faces")
 
 
 def make_clip(faces, work, n_frames=24):
@@ -277,6 +292,7 @@ def main():
 
     test_inspect()
     test_multifilesrc_sizes(faces, args.work_dir)
+    test_export_after_error(args.work_dir)
     test_end_to_end(faces, args.work_dir)
     if failures:
         print(f"{len(failures)} failure(s)")
