@@ -67,6 +67,52 @@ def run_ort(model, threads, runs, warmup):
     return out["min_ms"], out["median_ms"], out["ort"]
 
 
+def check_same_results(cli, models, scratch):
+    """Both engines must compute the same function of the same input, or the timing means nothing.
+
+    The bench models carry the whole-network fixtures' weights, so the inputs are
+    the fixtures' (make_fixtures.py chose them so no channel-argmax race is too
+    close to call); for other sizes a random input can, rarely, decide such a
+    race differently in the two engines, so a mismatch there only warns."""
+    import configparser
+    import numpy as np
+    sys.path.insert(0, os.path.dirname(GENERATOR))
+    import make_fixtures
+    index = configparser.ConfigParser(interpolation=None)
+    index.read(make_fixtures.INI_PATH)
+    worst = 0.0
+    for (variant, size), model in sorted(models.items()):
+        group = f"case {variant}3 {size}"
+        if index.has_section(group):
+            x = make_fixtures.hashed_input(index.getint(group, "input_seed"), 3, size, size)
+        else:
+            x = np.random.default_rng(size).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
+        raw = os.path.join(scratch, "check-input.raw")
+        out_npy = os.path.join(scratch, "check-nn.npy")
+        x.tofile(raw)
+        run_child([cli, "run", model, raw, "-o", out_npy])
+        nn_out = np.load(out_npy).reshape(-1)
+        text = run_child(["node", os.path.join(HERE, "ort-bench.js"), model, "--input", raw])
+        ort_out = np.array(json.loads(text.strip().splitlines()[-1])["output"], dtype=np.float64)
+        if nn_out.shape != ort_out.shape:
+            die(f"{model}: nn-core gives {nn_out.size} outputs, ORT {ort_out.size}")
+        rel = float(np.abs(nn_out - ort_out).max() / np.abs(ort_out).max())
+        worst = max(worst, rel)
+        if not rel <= 1e-4:
+            msg = f"{model}: nn-core and ORT disagree (max difference {rel:.2e} of the largest output)"
+            if index.has_section(group):
+                die(msg)
+            print(f"warning: {msg}; random input, maybe a close argmax race", flush=True)
+    print(f"outputs agree: max |nn-core - ORT| = {worst:.1e} of the largest output", flush=True)
+
+
+def run_child(cmd):
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        die(f"{' '.join(cmd)} failed:\n{res.stderr.strip()}")
+    return res.stdout
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cli", required=True, help="the facekp-nn executable")
@@ -91,6 +137,7 @@ def main():
         die(f"{args.cli} is not an executable: build first (meson compile -C BUILD) or pass --build")
 
     models = ensure_models(args.models, variants, sizes)
+    check_same_results(args.cli, models, args.models)
     pairs = [(v, s, t) for v in variants for s in sizes for t in threads]
     results = {p: {"nn": [], "ort": []} for p in pairs}
     ort_version = "?"

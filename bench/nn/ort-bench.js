@@ -2,15 +2,18 @@
 // Times one ONNX model with ONNX Runtime (CPU), the peer nn-core is measured against.
 //
 //   node ort-bench.js MODEL --threads N --runs K [--warmup W]
+//   node ort-bench.js MODEL --input FILE.raw      (runs once, prints the output)
 //
-// Prints one JSON line: {"min_ms":…, "median_ms":…, "runs":K, "threads":N, "ort":version}.
-// The input is filled with a fixed pattern (values do not change the work a CNN does).
+// Timing prints one JSON line: {"min_ms":…, "median_ms":…, "runs":K, "threads":N, "ort":version}.
+// Its input is a fixed pattern (values do not change the work a CNN does).
+// With --input (raw little-endian float32, the input's full size) it prints
+// {"output": [...]}: bench.py checks that both engines compute the same thing.
 'use strict';
 
 const path = require('path');
 
 function parseArgs(argv) {
-  const opts = { threads: 1, runs: 50, warmup: 5, model: null };
+  const opts = { threads: 1, runs: 50, warmup: 5, model: null, input: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -20,6 +23,7 @@ function parseArgs(argv) {
     if (a === '--threads') opts.threads = parseInt(next(), 10);
     else if (a === '--runs') opts.runs = parseInt(next(), 10);
     else if (a === '--warmup') opts.warmup = parseInt(next(), 10);
+    else if (a === '--input') opts.input = next();
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
     else if (opts.model === null) opts.model = a;
     else throw new Error(`unexpected argument ${a}`);
@@ -57,7 +61,17 @@ async function main() {
   const n = dims.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = ((i * 7919) % 2001) / 1000 - 1;
+  if (opts.input) {
+    const bytes = require('fs').readFileSync(opts.input);
+    if (bytes.length !== n * 4) throw new Error(`${opts.input}: ${bytes.length} bytes, expected ${n * 4}`);
+    for (let i = 0; i < n; i++) data[i] = bytes.readFloatLE(i * 4);
+  }
   const feeds = { [name]: new ort.Tensor('float32', data, dims) };
+  if (opts.input) {
+    const result = await session.run(feeds);
+    console.log(JSON.stringify({ output: Array.from(result[session.outputNames[0]].data) }));
+    return;
+  }
 
   for (let i = 0; i < opts.warmup; i++) await session.run(feeds);
   const times = [];
