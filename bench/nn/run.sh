@@ -5,7 +5,7 @@
 #
 # 1. installs the pinned onnxruntime-node (package-lock.json) into bench/nn/node_modules;
 # 2. exports the static-shape models into DIR/bench-nn-models (tests/nn/make_fixtures.py --bench);
-# 3. runs both engines interleaved and prints the table.
+# 3. checks that both engines give the same outputs, runs them interleaved, prints the table.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
