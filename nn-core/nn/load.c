@@ -51,6 +51,14 @@ node_label (const Onnx__NodeProto *node, size_t index)
   return g_strdup_printf ("node #%zu (%s)", index, op);
 }
 
+/* memcpy that accepts NULL with a zero length (empty tensors and lists). */
+static inline void
+copy_bytes (void *dst, const void *src, size_t n)
+{
+  if (n > 0)
+    memcpy (dst, src, n);
+}
+
 /* ---- Sizes ------------------------------------------------------------ */
 
 /* Element count of a shape, FALSE on overflow or above the per-tensor cap. */
@@ -220,11 +228,11 @@ const_from_proto (Loader *L, const Onnx__TensorProto *proto, const char *name, G
               name, raw_len, n * 4);
         return -1;
       }
-      memcpy (values, raw, n * 4);
+      copy_bytes (values, raw, n * 4);
     } else if (type == ONNX_FLOAT) {
       if (proto->n_float_data != n) g_free (values);
       CHECK_COUNT (proto->n_float_data, "floats");
-      memcpy (values, proto->float_data, n * 4);
+      copy_bytes (values, proto->float_data, n * 4);
     } else if (use_raw) {
       if (raw_len != n * 8) {
         g_free (values);
@@ -234,7 +242,7 @@ const_from_proto (Loader *L, const Onnx__TensorProto *proto, const char *name, G
       }
       for (size_t i = 0; i < n; i++) {
         double d;
-        memcpy (&d, raw + 8 * i, 8);
+        copy_bytes (&d, raw + 8 * i, 8);
         values[i] = (float) d;
       }
     } else {
@@ -261,17 +269,17 @@ const_from_proto (Loader *L, const Onnx__TensorProto *proto, const char *name, G
       }
       for (size_t i = 0; i < n; i++) {
         if (elem == 8) {
-          memcpy (&values[i], raw + 8 * i, 8);
+          copy_bytes (&values[i], raw + 8 * i, 8);
         } else {
           int32_t v;
-          memcpy (&v, raw + 4 * i, 4);
+          copy_bytes (&v, raw + 4 * i, 4);
           values[i] = v;
         }
       }
     } else if (type == ONNX_INT64) {
       if (proto->n_int64_data != n) g_free (values);
       CHECK_COUNT (proto->n_int64_data, "int64s");
-      memcpy (values, proto->int64_data, n * 8);
+      copy_bytes (values, proto->int64_data, n * 8);
     } else {
       if (proto->n_int32_data != n) g_free (values);
       CHECK_COUNT (proto->n_int32_data, "int32s");
@@ -389,7 +397,7 @@ attr_ints (const Node *node, const char *name, int64_t *values, int max, int *co
     return fail (error, FKP_NN_ERROR_UNSUPPORTED_ATTRIBUTE,
                  "%s: attribute '%s' has %zu values (at most %d expected)", node->label, name,
                  a->n_ints, max);
-  memcpy (values, a->ints, a->n_ints * sizeof (int64_t));
+  copy_bytes (values, a->ints, a->n_ints * sizeof (int64_t));
   *count = (int) a->n_ints;
   return TRUE;
 }
@@ -1028,7 +1036,7 @@ op_concat (Node *node, GError **error)
         const Tensor *in = T (L, input_index (node, i));
         size_t chunk = in->n_elements / MAX (outer, 1) * elem;
         const char *src = dtype == DT_INT64 ? (const char *) in->idata : (const char *) in->fdata;
-        memcpy (dst, src + o * chunk, chunk);
+        copy_bytes (dst, src + o * chunk, chunk);
         dst += chunk;
       }
     return add_const (L, node->proto->output[0], &shape, dtype, out, error) >= 0;
@@ -1197,7 +1205,7 @@ read_axes (const Node *node, int input, int64_t *axes, int *n_axes, GError **err
     return TRUE;
   if (count > FKP_NN_MAX_RANK)
     return fail (error, FKP_NN_ERROR_SHAPE, "%s: too many axes", node->label);
-  memcpy (axes, values, count * sizeof (int64_t));
+  copy_bytes (axes, values, count * sizeof (int64_t));
   *n_axes = (int) count;
   return TRUE;
 }
@@ -1782,7 +1790,7 @@ op_gather (Node *node, GError **error)
         return fail (error, FKP_NN_ERROR_SHAPE, "%s: index %" G_GINT64_FORMAT " is out of range",
                      node->label, indices[k]);
       }
-      memcpy (dst, src + ((o * (size_t) extent + (size_t) i) * inner) * elem, inner * elem);
+      copy_bytes (dst, src + ((o * (size_t) extent + (size_t) i) * inner) * elem, inner * elem);
       dst += inner * elem;
     }
   return add_const (L, node->proto->output[0], &shape, X->dtype, out, error) >= 0;
@@ -1799,7 +1807,7 @@ strided_copy_bytes (char *dst, const char *src, size_t elem, int rank, const int
     n *= (size_t) dims[i];
   int64_t offset = base;
   for (size_t k = 0; k < n; k++) {
-    memcpy (dst + k * elem, src + offset * (int64_t) elem, elem);
+    copy_bytes (dst + k * elem, src + offset * (int64_t) elem, elem);
     for (int d = rank - 1; d >= 0; d--) {
       offset += stride[d];
       if (++index[d] < dims[d])
@@ -1835,8 +1843,8 @@ strided_output (Node *node, int x, const FkpShape *shape, const int64_t *stride,
   s->n_inputs = 1;
   s->inputs[0] = x;
   s->copy_rank = shape->rank;
-  memcpy (s->copy_dims, shape->dims, sizeof s->copy_dims);
-  memcpy (s->copy_stride, stride, sizeof (int64_t) * shape->rank);
+  copy_bytes (s->copy_dims, shape->dims, sizeof s->copy_dims);
+  copy_bytes (s->copy_stride, stride, sizeof (int64_t) * shape->rank);
   s->copy_base = base;
   return step_output (node, s, shape, DT_FLOAT, error);
 }
@@ -1914,10 +1922,10 @@ op_slice (Node *node, GError **error)
     }
     n_starts = (int) c[0];
     n_ends = (int) c[1];
-    memcpy (starts, v[0], c[0] * 8);
-    memcpy (ends, v[1], c[1] * 8);
-    if (v[2]) { n_axes = (int) c[2]; memcpy (axes, v[2], c[2] * 8); }
-    if (v[3]) { n_steps = (int) c[3]; memcpy (steps, v[3], c[3] * 8); }
+    copy_bytes (starts, v[0], c[0] * 8);
+    copy_bytes (ends, v[1], c[1] * 8);
+    if (v[2]) { n_axes = (int) c[2]; copy_bytes (axes, v[2], c[2] * 8); }
+    if (v[3]) { n_steps = (int) c[3]; copy_bytes (steps, v[3], c[3] * 8); }
   }
   if (n_starts < 0 || n_starts != n_ends || (n_axes >= 0 && n_axes != n_starts)
       || (n_steps >= 0 && n_steps != n_starts))
@@ -1926,7 +1934,7 @@ op_slice (Node *node, GError **error)
   FkpShape shape = X->shape;
   int64_t in_stride[FKP_NN_MAX_RANK], stride[FKP_NN_MAX_RANK], base = 0;
   contiguous_strides (&X->shape, in_stride);
-  memcpy (stride, in_stride, sizeof stride);
+  copy_bytes (stride, in_stride, sizeof stride);
   gboolean done[FKP_NN_MAX_RANK] = { FALSE };
   for (int i = 0; i < n_starts; i++) {
     int a = 0;
@@ -1998,7 +2006,7 @@ op_pad (Node *node, GError **error)
       return fail (error, FKP_NN_ERROR_SHAPE, "%s: too many pads", node->label);
     n_pads = v ? (int) c : -1;
     if (v)
-      memcpy (pads, v, c * 8);
+      copy_bytes (pads, v, c * 8);
   }
   if (n_pads != 2 * rank)
     return fail (error, FKP_NN_ERROR_SHAPE, "%s: needs %d pads", node->label, 2 * rank);
@@ -2012,7 +2020,7 @@ op_pad (Node *node, GError **error)
   Step *s = new_step (node, OP_PAD);
   s->n_inputs = 1;
   s->inputs[0] = x;
-  memcpy (s->pad_begin, pads, rank * sizeof (int64_t));
+  copy_bytes (s->pad_begin, pads, rank * sizeof (int64_t));
   s->pad_value = value;
   return step_output (node, s, &shape, DT_FLOAT, error);
 }
@@ -2138,7 +2146,7 @@ op_resize (Node *node, gboolean upsample, GError **error)
         fail (error, FKP_NN_ERROR_UNSUPPORTED_ATTRIBUTE, "%s: needs 4 scales", node->label);
       goto out;
     }
-    memcpy (attr_scales, a->floats, sizeof attr_scales);
+    copy_bytes (attr_scales, a->floats, sizeof attr_scales);
     scales = attr_scales;
     n_scales = 4;
   } else {
