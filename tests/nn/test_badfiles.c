@@ -559,6 +559,57 @@ test_input_size_override (void)
   g_free (buf);
 }
 
+/* Distinct nets share no state: run concurrently from several threads,
+ * each gives the same answer as a net run alone. */
+typedef struct {
+  FkpNet *net;
+  const float *expected;
+  gboolean ok;
+} Worker;
+
+static gpointer
+run_worker (gpointer data)
+{
+  Worker *w = data;
+  w->ok = TRUE;
+  for (int i = 0; i < 50; i++) {
+    float *in = fkp_net_get_input_data (w->net, 0);
+    for (int k = 0; k < 2 * 16 * 16; k++)
+      in[k] = (float) (k % 13) / 13.0f - 0.4f;
+    if (!fkp_net_run (w->net, NULL)
+        || memcmp (fkp_net_get_output_data (w->net, 0), w->expected, 4 * sizeof (float)) != 0)
+      w->ok = FALSE;
+  }
+  return NULL;
+}
+
+static void
+test_concurrent_nets (void)
+{
+  size_t len;
+  guint8 *buf = small_model (&len, 16);
+  FkpNet *alone = fkp_net_new_from_data (buf, len, NULL, NULL);
+  g_assert_nonnull (alone);
+  float *in = fkp_net_get_input_data (alone, 0);
+  for (int k = 0; k < 2 * 16 * 16; k++)
+    in[k] = (float) (k % 13) / 13.0f - 0.4f;
+  g_assert_true (fkp_net_run (alone, NULL));
+  Worker workers[3];
+  GThread *threads[3];
+  for (int i = 0; i < 3; i++) {
+    workers[i].net = fkp_net_new_from_data (buf, len, NULL, NULL);
+    workers[i].expected = fkp_net_get_output_data (alone, 0);
+    threads[i] = g_thread_new ("net", run_worker, &workers[i]);
+  }
+  for (int i = 0; i < 3; i++) {
+    g_thread_join (threads[i]);
+    g_assert_true (workers[i].ok);
+    fkp_net_free (workers[i].net);
+  }
+  fkp_net_free (alone);
+  g_free (buf);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -579,5 +630,6 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/errors/invalid-argument", test_error_invalid_argument);
   g_test_add_func ("/nn/api/basics", test_api);
   g_test_add_func ("/nn/api/input-size-override", test_input_size_override);
+  g_test_add_func ("/nn/api/concurrent-nets", test_concurrent_nets);
   return g_test_run ();
 }
