@@ -58,6 +58,8 @@ def measure_model(data_dir, work):
         truth = [(float(row[1 + 2 * k]), float(row[2 + 2 * k])) for k in range(68)]
         check(len(line["faces"]) == 1, f"full-frame: {len(line['faces'])} faces")
         errors.append(best_nme(line, truth))
+    global NME_OK
+    NME_OK = max(0.10, 2 * max(errors))   # as in test-facekpfilter.c
     return sum(errors) / len(errors)
 
 
