@@ -1,0 +1,342 @@
+#!/usr/bin/python3
+"""Stickers on a video file: one input file to one output file of the same container
+family, audio passed through untouched, plus the landmarks as JSON lines.
+
+    examples/file_to_file.py in.mkv out.mkv
+    examples/file_to_file.py --stickers seed --export faces.jsonl in.avi out.avi
+
+What happens to each stream:
+
+- the container is recognised (typefind) and the same family's muxer writes the
+  output: AVI -> avimux, Matroska -> matroskamux, WebM -> webmmux, MP4 -> mp4mux,
+  QuickTime -> qtmux, Ogg -> oggmux, MPEG-TS -> mpegtsmux, FLV -> flvmux;
+- the first video stream is decoded, goes through facekpfilter and is encoded
+  again, with the input's codec when an encoder for it is installed and the
+  muxer takes it, else with the first installed encoder the muxer takes
+  (jpegenc, vp8enc, avenc_mpeg4, theoraenc, x264enc);
+- audio streams are copied as they are (no decoding) when the muxer takes their
+  codec, and re-encoded only when it does not (the summary says which);
+- other streams (subtitles, a second video) are left out.
+
+The same class drives examples/batch.py.  Needs Debian's python3-gi and
+gir1.2-gstreamer-1.0 (run with /usr/bin/python3).
+"""
+import argparse
+import os
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GLib", "2.0")
+from gi.repository import GLib, GObject, Gst  # noqa: E402
+
+# typefind's caps name -> muxer of the same family.
+CONTAINER_MUXERS = {
+    "video/x-msvideo": "avimux",
+    "video/x-matroska": "matroskamux",
+    "video/webm": "webmmux",
+    "application/ogg": "oggmux",
+    "video/mpegts": "mpegtsmux",
+    "video/x-flv": "flvmux",
+}
+
+# Parsed video caps name -> encoders that write the same codec, best first.
+SAME_CODEC_ENCODERS = {
+    "image/jpeg": ["jpegenc"],
+    "video/x-vp8": ["vp8enc"],
+    "video/x-vp9": ["vp9enc"],
+    "video/x-theora": ["theoraenc"],
+    "video/x-h264": ["x264enc", "openh264enc"],
+    "video/x-h265": ["x265enc"],
+    "video/mpeg": ["avenc_mpeg4"],
+}
+FALLBACK_VIDEO_ENCODERS = ["jpegenc", "vp8enc", "avenc_mpeg4", "theoraenc", "x264enc"]
+FALLBACK_AUDIO_ENCODERS = ["vorbisenc", "opusenc", "lamemp3enc", "avenc_aac", "flacenc"]
+
+# Settings that keep quality reasonable where an encoder's default does not.
+ENCODER_SETTINGS = {
+    "avenc_mpeg4": {"bitrate": 4000000},
+    "vp8enc": {"deadline": 1, "target-bitrate": 2000000},
+    "vp9enc": {"deadline": 1, "target-bitrate": 2000000},
+    "x264enc": {"speed-preset": "veryfast"},
+}
+
+# Error domain of the messages this script posts itself.
+EXAMPLE_ERROR = "file-to-file-error"
+
+
+def muxer_for(container_caps):
+    """Name of the muxer that writes the container typefind found, or None."""
+    structure = container_caps.get_structure(0)
+    name = structure.get_name()
+    if name == "video/quicktime":
+        # typefind marks ISO MP4 files with variant=iso; the rest are QuickTime.
+        variant = structure.get_string("variant")
+        return "mp4mux" if variant == "iso" else "qtmux"
+    return CONTAINER_MUXERS.get(name)
+
+
+def src_template_caps(factory):
+    for template in factory.get_static_pad_templates():
+        if template.direction == Gst.PadDirection.SRC:
+            return template.get_caps()
+    return Gst.Caps.new_empty()
+
+
+def pick_encoder(mux_factory, preferred, fallback):
+    """First installed encoder, preferred ones first, whose output the muxer takes."""
+    for name in preferred + [n for n in fallback if n not in preferred]:
+        factory = Gst.ElementFactory.find(name)
+        if factory is not None and mux_factory.can_sink_any_caps(src_template_caps(factory)):
+            return name
+    return None
+
+
+def make(factory_name, **properties):
+    element = Gst.ElementFactory.make(factory_name)
+    if element is None:
+        raise RuntimeError(f"GStreamer element {factory_name} is not installed")
+    for key, value in properties.items():
+        spec = element.find_property(key)
+        if isinstance(value, str) and spec is not None and spec.value_type != GObject.TYPE_STRING:
+            Gst.util_set_object_arg(element, key, value)   # enums given by nick
+        else:
+            element.set_property(key, value)
+    return element
+
+
+def link_chain(*elements):
+    for upstream, downstream in zip(elements, elements[1:]):
+        if not upstream.link(downstream):
+            raise RuntimeError(f"cannot link {upstream.get_name()} to {downstream.get_name()}")
+
+
+class Transcode:
+    """One input file through facekpfilter into one output file.
+
+    Runs in the caller's GLib main loop: start(), then on_done(transcode) is
+    called from the main loop with transcode.error None (success) or a message.
+    """
+
+    def __init__(self, input_path, output_path, stickers="default", export=None,
+                 threads=0, on_done=None):
+        self.input_path = input_path
+        self.output_path = output_path
+        self.stickers = stickers
+        self.export = export
+        self.threads = threads
+        self.on_done = on_done
+        self.error = None
+        self.frames = 0
+        self.notes = []            # what happened to the streams, for the summary
+        self.video_chain = None
+        self.audio_streams = 0
+        self.mux = None
+        self.finished = False
+
+        self.pipeline = Gst.Pipeline.new(os.path.basename(input_path))
+        self.source = make("filesrc", location=input_path)
+        self.typefind = make("typefind")
+        self.parse = make("parsebin")
+        self.sink = make("filesink", location=output_path)
+        for element in (self.source, self.typefind, self.parse, self.sink):
+            self.pipeline.add(element)
+        self.source.link(self.typefind)
+        self.typefind.connect("have-type", self._on_have_type)
+        self.parse.connect("pad-added", self._on_parsed_pad)
+        self.parse.connect("no-more-pads", self._on_no_more_pads)
+        bus = self.pipeline.get_bus()
+        bus.add_signal_watch()
+        self._bus_handler = bus.connect("message", self._on_message)
+
+    # -- building, in streaming threads --------------------------------------
+
+    def _fail(self, text):
+        """Reports a problem found while building from a streaming thread."""
+        structure = Gst.Structure.new_empty(EXAMPLE_ERROR)
+        structure.set_value("message", text)
+        self.pipeline.post_message(Gst.Message.new_application(self.pipeline, structure))
+
+    def _add(self, *elements):
+        for element in elements:
+            self.pipeline.add(element)
+        for element in elements:
+            element.sync_state_with_parent()
+
+    def _on_have_type(self, _typefind, _probability, caps):
+        muxer = muxer_for(caps)
+        if muxer is None or Gst.ElementFactory.find(muxer) is None:
+            what = caps.get_structure(0).get_name()
+            self._fail(f"no muxer for its container ({what}"
+                       + (f"; {muxer} is not installed)" if muxer else ")"))
+            return
+        self.mux = make(muxer)
+        self.pipeline.add(self.mux)
+        self.mux.link(self.sink)
+        self.mux.sync_state_with_parent()
+        self.typefind.link(self.parse)
+
+    def _on_parsed_pad(self, _parse, pad):
+        caps = pad.get_current_caps() or pad.query_caps(None)
+        kind = caps.get_structure(0).get_name()
+        if self.mux is None:
+            return
+        if (kind.startswith("video/") or kind == "image/jpeg") and self.video_chain is None:
+            self._link_video(pad, kind)
+        elif kind.startswith("audio/"):
+            self._link_audio(pad, caps)
+        else:
+            self._discard(pad)
+            self.notes.append(f"left out a {kind} stream")
+
+    def _discard(self, pad):
+        sink = make("fakesink", sync=False)
+        sink.set_property("async", False)
+        self._add(sink)
+        pad.link(sink.get_static_pad("sink"))
+
+    def _link_video(self, pad, codec):
+        mux_factory = self.mux.get_factory()
+        encoder_name = pick_encoder(mux_factory, SAME_CODEC_ENCODERS.get(codec, []),
+                                    FALLBACK_VIDEO_ENCODERS)
+        if encoder_name is None:
+            self._fail(f"no installed video encoder writes a codec {mux_factory.get_name()} takes")
+            return
+        queue = make("queue")
+        decode = make("decodebin")
+        convert_in = make("videoconvert")
+        facekp = Gst.ElementFactory.make("facekpfilter")
+        if facekp is None:
+            self._fail("element facekpfilter not found (GST_PLUGIN_PATH=BUILD/gst-plugin "
+                       "when running from the build tree)")
+            return
+        facekp.set_property("stickers", self.stickers)
+        facekp.set_property("post-messages", "none")
+        facekp.set_property("threads", self.threads)
+        if self.export:
+            facekp.set_property("export-location", self.export)
+        convert_out = make("videoconvert")
+        encoder = make(encoder_name, **ENCODER_SETTINGS.get(encoder_name, {}))
+        chain = [queue, decode, convert_in, facekp, convert_out, encoder]
+        self._add(*chain)
+        # The muxer's pad is requested now, before any data flows, so that it
+        # writes its header knowing every stream.
+        if not encoder.link(self.mux):
+            self._fail(f"{encoder_name} cannot feed {mux_factory.get_name()}")
+            return
+        link_chain(convert_in, facekp, convert_out, encoder)
+        queue.link(decode)
+        decode.connect("pad-added", lambda _d, raw: raw.link(convert_in.get_static_pad("sink")))
+        facekp.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._count_frame)
+        pad.link(queue.get_static_pad("sink"))
+        self.video_chain = chain
+        self.notes.append(f"video {codec} -> {encoder_name}")
+
+    def _count_frame(self, _pad, _info):
+        self.frames += 1
+        return Gst.PadProbeReturn.OK
+
+    def _link_audio(self, pad, caps):
+        queue = make("queue")
+        self._add(queue)
+        codec = caps.get_structure(0).get_name()
+        # Asked with the stream's caps, the muxer hands out an audio pad only if
+        # it can store this codec as it is.
+        mux_pad = self.mux.get_compatible_pad(pad, caps)
+        if mux_pad is not None and queue.get_static_pad("src").link(mux_pad) == Gst.PadLinkReturn.OK:
+            pad.link(queue.get_static_pad("sink"))
+            self.notes.append(f"audio {codec} copied")
+            self.audio_streams += 1
+            return
+        encoder_name = pick_encoder(self.mux.get_factory(), [], FALLBACK_AUDIO_ENCODERS)
+        if encoder_name is None:
+            self._discard(pad)
+            self.notes.append(f"left out audio {codec}: no encoder for this container")
+            return
+        decode = make("decodebin")
+        convert = make("audioconvert")
+        resample = make("audioresample")
+        encoder = make(encoder_name)
+        self._add(decode, convert, resample, encoder)
+        link_chain(convert, resample, encoder)
+        if not encoder.link(self.mux):
+            self._fail(f"{encoder_name} cannot feed {self.mux.get_factory().get_name()}")
+            return
+        queue.link(decode)
+        decode.connect("pad-added", lambda _d, raw: raw.link(convert.get_static_pad("sink")))
+        pad.link(queue.get_static_pad("sink"))
+        self.notes.append(f"audio {codec} re-encoded with {encoder_name}")
+        self.audio_streams += 1
+
+    def _on_no_more_pads(self, _parse):
+        if self.video_chain is None and self.mux is not None:
+            self._fail("it has no video stream")
+
+    # -- running, in the main loop -------------------------------------------
+
+    def start(self):
+        if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            # The reason is on the bus; _on_message finishes with it.
+            pass
+
+    def progress(self):
+        """(position, duration) in nanoseconds; either None when unknown."""
+        ok_pos, position = self.pipeline.query_position(Gst.Format.TIME)
+        ok_dur, duration = self.pipeline.query_duration(Gst.Format.TIME)
+        return (position if ok_pos else None), (duration if ok_dur and duration > 0 else None)
+
+    def _on_message(self, _bus, message):
+        if self.finished:
+            return
+        if message.type == Gst.MessageType.EOS:
+            self._finish(None)
+        elif message.type == Gst.MessageType.ERROR:
+            error, debug = message.parse_error()
+            self._finish(f"{message.src.get_name()}: {error.message}")
+        elif message.type == Gst.MessageType.APPLICATION:
+            structure = message.get_structure()
+            if structure.get_name() == EXAMPLE_ERROR:
+                self._finish(structure.get_string("message"))
+
+    def _finish(self, error):
+        self.finished = True
+        self.error = error
+        self.pipeline.set_state(Gst.State.NULL)
+        bus = self.pipeline.get_bus()
+        bus.disconnect(self._bus_handler)
+        bus.remove_signal_watch()
+        if error is not None and os.path.exists(self.output_path):
+            os.unlink(self.output_path)   # a partial file would not play
+        if self.on_done is not None:
+            self.on_done(self)
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description="Stickers on a video file: same container out, audio copied.")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--stickers", default="default",
+                        help="sticker pack name or .ini path (default: default; '' for none)")
+    parser.add_argument("--export", help="JSON-lines file for the landmarks")
+    parser.add_argument("--threads", type=int, default=0, help="facekpfilter threads (0: per core)")
+    args = parser.parse_args()
+
+    if os.path.abspath(args.input) == os.path.abspath(args.output):
+        sys.exit("file_to_file: the output must not overwrite the input")
+    Gst.init(None)
+    loop = GLib.MainLoop()
+    job = Transcode(args.input, args.output, stickers=args.stickers, export=args.export,
+                    threads=args.threads, on_done=lambda _job: loop.quit())
+    job.start()
+    loop.run()
+    if job.error is not None:
+        print(f"file_to_file: {args.input}: {job.error}", file=sys.stderr)
+        return 1
+    print(f"{args.output}: {job.frames} frames; " + "; ".join(job.notes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
