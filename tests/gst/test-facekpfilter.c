@@ -954,6 +954,37 @@ GST_START_TEST (test_overlay_attached_when_accepted)
 }
 GST_END_TEST;
 
+/* ---- QoS ------------------------------------------------------------- */
+
+GST_START_TEST (test_qos_drops_late_frames)
+{
+  TestCanvas *c = test_canvas_new (320, 240, 110);
+  GstHarness *h = new_harness ("post-messages=none", GST_VIDEO_FORMAT_I420, 320, 240);
+  gst_buffer_unref (push_pull (h, test_canvas_to_buffer (c, GST_VIDEO_FORMAT_I420, 0, FRAME_NS)));
+
+  /* Downstream reports that frames up to 1 s are too late to show. */
+  fail_unless (gst_harness_push_upstream_event (h,
+      gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 2.0, GST_SECOND / 2, GST_SECOND / 2)));
+  GstBuffer *late = test_canvas_to_buffer (c, GST_VIDEO_FORMAT_I420, GST_SECOND / 2, FRAME_NS);
+  fail_unless_equals_int (gst_harness_push (h, late), GST_FLOW_OK);
+  fail_unless (gst_harness_try_pull (h) == NULL, "a late frame was processed");
+
+  GstBuffer *in_time = test_canvas_to_buffer (c, GST_VIDEO_FORMAT_I420, 3 * GST_SECOND, FRAME_NS);
+  GstBuffer *out = push_pull (h, in_time);
+  fail_unless (gst_buffer_get_face_landmarks_meta (out) != NULL);
+  gst_buffer_unref (out);
+
+  /* With qos=false nothing is dropped. */
+  g_object_set (filter_of (h), "qos", FALSE, NULL);
+  fail_unless (gst_harness_push_upstream_event (h,
+      gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 2.0, GST_SECOND, 4 * GST_SECOND)));
+  out = push_pull (h, test_canvas_to_buffer (c, GST_VIDEO_FORMAT_I420, 4 * GST_SECOND, FRAME_NS));
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  test_canvas_free (c);
+}
+GST_END_TEST;
+
 /* ---- Start-up errors ------------------------------------------------- */
 
 static gchar *
@@ -1024,6 +1055,7 @@ facekpfilter_suite (void)
   tcase_add_test (tc, test_many_faces);
   tcase_add_test (tc, test_flush_and_eos);
   tcase_add_test (tc, test_overlay_attached_when_accepted);
+  tcase_add_test (tc, test_qos_drops_late_frames);
   tcase_add_test (tc, test_start_errors);
   return s;
 }
