@@ -21,8 +21,8 @@ activate (float v, const Activation *act)
 }
 
 /* One loop per activation kind, so that each vectorises. */
-FKP_SIMD void
-fkp_nn_apply_activation (float *data, size_t n, const Activation *act)
+FKP_SIMD static void
+apply_activation (float *data, size_t n, const Activation *act)
 {
   const float alpha = act->alpha, lo = act->lo, hi = act->hi;
   switch (act->kind) {
@@ -57,12 +57,12 @@ fkp_nn_apply_activation (float *data, size_t n, const Activation *act)
   }
 }
 
-FKP_SIMD void
-fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
-                              const Activation *act)
+FKP_SIMD static void
+apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
+                       const Activation *act)
 {
   if (!bias) {
-    fkp_nn_apply_activation (data, channels * plane, act);
+    apply_activation (data, channels * plane, act);
     return;
   }
   /* Bias in one pass, fused with the common activations. */
@@ -83,9 +83,24 @@ fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const 
     } else {
       for (size_t i = 0; i < plane; i++)
         p[i] += b;
-      fkp_nn_apply_activation (p, plane, act);
+      apply_activation (p, plane, act);
     }
   }
+}
+
+/* Plain entry points for conv.c: the SIMD clones stay file-local, which
+ * keeps their ifunc resolvers out of the library's exported symbols. */
+void
+fkp_nn_apply_activation (float *data, size_t n, const Activation *act)
+{
+  apply_activation (data, n, act);
+}
+
+void
+fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
+                              const Activation *act)
+{
+  apply_bias_activation (data, channels, plane, bias, act);
 }
 
 FKP_SIMD static void
@@ -101,7 +116,7 @@ run_batchnorm (FkpNet *net, const Step *s)
       for (size_t i = 0; i < s->inner; i++)
         dst[i] = src[i] * k + b;
     }
-  fkp_nn_apply_activation (y, net->tensors[s->output].n_elements, &s->act);
+  apply_activation (y, net->tensors[s->output].n_elements, &s->act);
 }
 
 static void
@@ -400,7 +415,7 @@ run_binary (FkpNet *net, const Step *s)
       index[d] = 0;
     }
   }
-  fkp_nn_apply_activation (y, net->tensors[s->output].n_elements, &s->act);
+  apply_activation (y, net->tensors[s->output].n_elements, &s->act);
 }
 
 FKP_SIMD static void
@@ -499,7 +514,7 @@ run_gemm (FkpNet *net, const Step *s)
   if (s->bias)
     for (size_t i = 0; i < n; i++)
       y[i] += s->bias[i];
-  fkp_nn_apply_activation (y, n, &s->act);
+  apply_activation (y, n, &s->act);
 }
 
 static void
@@ -520,7 +535,7 @@ run_matmul (FkpNet *net, const Step *s)
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, ai, K, bi, N, 0.0f,
                    yi, N);
   }
-  fkp_nn_apply_activation (y, net->tensors[s->output].n_elements, &s->act);
+  apply_activation (y, net->tensors[s->output].n_elements, &s->act);
 }
 
 static void

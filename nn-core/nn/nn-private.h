@@ -8,10 +8,12 @@
 
 #define FKP_PUBLIC __attribute__ ((visibility ("default")))
 
+
 /* The engine's own loops are built for the baseline x86-64 and, through
  * GCC's function multiversioning, also for AVX2+FMA and AVX-512 machines;
  * the best clone is picked once at load time.  Other compilers and
- * architectures get the plain version. */
+ * architectures get the plain version.  Only on static functions: GCC would
+ * export the ifunc resolver of an extern one despite -fvisibility=hidden. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define FKP_SIMD __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
