@@ -12,8 +12,9 @@
 #define JUMP_MIN_SCALE 0.7        /* box size ratio between consecutive frames ... */
 #define JUMP_MAX_SCALE (1 / 0.7)  /* ... outside this range is a jump */
 #define JUMP_MAX_SHIFT 0.5        /* centre shift, in box sizes, beyond which is a jump */
-#define MAX_MISSES 3              /* detector runs in a row without the face drop the track */
+#define MAX_MISSES 6              /* detector runs in a row without the face drop the track */
 #define MIN_VISIBLE 0.5           /* fraction of the points' box inside the frame to keep it */
+#define CONFIRM_MIN_IOU 0.3f      /* points of a new face must overlap its detection this much */
 
 typedef struct {
   guint id;
@@ -77,7 +78,7 @@ fkp_face_options_init (FkpFaceOptions *o)
   o->detector_threshold = -1.0f;
   o->smoothing = TRUE;
   o->smoothing_min_cutoff = 1.0f;
-  o->smoothing_beta = 1.0f;
+  o->smoothing_beta = 20.0f;
   o->smoothing_d_cutoff = 1.0f;
   o->threads = 1;
 }
@@ -390,9 +391,14 @@ track_step (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t, GError **erro
   return TRUE;
 }
 
+/* Starts (or restarts) a track from a landmark box: crop from the box, then
+ * refine.  With the detector, the face is confirmed only if the refined
+ * points' box overlaps the detection's landmark box (IoU >= CONFIRM_MIN_IOU):
+ * on a face the landmark model lands on it, on a false detection its points
+ * shrink or wander off. */
 static gboolean
 track_start_from_box (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t,
-                      const FkpFaceBox *landmark_box, GError **error)
+                      const FkpFaceBox *landmark_box, gboolean *confirmed, GError **error)
 {
   FkpFaceCrop crop;
   fkp_landmark_model_crop_from_box (p->landmarks, landmark_box, &crop);
@@ -400,6 +406,10 @@ track_start_from_box (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t,
     return FALSE;
   memset (t->filters, 0, sizeof t->filters);
   t->jumped = FALSE;
+  FkpFaceBox b;
+  track_box (t, &b);
+  *confirmed = p->opts.source != FKP_FACE_SOURCE_DETECT
+               || fkp_face_box_iou (&b, landmark_box) >= CONFIRM_MIN_IOU;
   return TRUE;
 }
 
@@ -432,7 +442,7 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
       iou[i * n_boxes + j] = fkp_face_box_iou (&tb, &boxes[j].box);
   }
   fkp_face_match_greedy (iou, n_tracks, n_boxes, MATCH_MIN_IOU, match);
-  gboolean ok = TRUE;
+  gboolean ok = TRUE, confirmed = TRUE;
   size_t kept = 0;
   for (size_t i = 0; i < n_tracks && ok; i++) {
     Track t = g_array_index (work, Track, i);
@@ -442,8 +452,18 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
       t.misses = 0;
       t.score = b->score;
       /* A track that jumped restarts from the box; others keep following their points. */
-      ok = t.jumped ? track_start_from_box (p, s, &t, &b->box, error)
-                    : track_step (p, s, &t, error);
+      if (t.jumped) {
+        Track before = t;
+        ok = track_start_from_box (p, s, &t, &b->box, &confirmed, error);
+        if (ok && !confirmed) {
+          /* Not confirmed: keep the old points and count a miss. */
+          t = before;
+          if (++t.misses >= MAX_MISSES)
+            continue;
+        }
+      } else {
+        ok = track_step (p, s, &t, error);
+      }
     } else {
       /* Unseen by the detector: gone at once if its points also jumped, else
        * given MAX_MISSES detector runs (one per frame while it is unseen). */
@@ -459,8 +479,10 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
     if (box_used[j] || work->len >= (guint) p->opts.max_faces)
       continue;
     Track *t = add_track (work, 0, boxes[j].score);
-    ok = track_start_from_box (p, s, t, &boxes[j].box, error);
+    ok = track_start_from_box (p, s, t, &boxes[j].box, &confirmed, error);
     t->id = 0;   /* given at commit, so that a failed frame burns no id */
+    if (ok && !confirmed)
+      g_array_set_size (work, work->len - 1);
   }
   g_free (iou);
   g_free (match);

@@ -143,20 +143,20 @@ test_one_euro (void)
   }
   g_assert_cmpfloat (prev, >, 99);
 
-  /* Defaults (options_init) on 2 px noise and a face moving one face size per second. */
+  /* Defaults (options_init) on 1 px noise (1 % of the face) and a face moving one face size per second. */
   FkpFaceOptions o;
   fkp_face_options_init (&o);
-  FilterRun r = run_filter (30, 100, 2.0, o.smoothing_min_cutoff, o.smoothing_beta);
+  FilterRun r = run_filter (30, 100, 1.0, o.smoothing_min_cutoff, o.smoothing_beta);
   g_test_message ("jitter %.3f -> %.3f px (x%.2f), lag at 100 px/s %.2f px", r.jitter_raw,
                   r.jitter_smooth, r.jitter_smooth / r.jitter_raw, r.lag);
   g_assert_cmpfloat (r.jitter_smooth, <, 0.5 * r.jitter_raw);
   g_assert_cmpfloat (r.lag, <, 6.0);
   /* The adaptive part matters: without beta the lag is much worse. */
-  FilterRun fixed = run_filter (30, 100, 2.0, o.smoothing_min_cutoff, 0.0);
+  FilterRun fixed = run_filter (30, 100, 1.0, o.smoothing_min_cutoff, 0.0);
   g_assert_cmpfloat (fixed.lag, >, 2 * r.lag);
 
   /* Driven by time, not frames: 60 fps gives about the same lag in pixels. */
-  FilterRun fast = run_filter (60, 100, 2.0, o.smoothing_min_cutoff, o.smoothing_beta);
+  FilterRun fast = run_filter (60, 100, 1.0, o.smoothing_min_cutoff, o.smoothing_beta);
   g_test_message ("lag 30 fps %.2f px, 60 fps %.2f px", r.lag, fast.lag);
   g_assert_cmpfloat (fabs (fast.lag - r.lag), <, 0.25 * r.lag);
 }

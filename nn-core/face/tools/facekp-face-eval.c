@@ -116,6 +116,7 @@ main (int argc, char **argv)
   char *mode = NULL, *model = NULL, *detector = NULL, *per_image = NULL;
   int threads = 1, limit = 0, slots = 2, frames = 30, gap = 15, interval = 10;
   gboolean no_smoothing = FALSE, no_oracle = FALSE;
+  double beta = -1, min_cutoff = -1;
   GOptionEntry entries[] = {
     { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode, "full-frame (default), points, detect, sequence", "MODE" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "landmark model (default: the shipped one)", "PATH" },
@@ -128,6 +129,8 @@ main (int argc, char **argv)
     { "gap", 0, 0, G_OPTION_ARG_INT, &gap, "sequence: empty frames between groups (15)", "N" },
     { "detect-interval", 0, 0, G_OPTION_ARG_INT, &interval, "sequence: detector every N frames (10)", "N" },
     { "no-smoothing", 0, 0, G_OPTION_ARG_NONE, &no_smoothing, "sequence: turn smoothing off", NULL },
+    { "beta", 0, 0, G_OPTION_ARG_DOUBLE, &beta, "sequence: One-Euro beta", "B" },
+    { "min-cutoff", 0, 0, G_OPTION_ARG_DOUBLE, &min_cutoff, "sequence: One-Euro min cutoff (Hz)", "HZ" },
     { "no-oracle", 0, 0, G_OPTION_ARG_NONE, &no_oracle, "sequence: skip the model-alone comparison", NULL },
     { NULL }
   };
@@ -162,6 +165,10 @@ main (int argc, char **argv)
   opts.threads = threads;
   opts.smoothing = m_seq && !no_smoothing;
   opts.detect_interval = interval;
+  if (beta >= 0)
+    opts.smoothing_beta = (float) beta;
+  if (min_cutoff > 0)
+    opts.smoothing_min_cutoff = (float) min_cutoff;
   opts.source = m_full ? FKP_FACE_SOURCE_FULL_FRAME : FKP_FACE_SOURCE_DETECT;
   if (m_points)
     opts.source = FKP_FACE_SOURCE_FULL_FRAME;
@@ -201,11 +208,11 @@ main (int argc, char **argv)
     }
     double nme = r.n_found ? r.nme_sum / r.n_found : NAN;
     double oracle = r.n_oracle ? r.oracle_nme_sum / r.n_oracle : NAN;
-    printf ("sequence   frames=%zu faces=%zu found=%zu recall=%.4f false_faces=%zu id_switches=%zu\n"
+    printf ("sequence   frames=%zu faces=%zu found=%zu recall=%.4f false_faces=%zu (on empty frames %zu) id_switches=%zu\n"
             "           pipeline_mean_nme=%.5f model_alone_mean_nme=%.5f difference=%+.5f "
             "failure_rate=%.4f detector_runs=%" G_GUINT64_FORMAT " ms_per_frame=%.2f\n",
             r.n_frames, r.n_truth, r.n_found, (double) r.n_found / MAX (r.n_truth, 1), r.n_false,
-            r.n_id_switches, nme, oracle, nme - oracle,
+            r.n_false_in_gaps, r.n_id_switches, nme, oracle, nme - oracle,
             (double) r.n_failures / MAX (r.n_found, 1),
             fkp_face_pipeline_get_detector_runs (pipeline), 1000 * r.process_seconds / r.n_frames);
     g_free (faces);

@@ -198,7 +198,23 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
           slot_id[k] = face->id;
         }
       }
+      if (g_getenv ("FKP_SYNTH_DEBUG") && (g_getenv ("FKP_SYNTH_DEBUG")[0] == '2' || n_out != matched || matched != (size_t) n_truth)) {
+        g_printerr ("frame %" G_GUINT64_FORMAT " seg %zu t %d: truth", frame_index, seg, t);
+        for (int k = 0; k < n_truth; k++) {
+          FkpFaceBox tb;
+          fkp_face_points_bounds ((const float (*)[2]) truth[k], FKP_FACE_N_POINTS, &tb);
+          g_printerr (" [%.0f %.0f %.0f %.0f ->%d]", tb.x, tb.y, tb.width, tb.height, match[k]);
+        }
+        g_printerr (" out");
+        for (size_t j = 0; j < n_out; j++)
+          g_printerr (" [id %u %.0f %.0f %.0f %.0f s %.2f]", out.faces[j].id, out.faces[j].box.x,
+                      out.faces[j].box.y, out.faces[j].box.width, out.faces[j].box.height,
+                      out.faces[j].score);
+        g_printerr ("\n");
+      }
       res->n_false += n_out - matched;
+      if (!visible)
+        res->n_false_in_gaps += n_out - matched;
     }
     for (int k = 0; k < n_slots; k++)
       if (slot_id[k])

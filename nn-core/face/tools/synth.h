@@ -56,6 +56,7 @@ typedef struct {
   size_t n_truth;             /* face appearances (face x frame) */
   size_t n_found;             /* of which matched by an output face (IoU >= 0.3) */
   size_t n_false;             /* output faces matching no true face */
+  size_t n_false_in_gaps;     /* of which on the empty frames between groups */
   size_t n_id_switches;       /* a face's id changing within its segment, or an id reused */
   size_t n_failures;          /* matched appearances with NME > 0.08 */
   double nme_sum;             /* over matched appearances */
