@@ -17,6 +17,7 @@ Usage: bench-facekpfilter.py [--frames N] [--threads T] [--repeat R]
 `ninja -C BUILD bench-gst` do that)."""
 import argparse
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -62,8 +63,9 @@ def make_clip(path, width, height, n_faces, n_frames, crops):
         shutil.rmtree(frames)
 
 
-def measure(clip, element):
-    """Returns (frames, seconds) between the first and the last buffer at the sink."""
+def measure(clip, element, export=None):
+    """Returns (frames, seconds between the first and the last buffer at the
+    sink, mean faces per frame from the landmarks meta's messages)."""
     launch = (f"filesrc location={clip} ! decodebin ! videoconvert ! {element} "
               "fakesink name=sink sync=false")
     pipeline = Gst.parse_launch(launch)
@@ -82,7 +84,12 @@ def measure(clip, element):
     if msg is None or msg.type == Gst.MessageType.ERROR:
         err = msg.parse_error()[0].message if msg else "timeout"
         raise RuntimeError(f"{launch}: {err}")
-    return len(stamps) - 1, stamps[-1] - stamps[0]
+    mean_faces = 0.0
+    if export:
+        with open(export) as f:
+            counts = [len(json.loads(line)["faces"]) for line in f]
+        mean_faces = sum(counts) / max(1, len(counts))
+    return len(stamps) - 1, stamps[-1] - stamps[0], mean_faces
 
 
 def main():
@@ -111,35 +118,43 @@ def main():
         for width, height in ((640, 480), (1920, 1080)):
             for n_faces in (1, 2):
                 clip = os.path.join(work, f"{width}x{height}-{n_faces}.avi")
+                export = os.path.join(work, "faces.jsonl")
                 make_clip(clip, width, height, n_faces, args.frames, crops)
                 # Interleaved so that machine noise hits every row alike.
                 best = {}
+                found = {}
                 for _ in range(args.repeat):
                     for label, element in (
                             ("decode only (peer)", ""),
                             ("facekpfilter, no stickers",
-                             f"facekpfilter stickers=\"\" post-messages=none threads={args.threads} !"),
+                             f"facekpfilter stickers=\"\" post-messages=none "
+                             f"threads={args.threads} export-location={export} !"),
                             ("facekpfilter, stickers=default",
-                             f"facekpfilter stickers=default post-messages=none threads={args.threads} !")):
-                        n, secs = measure(clip, element)
+                             f"facekpfilter stickers=default post-messages=none "
+                             f"threads={args.threads} export-location={export} !")):
+                        n, secs, mean_faces = measure(clip, element, export if element else None)
                         fps = n / secs
                         best[label] = max(best.get(label, 0.0), fps)
+                        found[label] = mean_faces
                 peer_ms = 1000.0 / best["decode only (peer)"]
                 for label, fps in best.items():
                     ms = 1000.0 / fps
                     element_ms = ms - peer_ms if "facekpfilter" in label else 0.0
                     rows.append((f"{width}x{height}", n_faces, label, fps, ms, element_ms,
-                                 best["decode only (peer)"] / fps))
+                                 best["decode only (peer)"] / fps, found[label]))
     finally:
         shutil.rmtree(work)
 
     print(f"\nfacekpfilter throughput ({args.frames} frames per clip, best of {args.repeat}, "
           f"threads={args.threads or 'cores'}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f})")
-    print("| size | faces | pipeline | fps | ms/frame | element ms/frame | peer fps / fps |")
-    print("|---|---|---|---|---|---|---|")
-    for size, n, label, fps, ms, ems, ratio in rows:
-        print(f"| {size} | {n} | {label} | {fps:.1f} | {ms:.2f} | {ems:.2f} | {ratio:.2f} |")
+    print("| size | faces | pipeline | fps | ms/frame | element ms/frame | peer fps / fps "
+          "| faces found per frame |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size, n, label, fps, ms, ems, ratio, nf in rows:
+        found_text = f"{nf:.2f}" if "facekpfilter" in label else ""
+        print(f"| {size} | {n} | {label} | {fps:.1f} | {ms:.2f} | {ems:.2f} | {ratio:.2f} "
+              f"| {found_text} |")
     target = [r for r in rows if r[0] == "640x480" and r[1] == 1 and "stickers=default" in r[2]]
     if target:
         print(f"\ntarget: >= 60 fps at 640x480, one face, stickers: {target[0][3]:.1f} fps "
