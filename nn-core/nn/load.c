@@ -415,7 +415,8 @@ attr_string (const Node *node, const char *name, const char *fallback, char **va
   }
   if (!attr_type_ok (node, a, ATTR_STRING, error))
     return FALSE;
-  *value = g_strndup ((const char *) a->s.data, a->s.len);
+  /* g_strndup (NULL, 0) is NULL: an empty or absent string is "". */
+  *value = a->s.data ? g_strndup ((const char *) a->s.data, a->s.len) : g_strdup ("");
   return TRUE;
 }
 

@@ -52,6 +52,58 @@ small_model (size_t *len, int64_t input_hw)
   return buf;
 }
 
+/* A second model touching the other ops (depthwise conv, Pad, Resize,
+ * Slice, Transpose, Softmax, ReduceMean, ArgMax+Cast, Mul broadcast,
+ * AveragePool, Clip, Softmax), so that fuzzing reaches their attribute and
+ * shape checks too. */
+static guint8 *
+mixed_model (size_t *len)
+{
+  int64_t xd[4] = { 1, 3, 6, 6 }, wd[4] = { 3, 1, 3, 3 };
+  float w[27];
+  for (int i = 0; i < 27; i++)
+    w[i] = (float) (i % 5) / 5.0f - 0.3f;
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, xd);
+  builder_init_float (b, "dw", 4, wd, w);
+  builder_init_int64 (b, "pads", 8, (int64_t[]) { 0, 0, 1, 1, 0, 0, 1, 1 });
+  builder_init_float (b, "roi", 1, (int64_t[]) { 0 }, NULL);
+  builder_init_float (b, "scales", 1, (int64_t[]) { 4 }, (float[]) { 1, 1, 0.5f, 0.5f });
+  builder_init_int64 (b, "starts", 2, (int64_t[]) { 1, -4 });
+  builder_init_int64 (b, "ends", 2, (int64_t[]) { 3, 100 });
+  builder_init_int64 (b, "axes", 2, (int64_t[]) { 1, 3 });
+  builder_init_float (b, "lo", 0, NULL, (float[]) { -0.5f });
+  builder_init_float (b, "hi", 0, NULL, (float[]) { 0.5f });
+  Onnx__NodeProto *n = builder_node (b, "Conv", "dwconv", IN ("x", "dw"), OUT ("c"));
+  node_int (b, n, "group", 3);
+  node_ints (b, n, "pads", 4, (int64_t[]) { 1, 1, 1, 1 });
+  builder_node (b, "Clip", "clip", IN ("c", "lo", "hi"), OUT ("k"));
+  builder_node (b, "Pad", "pad", IN ("k", "pads"), OUT ("p"));
+  n = builder_node (b, "Resize", "resize", IN ("p", "roi", "scales"), OUT ("r"));
+  node_string (b, n, "mode", "linear");
+  n = builder_node (b, "ReduceMean", "mean", IN ("r"), OUT ("m"));
+  node_ints (b, n, "axes", 1, (int64_t[]) { 1 });
+  n = builder_node (b, "ArgMax", "argmax", IN ("r"), OUT ("i"));
+  node_int (b, n, "axis", 1);
+  n = builder_node (b, "Cast", "cast", IN ("i"), OUT ("f"));
+  node_int (b, n, "to", 1);
+  n = builder_node (b, "Concat", "cat", IN ("m", "f"), OUT ("mf"));
+  node_int (b, n, "axis", 1);
+  builder_node (b, "Slice", "slice", IN ("r", "starts", "ends", "axes"), OUT ("s"));
+  builder_node (b, "Mul", "mul", IN ("s", "mf"), OUT ("g"));
+  n = builder_node (b, "AveragePool", "avg", IN ("g"), OUT ("a"));
+  node_ints (b, n, "kernel_shape", 2, (int64_t[]) { 2, 2 });
+  node_int (b, n, "ceil_mode", 1);
+  n = builder_node (b, "Transpose", "tr", IN ("a"), OUT ("t"));
+  node_ints (b, n, "perm", 4, (int64_t[]) { 0, 2, 3, 1 });
+  n = builder_node (b, "Softmax", "softmax", IN ("t"), OUT ("y"));
+  node_int (b, n, "axis", -1);
+  builder_output (b, "y");
+  guint8 *buf = builder_pack (b, len);
+  builder_free (b);
+  return buf;
+}
+
 /* Loads `data`; on success runs it.  Returns the error code or -1. */
 static int
 try_load (const guint8 *data, size_t len)
@@ -85,6 +137,37 @@ test_valid_model_runs (void)
   size_t len;
   guint8 *buf = small_model (&len, 8);
   g_assert_cmpint (try_load (buf, len), ==, -1);
+  g_free (buf);
+  buf = mixed_model (&len);
+  GError *error = NULL;
+  FkpNet *net = fkp_net_new_from_data (buf, len, NULL, &error);
+  g_assert_no_error (error);
+  fkp_net_free (net);
+  g_assert_cmpint (try_load (buf, len), ==, -1);
+  g_free (buf);
+}
+
+/* Every single-byte flip and every truncation of the mixed-op model. */
+static void
+test_mixed_model_fuzz (void)
+{
+  size_t len;
+  guint8 *buf = mixed_model (&len);
+  int failures = 0;
+  for (size_t cut = 0; cut < len; cut++) {
+    guint8 *copy = g_memdup2 (buf, MAX (cut, 1));
+    failures += try_load (copy, cut) >= 0;
+    g_free (copy);
+  }
+  g_assert_cmpint (failures, >=, (int) (len * 9 / 10));
+  static const guint8 masks[] = { 0x01, 0x02, 0x08, 0x40, 0x80, 0xff };
+  for (size_t at = 0; at < len; at++)
+    for (size_t m = 0; m < G_N_ELEMENTS (masks); m++) {
+      guint8 *copy = g_memdup2 (buf, len);
+      copy[at] ^= masks[m];
+      try_load (copy, len);
+      g_free (copy);
+    }
   g_free (buf);
 }
 
@@ -139,18 +222,20 @@ test_random_garbage (void)
     try_load (data, len);
     g_free (data);
   }
-  /* Garbage that looks like the start of a model. */
-  size_t len;
-  guint8 *buf = small_model (&len, 8);
-  for (int i = 0; i < 300; i++) {
-    guint8 *copy = g_memdup2 (buf, len);
-    int n = g_test_rand_int_range (1, 8);
-    for (int k = 0; k < n; k++)
-      copy[g_test_rand_int_range (0, (int) len)] = (guint8) g_test_rand_int_range (0, 256);
-    try_load (copy, len);
-    g_free (copy);
+  /* Valid models with a few random bytes overwritten. */
+  for (int model = 0; model < 2; model++) {
+    size_t len;
+    guint8 *buf = model ? mixed_model (&len) : small_model (&len, 8);
+    for (int i = 0; i < 500; i++) {
+      guint8 *copy = g_memdup2 (buf, len);
+      int n = g_test_rand_int_range (1, 8);
+      for (int k = 0; k < n; k++)
+        copy[g_test_rand_int_range (0, (int) len)] = (guint8) g_test_rand_int_range (0, 256);
+      try_load (copy, len);
+      g_free (copy);
+    }
+    g_free (buf);
   }
-  g_free (buf);
 }
 
 /* ---- One test per error class ------------------------------------------ */
@@ -618,6 +703,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/bad/truncation", test_truncation);
   g_test_add_func ("/nn/bad/flipped-bytes", test_flipped_bytes);
   g_test_add_func ("/nn/bad/random-garbage", test_random_garbage);
+  g_test_add_func ("/nn/bad/mixed-model-fuzz", test_mixed_model_fuzz);
   g_test_add_func ("/nn/errors/io", test_error_io);
   g_test_add_func ("/nn/errors/parse", test_error_parse);
   g_test_add_func ("/nn/errors/unsupported-op", test_error_unsupported_op);
