@@ -14,7 +14,8 @@
 #define JUMP_MAX_SHIFT 0.5        /* centre shift, in box sizes, beyond which is a jump */
 #define MAX_MISSES 6              /* detector runs in a row without the face drop the track */
 #define MIN_VISIBLE 0.5           /* fraction of the points' box inside the frame to keep it */
-#define CONFIRM_MIN_IOU 0.3f      /* points of a new face must overlap its detection this much */
+#define CONFIRM_MIN_IOU 0.3f      /* points of a weakly detected face must overlap its box this much */
+#define CONFIRM_BELOW_SCORE 0.3f  /* detections below this score need that confirmation */
 
 typedef struct {
   guint id;
@@ -392,13 +393,14 @@ track_step (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t, GError **erro
 }
 
 /* Starts (or restarts) a track from a landmark box: crop from the box, then
- * refine.  With the detector, the face is confirmed only if the refined
- * points' box overlaps the detection's landmark box (IoU >= CONFIRM_MIN_IOU):
- * on a face the landmark model lands on it, on a false detection its points
- * shrink or wander off. */
+ * refine.  A weak detection (score < CONFIRM_BELOW_SCORE) is confirmed only
+ * if the refined points' box overlaps the detection's landmark box (IoU >=
+ * CONFIRM_MIN_IOU): on a face the landmark model lands on it, on a false
+ * detection (mostly weak ones) its points shrink or wander off. */
 static gboolean
 track_start_from_box (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t,
-                      const FkpFaceBox *landmark_box, gboolean *confirmed, GError **error)
+                      const FkpFaceBox *landmark_box, float score, gboolean *confirmed,
+                      GError **error)
 {
   FkpFaceCrop crop;
   fkp_landmark_model_crop_from_box (p->landmarks, landmark_box, &crop);
@@ -408,7 +410,7 @@ track_start_from_box (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t,
   t->jumped = FALSE;
   FkpFaceBox b;
   track_box (t, &b);
-  *confirmed = p->opts.source != FKP_FACE_SOURCE_DETECT
+  *confirmed = p->opts.source != FKP_FACE_SOURCE_DETECT || score >= CONFIRM_BELOW_SCORE
                || fkp_face_box_iou (&b, landmark_box) >= CONFIRM_MIN_IOU;
   return TRUE;
 }
@@ -454,7 +456,7 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
       /* A track that jumped restarts from the box; others keep following their points. */
       if (t.jumped) {
         Track before = t;
-        ok = track_start_from_box (p, s, &t, &b->box, &confirmed, error);
+        ok = track_start_from_box (p, s, &t, &b->box, b->score, &confirmed, error);
         if (ok && !confirmed) {
           /* Not confirmed: keep the old points and count a miss. */
           t = before;
@@ -479,7 +481,7 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
     if (box_used[j] || work->len >= (guint) p->opts.max_faces)
       continue;
     Track *t = add_track (work, 0, boxes[j].score);
-    ok = track_start_from_box (p, s, t, &boxes[j].box, &confirmed, error);
+    ok = track_start_from_box (p, s, t, &boxes[j].box, boxes[j].score, &confirmed, error);
     t->id = 0;   /* given at commit, so that a failed frame burns no id */
     if (ok && !confirmed)
       g_array_set_size (work, work->len - 1);
