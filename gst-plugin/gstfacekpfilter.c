@@ -664,19 +664,31 @@ landmarks_array_init (GValue *array, const GstFaceLandmarks *face)
   g_value_unset (&v);
 }
 
+/* The face box as whole pixels, rounded outwards and clipped to the frame:
+ * what ROI metas and bus messages carry (both use unsigned integers). */
+static void
+pixel_box (const GstFaceLandmarks *f, gint width, gint height, guint box[4])
+{
+  gint x0 = CLAMP ((gint) floorf (f->x), 0, width);
+  gint y0 = CLAMP ((gint) floorf (f->y), 0, height);
+  gint x1 = CLAMP ((gint) ceilf (f->x + f->width), x0, width);
+  gint y1 = CLAMP ((gint) ceilf (f->y + f->height), y0, height);
+  box[0] = (guint) x0;
+  box[1] = (guint) y0;
+  box[2] = (guint) (x1 - x0);
+  box[3] = (guint) (y1 - y0);
+}
+
 static void
 add_roi_metas (GstBuffer *buffer, const GstFaceLandmarks *faces, guint n_faces,
                gint width, gint height)
 {
   for (guint i = 0; i < n_faces; i++) {
     const GstFaceLandmarks *f = &faces[i];
-    /* ROI boxes are unsigned integers: clamp to the frame. */
-    gint x0 = CLAMP ((gint) floorf (f->x), 0, width);
-    gint y0 = CLAMP ((gint) floorf (f->y), 0, height);
-    gint x1 = CLAMP ((gint) ceilf (f->x + f->width), 0, width);
-    gint y1 = CLAMP ((gint) ceilf (f->y + f->height), 0, height);
+    guint box[4];
+    pixel_box (f, width, height, box);
     GstVideoRegionOfInterestMeta *roi = gst_buffer_add_video_region_of_interest_meta (buffer,
-        "face", (guint) x0, (guint) y0, (guint) (x1 - x0), (guint) (y1 - y0));
+        "face", box[0], box[1], box[2], box[3]);
     roi->id = f->id;
     GstStructure *param = gst_structure_new (GST_FACE_LANDMARKS_ROI_PARAM_NAME,
         "id", G_TYPE_INT, f->id, "score", G_TYPE_DOUBLE, (gdouble) f->score, NULL);
@@ -700,7 +712,7 @@ ids_changed (GstFacekpFilter *self, const GstFaceLandmarks *faces, guint n_faces
 
 static void
 post_faces_message (GstFacekpFilter *self, GstBuffer *buffer, const GstFaceLandmarks *faces,
-                    guint n_faces)
+                    guint n_faces, gint width, gint height)
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
   GstClockTime pts = GST_BUFFER_PTS (buffer);
@@ -715,11 +727,11 @@ post_faces_message (GstFacekpFilter *self, GstBuffer *buffer, const GstFaceLandm
   for (guint i = 0; i < n_faces; i++) {
     const GstFaceLandmarks *f = &faces[i];
     /* x, y, width, height as unsigned ints, as facedetect posts them. */
+    guint box[4];
+    pixel_box (f, width, height, box);
     GstStructure *s = gst_structure_new ("face",
-        "x", G_TYPE_UINT, (guint) MAX (0.0f, roundf (f->x)),
-        "y", G_TYPE_UINT, (guint) MAX (0.0f, roundf (f->y)),
-        "width", G_TYPE_UINT, (guint) MAX (0.0f, roundf (f->width)),
-        "height", G_TYPE_UINT, (guint) MAX (0.0f, roundf (f->height)),
+        "x", G_TYPE_UINT, box[0], "y", G_TYPE_UINT, box[1],
+        "width", G_TYPE_UINT, box[2], "height", G_TYPE_UINT, box[3],
         "id", G_TYPE_INT, f->id,
         "score", G_TYPE_DOUBLE, (gdouble) f->score, NULL);
     GValue points = G_VALUE_INIT;
@@ -819,7 +831,7 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
   if (s.post_messages == GST_FACEKP_MESSAGES_EVERY_FRAME
       || (s.post_messages == GST_FACEKP_MESSAGES_ON_CHANGE
           && ids_changed (self, self->landmarks, n_faces)))
-    post_faces_message (self, buffer, self->landmarks, n_faces);
+    post_faces_message (self, buffer, self->landmarks, n_faces, width, height);
 
   FkpStickerDrawFlags flags = (self->pack ? FKP_STICKER_DRAW_STICKERS : 0)
       | (s.draw_landmarks ? FKP_STICKER_DRAW_POINTS : 0)
