@@ -104,6 +104,8 @@ def main():
     parser.add_argument("--frames", type=int, default=90)
     parser.add_argument("--threads", type=int, default=0, help="element threads (0 = cores)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per row; the best counts")
+    parser.add_argument("--props", default="",
+                        help="extra facekpfilter properties, e.g. face-source=full-frame")
     parser.add_argument("--keep-openblas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as they are")
     args = parser.parse_args()
@@ -127,10 +129,10 @@ def main():
                     for label, element in (
                             ("decode only (peer)", ""),
                             ("facekpfilter, no stickers",
-                             f"facekpfilter stickers=\"\" post-messages=none "
+                             f"facekpfilter stickers=\"\" post-messages=none {args.props} "
                              f"threads={args.threads} export-location={export} !"),
                             ("facekpfilter, stickers=default",
-                             f"facekpfilter stickers=default post-messages=none "
+                             f"facekpfilter stickers=default post-messages=none {args.props} "
                              f"threads={args.threads} export-location={export} !")):
                         n, secs, mean_faces = measure(clip, element, export if element else None)
                         fps = n / secs
@@ -147,7 +149,7 @@ def main():
 
     print(f"\nfacekpfilter throughput ({args.frames} frames per clip, best of {args.repeat}, "
           f"threads={args.threads or 'cores'}, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f})")
+          f"{os.getloadavg()[0]:.1f}{', ' + args.props if args.props else ''})")
     print("| size | faces | pipeline | fps | ms/frame | element ms/frame | peer fps / fps "
           "| faces found per frame |")
     print("|---|---|---|---|---|---|---|---|")
