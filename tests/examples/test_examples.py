@@ -374,6 +374,21 @@ def test_print_landmarks(args, media):
                   f"frame {frame} face {face_id}: box {box} vs {exported['box']}")
 
 
+def box_rounded_outwards(pixels, exact, slack=0.011):
+    """Whether an integer box [x, y, w, h] is the float box rounded outwards
+    (floor of the top-left, ceiling of the bottom-right) and clipped to the
+    frame; slack covers the export's two decimals."""
+    x, y, w, h = pixels
+    ex, ey, ew, eh = exact
+    for low, high, exact_low, exact_high, limit in ((x, x + w, ex, ex + ew, WIDTH),
+                                                    (y, y + h, ey, ey + eh, HEIGHT)):
+        if not (max(0.0, exact_low - 1 - slack) <= low <= max(0.0, exact_low + slack)):
+            return False
+        if not (min(limit, exact_high - slack) <= high <= min(limit, exact_high + 1 + slack)):
+            return False
+    return True
+
+
 def test_bus_messages(args, media):
     clip = media.video_only()
     export = os.path.join(args.work_dir, "bus-messages.jsonl")
@@ -393,8 +408,9 @@ def test_bus_messages(args, media):
         for face, exported in zip(message["faces"], record["faces"]):
             check(face["id"] == exported["id"], f"frame {message['frame']}: ids")
             check(len(face["points"]) == 68, "a message face without 68 points")
-            check(all(abs(a - b) <= 1.0 for a, b in zip(face["box"], exported["box"])),
-                  f"frame {message['frame']}: box {face['box']} vs {exported['box']}")
+            check(box_rounded_outwards(face["box"], exported["box"]),
+                  f"frame {message['frame']}: box {face['box']} is not {exported['box']} "
+                  "rounded outwards to whole pixels")
             check(all(abs(p[0] - q[0]) <= 0.01 and abs(p[1] - q[1]) <= 0.01
                       for p, q in zip(face["points"], exported["points"])),
                   f"frame {message['frame']}: landmarks differ from the export")
