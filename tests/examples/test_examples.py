@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import gi
@@ -202,6 +203,15 @@ def read_jsonl(path):
 STICKER_FRACTION = 0.0002
 
 
+def check_faces_found(face_counts, what):
+    """Faces in the four-person sample: on the first frame (the detector runs
+    there) and on most others (a track may be dropped and found again)."""
+    with_faces = sum(1 for count in face_counts if count > 0)
+    check(face_counts and face_counts[0] > 0, f"{what}: no face on the first frame")
+    check(with_faces * 4 >= len(face_counts) * 3,
+          f"{what}: faces on only {with_faces} of {len(face_counts)} frames")
+
+
 def sticker_pixels(before, after):
     """Fraction of pixels that changed by more than JPEG re-encoding can explain."""
     difference = np.abs(before.astype(np.int16) - after.astype(np.int16)).max(axis=2)
@@ -261,7 +271,7 @@ def test_file_to_file(args, media):
               f"{len(packets_in)} in)")
         records = read_jsonl(export)
         check(len(records) == CLIP_FRAMES, f"{export}: {len(records)} lines")
-        check(all(record["faces"] for record in records), f"{export}: frames without faces")
+        check_faces_found([len(record["faces"]) for record in records], export)
 
 
 def test_batch(args, media):
@@ -283,7 +293,7 @@ def test_batch(args, media):
                         f"batch {name}")
         records = read_jsonl(os.path.join(out, f"{stem}.jsonl"))
         check(len(records) == frames, f"batch {name}: {len(records)} JSON lines, {frames} frames")
-        check(all(record["faces"] for record in records), f"batch {name}: frames without faces")
+        check_faces_found([len(record["faces"]) for record in records], f"batch {name}")
         check(any(line.startswith(name) and " ok " in line for line in result.stdout.splitlines()),
               f"batch summary has no ok line for {name}")
     check(not os.path.exists(os.path.join(out, "broken.facekp.avi")),
@@ -307,20 +317,33 @@ def test_streaming(args, media):
     receiver = subprocess.Popen([os.path.join(args.examples, "stream-receive.sh"), "--port", port,
                                  "--output-dir", frames_dir],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    receiver_output = []
+    playing = threading.Event()
+
+    def read_receiver():
+        for line in receiver.stdout:
+            receiver_output.append(line)
+            if "PLAYING" in line:
+                playing.set()
+
+    reader = threading.Thread(target=read_receiver, daemon=True)
+    reader.start()
     try:
-        time.sleep(1.0)   # the receiver must be listening before the first packet
-        check(receiver.poll() is None, "stream-receive.sh exited early")
+        # The receiver must be listening before the first packet is sent.
+        check(playing.wait(60) and receiver.poll() is None,
+              "stream-receive.sh did not start:\n" + "".join(receiver_output))
         result = run([os.path.join(args.examples, "stream-send.sh"), "--file", clip, "--port", port])
         check(result.returncode == 0, f"stream-send.sh exited with {result.returncode}")
         time.sleep(1.0)   # the jitter buffer's latency, then the last frames
     finally:
         receiver.send_signal(signal.SIGINT)   # gst-launch -e: EOS, then exit
         try:
-            output, _ = receiver.communicate(timeout=20)
+            receiver.wait(timeout=20)
         except subprocess.TimeoutExpired:
             receiver.kill()
-            output, _ = receiver.communicate()
-        sys.stdout.write(output)
+            receiver.wait()
+        reader.join(timeout=5)
+        sys.stdout.write("".join(receiver_output))
     received = sorted(os.listdir(frames_dir)) if os.path.isdir(frames_dir) else []
     # UDP may lose a datagram under load; most frames must arrive.
     check(len(received) >= CLIP_FRAMES * 3 // 4,
@@ -362,12 +385,12 @@ def test_print_landmarks(args, media):
     check(result.stdout.rstrip().endswith(f"{CLIP_FRAMES} frames"), "no closing frame count")
     records = read_jsonl(export)
     check(len(records) == CLIP_FRAMES, f"{export}: {len(records)} lines")
+    check_faces_found([count for _, count, _ in printed], "print-landmarks")
     # What the probe read from GstFaceLandmarksMeta is what the element exported.
     for (frame, count, faces), record in zip(printed, records):
         check(frame == record["frame"], f"frame {frame} printed against line {record['frame']}")
         check(count == len(faces) == len(record["faces"]),
               f"frame {frame}: {len(faces)} faces printed, {len(record['faces'])} exported")
-        check(count > 0, f"frame {frame}: no face found in the four-person sample")
         for (face_id, box), exported in zip(faces, record["faces"]):
             check(face_id == exported["id"], f"frame {frame}: id {face_id} vs {exported['id']}")
             check(all(abs(a - b) <= 0.051 for a, b in zip(box, exported["box"])),
@@ -398,12 +421,13 @@ def test_bus_messages(args, media):
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     check(len(messages) == CLIP_FRAMES, f"{len(messages)} messages for {CLIP_FRAMES} frames")
     records = read_jsonl(export)
+    check(len(records) == len(messages), f"{export}: {len(records)} lines, {len(messages)} messages")
+    check_faces_found([len(message["faces"]) for message in messages], "bus messages")
     # Each message carries what the element exported for the same frame; message
     # boxes are rounded to whole pixels as facedetect's are.
     for message, record in zip(messages, records):
         check(message["frame"] == record["frame"] and message["pts"] == record["pts"],
               f"message frame {message['frame']} pts {message['pts']} vs line {record['frame']}")
-        check(message["faces"], f"message for frame {message['frame']} has no faces")
         check(len(message["faces"]) == len(record["faces"]), f"frame {message['frame']}: face counts")
         for face, exported in zip(message["faces"], record["faces"]):
             check(face["id"] == exported["id"], f"frame {message['frame']}: ids")
