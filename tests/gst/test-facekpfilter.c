@@ -417,6 +417,20 @@ GST_START_TEST (test_upstream_source)
   fail_unless (meta != NULL);
   fail_unless_equals_int (meta->n_faces, 0);
   gst_buffer_unref (out);
+
+  /* min-face-size changed while playing: the box is too small from the next frame on. */
+  g_object_set (filter_of (h), "min-face-size", 10000, NULL);
+  in = test_canvas_to_buffer (c, GST_VIDEO_FORMAT_NV12, 2 * FRAME_NS, FRAME_NS);
+  add_truth_roi (in, c, 0);
+  out = push_pull (h, in);
+  fail_unless_equals_int (gst_buffer_get_face_landmarks_meta (out)->n_faces, 0);
+  gst_buffer_unref (out);
+  g_object_set (filter_of (h), "min-face-size", 24, NULL);
+  in = test_canvas_to_buffer (c, GST_VIDEO_FORMAT_NV12, 3 * FRAME_NS, FRAME_NS);
+  add_truth_roi (in, c, 0);
+  out = push_pull (h, in);
+  fail_unless_equals_int (gst_buffer_get_face_landmarks_meta (out)->n_faces, 1);
+  gst_buffer_unref (out);
   gst_harness_teardown (h);
   test_canvas_free (c);
 }
