@@ -30,7 +30,7 @@ done
 caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=JPEG,payload=26"
 if [ -n "$output_dir" ]; then
   mkdir -p "$output_dir"
-  sink=(multifilesink "location=$output_dir/frame-%05d.jpg")
+  sink=(multifilesink "location=\"$output_dir/frame-%05d.jpg\"")
 else
   sink=(jpegdec ! videoconvert ! autovideosink)
 fi

@@ -34,11 +34,11 @@ done
 if [ -n "$file" ]; then
   [ -f "$file" ] || { echo "stream-send.sh: no such file: $file" >&2; exit 1; }
   # sync on the sink below paces a file at its own frame rate, as a camera would be.
-  source=(filesrc "location=$file" ! decodebin)
+  source=(filesrc "location=\"$file\"" ! decodebin)
 else
-  source=(v4l2src "device=$device")
+  source=(v4l2src "device=\"$device\"")
 fi
 
 exec gst-launch-1.0 -e "${source[@]}" ! videoconvert ! \
-  facekpfilter "stickers=$stickers" ! videoconvert ! \
+  facekpfilter "stickers=\"$stickers\"" ! videoconvert ! \
   jpegenc quality=85 ! rtpjpegpay ! udpsink "host=$host" "port=$port"

@@ -36,18 +36,18 @@ done
 
 if [ -n "$fake_camera" ]; then
   [ -f "$fake_camera" ] || { echo "webcam.sh: no such file: $fake_camera" >&2; exit 1; }
-  source=(filesrc "location=$fake_camera" ! decodebin)
+  source=(filesrc "location=\"$fake_camera\"" ! decodebin)
 else
-  source=(v4l2src "device=$device")
+  source=(v4l2src "device=\"$device\"")
 fi
 if [ -n "$output" ]; then
   # MJPEG in AVI: written by gst-plugins-good alone, readable everywhere.
-  sink=(jpegenc ! avimux ! filesink "location=$output")
+  sink=(jpegenc ! avimux ! filesink "location=\"$output\"")
 else
   sink=(autovideosink)
 fi
 
 # -e: Ctrl-C sends EOS first, so a file output is finished properly.
 exec gst-launch-1.0 -e "${source[@]}" ! videoconvert ! \
-  facekpfilter "stickers=$stickers" "draw-landmarks=$landmarks" ! \
+  facekpfilter "stickers=\"$stickers\"" "draw-landmarks=$landmarks" ! \
   videoconvert ! "${sink[@]}"
