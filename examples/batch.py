@@ -9,9 +9,9 @@ family, audio copied: see file_to_file.py) and out/NAME.jsonl (the landmarks of
 every frame).  Files run in parallel, at most --jobs at a time (default: one per
 CPU core); each facekpfilter then gets cores / jobs threads so the machine is not
 oversubscribed.  While running it shows one progress line per file; at the end a
-summary.  A file that fails is reported and its partial video removed; the
-others go on.  Exit status: 0 when every file succeeded, 1 otherwise, 2 on bad
-arguments.
+summary.  A file that fails, or makes no progress for --stall-timeout seconds,
+is reported and its partial video removed; the others go on.  Exit status: 0
+when every file succeeded, 1 otherwise, 2 on bad arguments.
 """
 import argparse
 import json
@@ -83,7 +83,7 @@ class Progress:
 
 
 class Batch:
-    def __init__(self, inputs, output_dir, jobs, stickers, threads):
+    def __init__(self, inputs, output_dir, jobs, stickers, threads, stall_timeout):
         self.pending = list(inputs)
         self.output_dir = output_dir
         self.jobs = jobs
@@ -92,6 +92,8 @@ class Batch:
         self.running = []
         self.results = []          # (input, transcode or None, seconds, error)
         self.started = {}
+        self.stall_timeout = stall_timeout
+        self.last_progress = {}    # input -> ((frames, position), when it last changed)
         self.loop = GLib.MainLoop()
         self.progress = Progress(sys.stdout)
 
@@ -108,8 +110,9 @@ class Batch:
             try:
                 job = Transcode(path, video, stickers=self.stickers, export=jsonl,
                                 threads=self.threads, on_done=self.on_done)
-            except RuntimeError as error:   # a missing GStreamer element
+            except RuntimeError as error:   # unreadable, unknown container, missing element
                 self.results.append((path, None, 0.0, str(error)))
+                self.progress.message(f"{os.path.basename(path)}  FAILED: {error}", sys.stderr)
                 continue
             self.running.append(job)
             job.start()
@@ -133,9 +136,19 @@ class Batch:
 
     def refresh(self):
         rows = []
-        for job in self.running:
+        for job in list(self.running):   # cancel() removes from the list
             name = os.path.basename(job.input_path)
             position, duration = job.progress()
+            # A file whose pipeline stops moving (a demuxer stuck on a corrupt
+            # file) must not hold its slot for ever.
+            now = time.monotonic()
+            state = (job.frames, position)
+            previous = self.last_progress.get(job.input_path)
+            if previous is None or previous[0] != state:
+                self.last_progress[job.input_path] = (state, now)
+            elif now - previous[1] > self.stall_timeout:
+                job.cancel(f"stalled: no progress for {self.stall_timeout:.0f} s")
+                continue
             elapsed = max(time.monotonic() - self.started[job.input_path], 1e-3)
             rate = f"{job.frames} frames  {job.frames / elapsed:.1f} fps"
             if position is not None and duration:
@@ -180,6 +193,8 @@ def main():
                         help="files processed at once (default: CPU cores)")
     parser.add_argument("--stickers", default="default",
                         help="sticker pack name or .ini path (default: default; '' for none)")
+    parser.add_argument("--stall-timeout", type=float, default=60.0,
+                        help="fail a file that makes no progress for this many seconds (default 60)")
     args = parser.parse_args()
 
     if not os.path.isdir(args.input_dir):
@@ -199,7 +214,7 @@ def main():
     print(f"{len(inputs)} files, {jobs} at a time, {threads} thread(s) each")
 
     Gst.init(None)
-    batch = Batch(inputs, args.output_dir, jobs, args.stickers, threads)
+    batch = Batch(inputs, args.output_dir, jobs, args.stickers, threads, args.stall_timeout)
     batch.run()
     return 1 if batch.summary() else 0
 

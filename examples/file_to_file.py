@@ -7,9 +7,10 @@ family, audio passed through untouched, plus the landmarks as JSON lines.
 
 What happens to each stream:
 
-- the container is recognised (typefind) and the same family's muxer writes the
-  output: AVI -> avimux, Matroska -> matroskamux, WebM -> webmmux, MP4 -> mp4mux,
-  QuickTime -> qtmux, Ogg -> oggmux, MPEG-TS -> mpegtsmux, FLV -> flvmux;
+- the container is recognised (typefind on the file's first bytes) and the
+  same family's muxer writes the output: AVI -> avimux, Matroska -> matroskamux,
+  WebM -> webmmux, MP4 -> mp4mux, QuickTime -> qtmux, Ogg -> oggmux,
+  MPEG-TS -> mpegtsmux, FLV -> flvmux;
 - the first video stream is decoded, goes through facekpfilter and is encoded
   again, with the input's codec when an encoder for it is installed and the
   muxer takes it, else with the first installed encoder the muxer takes
@@ -28,8 +29,9 @@ import sys
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstBase", "1.0")
 gi.require_version("GLib", "2.0")
-from gi.repository import GLib, GObject, Gst  # noqa: E402
+from gi.repository import GLib, GObject, Gst, GstBase  # noqa: E402
 
 # typefind's caps name -> muxer of the same family.
 CONTAINER_MUXERS = {
@@ -62,6 +64,9 @@ ENCODER_SETTINGS = {
     "x264enc": {"speed-preset": "veryfast"},
 }
 
+# Enough of a file's head for typefind to recognise every container above.
+TYPEFIND_BYTES = 64 * 1024
+
 # Error domain of the messages this script posts itself.
 EXAMPLE_ERROR = "file-to-file-error"
 
@@ -75,6 +80,19 @@ def muxer_for(container_caps):
         variant = structure.get_string("variant")
         return "mp4mux" if variant == "iso" else "qtmux"
     return CONTAINER_MUXERS.get(name)
+
+
+def container_of(path):
+    """The file's container caps, recognised from its first bytes."""
+    try:
+        with open(path, "rb") as video:
+            head = video.read(TYPEFIND_BYTES)
+    except OSError as error:
+        raise RuntimeError(f"cannot read it: {error.strerror}") from error
+    caps, _probability = GstBase.type_find_helper_for_data(None, head)
+    if caps is None or caps.is_empty():
+        raise RuntimeError("not a container GStreamer recognises")
+    return caps
 
 
 def src_template_caps(factory):
@@ -131,19 +149,26 @@ class Transcode:
         self.frames = 0
         self.notes = []            # what happened to the streams, for the summary
         self.video_chain = None
-        self.audio_streams = 0
-        self.mux = None
         self.finished = False
+
+        # The muxer is chosen before the pipeline starts, so that it exists
+        # when parsebin exposes the streams.
+        container = container_of(input_path)
+        muxer = muxer_for(container)
+        if muxer is None or Gst.ElementFactory.find(muxer) is None:
+            what = container.get_structure(0).get_name()
+            raise RuntimeError(f"no muxer for its container ({what}"
+                               + (f"; {muxer} is not installed)" if muxer else ")"))
 
         self.pipeline = Gst.Pipeline.new(os.path.basename(input_path))
         self.source = make("filesrc", location=input_path)
-        self.typefind = make("typefind")
         self.parse = make("parsebin")
+        self.mux = make(muxer)
         self.sink = make("filesink", location=output_path)
-        for element in (self.source, self.typefind, self.parse, self.sink):
+        for element in (self.source, self.parse, self.mux, self.sink):
             self.pipeline.add(element)
-        self.source.link(self.typefind)
-        self.typefind.connect("have-type", self._on_have_type)
+        link_chain(self.source, self.parse)
+        link_chain(self.mux, self.sink)
         self.parse.connect("pad-added", self._on_parsed_pad)
         self.parse.connect("no-more-pads", self._on_no_more_pads)
         bus = self.pipeline.get_bus()
@@ -164,24 +189,9 @@ class Transcode:
         for element in elements:
             element.sync_state_with_parent()
 
-    def _on_have_type(self, _typefind, _probability, caps):
-        muxer = muxer_for(caps)
-        if muxer is None or Gst.ElementFactory.find(muxer) is None:
-            what = caps.get_structure(0).get_name()
-            self._fail(f"no muxer for its container ({what}"
-                       + (f"; {muxer} is not installed)" if muxer else ")"))
-            return
-        self.mux = make(muxer)
-        self.pipeline.add(self.mux)
-        self.mux.link(self.sink)
-        self.mux.sync_state_with_parent()
-        self.typefind.link(self.parse)
-
     def _on_parsed_pad(self, _parse, pad):
         caps = pad.get_current_caps() or pad.query_caps(None)
         kind = caps.get_structure(0).get_name()
-        if self.mux is None:
-            return
         if (kind.startswith("video/") or kind == "image/jpeg") and self.video_chain is None:
             self._link_video(pad, kind)
         elif kind.startswith("audio/"):
@@ -247,7 +257,6 @@ class Transcode:
         if mux_pad is not None and queue.get_static_pad("src").link(mux_pad) == Gst.PadLinkReturn.OK:
             pad.link(queue.get_static_pad("sink"))
             self.notes.append(f"audio {codec} copied")
-            self.audio_streams += 1
             return
         encoder_name = pick_encoder(self.mux.get_factory(), [], FALLBACK_AUDIO_ENCODERS)
         if encoder_name is None:
@@ -267,18 +276,16 @@ class Transcode:
         decode.connect("pad-added", lambda _d, raw: raw.link(convert.get_static_pad("sink")))
         pad.link(queue.get_static_pad("sink"))
         self.notes.append(f"audio {codec} re-encoded with {encoder_name}")
-        self.audio_streams += 1
 
     def _on_no_more_pads(self, _parse):
-        if self.video_chain is None and self.mux is not None:
+        if self.video_chain is None:
             self._fail("it has no video stream")
 
     # -- running, in the main loop -------------------------------------------
 
     def start(self):
-        if self.pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
-            # The reason is on the bus; _on_message finishes with it.
-            pass
+        # A failure to start posts an error on the bus; _on_message finishes with it.
+        self.pipeline.set_state(Gst.State.PLAYING)
 
     def progress(self):
         """(position, duration) in nanoseconds; either None when unknown."""
@@ -298,6 +305,11 @@ class Transcode:
             structure = message.get_structure()
             if structure.get_name() == EXAMPLE_ERROR:
                 self._finish(structure.get_string("message"))
+
+    def cancel(self, reason):
+        """Stops a running transcode as failed (from the main loop)."""
+        if not self.finished:
+            self._finish(reason)
 
     def _finish(self, error):
         self.finished = True
@@ -327,8 +339,12 @@ def main():
         sys.exit("file_to_file: the output must not overwrite the input")
     Gst.init(None)
     loop = GLib.MainLoop()
-    job = Transcode(args.input, args.output, stickers=args.stickers, export=args.export,
-                    threads=args.threads, on_done=lambda _job: loop.quit())
+    try:
+        job = Transcode(args.input, args.output, stickers=args.stickers, export=args.export,
+                        threads=args.threads, on_done=lambda _job: loop.quit())
+    except RuntimeError as error:
+        print(f"file_to_file: {args.input}: {error}", file=sys.stderr)
+        return 1
     job.start()
     loop.run()
     if job.error is not None:
