@@ -131,9 +131,14 @@ main (int argc, char **argv)
       source, pack, export_prop ? export_prop : "",
       show_window ? "videoconvert ! autovideosink" : "fakesink sync=false");
 
+  /* A missing element (facekpfilter not on GST_PLUGIN_PATH) comes back as a
+   * partial pipeline plus an error: treat both as failure. */
   GstElement *pipeline = gst_parse_launch (description, &error);
-  if (pipeline == NULL) {
+  if (error != NULL) {
     g_printerr ("print-landmarks: cannot build '%s': %s\n", description, error->message);
+    g_clear_error (&error);
+    if (pipeline)
+      gst_object_unref (pipeline);
     return 1;
   }
 
