@@ -12,7 +12,7 @@
 #define JUMP_MIN_SCALE 0.7        /* box size ratio between consecutive frames ... */
 #define JUMP_MAX_SCALE (1 / 0.7)  /* ... outside this range is a jump */
 #define JUMP_MAX_SHIFT 0.5        /* centre shift, in box sizes, beyond which is a jump */
-#define MAX_MISSES 6              /* detector runs in a row without the face drop the track */
+#define MAX_MISSES 15             /* detector runs in a row without the face drop the track */
 #define MIN_VISIBLE 0.5           /* fraction of the points' box inside the frame to keep it */
 #define CONFIRM_MIN_IOU 0.3f      /* points of a weakly detected face must overlap its box this much */
 #define CONFIRM_BELOW_SCORE 0.3f  /* detections below this score need that confirmation */

@@ -191,14 +191,22 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
         res->n_failures += e > 0.08;
         if (slot_id[k] == 0) {
           slot_id[k] = face->id;
-          if (g_hash_table_contains (ids_used, GUINT_TO_POINTER (face->id)))
+          if (g_hash_table_contains (ids_used, GUINT_TO_POINTER (face->id))) {
             res->n_id_switches++;
+            if (g_getenv ("FKP_SYNTH_DEBUG"))
+              g_printerr ("id reused: frame %" G_GUINT64_FORMAT " seg %zu slot %d id %u\n",
+                          frame_index, seg, k, face->id);
+          }
         } else if (slot_id[k] != face->id) {
           res->n_id_switches++;
+          if (g_getenv ("FKP_SYNTH_DEBUG"))
+            g_printerr ("id switch: frame %" G_GUINT64_FORMAT " seg %zu t %d slot %d id %u -> %u\n",
+                        frame_index, seg, t, k, slot_id[k], face->id);
           slot_id[k] = face->id;
         }
       }
-      if (g_getenv ("FKP_SYNTH_DEBUG") && (g_getenv ("FKP_SYNTH_DEBUG")[0] == '2' || n_out != matched || matched != (size_t) n_truth)) {
+      if (g_getenv ("FKP_SYNTH_DEBUG") && g_getenv ("FKP_SYNTH_DEBUG")[0] != '0'
+          && (g_getenv ("FKP_SYNTH_DEBUG")[0] == '2' || n_out != matched || matched != (size_t) n_truth)) {
         g_printerr ("frame %" G_GUINT64_FORMAT " seg %zu t %d: truth", frame_index, seg, t);
         for (int k = 0; k < n_truth; k++) {
           FkpFaceBox tb;
