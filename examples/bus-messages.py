@@ -93,11 +93,11 @@ def build_pipeline(args):
     if args.file:
         source = Gst.ElementFactory.make("filesrc")
         source.set_property("location", args.file)
-        decode = Gst.ElementFactory.make("decodebin")
     else:
         source = Gst.ElementFactory.make("v4l2src")
         source.set_property("device", args.device)
-        decode = None
+    # Decodes files, and MJPEG cameras; raw camera video passes through.
+    decode = Gst.ElementFactory.make("decodebin")
     convert = Gst.ElementFactory.make("videoconvert")
     facekp = Gst.ElementFactory.make("facekpfilter")
     if facekp is None:
@@ -112,13 +112,9 @@ def build_pipeline(args):
 
     pipeline = Gst.Pipeline.new("bus-messages")
     for element in (source, decode, convert, facekp, sink):
-        if element is not None:
-            pipeline.add(element)
-    if decode is not None:
-        source.link(decode)
-        decode.connect("pad-added", lambda _, pad: pad.link(convert.get_static_pad("sink")))
-    else:
-        source.link(convert)
+        pipeline.add(element)
+    source.link(decode)
+    decode.connect("pad-added", lambda _, pad: pad.link(convert.get_static_pad("sink")))
     convert.link(facekp)
     facekp.link(sink)
     return pipeline

@@ -116,7 +116,8 @@ main (int argc, char **argv)
     g_free (location);
   } else {
     gchar *location = quoted (device ? device : "/dev/video0");
-    source = g_strdup_printf ("v4l2src device=%s", location);
+    /* decodebin passes raw video through and decodes MJPEG cameras. */
+    source = g_strdup_printf ("v4l2src device=%s ! decodebin", location);
     g_free (location);
   }
   gchar *pack = quoted (stickers ? stickers : "");

@@ -9,7 +9,7 @@
 # frame by frame; sizes must be multiples of 8 up to 2040, which most cameras give.
 # The pipeline, with a camera:
 #
-#   gst-launch-1.0 v4l2src ! videoconvert ! facekpfilter stickers=default ! \
+#   gst-launch-1.0 v4l2src ! decodebin ! videoconvert ! facekpfilter stickers=default ! \
 #       videoconvert ! jpegenc ! rtpjpegpay ! udpsink host=127.0.0.1 port=5000
 set -euo pipefail
 
@@ -36,7 +36,7 @@ if [ -n "$file" ]; then
   # sync on the sink below paces a file at its own frame rate, as a camera would be.
   source=(filesrc "location=\"$file\"" ! decodebin)
 else
-  source=(v4l2src "device=\"$device\"")
+  source=(v4l2src "device=\"$device\"" ! decodebin)   # decodebin: raw or MJPEG cameras
 fi
 
 exec gst-launch-1.0 -e "${source[@]}" ! videoconvert ! \

@@ -12,7 +12,7 @@
 # From the build tree, set GST_PLUGIN_PATH=BUILD/gst-plugin first.
 # The pipeline it runs, with a camera and a window:
 #
-#   gst-launch-1.0 v4l2src device=/dev/video0 ! videoconvert ! \
+#   gst-launch-1.0 v4l2src device=/dev/video0 ! decodebin ! videoconvert ! \
 #       facekpfilter stickers=default ! videoconvert ! autovideosink
 set -euo pipefail
 
@@ -38,7 +38,7 @@ if [ -n "$fake_camera" ]; then
   [ -f "$fake_camera" ] || { echo "webcam.sh: no such file: $fake_camera" >&2; exit 1; }
   source=(filesrc "location=\"$fake_camera\"" ! decodebin)
 else
-  source=(v4l2src "device=\"$device\"")
+  source=(v4l2src "device=\"$device\"" ! decodebin)   # decodebin: raw or MJPEG cameras
 fi
 if [ -n "$output" ]; then
   # MJPEG in AVI: written by gst-plugins-good alone, readable everywhere.
