@@ -120,7 +120,7 @@ new_oracle (void)
  * tracking need a model that finds faces at all.  An interim model from an
  * unfinished training run may not: those checks are then skipped with the
  * measured NME, and the rest still runs. */
-#define MODEL_NME_FOR_TRACKING 0.15
+#define MODEL_NME_FOR_TRACKING 0.10
 static double model_alone_nme = -1;
 
 static gboolean
