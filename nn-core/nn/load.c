@@ -2608,8 +2608,8 @@ alias_concats (Loader *L)
   g_free (aliased);
 }
 
-static void
-free_step (Step *s)
+void
+fkp_nn_step_clear (Step *s)
 {
   g_free (s->label);
   g_free (s->weights);
@@ -2760,7 +2760,7 @@ compact_steps (Loader *L)
   for (guint i = 0; i < L->steps->len; i++) {
     Step *s = S (L, i);
     if (s->dead) {
-      free_step (s);
+      fkp_nn_step_clear (s);
       map[i] = -1;
       continue;
     }

@@ -115,19 +115,7 @@ fkp_net_free (FkpNet *net)
   }
   g_free (net->tensors);
   for (int i = 0; i < net->n_steps; i++) {
-    Step *s = &net->steps[i];
-    g_free (s->label);
-    g_free (s->weights);
-    g_free (s->bias);
-    g_free (s->scale);
-    g_free (s->shift);
-    g_free (s->concat_inputs);
-    g_free (s->resize_y0);
-    g_free (s->resize_y1);
-    g_free (s->resize_x0);
-    g_free (s->resize_x1);
-    g_free (s->resize_fy);
-    g_free (s->resize_fx);
+    fkp_nn_step_clear (&net->steps[i]);
   }
   g_free (net->steps);
   g_free (net->inputs);

@@ -169,6 +169,8 @@ gboolean fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNe
 
 /* kernels.c / conv.c */
 void fkp_nn_run_step (FkpNet *net, const Step *step);
+/* Frees what a step owns (not the step itself). */
+void fkp_nn_step_clear (Step *step);
 void fkp_nn_conv (FkpNet *net, const Step *step);
 void fkp_nn_apply_activation (float *data, size_t n, const Activation *act);
 void fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
