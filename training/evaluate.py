@@ -174,6 +174,8 @@ def main():
     ap.add_argument("--json", help="write the summary and per-image NME here")
     ap.add_argument("--ced", help="write a CED plot (PNG) here")
     ap.add_argument("--label", default=None, help="curve label in the plot")
+    ap.add_argument("--compare", nargs="*", default=[], metavar="LABEL=JSON",
+                    help="more CED curves from earlier --json outputs")
     args = ap.parse_args()
 
     engine = TorchEngine(args.checkpoint) if args.checkpoint else NnCoreEngine(args.onnx, args.nn_lib)
@@ -188,7 +190,12 @@ def main():
         with open(args.json, "w") as f:
             json.dump({**result, "per_image": dict(zip(names, errors.round(6).tolist()))}, f, indent=1)
     if args.ced:
-        plot_ced({args.label or f"{result['engine']} {args.protocol}": errors}, args.ced)
+        curves = {args.label or f"{result['engine']} {args.protocol}": errors}
+        for item in args.compare:
+            label, path = item.split("=", 1)
+            with open(path) as f:
+                curves[label] = np.array(list(json.load(f)["per_image"].values()))
+        plot_ced(curves, args.ced)
 
 
 if __name__ == "__main__":
