@@ -41,7 +41,10 @@ static double nme_ok = 0.10;
  * crops (full frame, through libfacekp-face) is measured once, and above
  * this those checks are skipped with a note; everything else still runs. */
 #define MODEL_NME_FOR_ACCURACY 0.15
-#define MODEL_NME_FOR_SELECTION 0.06
+/* Checks that compare runs of the model on slightly different inputs (another
+ * pixel format, which faces a weak detection keeps) need a model near the
+ * accuracy target: a weaker one amplifies small input differences. */
+#define MODEL_NME_NEAR_TARGET 0.06
 static double model_nme = -1;
 
 static gboolean
@@ -228,7 +231,7 @@ GST_START_TEST (test_formats)
     double nme;
     const GstFaceLandmarks *face = best_match (gst_buffer_get_face_landmarks_meta (out),
         (const float (*)[2]) c->points[0], &nme);
-    if (!model_is_accurate ()) {
+    if (!model_is_accurate () || model_nme > MODEL_NME_NEAR_TARGET) {
       /* nothing to compare: an interim model's points say little */
     } else if (!have_reference) {
       reference = *face;
@@ -919,7 +922,7 @@ GST_START_TEST (test_many_faces)
   fail_unless_equals_int (meta->n_faces, 4);
   /* Keeping the larger faces needs each weak detection confirmed by its
    * landmarks, which only a model near the accuracy target does reliably. */
-  for (guint i = 3; model_is_accurate () && model_nme <= MODEL_NME_FOR_SELECTION && i < 6; i++) {
+  for (guint i = 3; model_is_accurate () && model_nme <= MODEL_NME_NEAR_TARGET && i < 6; i++) {
     double nme;
     best_match (meta, (const float (*)[2]) c->points[i], &nme);
     fail_unless (nme < NME_OK, "larger face %u dropped (NME %.4f)", i, nme);
