@@ -10,19 +10,10 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const tf = require('@tensorflow/tfjs');
-const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
+const { tf, faceapi, startJob } = require('./faceapi_job.cjs');
 
 async function main() {
-  const jobPath = process.argv[2];
-  if (!jobPath) throw new Error('usage: node faceapi_detect.cjs JOB.json');
-  const job = JSON.parse(fs.readFileSync(jobPath, 'utf8'));
-  const base = path.dirname(path.resolve(jobPath));
-  await tf.setBackend('cpu');
-  await tf.ready();
-  const modelDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-  await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
-  await faceapi.nets.ssdMobilenetv1.loadFromDisk(modelDir);
+  const { job, base } = await startJob('faceapi_detect.cjs', ['tinyFaceDetector', 'ssdMobilenetv1']);
   const result = [];
   for (const item of job.inputs) {
     const buf = fs.readFileSync(path.join(base, item.rgb));

@@ -11,18 +11,10 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const tf = require('@tensorflow/tfjs');
-const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
+const { tf, faceapi, startJob } = require('./faceapi_job.cjs');
 
 async function main() {
-  const jobPath = process.argv[2];
-  if (!jobPath) throw new Error('usage: node faceapi_reference.cjs JOB.json');
-  const job = JSON.parse(fs.readFileSync(jobPath, 'utf8'));
-  const base = path.dirname(path.resolve(jobPath));
-  await tf.setBackend('cpu');
-  await tf.ready();
-  const modelDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-  await faceapi.nets.tinyFaceDetector.loadFromDisk(modelDir);
+  const { job, base } = await startJob('faceapi_reference.cjs', ['tinyFaceDetector']);
   const size = job.size;
   const options = new faceapi.TinyFaceDetectorOptions({ inputSize: size, scoreThreshold: job.score_threshold });
   for (const item of job.inputs) {
