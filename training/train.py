@@ -235,6 +235,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-every", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke tests)")
+    ap.add_argument("--init-from", default=None, metavar="CKPT",
+                    help="start from the weights of another run's checkpoint (a warm restart: "
+                         "fresh optimiser and schedule, same architecture)")
     ap.add_argument("--finalize", action="store_true",
                     help="only write OUT/final.pt from OUT/last.pt with recalibrated BatchNorm "
                          "statistics: for a run stopped early, while the learning rate is high")
@@ -255,7 +258,10 @@ def main():
     recipe = Recipe(args.recipe, args.size)
     torch.manual_seed(args.seed)
     model = build_model(args)
-    init_head_to_mean_shape(model, recipe, train_images, train_points, args.seed)
+    if args.init_from:
+        model.load_state_dict(torch.load(args.init_from)["model"])
+    else:
+        init_head_to_mean_shape(model, recipe, train_images, train_points, args.seed)
     steps_per_epoch = len(train_images) // args.batch
     opt, sched = make_optimizer(model, args, steps_per_epoch)
     loss_fn = nn.SmoothL1Loss() if args.recipe == "seed" else nn.L1Loss()

@@ -106,6 +106,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=2, help="runs per row; the best counts")
     parser.add_argument("--props", default="",
                         help="extra facekpfilter properties, e.g. face-source=full-frame")
+    parser.add_argument("--sizes", default="640x480,1920x1080", help="frame sizes, WxH,...")
+    parser.add_argument("--faces", default="1,2", help="faces per clip, N,...")
     parser.add_argument("--keep-openblas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as they are")
     args = parser.parse_args()
@@ -117,8 +119,9 @@ def main():
     work = tempfile.mkdtemp(prefix="facekp-bench-clips-")
     rows = []
     try:
-        for width, height in ((640, 480), (1920, 1080)):
-            for n_faces in (1, 2):
+        sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
+        for width, height in sizes:
+            for n_faces in (int(n) for n in args.faces.split(",")):
                 clip = os.path.join(work, f"{width}x{height}-{n_faces}.avi")
                 export = os.path.join(work, "faces.jsonl")
                 make_clip(clip, width, height, n_faces, args.frames, crops)

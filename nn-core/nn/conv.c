@@ -208,6 +208,7 @@ direct_block_##MB (const Step *s, const float *xg, int H, int W, float *y, int O
   }                                                                                       \
 }
 
+DIRECT_BLOCK (8)
 DIRECT_BLOCK (4)
 DIRECT_BLOCK (1)
 
@@ -239,7 +240,12 @@ conv_direct (const Step *s, const float *x, int H, int W, float *y, int M, int O
       for (int m = 0; m < M;) {
         const int g = m / Mg, in_group = Mg - m % Mg;
         const float *xg = x + (size_t) g * Cg * HW;
-        if (in_group >= 4) {
+        /* Eight channels per input load where the group has them (the
+         * detector's first conv, 3 -> 16: twice the FMAs per load of 4). */
+        if (in_group >= 8) {
+          direct_block_8 (s, xg, H, W, y, OH, OW, Cg, m, oy0, oy1, in_lo, in_hi);
+          m += 8;
+        } else if (in_group >= 4) {
           direct_block_4 (s, xg, H, W, y, OH, OW, Cg, m, oy0, oy1, in_lo, in_hi);
           m += 4;
         } else {

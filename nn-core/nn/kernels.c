@@ -278,6 +278,30 @@ maxpool_flat (const Step *s, const float *in, size_t planes, int H, int W, float
   }
 }
 
+/* 2×2 max pooling with stride 2 whose windows all lie inside the input
+ * (tiny-YOLO's pools): each output reads its four inputs once, where the
+ * flat path would compute the window max at every input position. */
+static gboolean
+maxpool_2x2_fits (const Step *s, int H, int W, int OH, int OW)
+{
+  return s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 && s->dh == 1 && s->dw == 1
+         && s->pad_top == 0 && s->pad_left == 0 && 2 * OH <= H && 2 * OW <= W;
+}
+
+FKP_SIMD static void
+maxpool_2x2 (const float *in, int W, float *out, int OH, int OW)
+{
+  for (int oy = 0; oy < OH; oy++) {
+    const float *r0 = in + (size_t) 2 * oy * W, *r1 = r0 + W;
+    float *dst = out + (size_t) oy * OW;
+    for (int ox = 0; ox < OW; ox++) {
+      const float a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+      const float b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+      dst[ox] = a > b ? a : b;
+    }
+  }
+}
+
 FKP_SIMD static void
 run_pool (FkpNet *net, const Step *s)
 {
@@ -288,6 +312,11 @@ run_pool (FkpNet *net, const Step *s)
   const int OH = (int) Y->shape.dims[2], OW = (int) Y->shape.dims[3];
   const size_t planes = (size_t) (X->shape.dims[0] * X->shape.dims[1]);
   const gboolean is_max = s->op == OP_MAXPOOL;
+  if (is_max && maxpool_2x2_fits (s, H, W, OH, OW)) {
+    for (size_t p = 0; p < planes; p++)
+      maxpool_2x2 (x + p * H * W, W, y + p * OH * OW, OH, OW);
+    return;
+  }
   if (is_max && maxpool_flat_fits (s, H, W, OH, OW)) {
     maxpool_flat (s, x, planes, H, W, y, OH, OW, net->scratch);
     return;

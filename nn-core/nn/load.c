@@ -751,10 +751,13 @@ op_conv (Node *node, GError **error)
   if (KH == 1 && KW == 1 && s->sh == 1 && s->sw == 1 && pads[0] == 0 && pads[1] == 0
       && pads[2] == 0 && pads[3] == 0)
     s->conv_algo = CONV_GEMM_1X1;
-  else if (Cg == 1 || Mg <= 2 || Cg * KH * KW <= 32)
+  else if ((Cg == 1 && group > 1) || Mg <= 2 || (Cg * KH * KW <= 32 && s->sh == 1 && s->sw == 1))
     /* Depthwise, GEMMs too thin for sgemm to pay off (the attention
-     * module's 7×7 conv 2→1), or few taps per output (a first layer on 3
-     * channels), where im2col would copy more than the GEMM computes. */
+     * module's 7×7 conv 2→1), or few taps per output at stride 1 (a first
+     * layer on 3 channels), where im2col would copy more than the GEMM
+     * computes.  A dense strided conv on one channel (the landmark model's
+     * 7×7/2 stem) is a proper GEMM (K = 49): the direct loop ran it at a
+     * tenth of sgemm's speed. */
     s->conv_algo = CONV_DIRECT;
   else
     s->conv_algo = CONV_IM2COL;
