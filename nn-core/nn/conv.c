@@ -5,7 +5,6 @@
  * in one pass over the output afterwards. */
 #include "nn-private.h"
 
-#include <cblas.h>
 #include <string.h>
 
 /* Range [lo, hi) of output positions whose input position
@@ -180,8 +179,10 @@ direct_block_##MB (const Step *s, const float *xg, int H, int W, float *y, int O
     while (ky_hi > ky_lo && iy0 + (ky_hi - 1) * s->dh >= H)                               \
       ky_hi--;                                                                            \
     float *out = y + (size_t) m0 * P + (size_t) oy * OW;                                  \
-    int ox = in_lo;                                                                       \
-    for (; ox + 8 <= in_hi; ox += 8) {                                                    \
+    /* The last block overlaps the one before rather than leave up to 7    \
+     * columns to the slow border code (they get the same values twice). */\
+    const int vec_end = in_hi - in_lo >= 8 ? in_hi : in_lo;                               \
+    for (int ox = in_lo; ox < vec_end; ox = ox + 8 >= in_hi ? in_hi : MIN (ox + 8, in_hi - 8)) { \
       v8f acc[MB];                                                                        \
       for (int j = 0; j < MB; j++)                                                        \
         acc[j] = (v8f) { 0 } + bias[j];                                                   \
@@ -199,6 +200,7 @@ direct_block_##MB (const Step *s, const float *xg, int H, int W, float *y, int O
       for (int j = 0; j < MB; j++)                                                        \
         *(v8f *) (out + j * P + ox) = acc[j];                                             \
     }                                                                                     \
+    const int ox = vec_end;                                                               \
     for (int j = 0; j < MB; j++) {                                                        \
       for (int x = 0; x < in_lo; x++)                                                     \
         out[j * P + x] = direct_point (s, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]);\
@@ -217,62 +219,89 @@ DIRECT_BLOCK (1)
  * of its input channels and taps are added into it. */
 #define DIRECT_TILE 4096
 
+typedef struct {
+  const Step *s;
+  const float *x;
+  float *y;
+  int H, W, M, OH, OW, Cg, Mg, in_lo, in_hi, band;
+} DirectJob;
+
+/* One part of a direct convolution: a range of bands of output rows. */
 static void
-conv_direct (const Step *s, const float *x, int H, int W, float *y, int M, int OH, int OW,
-             int Cg, int Mg)
+conv_direct_part (void *ctx, int part, int n_parts)
 {
+  const DirectJob *j = ctx;
+  const Step *s = j->s;
+  const int H = j->H, W = j->W, M = j->M, OH = j->OH, OW = j->OW, Cg = j->Cg, Mg = j->Mg;
   const size_t P = (size_t) OH * OW, HW = (size_t) H * W;
-  const int band = MAX (1, DIRECT_TILE / OW);
-  /* Columns whose whole window lies inside the input rows. */
-  int in_lo = 0, in_hi = OW;
-  for (int kx = 0; kx < s->kw; kx++) {
-    int lo, hi;
-    valid_range (W, OW, s->sw, s->pad_left, kx * s->dw, &lo, &hi);
-    in_lo = MAX (in_lo, lo);
-    in_hi = MIN (in_hi, hi);
-  }
-  if (in_hi < in_lo)
-    in_hi = in_lo;
-  for (int oy0 = 0; oy0 < OH; oy0 += band) {
-    const int oy1 = MIN (OH, oy0 + band);
+  const int n_bands = (OH + j->band - 1) / j->band;
+  int b_lo, b_hi;
+  fkp_nn_split (n_bands, part, n_parts, 1, &b_lo, &b_hi);
+  for (int b = b_lo; b < b_hi; b++) {
+    const int oy0 = b * j->band, oy1 = MIN (OH, oy0 + j->band);
     const size_t band_len = (size_t) (oy1 - oy0) * OW;
     if (s->sw == 1) {
       for (int m = 0; m < M;) {
         const int g = m / Mg, in_group = Mg - m % Mg;
-        const float *xg = x + (size_t) g * Cg * HW;
+        const float *xg = j->x + (size_t) g * Cg * HW;
         /* Eight channels per input load where the group has them (the
          * detector's first conv, 3 -> 16: twice the FMAs per load of 4). */
         if (in_group >= 8) {
-          direct_block_8 (s, xg, H, W, y, OH, OW, Cg, m, oy0, oy1, in_lo, in_hi);
+          direct_block_8 (s, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
           m += 8;
         } else if (in_group >= 4) {
-          direct_block_4 (s, xg, H, W, y, OH, OW, Cg, m, oy0, oy1, in_lo, in_hi);
+          direct_block_4 (s, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
           m += 4;
         } else {
-          direct_block_1 (s, xg, H, W, y, OH, OW, Cg, m, oy0, oy1, in_lo, in_hi);
+          direct_block_1 (s, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
           m += 1;
         }
       }
       for (int m = 0; m < M; m++)
-        fkp_nn_apply_activation (y + m * P + (size_t) oy0 * OW, band_len, &s->act);
+        fkp_nn_apply_activation (j->y + m * P + (size_t) oy0 * OW, band_len, &s->act);
       continue;
     }
     for (int m = 0; m < M; m++) {
       const int g = m / Mg;
-      float *out = y + m * P;
+      float *out = j->y + m * P;
       float *band_out = out + (size_t) oy0 * OW;
       /* Start from the bias and finish with the activation while the band
        * is still in cache. */
-      const float b = s->bias ? s->bias[m] : 0.0f;
+      const float bias = s->bias ? s->bias[m] : 0.0f;
       for (size_t i = 0; i < band_len; i++)
-        band_out[i] = b;
+        band_out[i] = bias;
       for (int c = 0; c < Cg; c++)
-        accumulate_rows (s, x + (size_t) (g * Cg + c) * HW, H, W,
+        accumulate_rows (s, j->x + (size_t) (g * Cg + c) * HW, H, W,
                          s->weights + ((size_t) m * Cg + c) * s->kh * s->kw, out, OH, OW,
                          oy0, oy1);
       fkp_nn_apply_activation (band_out, band_len, &s->act);
     }
   }
+}
+
+/* Direct convolution, a band of output rows at a time so that the band of
+ * one output channel (at most DIRECT_TILE floats) stays in cache while all
+ * of its input channels and taps are added into it; the bands are shared
+ * out among the net's threads. */
+#define DIRECT_TILE 4096
+
+static void
+conv_direct (FkpNet *net, const Step *s, const float *x, int H, int W, float *y, int M, int OH,
+             int OW, int Cg, int Mg)
+{
+  DirectJob j = { s, x, y, H, W, M, OH, OW, Cg, Mg, 0, OW, MAX (1, DIRECT_TILE / OW) };
+  /* Columns whose whole window lies inside the input rows. */
+  for (int kx = 0; kx < s->kw; kx++) {
+    int lo, hi;
+    valid_range (W, OW, s->sw, s->pad_left, kx * s->dw, &lo, &hi);
+    j.in_lo = MAX (j.in_lo, lo);
+    j.in_hi = MIN (j.in_hi, hi);
+  }
+  if (j.in_hi < j.in_lo)
+    j.in_hi = j.in_lo;
+  const int n_bands = (OH + j.band - 1) / j.band;
+  const int64_t macs = (int64_t) M * OH * OW * Cg * s->kh * s->kw;
+  fkp_nn_parallel (net, macs >= 64 * 1024 ? n_bands : 1, conv_direct_part, &j);
 }
 
 void
@@ -290,9 +319,8 @@ fkp_nn_conv (FkpNet *net, const Step *s)
   switch (s->conv_algo) {
   case CONV_GEMM_1X1:
     for (int g = 0; g < G; g++)
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, (int) P, Cg, 1.0f,
-                   s->weights + (size_t) g * Mg * K, K, x + g * Cg * HW, (int) P, 0.0f,
-                   y + g * Mg * P, (int) P);
+      fkp_nn_sgemm (net, Mg, (int) P, Cg, s->weights + (size_t) g * Mg * K, K, x + g * Cg * HW,
+                    (int) P, y + g * Mg * P, (int) P);
     break;
   case CONV_IM2COL:
     /* In bands of output rows, so the unfolded input (at most
@@ -303,14 +331,13 @@ fkp_nn_conv (FkpNet *net, const Step *s)
         const int rows = MIN (s->im2col_rows, OH - oy0);
         const int N = rows * OW;
         im2col (s, xg, Cg, H, W, OH, OW, oy0, rows, net->scratch);
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, N, K, 1.0f,
-                     s->weights + (size_t) g * Mg * K, K, net->scratch, N, 0.0f,
-                     y + g * Mg * P + (size_t) oy0 * OW, (int) P);
+        fkp_nn_sgemm (net, Mg, N, K, s->weights + (size_t) g * Mg * K, K, net->scratch, N,
+                      y + g * Mg * P + (size_t) oy0 * OW, (int) P);
       }
     }
     break;
   case CONV_DIRECT:
-    conv_direct (s, x, H, W, y, M, OH, OW, Cg, Mg);
+    conv_direct (net, s, x, H, W, y, M, OH, OW, Cg, Mg);
     return;   /* bias and activation already applied */
   }
   fkp_nn_apply_bias_activation (y, (size_t) M, P, s->bias, &s->act);

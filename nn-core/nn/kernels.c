@@ -278,26 +278,77 @@ maxpool_flat (const Step *s, const float *in, size_t planes, int H, int W, float
   }
 }
 
-/* 2×2 max pooling with stride 2 whose windows all lie inside the input
- * (tiny-YOLO's pools): each output reads its four inputs once, where the
- * flat path would compute the window max at every input position. */
+/* Strided max pooling (GoogLeNet's 3×3/2, tiny-YOLO's 2×2/2) computing only the outputs: for
+ * each output row the vertical max of its kh input rows (contiguous, so it
+ * vectorises) into a row buffer padded with -inf, then the horizontal max
+ * of each window at the stride.  The flat path would compute the window max
+ * at every input position, sh·sw times the outputs.  Planes are shared out
+ * among the net's threads. */
+#define STRIDED_POOL_MAX_ROW 4096
+
 static gboolean
-maxpool_2x2_fits (const Step *s, int H, int W, int OH, int OW)
+maxpool_strided_fits (const Step *s, int W, int OW)
 {
-  return s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 && s->dh == 1 && s->dw == 1
-         && s->pad_top == 0 && s->pad_left == 0 && 2 * OH <= H && 2 * OW <= W;
+  const int row_len = (OW - 1) * s->sw + (s->kw - 1) * s->dw + 1;
+  return (s->sh > 1 || s->sw > 1) && s->pad_left >= 0 && row_len <= STRIDED_POOL_MAX_ROW
+         && W + s->pad_left <= STRIDED_POOL_MAX_ROW;
 }
 
+typedef struct {
+  const Step *s;
+  const float *x;
+  float *y;
+  int H, W, OH, OW;
+  size_t planes;
+} PoolJob;
+
 FKP_SIMD static void
-maxpool_2x2 (const float *in, int W, float *out, int OH, int OW)
+maxpool_strided_part (void *ctx, int part, int n_parts)
 {
-  for (int oy = 0; oy < OH; oy++) {
-    const float *r0 = in + (size_t) 2 * oy * W, *r1 = r0 + W;
-    float *dst = out + (size_t) oy * OW;
-    for (int ox = 0; ox < OW; ox++) {
-      const float a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
-      const float b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
-      dst[ox] = a > b ? a : b;
+  const PoolJob *j = ctx;
+  const Step *s = j->s;
+  const int H = j->H, W = j->W, OH = j->OH, OW = j->OW;
+  const int row_len = (OW - 1) * s->sw + (s->kw - 1) * s->dw + 1;
+  float row[STRIDED_POOL_MAX_ROW];
+  int lo, hi;
+  fkp_nn_split ((int) j->planes, part, n_parts, 1, &lo, &hi);
+  for (int i = 0; i < row_len; i++)
+    row[i] = -INFINITY;
+  /* Input columns [0, W) land at [pad_left, pad_left + W); only those that
+   * some window reaches matter. */
+  const int copy_to = MIN (W, row_len - s->pad_left);
+  for (int p = lo; p < hi; p++) {
+    const float *plane = j->x + (size_t) p * H * W;
+    float *out = j->y + (size_t) p * OH * OW;
+    for (int oy = 0; oy < OH; oy++) {
+      float *v = row + s->pad_left;
+      int first = 1;
+      for (int ky = 0; ky < s->kh; ky++) {
+        const int iy = oy * s->sh - s->pad_top + ky * s->dh;
+        if (iy < 0 || iy >= H)
+          continue;
+        const float *src = plane + (size_t) iy * W;
+        if (first) {
+          memcpy (v, src, (size_t) copy_to * sizeof (float));
+          first = 0;
+        } else {
+          for (int x = 0; x < copy_to; x++)
+            v[x] = src[x] > v[x] ? src[x] : v[x];
+        }
+      }
+      float *dst = out + (size_t) oy * OW;
+      if (first) {   /* no input row in the window: as the other paths, -inf */
+        for (int ox = 0; ox < OW; ox++)
+          dst[ox] = -INFINITY;
+        continue;
+      }
+      for (int ox = 0; ox < OW; ox++) {
+        const float *w = row + ox * s->sw;
+        float m = w[0];
+        for (int kx = 1; kx < s->kw; kx++)
+          m = w[kx * s->dw] > m ? w[kx * s->dw] : m;
+        dst[ox] = m;
+      }
     }
   }
 }
@@ -312,9 +363,10 @@ run_pool (FkpNet *net, const Step *s)
   const int OH = (int) Y->shape.dims[2], OW = (int) Y->shape.dims[3];
   const size_t planes = (size_t) (X->shape.dims[0] * X->shape.dims[1]);
   const gboolean is_max = s->op == OP_MAXPOOL;
-  if (is_max && maxpool_2x2_fits (s, H, W, OH, OW)) {
-    for (size_t p = 0; p < planes; p++)
-      maxpool_2x2 (x + p * H * W, W, y + p * OH * OW, OH, OW);
+  if (is_max && maxpool_strided_fits (s, W, OW)) {
+    PoolJob j = { s, x, y, H, W, OH, OW, planes };
+    const size_t work = planes * (size_t) OH * OW * s->kh * s->kw;
+    fkp_nn_parallel (net, work >= 64 * 1024 ? (int) MIN (planes, 64) : 1, maxpool_strided_part, &j);
     return;
   }
   if (is_max && maxpool_flat_fits (s, H, W, OH, OW)) {

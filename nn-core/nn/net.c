@@ -108,6 +108,7 @@ fkp_net_free (FkpNet *net)
     g_printerr ("total %.1f us per run\n", total / net->profile_runs);
   }
   g_free (net->profile_us);
+  fkp_nn_pool_free (net->pool);
   for (int i = 0; i < net->n_tensors; i++) {
     g_free (net->tensors[i].name);
     g_free (net->tensors[i].fdata);
@@ -216,21 +217,30 @@ fkp_net_run (FkpNet *net, GError **error)
     g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT, "no net");
     return FALSE;
   }
-  /* OpenBLAS's thread count is process-wide: set it only when it differs. */
-  if (openblas_get_num_threads () != net->threads)
-    openblas_set_num_threads (net->threads);
+  /* The net splits its work itself (parallel.c): OpenBLAS runs each part on
+   * the calling thread.  Its thread count is process-wide: set it only when
+   * it differs. */
+  if (openblas_get_num_threads () != 1)
+    openblas_set_num_threads (1);
+  if (fkp_nn_pool_size (net->pool) != net->threads) {
+    fkp_nn_pool_free (net->pool);
+    net->pool = net->threads > 1 ? fkp_nn_pool_new (net->threads) : NULL;
+  }
   if (!net->profile_us) {
     for (int i = 0; i < net->n_steps; i++)
       fkp_nn_run_step (net, &net->steps[i]);
     return TRUE;
   }
   /* Process CPU time: on a busy machine it stays meaningful where wall
-   * time does not (it includes OpenBLAS's threads). */
+   * time does not (it sums all threads).  FKP_NN_PROFILE=wall measures wall
+   * time instead, to see what threads gain. */
+  const clockid_t clock = g_strcmp0 (g_getenv ("FKP_NN_PROFILE"), "wall") == 0
+                            ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID;
   for (int i = 0; i < net->n_steps; i++) {
     struct timespec t0, t1;
-    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &t0);
+    clock_gettime (clock, &t0);
     fkp_nn_run_step (net, &net->steps[i]);
-    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &t1);
+    clock_gettime (clock, &t1);
     net->profile_us[i] += (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
   }
   net->profile_runs++;

@@ -140,6 +140,8 @@ enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DIRECT };
  * needs more). */
 #define FKP_NN_IM2COL_FLOATS (256 * 1024)
 
+typedef struct _FkpNnPool FkpNnPool;
+
 struct _FkpNet {
   Tensor *tensors;
   int n_tensors;
@@ -158,10 +160,25 @@ struct _FkpNet {
   float *scratch;
   size_t scratch_floats;
   int threads;
+  FkpNnPool *pool;                  /* threads - 1 workers, made at the first run */
   FkpNetStats stats;
   double *profile_us;               /* per-step time when FKP_NN_PROFILE is set */
   int profile_runs;
 };
+
+/* parallel.c: a step's work cut into parts run by the net's threads. */
+typedef void (*FkpNnTask) (void *ctx, int part, int n_parts);
+FkpNnPool *fkp_nn_pool_new (int n_threads);
+void fkp_nn_pool_free (FkpNnPool *pool);
+int fkp_nn_pool_size (const FkpNnPool *pool);
+/* Runs task(ctx, part, n_parts) for part 0 … n_parts - 1 (at most the pool's
+ * size) and returns when all are done; part 0 runs in the caller. */
+void fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx);
+/* Part `part` of [0, n) cut into n_parts ranges of whole `align` units. */
+void fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi);
+/* C = A B (row major, no transposes), split across the net's threads. */
+void fkp_nn_sgemm (FkpNet *net, int M, int N, int K, const float *A, int lda, const float *B,
+                   int ldb, float *C, int ldc);
 
 /* load.c */
 gboolean fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions *opts,

@@ -210,9 +210,16 @@ test_conv_banded (void)
   /* A first layer on 3 channels (27 taps: direct), 7-wide taps too. */
   conv_check (1, 3, 8, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 0, 78, 98, 80, 100, TRUE, FALSE, 2);
   conv_check (1, 1, 4, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0, 90, 64, 90, 64, TRUE, FALSE, 3);
+  /* 3 → 16 (eight channels per block; 158 inner columns: the last vector
+   * block overlaps the one before) and a one-channel 7×7/2 stem (im2col). */
+  conv_check (1, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 120, 160, 120, 160, TRUE, FALSE, 2);
+  conv_check (1, 1, 64, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 0, 56, 56, 112, 112, FALSE, TRUE, 1);
 }
 
 /* ---- Pools --------------------------------------------------------- */
+
+/* Threads for pool_check's net: the large cases also run split in parts. */
+static int pool_threads = 1;
 
 /* MaxPool or AveragePool with these parameters against a naive loop. */
 static void
@@ -243,7 +250,7 @@ pool_check (gboolean is_max, int C, int kh, int kw, int sh, int sw, int dh, int 
   else
     node_int (b, n, "count_include_pad", include_pad);
   builder_output (b, "y");
-  FkpNet *net = load_built (b, 1);
+  FkpNet *net = load_built (b, pool_threads);
   builder_free (b);
   FkpShape shape;
   fkp_net_get_output_shape (net, 0, &shape);
@@ -301,11 +308,15 @@ test_pool_case (gboolean is_max)
 static void
 test_pools_large (void)
 {
-  pool_check (TRUE, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48, 48, FALSE, FALSE);
-  pool_check (TRUE, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48, 48, FALSE, FALSE);
-  pool_check (TRUE, 33, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 51, 47, TRUE, FALSE);
-  pool_check (TRUE, 3, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 300, 280, TRUE, FALSE);
-  pool_check (FALSE, 30, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 40, 50, TRUE, TRUE);
+  for (pool_threads = 1; pool_threads <= 3; pool_threads++) {
+    pool_check (TRUE, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48, 48, FALSE, FALSE);
+    pool_check (TRUE, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48, 48, FALSE, FALSE);
+    pool_check (TRUE, 33, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 51, 47, TRUE, FALSE);
+    pool_check (TRUE, 3, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 300, 280, TRUE, FALSE);
+    pool_check (TRUE, 16, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 478, 638, FALSE, FALSE);
+    pool_check (FALSE, 30, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 40, 50, TRUE, TRUE);
+  }
+  pool_threads = 1;
 }
 
 static void

@@ -1,0 +1,210 @@
+/* Work splitting across a net's threads.
+ *
+ * OpenBLAS alone splits only the GEMMs it deems large, and leaves the
+ * engine's own loops (direct convolutions, pooling) on one core: at 112² most
+ * of the landmark network's GEMMs are below its threshold, so two threads ran
+ * barely faster than one.  Here each run of a step is cut into parts, one per
+ * thread, and OpenBLAS is kept single-threaded: a net with N threads owns N-1
+ * workers, which sleep on a condition variable between steps. */
+#include "nn-private.h"
+
+#include <cblas.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define spin_pause() _mm_pause ()
+#else
+#define spin_pause() ((void) 0)
+#endif
+
+/* Some 10-30 µs of polling (a pause is tens of cycles): longer than the
+ * gaps between steps, short enough not to hold a core the decoder wants. */
+#define SPIN_POLLS 4000
+
+struct _FkpNnPool {
+  int n_threads;               /* including the caller */
+  GThread **workers;
+  GMutex lock;
+  GCond wake, done;
+  guint64 generation;          /* bumped for each job */
+  gint pending;                /* parts not finished yet (atomic) */
+  gint posted;                 /* generation's low bits, read without the lock */
+  gint quit;
+  FkpNnTask task;
+  void *ctx;
+  int n_parts;
+};
+
+typedef struct {
+  FkpNnPool *pool;
+  int index;                   /* 1 … n_threads - 1 */
+} WorkerArgs;
+
+static gpointer
+worker_main (gpointer data)
+{
+  WorkerArgs *args = data;
+  FkpNnPool *pool = args->pool;
+  const int index = args->index;
+  g_free (args);
+  guint64 seen = 0;
+  for (;;) {
+    /* Steps follow each other within microseconds during a run: poll for
+     * the next job a little before sleeping, as a wake-up through the
+     * condition variable costs tens of microseconds per step. */
+    for (int spin = 0; spin < SPIN_POLLS; spin++) {
+      if (g_atomic_int_get (&pool->posted) != (gint) (seen & G_MAXINT) || g_atomic_int_get (&pool->quit))
+        break;
+      spin_pause ();
+    }
+    g_mutex_lock (&pool->lock);
+    while (!pool->quit && pool->generation == seen)
+      g_cond_wait (&pool->wake, &pool->lock);
+    if (pool->quit)
+      break;
+    seen = pool->generation;
+    FkpNnTask task = pool->task;
+    void *ctx = pool->ctx;
+    const int n_parts = pool->n_parts;
+    g_mutex_unlock (&pool->lock);
+    if (index < n_parts)
+      task (ctx, index, n_parts);
+    if (g_atomic_int_dec_and_test (&pool->pending)) {
+      g_mutex_lock (&pool->lock);
+      g_cond_signal (&pool->done);
+      g_mutex_unlock (&pool->lock);
+    }
+  }
+  g_mutex_unlock (&pool->lock);
+  return NULL;
+}
+
+FkpNnPool *
+fkp_nn_pool_new (int n_threads)
+{
+  FkpNnPool *pool = g_new0 (FkpNnPool, 1);
+  pool->n_threads = 1;
+  g_mutex_init (&pool->lock);
+  g_cond_init (&pool->wake);
+  g_cond_init (&pool->done);
+  pool->workers = g_new0 (GThread *, MAX (n_threads, 1));
+  for (int i = 1; i < n_threads; i++) {
+    WorkerArgs *args = g_new (WorkerArgs, 1);
+    args->pool = pool;
+    args->index = i;
+    /* A thread that cannot start leaves a smaller pool, not a failed run. */
+    GThread *t = g_thread_try_new ("facekp-nn", worker_main, args, NULL);
+    if (t == NULL) {
+      g_free (args);
+      break;
+    }
+    pool->workers[pool->n_threads++] = t;
+  }
+  return pool;
+}
+
+void
+fkp_nn_pool_free (FkpNnPool *pool)
+{
+  if (pool == NULL)
+    return;
+  g_mutex_lock (&pool->lock);
+  g_atomic_int_set (&pool->quit, TRUE);
+  g_cond_broadcast (&pool->wake);
+  g_mutex_unlock (&pool->lock);
+  for (int i = 1; i < pool->n_threads; i++)
+    g_thread_join (pool->workers[i]);
+  g_free (pool->workers);
+  g_mutex_clear (&pool->lock);
+  g_cond_clear (&pool->wake);
+  g_cond_clear (&pool->done);
+  g_free (pool);
+}
+
+int
+fkp_nn_pool_size (const FkpNnPool *pool)
+{
+  return pool ? pool->n_threads : 1;
+}
+
+void
+fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx)
+{
+  FkpNnPool *pool = net->pool;
+  n_parts = MIN (n_parts, fkp_nn_pool_size (pool));
+  if (n_parts <= 1) {
+    task (ctx, 0, 1);
+    return;
+  }
+  g_mutex_lock (&pool->lock);
+  pool->task = task;
+  pool->ctx = ctx;
+  pool->n_parts = n_parts;
+  g_atomic_int_set (&pool->pending, pool->n_threads - 1);
+  pool->generation++;
+  g_atomic_int_set (&pool->posted, (gint) (pool->generation & G_MAXINT));
+  g_cond_broadcast (&pool->wake);
+  g_mutex_unlock (&pool->lock);
+  task (ctx, 0, n_parts);
+  for (int spin = 0; spin < SPIN_POLLS && g_atomic_int_get (&pool->pending) > 0; spin++)
+    spin_pause ();
+  if (g_atomic_int_get (&pool->pending) > 0) {
+    g_mutex_lock (&pool->lock);
+    while (g_atomic_int_get (&pool->pending) > 0)
+      g_cond_wait (&pool->done, &pool->lock);
+    g_mutex_unlock (&pool->lock);
+  }
+}
+
+void
+fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi)
+{
+  const int units = (n + align - 1) / align;
+  const int a = (int) ((int64_t) units * part / n_parts), b = (int) ((int64_t) units * (part + 1) / n_parts);
+  *lo = MIN (a * align, n);
+  *hi = MIN (b * align, n);
+}
+
+/* ---- GEMM ---------------------------------------------------------------- */
+
+/* Below this many multiply-accumulates a split costs more than it saves. */
+#define SPLIT_MIN_MACS (64 * 1024)
+
+typedef struct {
+  int M, N, K;
+  const float *A, *B;
+  float *C;
+  int lda, ldb, ldc;
+  gboolean split_rows;
+} GemmJob;
+
+static void
+gemm_part (void *ctx, int part, int n_parts)
+{
+  const GemmJob *j = ctx;
+  int lo, hi;
+  if (j->split_rows) {
+    fkp_nn_split (j->M, part, n_parts, 4, &lo, &hi);
+    if (hi > lo)
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, j->N, j->K, 1.0f,
+                   j->A + (size_t) lo * j->lda, j->lda, j->B, j->ldb, 0.0f,
+                   j->C + (size_t) lo * j->ldc, j->ldc);
+  } else {
+    fkp_nn_split (j->N, part, n_parts, 16, &lo, &hi);
+    if (hi > lo)
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->M, hi - lo, j->K, 1.0f, j->A,
+                   j->lda, j->B + lo, j->ldb, 0.0f, j->C + lo, j->ldc);
+  }
+}
+
+void
+fkp_nn_sgemm (FkpNet *net, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+              float *C, int ldc)
+{
+  GemmJob j = { M, N, K, A, B, C, lda, ldb, ldc, FALSE };
+  /* Each part packs its share of the larger operand and all of the other:
+   * split the operand that dominates (weights A on small feature maps,
+   * the feature map B on large ones). */
+  j.split_rows = (int64_t) M * K >= (int64_t) K * N;
+  const int64_t macs = (int64_t) M * N * K;
+  fkp_nn_parallel (net, macs >= SPLIT_MIN_MACS ? fkp_nn_pool_size (net->pool) : 1, gemm_part, &j);
+}
