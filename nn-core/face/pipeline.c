@@ -12,7 +12,8 @@
 #define JUMP_MIN_SCALE 0.7        /* box size ratio between consecutive frames ... */
 #define JUMP_MAX_SCALE (1 / 0.7)  /* ... outside this range is a jump */
 #define JUMP_MAX_SHIFT 0.5        /* centre shift, in box sizes, beyond which is a jump */
-#define MAX_MISSES 15             /* detector runs in a row without the face drop the track */
+#define MAX_MISSES 3              /* detector runs in a row without the face drop the track */
+#define KEEP_MIN_SCORE 0.05f      /* a detection this weak still keeps a track alive (not a new one) */
 #define MIN_VISIBLE 0.5           /* fraction of the points' box inside the frame to keep it */
 #define CONFIRM_MIN_IOU 0.3f      /* points of a weakly detected face must overlap its box this much */
 #define CONFIRM_BELOW_SCORE 0.3f  /* detections below this score need that confirmation */
@@ -430,7 +431,7 @@ visible_fraction (const FkpFaceBox *b, int width, int height)
  * `drop_unmatched`). */
 static gboolean
 associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *boxes,
-           size_t n_boxes, gboolean drop_unmatched, GError **error)
+           size_t n_boxes, float start_min_score, gboolean drop_unmatched, GError **error)
 {
   GArray *work = p->work;
   size_t n_tracks = work->len;
@@ -478,7 +479,7 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
   g_array_set_size (work, kept);
   /* New faces, best score first, while there is room. */
   for (size_t j = 0; j < n_boxes && ok; j++) {
-    if (box_used[j] || work->len >= (guint) p->opts.max_faces)
+    if (box_used[j] || boxes[j].score < start_min_score || work->len >= (guint) p->opts.max_faces)
       continue;
     Track *t = add_track (work, 0, boxes[j].score);
     ok = track_start_from_box (p, s, t, &boxes[j].box, boxes[j].score, &confirmed, error);
@@ -550,8 +551,17 @@ process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
     p->frames_since_detect++;
     return TRUE;
   }
+  /* Two thresholds, as in ByteTrack: a new face needs the detector's
+   * threshold, an existing track only a weak detection overlapping it.
+   * Faces the detector loses for a while (rolled, dark, blurred) mostly
+   * keep some score, a face that left keeps none, so a track can end after
+   * a few misses without the ids of faces that stay switching. */
+  const float start_threshold = p->opts.detector_threshold >= 0
+                                  ? p->opts.detector_threshold
+                                  : fkp_face_detector_default_threshold (p->detector);
+  const float keep_threshold = MIN (start_threshold, KEEP_MIN_SCORE);
   g_array_set_size (p->dets, 0);
-  if (!fkp_face_detector_detect (p->detector, s, p->opts.detector_threshold,
+  if (!fkp_face_detector_detect (p->detector, s, p->work->len ? keep_threshold : start_threshold,
                                  p->opts.min_face_size, p->dets, error))
     return FALSE;
   p->n_detector_runs++;
@@ -563,7 +573,7 @@ process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
     dets[i].box = lm;
   }
   qsort (dets, p->dets->len, sizeof *dets, by_score_desc);
-  return associate (p, s, dets, p->dets->len, FALSE, error);
+  return associate (p, s, dets, p->dets->len, start_threshold, FALSE, error);
 }
 
 static gboolean
@@ -587,8 +597,8 @@ process_upstream (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceBox 
   }
   /* Upstream gives no score: the larger faces win when there are too many. */
   qsort (p->dets->data, p->dets->len, sizeof (FkpFaceDetection), by_size_desc);
-  return associate (p, s, (const FkpFaceDetection *) (void *) p->dets->data, p->dets->len, TRUE,
-                    error);
+  return associate (p, s, (const FkpFaceDetection *) (void *) p->dets->data, p->dets->len, 0.0f,
+                    TRUE, error);
 }
 
 static gboolean

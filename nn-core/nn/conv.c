@@ -5,6 +5,7 @@
  * in one pass over the output afterwards. */
 #include "nn-private.h"
 
+#include <cblas.h>
 #include <string.h>
 
 /* Range [lo, hi) of output positions whose input position
@@ -304,6 +305,91 @@ conv_direct (FkpNet *net, const Step *s, const float *x, int H, int W, float *y,
   fkp_nn_parallel (net, macs >= 64 * 1024 ? n_bands : 1, conv_direct_part, &j);
 }
 
+/* A convolution through GEMM, cut into parts for the net's threads; each
+ * part also adds the bias and applies the activation to what it wrote,
+ * while that is still in cache. */
+typedef struct {
+  FkpNet *net;
+  const Step *s;
+  const float *x;
+  float *y;
+  int H, W, M, OH, OW, Cg, K;
+  size_t P, HW;
+} GemmConvJob;
+
+/* Bias and activation over channels [m0, m1), columns [n0, n1) of the output. */
+static void
+finish_block (const GemmConvJob *j, int m0, int m1, size_t n0, size_t n1)
+{
+  fkp_nn_apply_bias_activation_strided (j->y + (size_t) m0 * j->P + n0, (size_t) (m1 - m0), j->P,
+                                        n1 - n0, j->s->bias ? j->s->bias + m0 : NULL,
+                                        &j->s->act);
+}
+
+/* 1×1 (G = 1): the part's share of the larger operand, rows of the weights
+ * on small feature maps, columns of the feature map on large ones. */
+static void
+conv_1x1_part (void *ctx, int part, int n_parts)
+{
+  const GemmConvJob *j = ctx;
+  int lo, hi;
+  if ((size_t) j->M >= j->P) {
+    fkp_nn_split (j->M, part, n_parts, 4, &lo, &hi);
+    if (hi > lo) {
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, (int) j->P, j->Cg, 1.0f,
+                   j->s->weights + (size_t) lo * j->K, j->K, j->x, (int) j->P, 0.0f,
+                   j->y + (size_t) lo * j->P, (int) j->P);
+      finish_block (j, lo, hi, 0, j->P);
+    }
+  } else {
+    fkp_nn_split ((int) j->P, part, n_parts, 16, &lo, &hi);
+    if (hi > lo) {
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->M, hi - lo, j->Cg, 1.0f,
+                   j->s->weights, j->K, j->x + lo, (int) j->P, 0.0f, j->y + lo, (int) j->P);
+      finish_block (j, 0, j->M, (size_t) lo, (size_t) hi);
+    }
+  }
+}
+
+/* im2col (G = 1) on a tall enough output: each part unfolds and multiplies
+ * its own output rows, in bands that fit its own scratch area. */
+static void
+conv_im2col_rows_part (void *ctx, int part, int n_parts)
+{
+  const GemmConvJob *j = ctx;
+  const Step *s = j->s;
+  float *scratch = j->net->scratch + (size_t) part * j->net->scratch_floats;
+  int lo, hi;
+  fkp_nn_split (j->OH, part, n_parts, 1, &lo, &hi);
+  for (int oy0 = lo; oy0 < hi; oy0 += s->im2col_rows) {
+    const int rows = MIN (s->im2col_rows, hi - oy0);
+    const int N = rows * j->OW;
+    im2col (s, j->x, j->Cg, j->H, j->W, j->OH, j->OW, oy0, rows, scratch);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->M, N, j->K, 1.0f, s->weights,
+                 j->K, scratch, N, 0.0f, j->y + (size_t) oy0 * j->OW, (int) j->P);
+    finish_block (j, 0, j->M, (size_t) oy0 * j->OW, (size_t) (oy0 + rows) * j->OW);
+  }
+}
+
+/* im2col (G = 1) on a short output (one band): unfolded once, then each
+ * part multiplies its rows of the weights. */
+static void
+conv_im2col_channels_part (void *ctx, int part, int n_parts)
+{
+  const GemmConvJob *j = ctx;
+  int lo, hi;
+  fkp_nn_split (j->M, part, n_parts, 4, &lo, &hi);
+  if (hi <= lo)
+    return;
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, (int) j->P, j->K, 1.0f,
+               j->s->weights + (size_t) lo * j->K, j->K, j->net->scratch, (int) j->P, 0.0f,
+               j->y + (size_t) lo * j->P, (int) j->P);
+  finish_block (j, lo, hi, 0, j->P);
+}
+
+/* Below this many multiply-accumulates one thread does the whole step. */
+#define CONV_SPLIT_MIN_MACS (64 * 1024)
+
 void
 fkp_nn_conv (FkpNet *net, const Step *s)
 {
@@ -316,13 +402,32 @@ fkp_nn_conv (FkpNet *net, const Step *s)
   const int K = Cg * s->kh * s->kw;
   const size_t P = (size_t) OH * OW, HW = (size_t) H * W;
 
+  if (s->conv_algo == CONV_DIRECT) {
+    conv_direct (net, s, x, H, W, y, M, OH, OW, Cg, Mg);
+    return;   /* bias and activation already applied */
+  }
+  const int parts = (int64_t) M * P * K >= CONV_SPLIT_MIN_MACS ? fkp_nn_threads (net) : 1;
+  if (G == 1 && parts > 1) {
+    GemmConvJob j = { net, s, x, y, H, W, M, OH, OW, Cg, K, P, HW };
+    if (s->conv_algo == CONV_GEMM_1X1)
+      fkp_nn_parallel (net, parts, conv_1x1_part, &j);
+    else if (OH > s->im2col_rows || (OH >= 2 * parts && P / parts >= 64))
+      fkp_nn_parallel (net, parts, conv_im2col_rows_part, &j);
+    else {
+      im2col (s, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
+      fkp_nn_parallel (net, parts, conv_im2col_channels_part, &j);
+    }
+    return;
+  }
   switch (s->conv_algo) {
   case CONV_GEMM_1X1:
     for (int g = 0; g < G; g++)
-      fkp_nn_sgemm (net, Mg, (int) P, Cg, s->weights + (size_t) g * Mg * K, K, x + g * Cg * HW,
-                    (int) P, y + g * Mg * P, (int) P);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, (int) P, Cg, 1.0f,
+                   s->weights + (size_t) g * Mg * K, K, x + g * Cg * HW, (int) P, 0.0f,
+                   y + g * Mg * P, (int) P);
     break;
   case CONV_IM2COL:
+  default:
     /* In bands of output rows, so the unfolded input (at most
      * FKP_NN_IM2COL_FLOATS) stays in cache between im2col and sgemm. */
     for (int g = 0; g < G; g++) {
@@ -331,14 +436,12 @@ fkp_nn_conv (FkpNet *net, const Step *s)
         const int rows = MIN (s->im2col_rows, OH - oy0);
         const int N = rows * OW;
         im2col (s, xg, Cg, H, W, OH, OW, oy0, rows, net->scratch);
-        fkp_nn_sgemm (net, Mg, N, K, s->weights + (size_t) g * Mg * K, K, net->scratch, N,
-                      y + g * Mg * P + (size_t) oy0 * OW, (int) P);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, N, K, 1.0f,
+                     s->weights + (size_t) g * Mg * K, K, net->scratch, N, 0.0f,
+                     y + g * Mg * P + (size_t) oy0 * OW, (int) P);
       }
     }
     break;
-  case CONV_DIRECT:
-    conv_direct (net, s, x, H, W, y, M, OH, OW, Cg, Mg);
-    return;   /* bias and activation already applied */
   }
   fkp_nn_apply_bias_activation (y, (size_t) M, P, s->bias, &s->act);
 }

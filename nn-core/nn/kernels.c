@@ -58,16 +58,20 @@ apply_activation (float *data, size_t n, const Activation *act)
 }
 
 FKP_SIMD static void
-apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
-                       const Activation *act)
+apply_bias_activation (float *data, size_t channels, size_t stride, size_t plane,
+                       const float *bias, const Activation *act)
 {
-  if (!bias) {
+  if (!bias && stride == plane) {
     apply_activation (data, channels * plane, act);
     return;
   }
   /* Bias in one pass, fused with the common activations. */
   for (size_t c = 0; c < channels; c++) {
-    float *p = data + c * plane;
+    float *p = data + c * stride;
+    if (!bias) {
+      apply_activation (p, plane, act);
+      continue;
+    }
     const float b = bias[c];
     if (act->kind == ACT_RELU) {
       for (size_t i = 0; i < plane; i++) {
@@ -100,7 +104,14 @@ void
 fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
                               const Activation *act)
 {
-  apply_bias_activation (data, channels, plane, bias, act);
+  apply_bias_activation (data, channels, plane, plane, bias, act);
+}
+
+void
+fkp_nn_apply_bias_activation_strided (float *data, size_t channels, size_t stride, size_t len,
+                                      const float *bias, const Activation *act)
+{
+  apply_bias_activation (data, channels, stride, len, bias, act);
 }
 
 FKP_SIMD static void

@@ -86,6 +86,12 @@ fkp_net_new_from_file (const char *path, const FkpNetOptions *opts, GError **err
   return net;
 }
 
+int
+fkp_nn_threads (const FkpNet *net)
+{
+  return fkp_nn_pool_size (net->pool);
+}
+
 FKP_PUBLIC void
 fkp_net_free (FkpNet *net)
 {
@@ -222,9 +228,20 @@ fkp_net_run (FkpNet *net, GError **error)
    * it differs. */
   if (openblas_get_num_threads () != 1)
     openblas_set_num_threads (1);
-  if (fkp_nn_pool_size (net->pool) != net->threads) {
+  if (net->pool_threads != net->threads) {
     fkp_nn_pool_free (net->pool);
-    net->pool = net->threads > 1 ? fkp_nn_pool_new (net->threads) : NULL;
+    net->pool = NULL;
+    net->pool_threads = net->threads;
+    /* Each thread gets its own scratch area; without the memory for them
+     * the net runs on one thread. */
+    float *areas = net->scratch_floats
+                     ? g_try_realloc (net->scratch, net->threads * net->scratch_floats * sizeof (float))
+                     : net->scratch;
+    if (areas != NULL || net->scratch_floats == 0) {
+      net->scratch = areas;
+      if (net->threads > 1)
+        net->pool = fkp_nn_pool_new (net->threads);
+    }
   }
   if (!net->profile_us) {
     for (int i = 0; i < net->n_steps; i++)

@@ -157,10 +157,11 @@ struct _FkpNet {
   size_t n_op_names;
   float *arena;
   size_t arena_bytes;
-  float *scratch;
+  float *scratch;                   /* one area of scratch_floats per thread */
   size_t scratch_floats;
   int threads;
   FkpNnPool *pool;                  /* threads - 1 workers, made at the first run */
+  int pool_threads;                 /* the thread count the pool was made for (0: none yet) */
   FkpNetStats stats;
   double *profile_us;               /* per-step time when FKP_NN_PROFILE is set */
   int profile_runs;
@@ -176,9 +177,8 @@ int fkp_nn_pool_size (const FkpNnPool *pool);
 void fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx);
 /* Part `part` of [0, n) cut into n_parts ranges of whole `align` units. */
 void fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi);
-/* C = A B (row major, no transposes), split across the net's threads. */
-void fkp_nn_sgemm (FkpNet *net, int M, int N, int K, const float *A, int lda, const float *B,
-                   int ldb, float *C, int ldc);
+/* Threads a run of this net uses (its pool's size). */
+int fkp_nn_threads (const FkpNet *net);
 
 /* load.c */
 gboolean fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions *opts,
@@ -192,6 +192,9 @@ void fkp_nn_conv (FkpNet *net, const Step *step);
 void fkp_nn_apply_activation (float *data, size_t n, const Activation *act);
 void fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
                                    const Activation *act);
+/* The same on `len` values per channel, channel c starting at data + c * stride. */
+void fkp_nn_apply_bias_activation_strided (float *data, size_t channels, size_t stride, size_t len,
+                                           const float *bias, const Activation *act);
 
 static inline float *
 tensor_data (const FkpNet *net, int index)

@@ -8,7 +8,6 @@
  * workers, which sleep on a condition variable between steps. */
 #include "nn-private.h"
 
-#include <cblas.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define spin_pause() _mm_pause ()
@@ -162,49 +161,4 @@ fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi)
   const int a = (int) ((int64_t) units * part / n_parts), b = (int) ((int64_t) units * (part + 1) / n_parts);
   *lo = MIN (a * align, n);
   *hi = MIN (b * align, n);
-}
-
-/* ---- GEMM ---------------------------------------------------------------- */
-
-/* Below this many multiply-accumulates a split costs more than it saves. */
-#define SPLIT_MIN_MACS (64 * 1024)
-
-typedef struct {
-  int M, N, K;
-  const float *A, *B;
-  float *C;
-  int lda, ldb, ldc;
-  gboolean split_rows;
-} GemmJob;
-
-static void
-gemm_part (void *ctx, int part, int n_parts)
-{
-  const GemmJob *j = ctx;
-  int lo, hi;
-  if (j->split_rows) {
-    fkp_nn_split (j->M, part, n_parts, 4, &lo, &hi);
-    if (hi > lo)
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, j->N, j->K, 1.0f,
-                   j->A + (size_t) lo * j->lda, j->lda, j->B, j->ldb, 0.0f,
-                   j->C + (size_t) lo * j->ldc, j->ldc);
-  } else {
-    fkp_nn_split (j->N, part, n_parts, 16, &lo, &hi);
-    if (hi > lo)
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->M, hi - lo, j->K, 1.0f, j->A,
-                   j->lda, j->B + lo, j->ldb, 0.0f, j->C + lo, j->ldc);
-  }
-}
-
-void
-fkp_nn_sgemm (FkpNet *net, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-              float *C, int ldc)
-{
-  GemmJob j = { M, N, K, A, B, C, lda, ldb, ldc, FALSE };
-  /* Each part packs its share of the larger operand and all of the other:
-   * split the operand that dominates (weights A on small feature maps,
-   * the feature map B on large ones). */
-  j.split_rows = (int64_t) M * K >= (int64_t) K * N;
-  const int64_t macs = (int64_t) M * N * K;
-  fkp_nn_parallel (net, macs >= SPLIT_MIN_MACS ? fkp_nn_pool_size (net->pool) : 1, gemm_part, &j);
 }
