@@ -532,10 +532,10 @@ test_sequence (void)
   g_assert_cmpfloat ((double) r.n_found / r.n_truth, >=, 0.95);
   /* False faces: hardly any while faces are on screen; on the empty frames
    * after a group leaves, a track may linger until the detector runs and
-   * misses it 15 times (detect_interval + 15 frames at most). */
+   * misses it 3 times (detect_interval + 3 frames at most). */
   size_t n_segments = (crops->len + seq.n_slots - 1) / seq.n_slots;
   g_assert_cmpuint (r.n_false - r.n_false_in_gaps, <=, r.n_frames / 25);
-  g_assert_cmpuint (r.n_false_in_gaps, <=, n_segments * seq.n_slots * (10 + 15));
+  g_assert_cmpuint (r.n_false_in_gaps, <=, n_segments * seq.n_slots * (10 + 3));
   /* The issue's bar is 0.01 over the whole test split (facekp-face-eval
    * --mode sequence); eight crops are noisier, hence the margin here. */
   g_assert_cmpfloat (nme, <, model + 0.02);
@@ -547,7 +547,7 @@ test_sequence (void)
   fkp_face_pipeline_free (p);
 }
 
-/* A face that leaves is dropped within detect_interval + 15 frames, a jump is
+/* A face that leaves is dropped within detect_interval + 3 frames, a jump is
  * re-detected at once, and ids are never reused (not even after a reset). */
 static void
 test_lost_and_ids (void)
@@ -594,7 +594,7 @@ test_lost_and_ids (void)
   }
   g_test_message ("face that left dropped after %d frames", frames_to_drop);
   g_assert_cmpint (frames_to_drop, >=, 1);
-  g_assert_cmpint (frames_to_drop, <=, 10 + 15);
+  g_assert_cmpint (frames_to_drop, <=, 10 + 3);
   /* After a reset (and with unknown timestamps) ids keep growing. */
   fkp_face_pipeline_reset (p);
   scene_draw (&sc, which, &at_left, 1, 1, FKP_FACE_TIMESTAMP_NONE);
