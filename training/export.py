@@ -12,6 +12,7 @@ fold at load.
 """
 import argparse
 import json
+import os
 
 import torch
 
@@ -43,6 +44,11 @@ def contract_metadata(args, history):
         "facekp.train.data": "keypoints training split (YouTube Faces crops, 3,371 images, 277 identities)",
         "facekp.train.epochs": str(len(history)),
     }
+    # A warm restart (train.py --init-from) counts the epochs before it too.
+    init = args.get("init_from")
+    if init and os.path.exists(init):
+        earlier = len(torch.load(init, map_location="cpu")["history"])
+        meta["facekp.train.epochs"] = f"{earlier + len(history)} ({earlier} + warm restart {len(history)})"
     return meta
 
 

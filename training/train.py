@@ -238,6 +238,9 @@ def main():
     ap.add_argument("--init-from", default=None, metavar="CKPT",
                     help="start from the weights of another run's checkpoint (a warm restart: "
                          "fresh optimiser and schedule, same architecture)")
+    ap.add_argument("--stop-after", type=int, default=0, metavar="EPOCH",
+                    help="stop after this epoch (the checkpoint stays resumable; reproduce.sh "
+                         "uses it to replay a run whose schedule was changed mid-way)")
     ap.add_argument("--finalize", action="store_true",
                     help="only write OUT/final.pt from OUT/last.pt with recalibrated BatchNorm "
                          "statistics: for a run stopped early, while the learning rate is high")
@@ -276,7 +279,10 @@ def main():
         start_epoch, history, wall = ck["epoch"], ck["history"], ck.get("wall", 0.0)
         print(f"resumed after epoch {start_epoch}", flush=True)
 
-    for epoch in range(start_epoch, 0 if args.finalize else args.epochs):
+    end_epoch = 0 if args.finalize else args.epochs
+    if args.stop_after:
+        end_epoch = min(end_epoch, args.stop_after)
+    for epoch in range(start_epoch, end_epoch):
         # A per-epoch seed makes a resumed run draw the same augmentations.
         rng = np.random.default_rng(args.seed * 1000 + epoch)
         torch.manual_seed(args.seed * 1000 + epoch)
