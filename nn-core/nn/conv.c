@@ -387,6 +387,23 @@ conv_im2col_channels_part (void *ctx, int part, int n_parts)
   finish_block (j, lo, hi, 0, j->P);
 }
 
+/* Small feature maps on weights packed at load (gemm.c): each part takes
+ * whole panels of output channels. */
+static void
+conv_packed_part (void *ctx, int part, int n_parts)
+{
+  const GemmConvJob *j = ctx;
+  const Step *s = j->s;
+  const float *B = s->conv_algo == CONV_IM2COL ? j->net->scratch : j->x;
+  float *bpack = j->net->scratch + (size_t) part * j->net->scratch_floats + s->packed_b_offset;
+  int lo, hi;
+  fkp_nn_split (fkp_nn_packed_panels (j->M), part, n_parts, 1, &lo, &hi);
+  if (hi <= lo)
+    return;
+  fkp_nn_packed_gemm (s->packed, j->M, j->K, B, (int) j->P, j->y, lo, hi, bpack);
+  finish_block (j, lo * FKP_NN_PANEL_ROWS, MIN (j->M, hi * FKP_NN_PANEL_ROWS), 0, j->P);
+}
+
 /* Below this many multiply-accumulates one thread does the whole step. */
 #define CONV_SPLIT_MIN_MACS (64 * 1024)
 
@@ -407,6 +424,13 @@ fkp_nn_conv (FkpNet *net, const Step *s)
     return;   /* bias and activation already applied */
   }
   const int parts = (int64_t) M * P * K >= CONV_SPLIT_MIN_MACS ? fkp_nn_threads (net) : 1;
+  if (s->packed) {
+    GemmConvJob j = { net, s, x, y, H, W, M, OH, OW, Cg, K, P, HW };
+    if (s->conv_algo == CONV_IM2COL)
+      im2col (s, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
+    fkp_nn_parallel (net, parts, conv_packed_part, &j);
+    return;
+  }
   if (G == 1 && parts > 1) {
     GemmConvJob j = { net, s, x, y, H, W, M, OH, OW, Cg, K, P, HW };
     if (s->conv_algo == CONV_GEMM_1X1)

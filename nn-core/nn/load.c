@@ -2616,6 +2616,7 @@ fkp_nn_step_clear (Step *s)
 {
   g_free (s->label);
   g_free (s->weights);
+  g_free (s->packed);
   g_free (s->bias);
   g_free (s->scale);
   g_free (s->shift);
@@ -2751,6 +2752,38 @@ plan_memory (Loader *L, GError **error)
   net->stats.peak_activation_bytes = net->arena_bytes;
   net->stats.naive_activation_bytes = naive;
   net->stats.scratch_bytes = net->scratch_floats * sizeof (float);
+  return TRUE;
+}
+
+/* Packs the weights of GEMM convolutions on small feature maps for gemm.c,
+ * once all folding into them is done.  They are then unfolded whole (one
+ * im2col band) and each thread's scratch area also holds gemm.c's packed
+ * copy of the feature map. */
+static gboolean
+pack_small_convs (Loader *L, GError **error)
+{
+  for (guint i = 0; i < L->steps->len; i++) {
+    Step *s = S (L, i);
+    if (s->op != OP_CONV || s->groups != 1 || s->conv_algo == CONV_DIRECT || !s->weights)
+      continue;
+    const FkpShape *y = &T (L, s->output)->shape;
+    const FkpShape *x = &T (L, s->inputs[0])->shape;
+    const int64_t M = y->dims[1], P = y->dims[2] * y->dims[3];
+    const int64_t K = x->dims[1] * s->kh * s->kw;
+    if (P > FKP_NN_PACKED_MAX_N || P < 1 || M < 1)
+      continue;
+    s->packed = g_try_malloc (fkp_nn_packed_floats ((int) M, (int) K) * sizeof (float));
+    if (!s->packed)
+      return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: out of memory packing weights", s->label);
+    fkp_nn_pack_weights (s->weights, (int) M, (int) K, s->packed);
+    g_clear_pointer (&s->weights, g_free);
+    const size_t unfolded = s->conv_algo == CONV_IM2COL ? (size_t) (K * P) : 0;
+    if (s->conv_algo == CONV_IM2COL)
+      s->im2col_rows = (int) y->dims[2];
+    s->packed_b_offset = unfolded;
+    L->net->scratch_floats = MAX (L->net->scratch_floats,
+                                  unfolded + fkp_nn_packed_b_floats ((int) K, (int) P));
+  }
   return TRUE;
 }
 
@@ -2919,7 +2952,7 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
   fuse_steps (L);
   alias_concats (L);
   compact_steps (L);
-  if (!plan_memory (L, error))
+  if (!pack_small_convs (L, error) || !plan_memory (L, error))
     goto out;
   /* Keep only the constants that steps or outputs still read. */
   {

@@ -92,7 +92,9 @@ typedef struct {
   int groups, kh, kw, sh, sw, dh, dw, pad_top, pad_left, pad_bottom, pad_right;
   int conv_algo;                    /* CONV_* below */
   int im2col_rows;                  /* output rows unfolded per band (CONV_IM2COL) */
-  float *weights;                   /* owned (Conv: [M][C/g][kh][kw]) */
+  float *weights;                   /* owned (Conv: [M][C/g][kh][kw]); NULL once packed */
+  float *packed;                    /* owned: Conv weights packed for gemm.c, or NULL */
+  size_t packed_b_offset;           /* where gemm.c's packed feature map starts in a scratch area */
   float *bias;                      /* owned, length M (Gemm: M×N) or NULL */
   size_t n_weights, n_bias;
   /* BatchNorm: per-channel y = x * scale + shift */
@@ -177,6 +179,18 @@ int fkp_nn_pool_size (const FkpNnPool *pool);
 void fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx);
 /* Part `part` of [0, n) cut into n_parts ranges of whole `align` units. */
 void fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi);
+/* gemm.c: convolutions of small feature maps on weights packed at load. */
+#define FKP_NN_PACKED_MAX_N 256
+#define FKP_NN_PANEL_ROWS 6         /* output channels per packed panel */
+size_t fkp_nn_packed_floats (int M, int K);
+int fkp_nn_packed_panels (int M);
+void fkp_nn_pack_weights (const float *W, int M, int K, float *packed);
+/* C[M×N] rows of panels [panel_lo, panel_hi) = packed weights × B[K×N];
+ * `bpack` holds fkp_nn_packed_b_floats (K, N) floats of scratch. */
+size_t fkp_nn_packed_b_floats (int K, int N);
+void fkp_nn_packed_gemm (const float *packed, int M, int K, const float *B, int N, float *C,
+                         int panel_lo, int panel_hi, float *bpack);
+
 /* Threads a run of this net uses (its pool's size). */
 int fkp_nn_threads (const FkpNet *net);
 
