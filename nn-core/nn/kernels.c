@@ -289,6 +289,29 @@ maxpool_flat (const Step *s, const float *in, size_t planes, int H, int W, float
   }
 }
 
+typedef struct {
+  FkpNet *net;
+  const Step *s;
+  const float *x;
+  float *y;
+  int H, W, OH, OW;
+  size_t planes;
+} FlatPoolJob;
+
+/* A share of the planes, in the part's own scratch area (the Inception
+ * blocks' 3×3/1 pooling branch). */
+static void
+maxpool_flat_part (void *ctx, int part, int n_parts)
+{
+  const FlatPoolJob *j = ctx;
+  int lo, hi;
+  fkp_nn_split ((int) j->planes, part, n_parts, 1, &lo, &hi);
+  if (hi > lo)
+    maxpool_flat (j->s, j->x + (size_t) lo * j->H * j->W, (size_t) (hi - lo), j->H, j->W,
+                  j->y + (size_t) lo * j->OH * j->OW, j->OH, j->OW,
+                  j->net->scratch + (size_t) part * j->net->scratch_floats);
+}
+
 /* Strided max pooling (GoogLeNet's 3×3/2, tiny-YOLO's 2×2/2) computing only the outputs: for
  * each output row the vertical max of its kh input rows (contiguous, so it
  * vectorises) into a row buffer padded with -inf, then the horizontal max
@@ -381,7 +404,9 @@ run_pool (FkpNet *net, const Step *s)
     return;
   }
   if (is_max && maxpool_flat_fits (s, H, W, OH, OW)) {
-    maxpool_flat (s, x, planes, H, W, y, OH, OW, net->scratch);
+    FlatPoolJob j = { net, s, x, y, H, W, OH, OW, planes };
+    const size_t work = planes * (size_t) H * W * s->kh * s->kw;
+    fkp_nn_parallel (net, work >= 64 * 1024 ? (int) MIN (planes, 64) : 1, maxpool_flat_part, &j);
     return;
   }
   if (is_max) {
