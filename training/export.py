@@ -22,7 +22,7 @@ from facekp_model import single_channel_copy
 OPSET = 17
 
 
-def contract_metadata(args, history):
+def contract_metadata(args, history, refine=1):
     seed = args["recipe"] == "seed"
     meta = {
         "facekp.task": "landmarks68",
@@ -38,7 +38,7 @@ def contract_metadata(args, history):
         "facekp.output.reference": repr(train.SEED_REF) if seed else "1",
         "facekp.crop.points_scale": repr(train.POINTS_CROP_SCALE),
         "facekp.crop.points_angle": "none" if seed else "eye-line",
-        "facekp.crop.refine": "1",
+        "facekp.crop.refine": str(refine),
         "facekp.recipe": args["recipe"],
         "facekp.attention": args["attention"],
         "facekp.train.data": "keypoints training split (YouTube Faces crops, 3,371 images, 277 identities)",
@@ -52,7 +52,7 @@ def contract_metadata(args, history):
     return meta
 
 
-def load_for_export(checkpoint_path):
+def load_for_export(checkpoint_path, refine=1):
     """(1-channel eval-mode model with export folds applied, contract metadata)."""
     ck = torch.load(checkpoint_path, map_location="cpu")
     args = ck["args"]
@@ -61,7 +61,7 @@ def load_for_export(checkpoint_path):
     model.eval().prepare_for_export()
     if args["channels"] == 3:
         model = single_channel_copy(model)
-    return model.eval(), contract_metadata(args, ck["history"])
+    return model.eval(), contract_metadata(args, ck["history"], refine)
 
 
 def export(model, meta, path, size):
@@ -81,9 +81,11 @@ def main():
     ap.add_argument("checkpoint")
     ap.add_argument("output")
     ap.add_argument("--data", help="keypoints folder: measure the test NME and record it")
+    ap.add_argument("--refine", type=int, default=1,
+                    help="facekp.crop.refine: re-crops from the points after a box or whole-frame crop")
     args = ap.parse_args()
 
-    model, meta = load_for_export(args.checkpoint)
+    model, meta = load_for_export(args.checkpoint, args.refine)
     if args.data:
         import evaluate
         import facekp_data as data
@@ -93,7 +95,8 @@ def main():
         errors = data.nme(evaluate.run_protocol(engine, contract, images, truth, "full-frame"), truth)
         result = evaluate.summary(errors)
         meta["facekp.eval.nme"] = f"{result['nme_mean']:.4f}"
-        meta["facekp.eval.protocol"] = "keypoints test split, full-frame crop + 1 refinement, PyTorch"
+        meta["facekp.eval.protocol"] = (f"keypoints test split, full-frame crop + {args.refine} "
+                                        f"refinement{'s' if args.refine != 1 else ''}, PyTorch")
         print(json.dumps(result))
     export(model, meta, args.output, int(meta["facekp.input.size"]))
     print(f"wrote {args.output}")

@@ -289,6 +289,7 @@ maxpool_flat (const Step *s, const float *in, size_t planes, int H, int W, float
   }
 }
 
+/* A pooling step shared out among the net's threads by planes. */
 typedef struct {
   FkpNet *net;
   const Step *s;
@@ -296,14 +297,14 @@ typedef struct {
   float *y;
   int H, W, OH, OW;
   size_t planes;
-} FlatPoolJob;
+} PoolJob;
 
 /* A share of the planes, in the part's own scratch area (the Inception
  * blocks' 3×3/1 pooling branch). */
 static void
 maxpool_flat_part (void *ctx, int part, int n_parts)
 {
-  const FlatPoolJob *j = ctx;
+  const PoolJob *j = ctx;
   int lo, hi;
   fkp_nn_split ((int) j->planes, part, n_parts, 1, &lo, &hi);
   if (hi > lo)
@@ -312,8 +313,8 @@ maxpool_flat_part (void *ctx, int part, int n_parts)
                   j->net->scratch + (size_t) part * j->net->scratch_floats);
 }
 
-/* Strided max pooling (GoogLeNet's 3×3/2, tiny-YOLO's 2×2/2) computing only the outputs: for
- * each output row the vertical max of its kh input rows (contiguous, so it
+/* Strided max pooling (GoogLeNet's 3×3/2, tiny-YOLO's 2×2/2) computing only
+ * the outputs: for each output row the vertical max of its kh input rows (contiguous, so it
  * vectorises) into a row buffer padded with -inf, then the horizontal max
  * of each window at the stride.  The flat path would compute the window max
  * at every input position, sh·sw times the outputs.  Planes are shared out
@@ -327,14 +328,6 @@ maxpool_strided_fits (const Step *s, int W, int OW)
   return (s->sh > 1 || s->sw > 1) && s->pad_left >= 0 && row_len <= STRIDED_POOL_MAX_ROW
          && W + s->pad_left <= STRIDED_POOL_MAX_ROW;
 }
-
-typedef struct {
-  const Step *s;
-  const float *x;
-  float *y;
-  int H, W, OH, OW;
-  size_t planes;
-} PoolJob;
 
 FKP_SIMD static void
 maxpool_strided_part (void *ctx, int part, int n_parts)
@@ -398,13 +391,13 @@ run_pool (FkpNet *net, const Step *s)
   const size_t planes = (size_t) (X->shape.dims[0] * X->shape.dims[1]);
   const gboolean is_max = s->op == OP_MAXPOOL;
   if (is_max && maxpool_strided_fits (s, W, OW)) {
-    PoolJob j = { s, x, y, H, W, OH, OW, planes };
+    PoolJob j = { net, s, x, y, H, W, OH, OW, planes };
     const size_t work = planes * (size_t) OH * OW * s->kh * s->kw;
     fkp_nn_parallel (net, work >= 64 * 1024 ? (int) MIN (planes, 64) : 1, maxpool_strided_part, &j);
     return;
   }
   if (is_max && maxpool_flat_fits (s, H, W, OH, OW)) {
-    FlatPoolJob j = { net, s, x, y, H, W, OH, OW, planes };
+    PoolJob j = { net, s, x, y, H, W, OH, OW, planes };
     const size_t work = planes * (size_t) H * W * s->kh * s->kw;
     fkp_nn_parallel (net, work >= 64 * 1024 ? (int) MIN (planes, 64) : 1, maxpool_flat_part, &j);
     return;
