@@ -397,6 +397,15 @@ conv_packed_part (void *ctx, int part, int n_parts)
   const float *B = s->conv_algo == CONV_IM2COL ? j->net->scratch : j->x;
   float *bpack = j->net->scratch + (size_t) part * j->net->scratch_floats + s->packed_b_offset;
   int lo, hi;
+  if (j->P > FKP_NN_PACKED_MAX_N) {
+    /* Large: shares of the columns, in whole 16-column blocks. */
+    fkp_nn_split ((int) j->P, part, n_parts, 16, &lo, &hi);
+    if (hi <= lo)
+      return;
+    fkp_nn_packed_gemm_columns (s->packed, j->M, j->K, B, (int) j->P, j->y, lo, hi, bpack);
+    finish_block (j, 0, j->M, (size_t) lo, (size_t) hi);
+    return;
+  }
   fkp_nn_split (fkp_nn_packed_panels (j->M), part, n_parts, 1, &lo, &hi);
   if (hi <= lo)
     return;

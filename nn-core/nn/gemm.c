@@ -105,6 +105,29 @@ fkp_nn_packed_gemm (const float *packed, int M, int K, const float *B, int N, fl
   }
 }
 
+void
+fkp_nn_packed_gemm_columns (const float *packed, int M, int K, const float *B, int N, float *C,
+                            int n_lo, int n_hi, float *block)
+{
+  /* Large feature maps: one 16-column block of B at a time, packed into
+   * `block` (K×16, in L1 for the 1×1 convolutions this serves) and run
+   * against every panel of the weights. */
+  const int panels = (M + PANEL_ROWS - 1) / PANEL_ROWS;
+  for (int n0 = n_lo; n0 < n_hi; n0 += TILE_COLS) {
+    const int cols = MIN (TILE_COLS, n_hi - n0);
+    for (int k = 0; k < K; k++) {
+      memcpy (block + (size_t) k * TILE_COLS, B + (size_t) k * N + n0, (size_t) cols * sizeof (float));
+      if (cols < TILE_COLS)
+        memset (block + (size_t) k * TILE_COLS + cols, 0, (size_t) (TILE_COLS - cols) * sizeof (float));
+    }
+    for (int p = 0; p < panels; p++) {
+      const int row0 = p * PANEL_ROWS;
+      tile_6x16 (packed + (size_t) p * K * PANEL_ROWS, block, TILE_COLS, K,
+                 C + (size_t) row0 * N + n0, (size_t) N, MIN (PANEL_ROWS, M - row0), cols);
+    }
+  }
+}
+
 int
 fkp_nn_packed_panels (int M)
 {

@@ -2770,7 +2770,11 @@ pack_small_convs (Loader *L, GError **error)
     const FkpShape *x = &T (L, s->inputs[0])->shape;
     const int64_t M = y->dims[1], P = y->dims[2] * y->dims[3];
     const int64_t K = x->dims[1] * s->kh * s->kw;
-    if (P > FKP_NN_PACKED_MAX_N || P < 1 || M < 1)
+    /* Small feature maps; or a 1×1 convolution whose weights fit in L2,
+     * run block of columns by block (the detector's pointwise convs). */
+    const gboolean by_columns = P > FKP_NN_PACKED_MAX_N;
+    if (P < 1 || M < 1
+        || (by_columns && (s->conv_algo != CONV_GEMM_1X1 || M * K > FKP_NN_PACKED_MAX_WEIGHTS)))
       continue;
     s->packed = g_try_malloc (fkp_nn_packed_floats ((int) M, (int) K) * sizeof (float));
     if (!s->packed)
@@ -2782,7 +2786,8 @@ pack_small_convs (Loader *L, GError **error)
       s->im2col_rows = (int) y->dims[2];
     s->packed_b_offset = unfolded;
     L->net->scratch_floats = MAX (L->net->scratch_floats,
-                                  unfolded + fkp_nn_packed_b_floats ((int) K, (int) P));
+                                  unfolded + (by_columns ? (size_t) K * 16
+                                                         : fkp_nn_packed_b_floats ((int) K, (int) P)));
   }
   return TRUE;
 }

@@ -214,6 +214,10 @@ test_conv_banded (void)
    * block overlaps the one before) and a one-channel 7×7/2 stem (im2col). */
   conv_check (1, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 120, 160, 120, 160, TRUE, FALSE, 2);
   conv_check (1, 1, 64, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 0, 56, 56, 112, 112, FALSE, TRUE, 1);
+  /* Packed weights: a 1×1 on a large map (blocks of columns, 1050 = 65·16 + 10)
+   * and a 3×3 on a small one (panels of rows, 40 output channels = 6·6 + 4). */
+  conv_check (1, 24, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 30, 35, 30, 35, TRUE, TRUE, 1);
+  conv_check (1, 16, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 7, 7, 7, 7, TRUE, FALSE, 1);
 }
 
 /* ---- Pools --------------------------------------------------------- */
