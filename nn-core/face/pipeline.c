@@ -82,7 +82,7 @@ fkp_face_options_init (FkpFaceOptions *o)
   o->detector_threshold = -1.0f;
   o->smoothing = TRUE;
   o->smoothing_min_cutoff = 1.0f;
-  o->smoothing_beta = 20.0f;
+  o->smoothing_beta = 40.0f;
   o->smoothing_d_cutoff = 1.0f;
   o->threads = 1;
 }

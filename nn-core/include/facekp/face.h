@@ -128,7 +128,7 @@ typedef struct {
   float detector_threshold;    /* minimum detector score (0 … 1); < 0 = the model's own (0.2 for the shipped one) */
   gboolean smoothing;          /* One-Euro smoothing of the points (default TRUE) */
   float smoothing_min_cutoff;  /* Hz; lower = steadier still faces (default 1.0) */
-  float smoothing_beta;        /* speed coefficient, per face size per second; higher = less lag (default 20) */
+  float smoothing_beta;        /* speed coefficient, per face size per second; higher = less lag (default 40) */
   float smoothing_d_cutoff;    /* Hz; cutoff of the speed estimate (default 1.0) */
   int threads;                 /* threads per model run; 0 = 1 */
 } FkpFaceOptions;
