@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Equal-budget ablation of the landmark recipe: every arm trains from scratch
 # for the same short schedule on the same training images, then is measured
-# on the whole test split (true-points crop, the tracking protocol).
+# on the whole test split with its recipe's own evaluation crop (facekp: from
+# the true points, the tracking protocol; seed: the centre crop of the
+# resized image, as the seed evaluated).
 #
 #   training/ablation.sh DATA OUT [EPOCHS=3] [LIMIT=1600] [THREADS=1]
 #
@@ -33,7 +35,9 @@ done
 /usr/bin/python3 - "$out" "$epochs" "$limit" "${arms[@]}" <<'PY'
 import json, os, sys
 out, epochs, limit, arms = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-print(f"\n{epochs} epochs on {limit} training images each; test split, true-points crop\n")
+print(f"\n{epochs} epochs on {limit} training images each; whole test split, each recipe's "
+      "own evaluation crop (facekp: from the true points; seed: its centre crop of the "
+      "resized image)\n")
 print("| arm | flags | NME | median | failure > 0.08 | minutes |")
 print("|---|---|---|---|---|---|")
 for arm in arms:
