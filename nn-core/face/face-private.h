@@ -113,6 +113,13 @@ void fkp_landmark_model_crop_from_points (const FkpLandmarkModel *model,
 void fkp_landmark_model_crop_from_box (const FkpLandmarkModel *model, const FkpFaceBox *box,
                                        FkpFaceCrop *crop);
 
+/* What the last predicted crop looked like, coarsely: 16×16 block means,
+ * normalised to zero mean and unit norm, so that the dot product of two
+ * signatures is their correlation (brightness and contrast drop out). */
+#define FKP_FACE_SIGNATURE 256
+void fkp_landmark_model_last_signature (const FkpLandmarkModel *model,
+                                        float signature[FKP_FACE_SIGNATURE]);
+
 /* One prediction on one crop; points in frame pixels. */
 gboolean fkp_landmark_model_predict (FkpLandmarkModel *model, const FkpFaceSampler *s,
                                      const FkpFaceCrop *crop, float (*points)[2],

@@ -227,6 +227,33 @@ fkp_landmark_model_predict (FkpLandmarkModel *m, const FkpFaceSampler *s, const 
   return TRUE;
 }
 
+void
+fkp_landmark_model_last_signature (const FkpLandmarkModel *m, float signature[FKP_FACE_SIGNATURE])
+{
+  const int grid = 16, size = m->size;
+  double mean = 0.0, norm = 0.0;
+  for (int gy = 0; gy < grid; gy++)
+    for (int gx = 0; gx < grid; gx++) {
+      const int y0 = gy * size / grid, y1 = (gy + 1) * size / grid;
+      const int x0 = gx * size / grid, x1 = (gx + 1) * size / grid;
+      double sum = 0.0;
+      for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+          sum += m->crop[(size_t) y * size + x];
+      signature[gy * grid + gx] = (float) (sum / MAX (1, (y1 - y0) * (x1 - x0)));
+      mean += signature[gy * grid + gx];
+    }
+  mean /= FKP_FACE_SIGNATURE;
+  for (int i = 0; i < FKP_FACE_SIGNATURE; i++) {
+    signature[i] -= (float) mean;
+    norm += (double) signature[i] * signature[i];
+  }
+  /* A flat crop has no pattern to compare: all zeros (correlation 0). */
+  const double scale = norm > 1e-6 ? 1.0 / sqrt (norm) : 0.0;
+  for (int i = 0; i < FKP_FACE_SIGNATURE; i++)
+    signature[i] = (float) (signature[i] * scale);
+}
+
 gboolean
 fkp_landmark_model_predict_refined (FkpLandmarkModel *m, const FkpFaceSampler *s,
                                     const FkpFaceCrop *crop, float (*points)[2], GError **error)

@@ -14,6 +14,7 @@
 #define JUMP_MAX_SHIFT 0.5        /* centre shift, in box sizes, beyond which is a jump */
 #define MAX_MISSES 3              /* detector runs in a row without the face drop the track */
 #define KEEP_MIN_SCORE 0.05f      /* a detection this weak still keeps a track alive (not a new one) */
+#define SAME_LOOK_MIN_CORR 0.5f   /* crop's correlation with its look when last detected (below: check) */
 #define MIN_VISIBLE 0.5           /* fraction of the points' box inside the frame to keep it */
 #define CONFIRM_MIN_IOU 0.3f      /* points of a weakly detected face must overlap its box this much */
 #define CONFIRM_BELOW_SCORE 0.3f  /* detections below this score need that confirmation */
@@ -28,6 +29,9 @@ typedef struct {
   gboolean jumped;     /* last prediction failed the jump check: detect on the next frame */
   gboolean moving;     /* vx, vy hold the motion between the last two predictions */
   float vx, vy;        /* frame px per frame of the points' box centre */
+  gboolean changed;    /* the crop no longer looks like when last detected: detect next frame */
+  float look[FKP_FACE_SIGNATURE];   /* signature of the crop when last detected or started */
+  float last_look[FKP_FACE_SIGNATURE];   /* signature of this frame's crop */
 } Track;
 
 struct _FkpFacePipeline {
@@ -392,6 +396,14 @@ track_step (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t, GError **erro
   }
   if (!fkp_landmark_model_predict (p->landmarks, s, &crop, next, error))
     return FALSE;
+  /* A face that left (or was covered) leaves background in the crop, where
+   * the landmark model may still place a steady face: compare the crop
+   * with how it looked when the detector last saw the face. */
+  fkp_landmark_model_last_signature (p->landmarks, t->last_look);
+  float corr = 0.0f;
+  for (int i = 0; i < FKP_FACE_SIGNATURE; i++)
+    corr += t->look[i] * t->last_look[i];
+  t->changed = corr < SAME_LOOK_MIN_CORR;
   fkp_face_points_bounds ((const float (*)[2]) next, FKP_FACE_N_POINTS, &after);
   double size0 = MAX (box_size (&before), 1.0f), size1 = box_size (&after);
   double ratio = size1 / size0;
@@ -427,6 +439,8 @@ track_start_from_box (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t,
   memset (t->filters, 0, sizeof t->filters);
   t->jumped = FALSE;
   t->moving = FALSE;
+  t->changed = FALSE;
+  fkp_landmark_model_last_signature (p->landmarks, t->look);
   FkpFaceBox b;
   track_box (t, &b);
   *confirmed = p->opts.source != FKP_FACE_SOURCE_DETECT || score >= CONFIRM_BELOW_SCORE
@@ -484,11 +498,15 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
         }
       } else {
         ok = track_step (p, s, &t, error);
+        /* Seen by the detector: this is how the face looks now. */
+        memcpy (t.look, t.last_look, sizeof t.look);
+        t.changed = FALSE;
       }
     } else {
-      /* Unseen by the detector: gone at once if its points also jumped, else
-       * given MAX_MISSES detector runs (one per frame while it is unseen). */
-      if (drop_unmatched || t.jumped || ++t.misses >= MAX_MISSES)
+      /* Unseen by the detector: gone at once if its points jumped or its
+       * crop no longer looks like the face, else given MAX_MISSES detector
+       * runs (one per frame while it is unseen). */
+      if (drop_unmatched || t.jumped || t.changed || ++t.misses >= MAX_MISSES)
         continue;
       ok = track_step (p, s, &t, error);
     }
@@ -547,20 +565,13 @@ by_size_desc (const void *pa, const void *pb)
   return (sa < sb) - (sa > sb);
 }
 
-static int
-by_score_desc (const void *pa, const void *pb)
-{
-  const FkpFaceDetection *a = pa, *b = pb;
-  return (a->score < b->score) - (a->score > b->score);
-}
-
 static gboolean
 process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
 {
   gboolean need = p->work->len == 0 || p->frames_since_detect + 1 >= p->opts.detect_interval;
   for (guint i = 0; i < p->work->len && !need; i++) {
     const Track *t = &g_array_index (p->work, Track, i);
-    need = t->jumped || t->misses > 0;
+    need = t->jumped || t->changed || t->misses > 0;
   }
   if (!need) {
     for (guint i = 0; i < p->work->len; i++)
@@ -590,7 +601,10 @@ process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
     fkp_face_detector_landmark_box (p->detector, &dets[i].box, &lm);
     dets[i].box = lm;
   }
-  qsort (dets, p->dets->len, sizeof *dets, by_score_desc);
+  /* When there are more faces than room, the larger (nearer, more
+   * prominent) ones get the tracks, as with upstream boxes; a weak
+   * detection still has to be confirmed by its landmarks. */
+  qsort (dets, p->dets->len, sizeof *dets, by_size_desc);
   return associate (p, s, dets, p->dets->len, start_threshold, FALSE, error);
 }
 

@@ -42,9 +42,10 @@ static double nme_ok = 0.10;
  * this those checks are skipped with a note; everything else still runs. */
 #define MODEL_NME_FOR_ACCURACY 0.15
 /* Checks that compare runs of the model on slightly different inputs (another
- * pixel format, which faces a weak detection keeps) need a model near the
- * accuracy target: a weaker one amplifies small input differences. */
-#define MODEL_NME_NEAR_TARGET 0.06
+ * pixel format, which faces a weak detection keeps) need a model that finds
+ * landmarks well (the shipped one: 0.072 here): a weaker one amplifies small
+ * input differences. */
+#define MODEL_NME_NEAR_TARGET 0.08
 static double model_nme = -1;
 
 static gboolean
@@ -881,10 +882,11 @@ GST_START_TEST (test_many_faces)
   load_faces ();
   const gchar *source = model_is_accurate () ? "face-source=detect" : "face-source=upstream";
   TestCanvas *c = test_canvas_new (1280, 720, 110);
-  /* Six faces: every crop twice, at two sizes. */
+  /* Six faces: every crop twice, at two clearly different sizes (detector
+   * boxes vary by some 10 %, so "larger" must be larger than that). */
   for (guint i = 0; i < 6; i++)
     test_canvas_paste_height (c, &faces[i % 3], 40 + (i % 3) * 420, 20 + (i / 3) * 360,
-                              i < 3 ? 300 : 330);
+                              i < 3 ? 220 : 330);
   gchar *props = g_strdup_printf ("%s stickers=default max-faces=8 post-messages=none", source);
   GstHarness *h = new_harness (props, GST_VIDEO_FORMAT_I420, 1280, 720);
   g_free (props);
