@@ -215,11 +215,6 @@ DIRECT_BLOCK (8)
 DIRECT_BLOCK (4)
 DIRECT_BLOCK (1)
 
-/* Direct convolution, a band of output rows at a time so that the band of
- * one output channel (at most DIRECT_TILE floats) stays in cache while all
- * of its input channels and taps are added into it. */
-#define DIRECT_TILE 4096
-
 typedef struct {
   const Step *s;
   const float *x;
@@ -314,7 +309,7 @@ typedef struct {
   const float *x;
   float *y;
   int H, W, M, OH, OW, Cg, K;
-  size_t P, HW;
+  size_t P;
 } GemmConvJob;
 
 /* Bias and activation over channels [m0, m1), columns [n0, n1) of the output. */
@@ -434,14 +429,14 @@ fkp_nn_conv (FkpNet *net, const Step *s)
   }
   const int parts = (int64_t) M * P * K >= CONV_SPLIT_MIN_MACS ? fkp_nn_threads (net) : 1;
   if (s->packed) {
-    GemmConvJob j = { net, s, x, y, H, W, M, OH, OW, Cg, K, P, HW };
+    GemmConvJob j = { net, s, x, y, H, W, M, OH, OW, Cg, K, P };
     if (s->conv_algo == CONV_IM2COL)
       im2col (s, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
     fkp_nn_parallel (net, parts, conv_packed_part, &j);
     return;
   }
   if (G == 1 && parts > 1) {
-    GemmConvJob j = { net, s, x, y, H, W, M, OH, OW, Cg, K, P, HW };
+    GemmConvJob j = { net, s, x, y, H, W, M, OH, OW, Cg, K, P };
     if (s->conv_algo == CONV_GEMM_1X1)
       fkp_nn_parallel (net, parts, conv_1x1_part, &j);
     else if (OH > s->im2col_rows || (OH >= 2 * parts && P / parts >= 64))

@@ -1,12 +1,13 @@
-/* A GEMM for the convolutions of small feature maps (N = OH·OW ≤
- * FKP_NN_PACKED_MAX_N: the landmark network's last three stages, most of its
- * weights).  There OpenBLAS spends a large share of each call repacking the
- * weights (it packs both operands on every call) and reached 25-45 % of the
- * core's peak.  Here the weights are packed once at load into panels of
- * PANEL_ROWS rows stored k-major, the feature map is read in place 16
- * contiguous columns at a time, and a 6×16 tile of the output stays in
- * registers over the whole K loop (12 accumulators, 2 loads and 6 broadcasts
- * per 12 FMAs). */
+/* A GEMM for convolutions whose weights can be packed once at load: those
+ * on small feature maps (N = OH·OW ≤ FKP_NN_PACKED_MAX_N: the landmark
+ * network's last three stages, most of its weights) and 1×1 convolutions
+ * with weights that fit in L2 (the detector's pointwise convs).  There
+ * OpenBLAS spends a large share of each call repacking the weights (it packs
+ * both operands on every call) and reached 25-45 % of the core's peak.  Here
+ * the weights sit in panels of PANEL_ROWS rows stored k-major, the feature
+ * map is packed per call in zero-padded blocks of 16 columns, and a 6×16
+ * tile of the output stays in registers over the whole K loop (12
+ * accumulators, 2 loads and 6 broadcasts per 12 FMAs). */
 #include "nn-private.h"
 
 #include <string.h>
@@ -16,17 +17,22 @@
 
 typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
 
+int
+fkp_nn_packed_panels (int M)
+{
+  return (M + PANEL_ROWS - 1) / PANEL_ROWS;
+}
+
 size_t
 fkp_nn_packed_floats (int M, int K)
 {
-  return (size_t) ((M + PANEL_ROWS - 1) / PANEL_ROWS) * PANEL_ROWS * (size_t) K;
+  return (size_t) fkp_nn_packed_panels (M) * PANEL_ROWS * (size_t) K;
 }
 
 void
 fkp_nn_pack_weights (const float *W, int M, int K, float *packed)
 {
-  const int panels = (M + PANEL_ROWS - 1) / PANEL_ROWS;
-  for (int p = 0; p < panels; p++)
+  for (int p = 0; p < fkp_nn_packed_panels (M); p++)
     for (int k = 0; k < K; k++)
       for (int r = 0; r < PANEL_ROWS; r++) {
         const int row = p * PANEL_ROWS + r;
@@ -70,6 +76,19 @@ tile_6x16 (const float *a, const float *b, size_t ldb, int K, float *c, size_t l
   }
 }
 
+/* Columns [n0, n0 + cols) of B (K×N) into dst (K×16, k-major), the
+ * columns past cols zero, so that the tile reads it sequentially (read in
+ * place, rows N floats apart split cache lines and halved the speed). */
+static void
+pack_b_block (const float *B, int N, int K, int n0, int cols, float *dst)
+{
+  for (int k = 0; k < K; k++) {
+    memcpy (dst + (size_t) k * TILE_COLS, B + (size_t) k * N + n0, (size_t) cols * sizeof (float));
+    if (cols < TILE_COLS)
+      memset (dst + (size_t) k * TILE_COLS + cols, 0, (size_t) (TILE_COLS - cols) * sizeof (float));
+  }
+}
+
 size_t
 fkp_nn_packed_b_floats (int K, int N)
 {
@@ -80,19 +99,12 @@ void
 fkp_nn_packed_gemm (const float *packed, int M, int K, const float *B, int N, float *C,
                     int panel_lo, int panel_hi, float *bpack)
 {
-  /* The feature map in panels of 16 columns, k-major and zero-padded, so
-   * that the tile reads both operands sequentially (read in place, rows
-   * N floats apart split cache lines and halved the speed). */
+  /* Small feature maps: all of B packed first, then each panel of the
+   * weights stays in cache while it meets every block. */
   const int blocks = (N + TILE_COLS - 1) / TILE_COLS;
-  for (int nb = 0; nb < blocks; nb++) {
-    const int n0 = nb * TILE_COLS, cols = MIN (TILE_COLS, N - n0);
-    float *dst = bpack + (size_t) nb * K * TILE_COLS;
-    for (int k = 0; k < K; k++) {
-      memcpy (dst + (size_t) k * TILE_COLS, B + (size_t) k * N + n0, (size_t) cols * sizeof (float));
-      if (cols < TILE_COLS)
-        memset (dst + (size_t) k * TILE_COLS + cols, 0, (size_t) (TILE_COLS - cols) * sizeof (float));
-    }
-  }
+  for (int nb = 0; nb < blocks; nb++)
+    pack_b_block (B, N, K, nb * TILE_COLS, MIN (TILE_COLS, N - nb * TILE_COLS),
+                  bpack + (size_t) nb * K * TILE_COLS);
   for (int p = panel_lo; p < panel_hi; p++) {
     const float *a = packed + (size_t) p * K * PANEL_ROWS;
     const int row0 = p * PANEL_ROWS, rows = MIN (PANEL_ROWS, M - row0);
@@ -112,24 +124,14 @@ fkp_nn_packed_gemm_columns (const float *packed, int M, int K, const float *B, i
   /* Large feature maps: one 16-column block of B at a time, packed into
    * `block` (K×16, in L1 for the 1×1 convolutions this serves) and run
    * against every panel of the weights. */
-  const int panels = (M + PANEL_ROWS - 1) / PANEL_ROWS;
+  const int panels = fkp_nn_packed_panels (M);
   for (int n0 = n_lo; n0 < n_hi; n0 += TILE_COLS) {
     const int cols = MIN (TILE_COLS, n_hi - n0);
-    for (int k = 0; k < K; k++) {
-      memcpy (block + (size_t) k * TILE_COLS, B + (size_t) k * N + n0, (size_t) cols * sizeof (float));
-      if (cols < TILE_COLS)
-        memset (block + (size_t) k * TILE_COLS + cols, 0, (size_t) (TILE_COLS - cols) * sizeof (float));
-    }
+    pack_b_block (B, N, K, n0, cols, block);
     for (int p = 0; p < panels; p++) {
       const int row0 = p * PANEL_ROWS;
       tile_6x16 (packed + (size_t) p * K * PANEL_ROWS, block, TILE_COLS, K,
                  C + (size_t) row0 * N + n0, (size_t) N, MIN (PANEL_ROWS, M - row0), cols);
     }
   }
-}
-
-int
-fkp_nn_packed_panels (int M)
-{
-  return (M + PANEL_ROWS - 1) / PANEL_ROWS;
 }

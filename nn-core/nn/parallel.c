@@ -24,9 +24,8 @@ struct _FkpNnPool {
   GThread **workers;
   GMutex lock;
   GCond wake, done;
-  guint64 generation;          /* bumped for each job */
+  gint generation;             /* bumped for each job (atomic; wraps) */
   gint pending;                /* parts not finished yet (atomic) */
-  gint posted;                 /* generation's low bits, read without the lock */
   gint quit;
   FkpNnTask task;
   void *ctx;
@@ -45,13 +44,13 @@ worker_main (gpointer data)
   FkpNnPool *pool = args->pool;
   const int index = args->index;
   g_free (args);
-  guint64 seen = 0;
+  gint seen = 0;
   for (;;) {
     /* Steps follow each other within microseconds during a run: poll for
      * the next job a little before sleeping, as a wake-up through the
      * condition variable costs tens of microseconds per step. */
     for (int spin = 0; spin < SPIN_POLLS; spin++) {
-      if (g_atomic_int_get (&pool->posted) != (gint) (seen & G_MAXINT) || g_atomic_int_get (&pool->quit))
+      if (g_atomic_int_get (&pool->generation) != seen || g_atomic_int_get (&pool->quit))
         break;
       spin_pause ();
     }
@@ -139,8 +138,7 @@ fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx)
   pool->ctx = ctx;
   pool->n_parts = n_parts;
   g_atomic_int_set (&pool->pending, pool->n_threads - 1);
-  pool->generation++;
-  g_atomic_int_set (&pool->posted, (gint) (pool->generation & G_MAXINT));
+  g_atomic_int_inc (&pool->generation);
   g_cond_broadcast (&pool->wake);
   g_mutex_unlock (&pool->lock);
   task (ctx, 0, n_parts);
