@@ -22,7 +22,16 @@ from facekp_model import single_channel_copy
 OPSET = 17
 
 
-def contract_metadata(args, history, refine=1):
+def earlier_stages(args):
+    """Epoch counts of the stages a warm-restarted run started from, oldest first."""
+    init = args.get("init_from")
+    if not init or not os.path.exists(init):
+        return []
+    ck = torch.load(init, map_location="cpu")
+    return earlier_stages(ck["args"]) + [len(ck["history"])]
+
+
+def contract_metadata(args, history, refine=1, averaged=0):
     seed = args["recipe"] == "seed"
     meta = {
         "facekp.task": "landmarks68",
@@ -44,11 +53,14 @@ def contract_metadata(args, history, refine=1):
         "facekp.train.data": "keypoints training split (YouTube Faces crops, 3,371 images, 277 identities)",
         "facekp.train.epochs": str(len(history)),
     }
-    # A warm restart (train.py --init-from) counts the epochs before it too.
-    init = args.get("init_from")
-    if init and os.path.exists(init):
-        earlier = len(torch.load(init, map_location="cpu")["history"])
-        meta["facekp.train.epochs"] = f"{earlier + len(history)} ({earlier} + warm restart {len(history)})"
+    # Warm restarts (train.py --init-from) count the epochs of every stage
+    # before; an averaged checkpoint (average.py) is described by its last member.
+    stages = earlier_stages(args) + [len(history)]
+    if len(stages) > 1:
+        meta["facekp.train.epochs"] = (f"{sum(stages)} (stages of "
+                                       f"{' + '.join(str(n) for n in stages)}, warm restarts)")
+    if averaged:
+        meta["facekp.train.epochs"] += f"; weights: mean of {averaged} checkpoints"
     return meta
 
 
@@ -61,7 +73,7 @@ def load_for_export(checkpoint_path, refine=1):
     model.eval().prepare_for_export()
     if args["channels"] == 3:
         model = single_channel_copy(model)
-    return model.eval(), contract_metadata(args, ck["history"], refine)
+    return model.eval(), contract_metadata(args, ck["history"], refine, len(ck.get("averaged", [])))
 
 
 def export(model, meta, path, size):

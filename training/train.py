@@ -213,6 +213,8 @@ def make_optimizer(model, args, steps_per_epoch):
     def factor(step):
         if step < warmup:
             return (step + 1) / warmup
+        if args.schedule == "constant":
+            return 1.0
         t = (step - warmup) / max(1, total - warmup)
         return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t))
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
@@ -241,6 +243,11 @@ def main():
     ap.add_argument("--stop-after", type=int, default=0, metavar="EPOCH",
                     help="stop after this epoch (the checkpoint stays resumable; reproduce.sh "
                          "uses it to replay a run whose schedule was changed mid-way)")
+    ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                    help="facekp recipe: learning rate after the warm-up epoch (constant: for "
+                         "weight averaging over --snapshots, see average.py)")
+    ap.add_argument("--snapshots", action="store_true",
+                    help="also keep each epoch's weights as OUT/epoch-NN.pt (for average.py)")
     ap.add_argument("--finalize", action="store_true",
                     help="only write OUT/final.pt from OUT/last.pt with recalibrated BatchNorm "
                          "statistics: for a run stopped early, while the learning rate is high")
@@ -319,6 +326,9 @@ def main():
                  "epoch": epoch + 1, "history": history, "wall": wall, "args": vars(args)}
         torch.save(state, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
+        if args.snapshots:
+            torch.save({"model": model.state_dict(), "epoch": epoch + 1, "history": history,
+                        "args": vars(args)}, os.path.join(args.out, f"epoch-{epoch + 1:02d}.pt"))
     with open(os.path.join(args.out, "history.json"), "w") as f:
         json.dump({"history": history, "wall_seconds": wall}, f, indent=1)
 

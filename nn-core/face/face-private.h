@@ -72,6 +72,8 @@ typedef struct {
 } FkpFaceDetection;
 
 float fkp_face_box_iou (const FkpFaceBox *a, const FkpFaceBox *b);
+/* Intersection over the smaller box's area: 1 when one box lies inside the other. */
+float fkp_face_box_overlap_of_smaller (const FkpFaceBox *a, const FkpFaceBox *b);
 
 /* Sorts by descending score and keeps a detection only if its IoU with every
  * kept one is <= iou_threshold.  Returns the number kept (in place). */

@@ -8,7 +8,12 @@
 
 /* Tracking rules (docs/face-pipeline.md, "When is a track lost"). */
 #define MATCH_MIN_IOU 0.3f        /* a detection / upstream box continues a track */
-#define DUPLICATE_IOU 0.5f        /* two tracks this close follow the same face */
+#define DUPLICATE_IOU 0.5f        /* two tracks this close follow the same face ... */
+#define DUPLICATE_CENTRES 0.35    /* ... as do two whose centres are closer than this × size */
+#define INSIDE_MIN_OVERLAP 0.6f   /* a track this much inside a detection (or around it) is its face */
+#define REANCHOR_IOU 0.5f         /* a matched track this far off its detection restarts from it */
+#define DRIFT_MIN_SCALE 0.75      /* points' box size ratio to the last detection's ... */
+#define DRIFT_MAX_SCALE (1 / 0.75) /* ... outside this range: detect on the next frame */
 #define JUMP_MIN_SCALE 0.7        /* box size ratio between consecutive frames ... */
 #define JUMP_MAX_SCALE (1 / 0.7)  /* ... outside this range is a jump */
 #define JUMP_MAX_SHIFT 0.5        /* centre shift, in box sizes, beyond which is a jump */
@@ -30,6 +35,8 @@ typedef struct {
   gboolean moving;     /* vx, vy hold the motion between the last two predictions */
   float vx, vy;        /* frame px per frame of the points' box centre */
   gboolean changed;    /* the crop no longer looks like when last detected: detect next frame */
+  float detected_size; /* points' box size when the detector last saw the face */
+  gboolean drifted;    /* size strayed from detected_size: detect next frame */
   float look[FKP_FACE_SIGNATURE];   /* signature of the crop when last detected or started */
   float last_look[FKP_FACE_SIGNATURE];   /* signature of this frame's crop */
 } Track;
@@ -411,6 +418,10 @@ track_step (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t, GError **erro
                         (after.y + after.height / 2) - (before.y + before.height / 2)) / size0;
   t->jumped = !(ratio >= JUMP_MIN_SCALE && ratio <= JUMP_MAX_SCALE && shift <= JUMP_MAX_SHIFT);
   /* A jump keeps the previous points: the detector decides on the next frame. */
+  /* Slow shrinking or growing (the tracker sliding onto part of a face, or
+   * off it) passes the per-frame jump check; the detector settles it. */
+  double drift = size1 / MAX (t->detected_size, 1.0f);
+  t->drifted = t->detected_size > 0 && !(drift >= DRIFT_MIN_SCALE && drift <= DRIFT_MAX_SCALE);
   if (!t->jumped) {
     t->vx = (after.x + after.width / 2) - (before.x + before.width / 2);
     t->vy = (after.y + after.height / 2) - (before.y + before.height / 2);
@@ -440,9 +451,11 @@ track_start_from_box (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t,
   t->jumped = FALSE;
   t->moving = FALSE;
   t->changed = FALSE;
+  t->drifted = FALSE;
   fkp_landmark_model_last_signature (p->landmarks, t->look);
   FkpFaceBox b;
   track_box (t, &b);
+  t->detected_size = box_size (&b);
   *confirmed = p->opts.source != FKP_FACE_SOURCE_DETECT || score >= CONFIRM_BELOW_SCORE
                || fkp_face_box_iou (&b, landmark_box) >= CONFIRM_MIN_IOU;
   return TRUE;
@@ -477,6 +490,53 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
       iou[i * n_boxes + j] = fkp_face_box_iou (&tb, &boxes[j].box);
   }
   fkp_face_match_greedy (iou, n_tracks, n_boxes, MATCH_MIN_IOU, match);
+  /* Second pass: a track whose points shrank onto part of a face (or grew
+   * around it) overlaps its detection by little IoU but lies inside it; a
+   * track already judged suspect (jumped, drifted, changed look) may have
+   * slid off its face altogether, and takes a detection whose centre is
+   * within one box size of its own.  Overlap ranks before distance.  Only a
+   * detection strong enough to start a face may claim a track this way
+   * (and re-anchor it below): weak ones on background where a face was
+   * would otherwise keep a stale track alive. */
+  int *inside_match = g_new (int, MAX (1, n_tracks));
+  gboolean *first_pass_used = g_new0 (gboolean, MAX (1, n_boxes));
+  for (size_t i = 0; i < n_tracks; i++)
+    if (match[i] >= 0)
+      first_pass_used[match[i]] = TRUE;
+  for (size_t i = 0; i < n_tracks; i++) {
+    const Track *t = &g_array_index (work, Track, i);
+    gboolean suspect = t->jumped || t->drifted || t->changed;
+    FkpFaceBox tb;
+    track_box (t, &tb);
+    for (size_t j = 0; j < n_boxes; j++) {
+      const FkpFaceBox *bb = &boxes[j].box;
+      float rank = -1.0f;
+      if (match[i] < 0 && !first_pass_used[j] && boxes[j].score >= start_min_score) {
+        float overlap = fkp_face_box_overlap_of_smaller (&tb, bb);
+        double centres = hypot ((tb.x + tb.width / 2) - (bb->x + bb->width / 2),
+                                (tb.y + tb.height / 2) - (bb->y + bb->height / 2));
+        double near = 1.0 - centres / MAX (box_size (bb), 1.0f);
+        if (overlap >= INSIDE_MIN_OVERLAP)
+          rank = 1.0f + overlap;
+        else if (suspect && near > 0)
+          rank = (float) near;
+      }
+      iou[i * n_boxes + j] = rank;
+    }
+  }
+  fkp_face_match_greedy (iou, n_tracks, n_boxes, 1e-6f, inside_match);
+  for (size_t i = 0; i < n_tracks; i++) {
+    FkpFaceBox tb;
+    track_box (&g_array_index (work, Track, i), &tb);
+    if (match[i] >= 0)
+      iou[i * n_boxes + match[i]] = fkp_face_box_iou (&tb, &boxes[match[i]].box);
+    else if (inside_match[i] >= 0) {
+      match[i] = inside_match[i];
+      iou[i * n_boxes + match[i]] = fkp_face_box_iou (&tb, &boxes[match[i]].box);
+    }
+  }
+  g_free (inside_match);
+  g_free (first_pass_used);
   gboolean ok = TRUE, confirmed = TRUE;
   size_t kept = 0;
   for (size_t i = 0; i < n_tracks && ok; i++) {
@@ -486,21 +546,31 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
       box_used[match[i]] = TRUE;
       t.misses = 0;
       t.score = b->score;
-      /* A track that jumped restarts from the box; others keep following their points. */
-      if (t.jumped) {
+      /* A track that jumped, or strayed far from its detection, restarts
+       * from the box (keeping its id); others keep following their points. */
+      gboolean strayed = iou[i * n_boxes + match[i]] < REANCHOR_IOU
+                         && b->score >= start_min_score;
+      if (t.jumped || strayed) {
         Track before = t;
         ok = track_start_from_box (p, s, &t, &b->box, b->score, &confirmed, error);
         if (ok && !confirmed) {
-          /* Not confirmed: keep the old points and count a miss. */
+          /* Not confirmed: keep the old points; a jumped track counts a
+           * miss, a strayed one goes on following them. */
           t = before;
-          if (++t.misses >= MAX_MISSES)
+          if (t.jumped && ++t.misses >= MAX_MISSES)
             continue;
+          if (!t.jumped)
+            ok = track_step (p, s, &t, error);
         }
       } else {
         ok = track_step (p, s, &t, error);
         /* Seen by the detector: this is how the face looks now. */
         memcpy (t.look, t.last_look, sizeof t.look);
         t.changed = FALSE;
+        FkpFaceBox now;
+        track_box (&t, &now);
+        t.detected_size = box_size (&now);
+        t.drifted = FALSE;
       }
     } else {
       /* Unseen by the detector: gone at once if its points jumped or its
@@ -544,9 +614,16 @@ prune (FkpFacePipeline *p, int width, int height)
       continue;
     gboolean duplicate = FALSE;
     for (size_t j = 0; j < kept && !duplicate; j++) {
-      FkpFaceBox o;
-      track_box (&g_array_index (work, Track, j), &o);
-      duplicate = fkp_face_box_iou (&b, &o) > DUPLICATE_IOU;
+      Track *o = &g_array_index (work, Track, j);
+      FkpFaceBox ob;
+      track_box (o, &ob);
+      double centres = hypot ((b.x + b.width / 2) - (ob.x + ob.width / 2),
+                              (b.y + b.height / 2) - (ob.y + ob.height / 2));
+      duplicate = fkp_face_box_iou (&b, &ob) > DUPLICATE_IOU
+                  || centres < DUPLICATE_CENTRES * MAX (box_size (&b), box_size (&ob));
+      /* Two new tracks on one face (two detections of it): the stronger stays. */
+      if (duplicate && o->id == 0 && t->id == 0 && t->score > o->score)
+        *o = *t;
     }
     if (duplicate)
       continue;
@@ -571,7 +648,7 @@ process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
   gboolean need = p->work->len == 0 || p->frames_since_detect + 1 >= p->opts.detect_interval;
   for (guint i = 0; i < p->work->len && !need; i++) {
     const Track *t = &g_array_index (p->work, Track, i);
-    need = t->jumped || t->changed || t->misses > 0;
+    need = t->jumped || t->changed || t->drifted || t->misses > 0;
   }
   if (!need) {
     for (guint i = 0; i < p->work->len; i++)

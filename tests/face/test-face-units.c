@@ -19,6 +19,15 @@ test_iou (void)
   g_assert_cmpfloat (fkp_face_box_iou (&a, &empty), ==, 0.0);
   g_assert_cmpfloat (fkp_face_box_iou (&empty, &empty), ==, 0.0);
   g_assert_cmpfloat_with_epsilon (fkp_face_box_iou (&b, &a), fkp_face_box_iou (&a, &b), 1e-7);
+  /* Overlap over the smaller box: 1 for a box inside another (a track that
+   * shrank onto part of its face), whichever order. */
+  g_assert_cmpfloat_with_epsilon (fkp_face_box_overlap_of_smaller (&a, &c), 1.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (fkp_face_box_overlap_of_smaller (&c, &a), 1.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (fkp_face_box_overlap_of_smaller (&a, &b), 0.5, 1e-6);
+  FkpFaceBox wide = { 0, 5, 40, 10 };
+  g_assert_cmpfloat_with_epsilon (fkp_face_box_overlap_of_smaller (&a, &wide), 0.5, 1e-6);
+  g_assert_cmpfloat (fkp_face_box_overlap_of_smaller (&a, &d), ==, 0.0);
+  g_assert_cmpfloat (fkp_face_box_overlap_of_smaller (&a, &empty), ==, 0.0);
 }
 
 static void

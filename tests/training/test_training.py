@@ -93,6 +93,37 @@ class FlipPermutation(unittest.TestCase):
         self.assertEqual(float(data.nme(pts[None], pts[None])[0]), 0.0)
 
 
+class WeightAveraging(unittest.TestCase):
+    """average.py: the mean of checkpoints, and export's account of how they were trained."""
+
+    def test_mean_of_two_stages(self):
+        import subprocess
+        import torch
+        import export
+
+        base = {"recipe": "facekp", "attention": "argmax", "size": 112, "init_from": None}
+        with tempfile.TemporaryDirectory() as tmp:
+            first, second, out = (os.path.join(tmp, n) for n in ("a.pt", "b.pt", "mean.pt"))
+            torch.save({"model": {"w": torch.tensor([1.0, 2.0]), "n": torch.tensor(3)},
+                        "args": base, "epoch": 2, "history": [{}, {}]}, first)
+            torch.save({"model": {"w": torch.tensor([3.0, 6.0]), "n": torch.tensor(7)},
+                        "args": dict(base, init_from=first), "epoch": 5,
+                        "history": [{}] * 5}, second)
+            subprocess.run([sys.executable, os.path.join(HERE, "..", "..", "training", "average.py"),
+                            out, first, second], check=True, capture_output=True)
+            mean = torch.load(out)
+            self.assertEqual(mean["model"]["w"].tolist(), [2.0, 4.0])
+            self.assertEqual(int(mean["model"]["n"]), 7)   # integer buffers: the last one's
+            meta = export.contract_metadata(mean["args"], mean["history"], 2,
+                                            len(mean["averaged"]))
+            self.assertEqual(meta["facekp.train.epochs"],
+                             "7 (stages of 2 + 5, warm restarts); weights: mean of 2 checkpoints")
+            bad = subprocess.run([sys.executable,
+                                  os.path.join(HERE, "..", "..", "training", "average.py"),
+                                  out, first], capture_output=True, text=True)
+            self.assertNotEqual(bad.returncode, 0)
+
+
 @unittest.skipUnless(os.environ.get("FACEKP_NN_LIB"), "FACEKP_NN_LIB not set")
 class ExportMatchesEngine(unittest.TestCase):
     def test_facekp_recipe_export(self):
