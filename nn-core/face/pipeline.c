@@ -37,6 +37,7 @@ typedef struct {
   gboolean changed;    /* the crop no longer looks like when last detected: detect next frame */
   float detected_size; /* points' box size when the detector last saw the face */
   gboolean drifted;    /* size strayed from detected_size: detect next frame */
+  gboolean restarted;  /* restarted from a box this frame (jumped or strayed) */
   float look[FKP_FACE_SIGNATURE];   /* signature of the crop when last detected or started */
   float last_look[FKP_FACE_SIGNATURE];   /* signature of this frame's crop */
 } Track;
@@ -515,10 +516,13 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
         float overlap = fkp_face_box_overlap_of_smaller (&tb, bb);
         double centres = hypot ((tb.x + tb.width / 2) - (bb->x + bb->width / 2),
                                 (tb.y + tb.height / 2) - (bb->y + bb->height / 2));
-        double near = 1.0 - centres / MAX (box_size (bb), 1.0f);
+        /* Near in the track's own size, and of a like size: a large false
+         * detection must not pull a small track from across the frame. */
+        double size_ratio = box_size (bb) / MAX (box_size (&tb), 1.0f);
+        double near = 1.0 - centres / MAX (box_size (&tb), 1.0f);
         if (overlap >= INSIDE_MIN_OVERLAP)
           rank = 1.0f + overlap;
-        else if (suspect && near > 0)
+        else if (suspect && near > 0 && size_ratio >= 0.5 && size_ratio <= 2.0)
           rank = (float) near;
       }
       iou[i * n_boxes + j] = rank;
@@ -553,10 +557,12 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
       if (t.jumped || strayed) {
         Track before = t;
         ok = track_start_from_box (p, s, &t, &b->box, b->score, &confirmed, error);
+        t.restarted = TRUE;
         if (ok && !confirmed) {
           /* Not confirmed: keep the old points; a jumped track counts a
            * miss, a strayed one goes on following them. */
           t = before;
+          t.restarted = FALSE;
           if (t.jumped && ++t.misses >= MAX_MISSES)
             continue;
           if (!t.jumped)
@@ -621,8 +627,12 @@ prune (FkpFacePipeline *p, int width, int height)
                               (b.y + b.height / 2) - (ob.y + ob.height / 2));
       duplicate = fkp_face_box_iou (&b, &ob) > DUPLICATE_IOU
                   || centres < DUPLICATE_CENTRES * MAX (box_size (&b), box_size (&ob));
-      /* Two new tracks on one face (two detections of it): the stronger stays. */
-      if (duplicate && o->id == 0 && t->id == 0 && t->score > o->score)
+      /* The track that has been following this face stays: over a new or
+       * just restarted one (which moved onto it from elsewhere); of two new
+       * ones (two detections of one face), the stronger. */
+      gboolean o_settled = o->id != 0 && !o->restarted, t_settled = t->id != 0 && !t->restarted;
+      if (duplicate && ((t_settled && !o_settled)
+                        || (o->id == 0 && t->id == 0 && t->score > o->score)))
         *o = *t;
     }
     if (duplicate)
@@ -776,6 +786,8 @@ fkp_face_pipeline_process (FkpFacePipeline *p, const FkpFaceFrame *frame,
   g_array_set_size (p->work, p->tracks->len);
   if (p->tracks->len)
     memcpy (p->work->data, p->tracks->data, p->tracks->len * sizeof (Track));
+  for (guint i = 0; i < p->work->len; i++)
+    g_array_index (p->work, Track, i).restarted = FALSE;
   int saved_since_detect = p->frames_since_detect;
 
   gboolean ok;

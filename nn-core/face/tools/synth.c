@@ -123,7 +123,9 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
   guint64 frame_index = 0;
   size_t n_segments = (n_faces + n_slots - 1) / n_slots;
 
-  for (size_t seg = 0; seg < n_segments && ok; seg++) {
+  const char *first_seg_env = g_getenv ("FKP_SYNTH_FIRST_SEGMENT");   /* debugging one segment */
+  size_t first_seg = first_seg_env ? (size_t) g_ascii_strtoull (first_seg_env, NULL, 10) : 0;
+  for (size_t seg = first_seg; seg < n_segments && ok; seg++) {
     size_t first = seg * n_slots;
     int slots_here = (int) MIN ((size_t) n_slots, n_faces - first);
     for (int k = 0; k < n_slots; k++)
