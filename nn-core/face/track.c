@@ -4,28 +4,34 @@
 #include <math.h>
 #include <stdlib.h>
 
-float
-fkp_face_box_iou (const FkpFaceBox *a, const FkpFaceBox *b)
+static float
+intersection_area (const FkpFaceBox *a, const FkpFaceBox *b)
 {
   float x0 = MAX (a->x, b->x), y0 = MAX (a->y, b->y);
   float x1 = MIN (a->x + a->width, b->x + b->width);
   float y1 = MIN (a->y + a->height, b->y + b->height);
-  float inter = MAX (0.0f, x1 - x0) * MAX (0.0f, y1 - y0);
-  float uni = MAX (0.0f, a->width) * MAX (0.0f, a->height)
-              + MAX (0.0f, b->width) * MAX (0.0f, b->height) - inter;
+  return MAX (0.0f, x1 - x0) * MAX (0.0f, y1 - y0);
+}
+
+static float
+area (const FkpFaceBox *b)
+{
+  return MAX (0.0f, b->width) * MAX (0.0f, b->height);
+}
+
+float
+fkp_face_box_iou (const FkpFaceBox *a, const FkpFaceBox *b)
+{
+  float inter = intersection_area (a, b);
+  float uni = area (a) + area (b) - inter;
   return uni > 0.0f ? inter / uni : 0.0f;
 }
 
 float
 fkp_face_box_overlap_of_smaller (const FkpFaceBox *a, const FkpFaceBox *b)
 {
-  float x0 = MAX (a->x, b->x), y0 = MAX (a->y, b->y);
-  float x1 = MIN (a->x + a->width, b->x + b->width);
-  float y1 = MIN (a->y + a->height, b->y + b->height);
-  float inter = MAX (0.0f, x1 - x0) * MAX (0.0f, y1 - y0);
-  float smaller = MIN (MAX (0.0f, a->width) * MAX (0.0f, a->height),
-                       MAX (0.0f, b->width) * MAX (0.0f, b->height));
-  return smaller > 0.0f ? inter / smaller : 0.0f;
+  float smaller = MIN (area (a), area (b));
+  return smaller > 0.0f ? intersection_area (a, b) / smaller : 0.0f;
 }
 
 typedef struct {
