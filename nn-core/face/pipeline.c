@@ -418,11 +418,11 @@ track_step (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t, GError **erro
   double shift = hypot ((after.x + after.width / 2) - (before.x + before.width / 2),
                         (after.y + after.height / 2) - (before.y + before.height / 2)) / size0;
   t->jumped = !(ratio >= JUMP_MIN_SCALE && ratio <= JUMP_MAX_SCALE && shift <= JUMP_MAX_SHIFT);
-  /* A jump keeps the previous points: the detector decides on the next frame. */
   /* Slow shrinking or growing (the tracker sliding onto part of a face, or
    * off it) passes the per-frame jump check; the detector settles it. */
   double drift = size1 / MAX (t->detected_size, 1.0f);
   t->drifted = t->detected_size > 0 && !(drift >= DRIFT_MIN_SCALE && drift <= DRIFT_MAX_SCALE);
+  /* A jump keeps the previous points: the detector decides on the next frame. */
   if (!t->jumped) {
     t->vx = (after.x + after.width / 2) - (before.x + before.width / 2);
     t->vy = (after.y + after.height / 2) - (before.y + before.height / 2);
