@@ -169,6 +169,10 @@ def main():
     ap.add_argument("--nn-lib", help="path to libfacekp-nn.so")
     ap.add_argument("--data", required=True)
     ap.add_argument("--split", default="test")
+    ap.add_argument("--held-out", type=float, default=0.0, metavar="F",
+                    help="only the identities train.py --val-fraction F --seed SEED held out "
+                         "(use with --split training)")
+    ap.add_argument("--seed", type=int, default=1, help="train.py's --seed, for --held-out")
     ap.add_argument("--protocol", choices=["full-frame", "points"], default="full-frame")
     ap.add_argument("--refine", type=int, default=None, help="default: the model's facekp.crop.refine")
     ap.add_argument("--json", help="write the summary and per-image NME here")
@@ -181,6 +185,11 @@ def main():
     engine = TorchEngine(args.checkpoint) if args.checkpoint else NnCoreEngine(args.onnx, args.nn_lib)
     contract = Contract(engine.meta)
     names, images, truth = data.load_split(args.data, args.split)
+    if args.held_out > 0:
+        held = data.held_out_identities(names, args.held_out, args.seed)
+        names = [n for n, h in zip(names, held) if h]
+        images = [g for g, h in zip(images, held) if h]
+        truth = truth[held]
     errors = data.nme(run_protocol(engine, contract, images, truth, args.protocol, args.refine), truth)
     result = summary(errors)
     result.update({"protocol": args.protocol, "engine": "pytorch" if args.checkpoint else "nn-core",

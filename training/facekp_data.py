@@ -44,6 +44,22 @@ def to_gray(img):
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
 
+def identity_of(name):
+    """The person in an image: its file name without the trailing frame number
+    (`Lincoln_Chafee_52.jpg` -> `Lincoln_Chafee`)."""
+    return os.path.splitext(name)[0].rsplit("_", 1)[0]
+
+
+def held_out_identities(names, fraction, seed):
+    """Boolean mask of the images whose person falls in a held-out validation
+    share of the identities (about `fraction` of them, drawn with `seed`): no
+    person is on both sides, as in the data's own training/test split."""
+    people = sorted({identity_of(n) for n in names})
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.permutation(people)[:int(round(fraction * len(people)))])
+    return np.array([identity_of(n) in chosen for n in names], dtype=bool)
+
+
 def load_split(data_dir, split):
     """Returns (names, list of HxW float32 gray images, points [n, 68, 2])."""
     csv_path = os.path.join(data_dir, f"{split}_frames_keypoints.csv")

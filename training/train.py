@@ -246,6 +246,10 @@ def main():
     ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                     help="facekp recipe: learning rate after the warm-up epoch (constant: for "
                          "weight averaging over --snapshots, see average.py)")
+    ap.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
+                    help="hold out this share of the training identities as a validation set, "
+                         "measured with the test split (to choose between checkpoints or "
+                         "averages without looking at the test split)")
     ap.add_argument("--snapshots", action="store_true",
                     help="also keep each epoch's weights as OUT/epoch-NN.pt (for average.py)")
     ap.add_argument("--finalize", action="store_true",
@@ -260,8 +264,17 @@ def main():
     with open(os.path.join(args.out, "args.json"), "w") as f:
         json.dump(vars(args), f, indent=1)
 
-    _, train_images, train_points = data.load_split(args.data, "training")
+    train_names, train_images, train_points = data.load_split(args.data, "training")
     _, test_images, test_points = data.load_split(args.data, "test")
+    val_images, val_points = [], None
+    if args.val_fraction > 0:
+        held = data.held_out_identities(train_names, args.val_fraction, args.seed)
+        val_images = [g for g, h in zip(train_images, held) if h]
+        val_points = train_points[held]
+        train_images = [g for g, h in zip(train_images, held) if not h]
+        train_points = train_points[~held]
+        print(f"validation: {len(val_images)} images of held-out identities, "
+              f"{len(train_images)} left for training", flush=True)
     if args.limit:
         train_images, train_points = train_images[:args.limit], train_points[:args.limit]
 
@@ -320,6 +333,9 @@ def main():
         if (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs:
             entry["nme"], entry["median"], entry["failure"] = evaluate(
                 model, recipe, test_images, test_points, args.channels)
+            if val_images:
+                entry["val_nme"], entry["val_median"], entry["val_failure"] = evaluate(
+                    model, recipe, val_images, val_points, args.channels)
         history.append(entry)
         print(json.dumps(entry), flush=True)
         state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),

@@ -93,6 +93,31 @@ class FlipPermutation(unittest.TestCase):
         self.assertEqual(float(data.nme(pts[None], pts[None])[0]), 0.0)
 
 
+class HeldOutIdentities(unittest.TestCase):
+    """train.py --val-fraction: a validation set of whole identities."""
+
+    NAMES = ([f"Ann_Lee_{i}.jpg" for i in range(5)] + [f"Bo_{i}.jpg" for i in range(3)]
+             + [f"Carl_De_Vries_{i}.jpg" for i in range(4)] + [f"Dee_{i}.jpg" for i in range(2)])
+
+    def test_identity_is_the_name_without_its_frame_number(self):
+        self.assertEqual(data.identity_of("Carl_De_Vries_12.jpg"), "Carl_De_Vries")
+        self.assertEqual(data.identity_of("Bo_0.jpg"), "Bo")
+
+    def test_no_person_on_both_sides(self):
+        held = data.held_out_identities(self.NAMES, 0.5, seed=1)
+        inside = {data.identity_of(n) for n, h in zip(self.NAMES, held) if h}
+        outside = {data.identity_of(n) for n, h in zip(self.NAMES, held) if not h}
+        self.assertEqual(len(inside), 2)
+        self.assertEqual(len(outside), 2)
+        self.assertFalse(inside & outside)
+
+    def test_same_seed_same_choice(self):
+        a = data.held_out_identities(self.NAMES, 0.25, seed=3)
+        b = data.held_out_identities(list(reversed(self.NAMES)), 0.25, seed=3)[::-1]
+        self.assertEqual(a.tolist(), b.tolist())   # order of the rows does not matter
+        self.assertFalse(data.held_out_identities(self.NAMES, 0.0, seed=3).any())
+
+
 class WeightAveraging(unittest.TestCase):
     """average.py: the mean of checkpoints, and export's account of how they were trained."""
 
