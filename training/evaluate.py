@@ -186,10 +186,8 @@ def main():
     contract = Contract(engine.meta)
     names, images, truth = data.load_split(args.data, args.split)
     if args.held_out > 0:
-        held = data.held_out_identities(names, args.held_out, args.seed)
-        names = [n for n, h in zip(names, held) if h]
-        images = [g for g, h in zip(images, held) if h]
-        truth = truth[held]
+        (names, images, truth), _ = data.split_held_out(names, images, truth, args.held_out,
+                                                         args.seed)
     errors = data.nme(run_protocol(engine, contract, images, truth, args.protocol, args.refine), truth)
     result = summary(errors)
     result.update({"protocol": args.protocol, "engine": "pytorch" if args.checkpoint else "nn-core",

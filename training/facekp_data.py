@@ -60,6 +60,16 @@ def held_out_identities(names, fraction, seed):
     return np.array([identity_of(n) in chosen for n in names], dtype=bool)
 
 
+def split_held_out(names, images, points, fraction, seed):
+    """(held-out, rest), each (names, images, points): held_out_identities applied to a split."""
+    held = held_out_identities(names, fraction, seed)
+
+    def pick(mask):
+        return ([n for n, m in zip(names, mask) if m], [g for g, m in zip(images, mask) if m],
+                points[mask])
+    return pick(held), pick(~held)
+
+
 def load_split(data_dir, split):
     """Returns (names, list of HxW float32 gray images, points [n, 68, 2])."""
     csv_path = os.path.join(data_dir, f"{split}_frames_keypoints.csv")

@@ -268,11 +268,8 @@ def main():
     _, test_images, test_points = data.load_split(args.data, "test")
     val_images, val_points = [], None
     if args.val_fraction > 0:
-        held = data.held_out_identities(train_names, args.val_fraction, args.seed)
-        val_images = [g for g, h in zip(train_images, held) if h]
-        val_points = train_points[held]
-        train_images = [g for g, h in zip(train_images, held) if not h]
-        train_points = train_points[~held]
+        (_, val_images, val_points), (_, train_images, train_points) = data.split_held_out(
+            train_names, train_images, train_points, args.val_fraction, args.seed)
         print(f"validation: {len(val_images)} images of held-out identities, "
               f"{len(train_images)} left for training", flush=True)
     if args.limit:

@@ -366,6 +366,13 @@ box_size (const FkpFaceBox *b)
   return MAX (b->width, b->height);
 }
 
+static double
+centre_distance (const FkpFaceBox *a, const FkpFaceBox *b)
+{
+  return hypot ((a->x + a->width / 2) - (b->x + b->width / 2),
+                (a->y + a->height / 2) - (b->y + b->height / 2));
+}
+
 static void
 track_box (const Track *t, FkpFaceBox *box)
 {
@@ -415,8 +422,7 @@ track_step (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t, GError **erro
   fkp_face_points_bounds ((const float (*)[2]) next, FKP_FACE_N_POINTS, &after);
   double size0 = MAX (box_size (&before), 1.0f), size1 = box_size (&after);
   double ratio = size1 / size0;
-  double shift = hypot ((after.x + after.width / 2) - (before.x + before.width / 2),
-                        (after.y + after.height / 2) - (before.y + before.height / 2)) / size0;
+  double shift = centre_distance (&after, &before) / size0;
   t->jumped = !(ratio >= JUMP_MIN_SCALE && ratio <= JUMP_MAX_SCALE && shift <= JUMP_MAX_SHIFT);
   /* Slow shrinking or growing (the tracker sliding onto part of a face, or
    * off it) passes the per-frame jump check; the detector settles it. */
@@ -491,63 +497,56 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
       iou[i * n_boxes + j] = fkp_face_box_iou (&tb, &boxes[j].box);
   }
   fkp_face_match_greedy (iou, n_tracks, n_boxes, MATCH_MIN_IOU, match);
+  for (size_t i = 0; i < n_tracks; i++)
+    if (match[i] >= 0)
+      box_used[match[i]] = TRUE;
   /* Second pass: a track whose points shrank onto part of a face (or grew
    * around it) overlaps its detection by little IoU but lies inside it; a
    * track already judged suspect (jumped, drifted, changed look) may have
-   * slid off its face altogether, and takes a detection whose centre is
-   * within one box size of its own.  Overlap ranks before distance.  Only a
+   * slid off its face altogether, and takes a like-sized detection whose
+   * centre is within its own size.  Overlap ranks before distance.  Only a
    * detection strong enough to start a face may claim a track this way
    * (and re-anchor it below): weak ones on background where a face was
    * would otherwise keep a stale track alive. */
-  int *inside_match = g_new (int, MAX (1, n_tracks));
-  gboolean *first_pass_used = g_new0 (gboolean, MAX (1, n_boxes));
-  for (size_t i = 0; i < n_tracks; i++)
-    if (match[i] >= 0)
-      first_pass_used[match[i]] = TRUE;
+  float *rank = g_new (float, MAX (1, n_tracks * n_boxes));
+  int *second = g_new (int, MAX (1, n_tracks));
   for (size_t i = 0; i < n_tracks; i++) {
     const Track *t = &g_array_index (work, Track, i);
     gboolean suspect = t->jumped || t->drifted || t->changed;
     FkpFaceBox tb;
     track_box (t, &tb);
+    double track_size = MAX (box_size (&tb), 1.0f);
     for (size_t j = 0; j < n_boxes; j++) {
       const FkpFaceBox *bb = &boxes[j].box;
-      float rank = -1.0f;
-      if (match[i] < 0 && !first_pass_used[j] && boxes[j].score >= start_min_score) {
+      float r = -1.0f;
+      if (match[i] < 0 && !box_used[j] && boxes[j].score >= start_min_score) {
         float overlap = fkp_face_box_overlap_of_smaller (&tb, bb);
-        double centres = hypot ((tb.x + tb.width / 2) - (bb->x + bb->width / 2),
-                                (tb.y + tb.height / 2) - (bb->y + bb->height / 2));
         /* Near in the track's own size, and of a like size: a large false
          * detection must not pull a small track from across the frame. */
-        double size_ratio = box_size (bb) / MAX (box_size (&tb), 1.0f);
-        double near = 1.0 - centres / MAX (box_size (&tb), 1.0f);
+        double size_ratio = box_size (bb) / track_size;
+        double near = 1.0 - centre_distance (&tb, bb) / track_size;
         if (overlap >= INSIDE_MIN_OVERLAP)
-          rank = 1.0f + overlap;
+          r = 1.0f + overlap;
         else if (suspect && near > 0 && size_ratio >= 0.5 && size_ratio <= 2.0)
-          rank = (float) near;
+          r = (float) near;
       }
-      iou[i * n_boxes + j] = rank;
+      rank[i * n_boxes + j] = r;
     }
   }
-  fkp_face_match_greedy (iou, n_tracks, n_boxes, 1e-6f, inside_match);
-  for (size_t i = 0; i < n_tracks; i++) {
-    FkpFaceBox tb;
-    track_box (&g_array_index (work, Track, i), &tb);
-    if (match[i] >= 0)
-      iou[i * n_boxes + match[i]] = fkp_face_box_iou (&tb, &boxes[match[i]].box);
-    else if (inside_match[i] >= 0) {
-      match[i] = inside_match[i];
-      iou[i * n_boxes + match[i]] = fkp_face_box_iou (&tb, &boxes[match[i]].box);
+  fkp_face_match_greedy (rank, n_tracks, n_boxes, 1e-6f, second);
+  for (size_t i = 0; i < n_tracks; i++)
+    if (second[i] >= 0) {
+      match[i] = second[i];
+      box_used[second[i]] = TRUE;
     }
-  }
-  g_free (inside_match);
-  g_free (first_pass_used);
+  g_free (rank);
+  g_free (second);
   gboolean ok = TRUE, confirmed = TRUE;
   size_t kept = 0;
   for (size_t i = 0; i < n_tracks && ok; i++) {
     Track t = g_array_index (work, Track, i);
     if (match[i] >= 0) {
       const FkpFaceDetection *b = &boxes[match[i]];
-      box_used[match[i]] = TRUE;
       t.misses = 0;
       t.score = b->score;
       /* A track that jumped, or strayed far from its detection, restarts
@@ -562,7 +561,6 @@ associate (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceDetection *
           /* Not confirmed: keep the old points; a jumped track counts a
            * miss, a strayed one goes on following them. */
           t = before;
-          t.restarted = FALSE;
           if (t.jumped && ++t.misses >= MAX_MISSES)
             continue;
           if (!t.jumped)
@@ -623,10 +621,9 @@ prune (FkpFacePipeline *p, int width, int height)
       Track *o = &g_array_index (work, Track, j);
       FkpFaceBox ob;
       track_box (o, &ob);
-      double centres = hypot ((b.x + b.width / 2) - (ob.x + ob.width / 2),
-                              (b.y + b.height / 2) - (ob.y + ob.height / 2));
+      double size = MAX (box_size (&b), box_size (&ob));
       duplicate = fkp_face_box_iou (&b, &ob) > DUPLICATE_IOU
-                  || centres < DUPLICATE_CENTRES * MAX (box_size (&b), box_size (&ob));
+                  || centre_distance (&b, &ob) < DUPLICATE_CENTRES * size;
       /* The track that has been following this face stays: over a new or
        * just restarted one (which moved onto it from elsewhere); of two new
        * ones (two detections of one face), the stronger. */

@@ -117,6 +117,15 @@ class HeldOutIdentities(unittest.TestCase):
         self.assertEqual(a.tolist(), b.tolist())   # order of the rows does not matter
         self.assertFalse(data.held_out_identities(self.NAMES, 0.0, seed=3).any())
 
+    def test_split_keeps_rows_together(self):
+        points = np.arange(len(self.NAMES), dtype=np.float32)
+        images = [f"image of {n}" for n in self.NAMES]
+        (hn, hi, hp), (rn, ri, rp) = data.split_held_out(self.NAMES, images, points, 0.5, seed=1)
+        self.assertEqual(sorted(hn + rn), sorted(self.NAMES))
+        for names, imgs, pts in ((hn, hi, hp), (rn, ri, rp)):
+            self.assertEqual(imgs, [f"image of {n}" for n in names])
+            self.assertEqual(pts.tolist(), [self.NAMES.index(n) for n in names])
+
 
 class WeightAveraging(unittest.TestCase):
     """average.py: the mean of checkpoints, and export's account of how they were trained."""
