@@ -23,12 +23,26 @@ OPSET = 17
 
 
 def earlier_stages(args):
-    """Epoch counts of the stages a warm-restarted run started from, oldest first."""
+    """(epochs, input size) of the stages a warm-restarted run started from, oldest first."""
     init = args.get("init_from")
     if not init or not os.path.exists(init):
         return []
     ck = torch.load(init, map_location="cpu")
-    return earlier_stages(ck["args"]) + [len(ck["history"])]
+    return earlier_stages(ck["args"]) + [(len(ck["history"]), ck["args"]["size"])]
+
+
+def describe_stages(stages):
+    """'12 + 18' or, when the input size changed between stages, '12 + 18 at 112², 14 at 128²'."""
+    groups = []
+    for epochs, size in stages:
+        if groups and groups[-1][1] == size:
+            groups[-1][0].append(epochs)
+        else:
+            groups.append(([epochs], size))
+    text = lambda counts: " + ".join(str(n) for n in counts)
+    if len(groups) == 1:
+        return text(groups[0][0])
+    return ", ".join(f"{text(counts)} at {size}²" for counts, size in groups)
 
 
 def contract_metadata(args, history, refine=1, averaged=0):
@@ -55,10 +69,10 @@ def contract_metadata(args, history, refine=1, averaged=0):
     }
     # Warm restarts (train.py --init-from) count the epochs of every stage
     # before; an averaged checkpoint (average.py) is described by its last member.
-    stages = earlier_stages(args) + [len(history)]
+    stages = earlier_stages(args) + [(len(history), args["size"])]
     if len(stages) > 1:
-        meta["facekp.train.epochs"] = (f"{sum(stages)} (stages of "
-                                       f"{' + '.join(str(n) for n in stages)}, warm restarts)")
+        meta["facekp.train.epochs"] = (f"{sum(n for n, _ in stages)} (stages of "
+                                       f"{describe_stages(stages)}, warm restarts)")
     if averaged:
         meta["facekp.train.epochs"] += f"; weights: mean of {averaged} checkpoints"
     return meta

@@ -152,6 +152,13 @@ class WeightAveraging(unittest.TestCase):
                                             len(mean["averaged"]))
             self.assertEqual(meta["facekp.train.epochs"],
                              "7 (stages of 2 + 5, warm restarts); weights: mean of 2 checkpoints")
+            # A later stage at another input size says so.
+            third = os.path.join(tmp, "c.pt")
+            torch.save({"model": mean["model"], "args": dict(base, size=128, init_from=out),
+                        "epoch": 4, "history": [{}] * 4}, third)
+            self.assertEqual(export.contract_metadata(torch.load(third)["args"], [{}] * 4)
+                             ["facekp.train.epochs"],
+                             "11 (stages of 2 + 5 at 112², 4 at 128², warm restarts)")
             bad = subprocess.run([sys.executable,
                                   os.path.join(HERE, "..", "..", "training", "average.py"),
                                   out, first], capture_output=True, text=True)
