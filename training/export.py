@@ -11,6 +11,7 @@ identical input channels) are folded into the weights or left for nn-core to
 fold at load.
 """
 import argparse
+import itertools
 import json
 import os
 
@@ -33,16 +34,11 @@ def earlier_stages(args):
 
 def describe_stages(stages):
     """'12 + 18' or, when the input size changed between stages, '12 + 18 at 112², 14 at 128²'."""
-    groups = []
-    for epochs, size in stages:
-        if groups and groups[-1][1] == size:
-            groups[-1][0].append(epochs)
-        else:
-            groups.append(([epochs], size))
-    text = lambda counts: " + ".join(str(n) for n in counts)
-    if len(groups) == 1:
-        return text(groups[0][0])
-    return ", ".join(f"{text(counts)} at {size}²" for counts, size in groups)
+    runs = [(size, " + ".join(str(n) for n, _ in group))
+            for size, group in itertools.groupby(stages, key=lambda stage: stage[1])]
+    if len(runs) == 1:
+        return runs[0][1]
+    return ", ".join(f"{epochs} at {size}²" for size, epochs in runs)
 
 
 def contract_metadata(args, history, refine=1, averaged=0):

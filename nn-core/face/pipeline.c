@@ -366,11 +366,20 @@ box_size (const FkpFaceBox *b)
   return MAX (b->width, b->height);
 }
 
+/* How far b's centre lies from a's. */
+static void
+centre_offset (const FkpFaceBox *a, const FkpFaceBox *b, float *dx, float *dy)
+{
+  *dx = (b->x + b->width / 2) - (a->x + a->width / 2);
+  *dy = (b->y + b->height / 2) - (a->y + a->height / 2);
+}
+
 static double
 centre_distance (const FkpFaceBox *a, const FkpFaceBox *b)
 {
-  return hypot ((a->x + a->width / 2) - (b->x + b->width / 2),
-                (a->y + a->height / 2) - (b->y + b->height / 2));
+  float dx, dy;
+  centre_offset (a, b, &dx, &dy);
+  return hypot (dx, dy);
 }
 
 static void
@@ -422,7 +431,9 @@ track_step (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t, GError **erro
   fkp_face_points_bounds ((const float (*)[2]) next, FKP_FACE_N_POINTS, &after);
   double size0 = MAX (box_size (&before), 1.0f), size1 = box_size (&after);
   double ratio = size1 / size0;
-  double shift = centre_distance (&after, &before) / size0;
+  float dx, dy;
+  centre_offset (&before, &after, &dx, &dy);
+  double shift = hypot (dx, dy) / size0;
   t->jumped = !(ratio >= JUMP_MIN_SCALE && ratio <= JUMP_MAX_SCALE && shift <= JUMP_MAX_SHIFT);
   /* Slow shrinking or growing (the tracker sliding onto part of a face, or
    * off it) passes the per-frame jump check; the detector settles it. */
@@ -430,8 +441,8 @@ track_step (FkpFacePipeline *p, const FkpFaceSampler *s, Track *t, GError **erro
   t->drifted = t->detected_size > 0 && !(drift >= DRIFT_MIN_SCALE && drift <= DRIFT_MAX_SCALE);
   /* A jump keeps the previous points: the detector decides on the next frame. */
   if (!t->jumped) {
-    t->vx = (after.x + after.width / 2) - (before.x + before.width / 2);
-    t->vy = (after.y + after.height / 2) - (before.y + before.height / 2);
+    t->vx = dx;
+    t->vy = dy;
     t->moving = TRUE;
     memcpy (t->points, next, sizeof next);
   } else {
