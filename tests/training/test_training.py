@@ -152,6 +152,10 @@ class WeightAveraging(unittest.TestCase):
                                             len(mean["averaged"]))
             self.assertEqual(meta["facekp.train.epochs"],
                              "7 (stages of 2 + 5, warm restarts); weights: mean of 2 checkpoints")
+            # Box crops: looser than points crops for the facekp recipe only.
+            self.assertEqual(meta["facekp.crop.box_scale"], "1.65")
+            self.assertEqual(export.contract_metadata(dict(base, recipe="seed"), [{}])
+                             ["facekp.crop.box_scale"], meta["facekp.crop.points_scale"])
             # A later stage at another input size says so.
             third = os.path.join(tmp, "c.pt")
             torch.save({"model": mean["model"], "args": dict(base, size=128, init_from=out),
@@ -163,6 +167,55 @@ class WeightAveraging(unittest.TestCase):
                                   os.path.join(HERE, "..", "..", "training", "average.py"),
                                   out, first], capture_output=True, text=True)
             self.assertNotEqual(bad.returncode, 0)
+
+
+class TrainingSampling(unittest.TestCase):
+    """train.py's loader: a sample depends on (seed, epoch, image) alone, never on the workers."""
+
+    def setUp(self):
+        import train
+        self.train = train
+        rng = np.random.default_rng(4)
+        self.points = np.stack([p for _, p in dataset_rows()[:3]])
+        size = int(self.points.max()) + 20
+        self.images = [rng.uniform(0, 255, (size, size)).astype(np.float32) for _ in self.points]
+        self.crops = train.TrainingCrops(train.Recipe("facekp", 32), self.images, self.points, 1)
+
+    def test_same_key_same_sample(self):
+        a, b = self.crops[(3, 1)], self.crops[(3, 1)]
+        np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+        np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+        self.assertFalse(np.array_equal(a[0].numpy(), self.crops[(4, 1)][0].numpy()))
+        self.assertEqual(tuple(a[0].shape), (32, 32))
+        self.assertEqual(tuple(a[1].shape), (136,))
+
+    def test_workers_draw_what_the_main_process_draws(self):
+        import torch
+        order = self.train.EpochOrder(len(self.images), 1)
+        order.epoch = 2
+        keys = list(order)
+        self.assertEqual(sorted(i for _, i in keys), list(range(len(self.images))))
+        self.assertTrue(all(e == 2 for e, _ in keys))
+
+        def batches(workers):
+            loader = torch.utils.data.DataLoader(self.crops, batch_size=3, sampler=order,
+                                                 num_workers=workers)
+            return [x.numpy() for x, _ in loader]
+        for a, b in zip(batches(0), batches(2)):
+            np.testing.assert_array_equal(a, b)
+
+    def test_weight_average_follows_the_weights(self):
+        import torch
+        model = torch.nn.BatchNorm1d(2)
+        average = self.train.WeightAverage(model, 0.75)
+        with torch.no_grad():
+            model.weight.fill_(5.0)            # from 1
+            model.running_mean.fill_(4.0)      # from 0
+        model.num_batches_tracked.fill_(9)
+        average.update(model)
+        self.assertEqual(average.state["weight"].tolist(), [2.0, 2.0])   # 0.75 * 1 + 0.25 * 5
+        self.assertEqual(average.state["running_mean"].tolist(), [1.0, 1.0])
+        self.assertEqual(int(average.state["num_batches_tracked"]), 9)  # counters are copied
 
 
 @unittest.skipUnless(os.environ.get("FACEKP_NN_LIB"), "FACEKP_NN_LIB not set")
