@@ -57,6 +57,7 @@ def contract_metadata(args, history, refine=1, averaged=0):
         "facekp.output.reference": repr(train.SEED_REF) if seed else "1",
         "facekp.crop.points_scale": repr(train.POINTS_CROP_SCALE),
         "facekp.crop.points_angle": "none" if seed else "eye-line",
+        "facekp.crop.box_scale": repr(train.POINTS_CROP_SCALE if seed else train.BOX_CROP_SCALE),
         "facekp.crop.refine": str(refine),
         "facekp.recipe": args["recipe"],
         "facekp.attention": args["attention"],

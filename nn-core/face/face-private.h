@@ -111,7 +111,8 @@ void fkp_landmark_model_set_threads (FkpLandmarkModel *model, int threads);
 /* The crop the contract takes from points (tracking, refinement). */
 void fkp_landmark_model_crop_from_points (const FkpLandmarkModel *model,
                                           const float (*points)[2], FkpFaceCrop *crop);
-/* The crop from a landmark box (upright). */
+/* The crop from a landmark box: upright, side facekp.crop.box_scale × the
+ * box's larger side. */
 void fkp_landmark_model_crop_from_box (const FkpLandmarkModel *model, const FkpFaceBox *box,
                                        FkpFaceCrop *crop);
 

@@ -13,6 +13,7 @@ struct _FkpLandmarkModel {
   float in_mean, in_scale;
   float out_mean, out_std, out_reference;
   double points_scale; /* facekp.crop.points_scale */
+  double box_scale;    /* facekp.crop.box_scale */
   gboolean eye_line;   /* facekp.crop.points_angle == eye-line */
   int refine;          /* facekp.crop.refine */
   float *crop;         /* size * size scratch */
@@ -104,6 +105,14 @@ fkp_landmark_model_new (const char *path, int threads, GError **error)
   if (!read_number (m, "facekp.crop.points_scale", NULL, 0.5, 10, &v, error))
     goto fail;
   m->points_scale = v;
+  /* Crops from face boxes: the scale the training's first-pass crops were
+   * centred on; models from before the key use the points' scale. */
+  m->box_scale = m->points_scale;
+  if (fkp_net_get_metadata (net, "facekp.crop.box_scale") != NULL) {
+    if (!read_number (m, "facekp.crop.box_scale", NULL, 0.5, 10, &v, error))
+      goto fail;
+    m->box_scale = v;
+  }
   if (!read_number (m, "facekp.crop.refine", "0", 0, 10, &v, error))
     goto fail;
   m->refine = (int) v;
@@ -190,7 +199,7 @@ void
 fkp_landmark_model_crop_from_box (const FkpLandmarkModel *m, const FkpFaceBox *box,
                                   FkpFaceCrop *crop)
 {
-  fkp_face_crop_from_box (box, m->points_scale, crop);
+  fkp_face_crop_from_box (box, m->box_scale, crop);
 }
 
 gboolean

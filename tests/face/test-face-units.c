@@ -2,7 +2,9 @@
  * matching, the One-Euro filter, crop geometry, the crop against the Python
  * reference (training/facekp_data.py), pixel formats, frame validation. */
 #include "face-test-util.h"
+#include "onnx-builder.h"
 
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -407,6 +409,72 @@ test_synth_paste (void)
   g_free (canvas);
 }
 
+/* A landmark model small enough to build here: an 8x8 gray input, one fully
+ * connected layer to 136 outputs, and the contract keys given. */
+static char *
+write_tiny_landmark_model (const char *dir, const char *box_scale)
+{
+  static float weights[136 * 64];
+  Builder *b = builder_new (13);
+  builder_input (b, "image", 4, (int64_t[]) { 1, 1, 8, 8 });
+  builder_init_float (b, "fc", 2, (int64_t[]) { 136, 64 }, weights);
+  builder_node (b, "Flatten", "flatten", IN ("image"), OUT ("f"));
+  Onnx__NodeProto *n = builder_node (b, "Gemm", "fc1", IN ("f", "fc"), OUT ("points"));
+  node_int (b, n, "transB", 1);
+  builder_output (b, "points");
+  builder_metadata (b, "facekp.task", "landmarks68");
+  builder_metadata (b, "facekp.input.size", "8");
+  builder_metadata (b, "facekp.crop.points_scale", "1.5");
+  if (box_scale)
+    builder_metadata (b, "facekp.crop.box_scale", box_scale);
+  size_t len;
+  guint8 *buf = builder_pack (b, &len);
+  builder_free (b);
+  char *path = g_build_filename (dir, box_scale ? box_scale : "no-box-scale", NULL);
+  g_assert_true (g_file_set_contents (path, (const char *) buf, (gssize) len, NULL));
+  g_free (buf);
+  return path;
+}
+
+/* facekp.crop.box_scale sizes the crops from face boxes; without it they
+ * take the points' scale; a bad value is the model's error. */
+static void
+test_box_scale (void)
+{
+  char *dir = g_dir_make_tmp ("facekp-box-scale-XXXXXX", NULL);
+  g_assert_nonnull (dir);
+  const FkpFaceBox box = { 10, 20, 40, 30 };
+  struct { const char *key; double side; } cases[] = { { NULL, 1.5 * 40 }, { "1.65", 1.65 * 40 } };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    char *path = write_tiny_landmark_model (dir, cases[i].key);
+    GError *error = NULL;
+    FkpLandmarkModel *m = fkp_landmark_model_new (path, 1, &error);
+    g_assert_no_error (error);
+    FkpFaceCrop crop;
+    fkp_landmark_model_crop_from_box (m, &box, &crop);
+    g_assert_cmpfloat_with_epsilon (crop.side, cases[i].side, 1e-9);
+    g_assert_cmpfloat_with_epsilon (crop.cx, 30.0, 1e-9);
+    g_assert_cmpfloat_with_epsilon (crop.cy, 35.0, 1e-9);
+    g_assert_cmpfloat (crop.angle, ==, 0.0);
+    fkp_landmark_model_free (m);
+    g_unlink (path);
+    g_free (path);
+  }
+  const char *bad[] = { "0", "wide", "nan" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    char *path = write_tiny_landmark_model (dir, bad[i]);
+    GError *error = NULL;
+    g_assert_null (fkp_landmark_model_new (path, 1, &error));
+    g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL);
+    g_assert_nonnull (strstr (error->message, "facekp.crop.box_scale"));
+    g_error_free (error);
+    g_unlink (path);
+    g_free (path);
+  }
+  g_rmdir (dir);
+  g_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -421,5 +489,6 @@ main (int argc, char **argv)
   g_test_add_func ("/face/formats", test_formats);
   g_test_add_func ("/face/frame-validate", test_frame_validate);
   g_test_add_func ("/face/synth-paste", test_synth_paste);
+  g_test_add_func ("/face/box-scale", test_box_scale);
   return g_test_run ();
 }
