@@ -162,6 +162,20 @@ check_options (const FkpFaceOptions *o, GError **error)
                           error);
 }
 
+/* A model option: NULL takes the shipped default; a bare file name that is
+ * not a file here names one of the shipped models (e.g.
+ * "facekp-landmarks68-160.onnx"); anything else is a path. */
+static char *
+resolve_model (const char *given, const char *default_name, GError **error)
+{
+  if (given == NULL)
+    return fkp_face_find_model (default_name, error);
+  if (strchr (given, '/') == NULL && strchr (given, G_DIR_SEPARATOR) == NULL
+      && !g_file_test (given, G_FILE_TEST_EXISTS))
+    return fkp_face_find_model (given, error);
+  return g_strdup (given);
+}
+
 static gboolean
 load_detector (FkpFacePipeline *p, GError **error)
 {
@@ -195,14 +209,16 @@ fkp_face_pipeline_new (const FkpFaceOptions *opts, GError **error)
   p->work = g_array_new (FALSE, FALSE, sizeof (Track));
   p->dets = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
   p->next_id = 1;
-  p->landmark_path = opts->landmark_model
-                       ? g_strdup (opts->landmark_model)
-                       : fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, error);
-  p->detector_path = opts->detector_model ? g_strdup (opts->detector_model) : NULL;
-  p->opts.landmark_model = p->landmark_path;
-  p->opts.detector_model = p->detector_path;
+  p->landmark_path = resolve_model (opts->landmark_model, FKP_FACE_LANDMARK_MODEL_NAME, error);
   if (p->landmark_path == NULL)
     goto fail;
+  if (opts->detector_model != NULL) {
+    p->detector_path = resolve_model (opts->detector_model, FKP_FACE_DETECTOR_MODEL_NAME, error);
+    if (p->detector_path == NULL)
+      goto fail;
+  }
+  p->opts.landmark_model = p->landmark_path;
+  p->opts.detector_model = p->detector_path;
   p->landmarks = fkp_landmark_model_new (p->landmark_path, MAX (1, opts->threads), error);
   if (p->landmarks == NULL)
     goto fail;

@@ -244,6 +244,20 @@ test_find_model_order (void)
   char *found = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, &error);
   g_assert_cmpstr (found, ==, path);
   g_free (found);
+  /* A bare file name in the options names a shipped model: here the
+   * override's, which is no ONNX file, so the error names its path. */
+  FkpFaceOptions o;
+  fkp_face_options_init (&o);
+  o.source = FKP_FACE_SOURCE_FULL_FRAME;
+  o.landmark_model = "facekp-landmarks68.onnx";
+  g_assert_null (fkp_face_pipeline_new (&o, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, path));
+  g_clear_error (&error);
+  o.landmark_model = "no-such-model.onnx";
+  g_assert_null (fkp_face_pipeline_new (&o, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
   /* Not in the override: the installed or source tree copy. */
   g_remove (path);
   found = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, NULL);
@@ -745,7 +759,10 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  landmark_path = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, NULL);
+  /* FACE_TEST_LANDMARK_MODEL: another shipped landmark model to run every check with. */
+  const char *model_name = g_getenv ("FACE_TEST_LANDMARK_MODEL");
+  landmark_path = fkp_face_find_model (model_name ? model_name : FKP_FACE_LANDMARK_MODEL_NAME,
+                                       NULL);
   detector_path = fkp_face_find_model (FKP_FACE_DETECTOR_MODEL_NAME, NULL);
   crops = test_load_crops ();
   g_test_add_func ("/face/pipeline/errors", test_errors);

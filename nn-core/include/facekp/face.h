@@ -117,8 +117,10 @@ typedef enum {
 } FkpFaceSource;
 
 typedef struct {
-  const char *landmark_model;  /* path; NULL = the shipped models/facekp-landmarks68.onnx */
-  const char *detector_model;  /* path; NULL = the shipped models/face-detector.onnx (loaded only for DETECT) */
+  const char *landmark_model;  /* path, or the file name of a shipped model (see
+                                  fkp_face_find_model); NULL = the shipped
+                                  models/facekp-landmarks68.onnx */
+  const char *detector_model;  /* same; NULL = the shipped models/face-detector.onnx (loaded only for DETECT) */
   FkpFaceSource source;        /* default DETECT */
   int detect_interval;         /* run the detector every N frames while tracking (>= 1; default 10) */
   int max_faces;               /* at most this many faces (1 … 64; default 4) */
