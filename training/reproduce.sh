@@ -14,6 +14,9 @@
 # About 52 epochs of 3-5 min on 2 cores.  Each stage resumes from its
 # checkpoint when run again.  CPU training is not bit-exact across machines
 # (thread reductions), so expect the same NME within noise, not the same bytes.
+# The shipped file's run drew each epoch's augmentations from one generator;
+# train.py now draws each sample's from its own (seed, epoch, image) seed, so a
+# rerun sees other draws of the same augmentations.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 data=${1:?usage: reproduce.sh DATA RUNS OUT.onnx}

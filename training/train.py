@@ -321,8 +321,8 @@ def main():
                     help="start from the weights of another run's checkpoint (a warm restart: "
                          "fresh optimiser and schedule, same architecture)")
     ap.add_argument("--stop-after", type=int, default=0, metavar="EPOCH",
-                    help="stop after this epoch (the checkpoint stays resumable; reproduce.sh "
-                         "uses it to replay a run whose schedule was changed mid-way)")
+                    help="stop after this epoch (the checkpoint stays resumable: to replay a run "
+                         "whose schedule was changed mid-way)")
     ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                     help="facekp recipe: learning rate after the warm-up epoch (constant: for "
                          "weight averaging over --snapshots, see average.py)")
