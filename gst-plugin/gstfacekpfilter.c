@@ -898,7 +898,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Landmark model",
           "Path of the 68-point landmark ONNX model, or the file name of a shipped one "
-          "(facekp-landmarks68-160.onnx: more accurate, twice the cost per face); empty or "
+          "(facekp-landmarks68-160.onnx: more accurate, 1.4-2x the cost per face); empty or "
           "unset = the shipped " FKP_FACE_LANDMARK_MODEL_NAME, NULL, PARAM_FLAGS));
   g_object_class_install_property (gobject_class, PROP_DETECTOR_MODEL,
       g_param_spec_string ("detector-model", "Detector model",
