@@ -165,19 +165,31 @@ class EpochOrder(torch.utils.data.Sampler):
 
 
 class WeightAverage:
-    """Exponential moving average of the weights and BatchNorm statistics."""
+    """Exponential moving average of the weights and BatchNorm statistics.
+
+    The model's state tensors are looked up once: they are the parameters and
+    buffers themselves, which training and load_state_dict update in place.
+    """
 
     def __init__(self, model, decay):
         self.decay = decay
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        live = model.state_dict()
+        self.state = {k: v.detach().clone() for k, v in live.items()}
+        self.averaged = [(self.state[k], v) for k, v in live.items() if v.dtype.is_floating_point]
+        self.copied = [(self.state[k], v) for k, v in live.items() if not v.dtype.is_floating_point]
+
+    def load(self, state):
+        """Restores a saved average (from a checkpoint) in place."""
+        with torch.no_grad():
+            for k, v in state.items():
+                self.state[k].copy_(v)
 
     @torch.no_grad()
-    def update(self, model):
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.state[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
-            else:
-                self.state[k].copy_(v)
+    def update(self):
+        for average, live in self.averaged:
+            average.mul_(self.decay).add_(live, alpha=1 - self.decay)
+        for average, live in self.copied:   # counters such as num_batches_tracked
+            average.copy_(live)
 
 
 def build_model(args):
@@ -381,7 +393,7 @@ def main():
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
         if average:
-            average.state = ck["ema"]
+            average.load(ck["ema"])
         start_epoch, history, wall = ck["epoch"], ck["history"], ck.get("wall", 0.0)
         if args.time_budget:
             args.epochs = ck["args"]["epochs"]   # keep the length chosen after epoch 1
@@ -416,7 +428,7 @@ def main():
             opt.step()
             sched.step()
             if average:
-                average.update(model)
+                average.update()
             losses.append(loss.detach())
         losses = torch.stack(losses).cpu().numpy()
         if not np.isfinite(losses).all():

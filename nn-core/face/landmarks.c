@@ -105,14 +105,11 @@ fkp_landmark_model_new (const char *path, int threads, GError **error)
   if (!read_number (m, "facekp.crop.points_scale", NULL, 0.5, 10, &v, error))
     goto fail;
   m->points_scale = v;
-  /* Crops from face boxes: the scale the training's first-pass crops were
-   * centred on; models from before the key use the points' scale. */
-  m->box_scale = m->points_scale;
-  if (fkp_net_get_metadata (net, "facekp.crop.box_scale") != NULL) {
-    if (!read_number (m, "facekp.crop.box_scale", NULL, 0.5, 10, &v, error))
-      goto fail;
-    m->box_scale = v;
-  }
+  /* Crops from face boxes; models from before the key use the points' scale. */
+  if (!read_number (m, "facekp.crop.box_scale",
+                    fkp_net_get_metadata (net, "facekp.crop.points_scale"), 0.5, 10, &v, error))
+    goto fail;
+  m->box_scale = v;
   if (!read_number (m, "facekp.crop.refine", "0", 0, 10, &v, error))
     goto fail;
   m->refine = (int) v;

@@ -212,7 +212,7 @@ class TrainingSampling(unittest.TestCase):
             model.weight.fill_(5.0)            # from 1
             model.running_mean.fill_(4.0)      # from 0
         model.num_batches_tracked.fill_(9)
-        average.update(model)
+        average.update()
         self.assertEqual(average.state["weight"].tolist(), [2.0, 2.0])   # 0.75 * 1 + 0.25 * 5
         self.assertEqual(average.state["running_mean"].tolist(), [1.0, 1.0])
         self.assertEqual(int(average.state["num_batches_tracked"]), 9)  # counters are copied
