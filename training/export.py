@@ -41,7 +41,7 @@ def describe_stages(stages):
     return ", ".join(f"{epochs} at {size}²" for size, epochs in runs)
 
 
-def contract_metadata(args, history, refine=1, averaged=0):
+def contract_metadata(args, history, refine=1, averaged=0, head_refit=None):
     seed = args["recipe"] == "seed"
     meta = {
         "facekp.task": "landmarks68",
@@ -72,6 +72,11 @@ def contract_metadata(args, history, refine=1, averaged=0):
                                        f"{describe_stages(stages)}, warm restarts)")
     if averaged:
         meta["facekp.train.epochs"] += f"; weights: mean of {averaged} checkpoints"
+    if head_refit:   # refit_head.py
+        meta["facekp.train.head"] = (
+            f"refit as a linear map by ridge regression (strength {head_refit['strength']:g}) on the "
+            f"crops of the whole-image protocol with {head_refit['refine']} refinements over the "
+            f"training split{' and its mirror' if head_refit['mirror'] else ''}")
     return meta
 
 
@@ -84,7 +89,8 @@ def load_for_export(checkpoint_path, refine=1):
     model.eval().prepare_for_export()
     if args["channels"] == 3:
         model = single_channel_copy(model)
-    return model.eval(), contract_metadata(args, ck["history"], refine, len(ck.get("averaged", [])))
+    return model.eval(), contract_metadata(args, ck["history"], refine, len(ck.get("averaged", [])),
+                                           ck.get("head_refit"))
 
 
 def export(model, meta, path, size):

@@ -45,9 +45,14 @@ def to_gray(img):
 
 
 def identity_of(name):
-    """The person in an image: its file name without the trailing frame number
-    (`Lincoln_Chafee_52.jpg` -> `Lincoln_Chafee`)."""
-    return os.path.splitext(name)[0].rsplit("_", 1)[0]
+    """The person in an image: its file name without the frame number and the
+    `_t` mark of frames from the original test folder (`Lincoln_Chafee_52.jpg`,
+    `Lincoln_Chafee_52_t.jpg` -> `Lincoln_Chafee`).  Some `_t` files are the
+    very image of their namesake, so both must fall on the same side."""
+    stem = os.path.splitext(name)[0]
+    if stem.endswith("_t"):
+        stem = stem[:-2]
+    return stem.rsplit("_", 1)[0]
 
 
 def held_out_identities(names, fraction, seed):

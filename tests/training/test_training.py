@@ -97,11 +97,15 @@ class HeldOutIdentities(unittest.TestCase):
     """train.py --val-fraction: a validation set of whole identities."""
 
     NAMES = ([f"Ann_Lee_{i}.jpg" for i in range(5)] + [f"Bo_{i}.jpg" for i in range(3)]
+             + [f"Bo_{i}_t.jpg" for i in range(2)]
              + [f"Carl_De_Vries_{i}.jpg" for i in range(4)] + [f"Dee_{i}.jpg" for i in range(2)])
 
     def test_identity_is_the_name_without_its_frame_number(self):
         self.assertEqual(data.identity_of("Carl_De_Vries_12.jpg"), "Carl_De_Vries")
         self.assertEqual(data.identity_of("Bo_0.jpg"), "Bo")
+        # Frames from the data's original test folder; some are copies of their namesake.
+        self.assertEqual(data.identity_of("Jake_Plummer_51_t.jpg"), "Jake_Plummer")
+        self.assertEqual(data.identity_of("Bo_t_3_t.jpg"), "Bo_t")
 
     def test_no_person_on_both_sides(self):
         held = data.held_out_identities(self.NAMES, 0.5, seed=1)
@@ -216,6 +220,57 @@ class TrainingSampling(unittest.TestCase):
         self.assertEqual(average.state["weight"].tolist(), [2.0, 2.0])   # 0.75 * 1 + 0.25 * 5
         self.assertEqual(average.state["running_mean"].tolist(), [1.0, 1.0])
         self.assertEqual(int(average.state["num_batches_tracked"]), 9)  # counters are copied
+
+
+class HeadRefit(unittest.TestCase):
+    """refit_head.py: the ridge fit and the linear map written into the seed's head."""
+
+    def test_ridge_recovers_a_linear_map(self):
+        import refit_head
+        rng = np.random.default_rng(4)
+        z = rng.normal(size=(400, 24))
+        w_true, c_true = rng.normal(size=(24, 6)), rng.normal(size=6)
+        w, c = refit_head.fit_ridge(z, z @ w_true + c_true, 1e-9)
+        np.testing.assert_allclose(w, w_true, atol=1e-6)
+        np.testing.assert_allclose(c, c_true, atol=1e-6)
+        # A strong ridge shrinks the map towards the mean target.
+        w_strong, c_strong = refit_head.fit_ridge(z, z @ w_true + c_true, 1e6)
+        self.assertLess(np.abs(w_strong).max(), 1e-3)
+        np.testing.assert_allclose(c_strong, (z @ w_true + c_true).mean(axis=0), atol=1e-2)
+
+    def test_written_head_computes_the_map_through_its_relu(self):
+        import argparse
+        import torch
+        import refit_head
+        import train
+        torch.manual_seed(2)
+        model = train.build_model(argparse.Namespace(recipe="facekp", attention="argmax",
+                                                     channels=1)).eval()
+        rng = np.random.default_rng(5)
+        w, c = rng.normal(size=(1024, 136)), rng.normal(size=136)
+        refit_head.write_linear_head(model, w, c)
+        z = rng.normal(size=(5, 1024))   # signs of both kinds reach the ReLU
+        with torch.no_grad():
+            got = model.head[3:](torch.from_numpy(z).float()).double().numpy()
+        np.testing.assert_allclose(got, z @ w + c, rtol=1e-4, atol=1e-3)
+
+    def test_export_records_the_refit(self):
+        import export
+        base = {"recipe": "facekp", "attention": "argmax", "size": 112, "init_from": None}
+        refit = {"strength": 3.0, "refine": 2, "mirror": True}
+        meta = export.contract_metadata(base, [{}], 2, 0, refit)
+        self.assertIn("strength 3", meta["facekp.train.head"])
+        self.assertIn("2 refinements", meta["facekp.train.head"])
+        self.assertNotIn("facekp.train.head", export.contract_metadata(base, [{}], 2))
+
+    def test_too_narrow_a_hidden_layer_is_refused(self):
+        import torch
+        import refit_head
+        model = torch.nn.Module()
+        model.head = torch.nn.Sequential(*[torch.nn.Identity()] * 4, torch.nn.Linear(8, 100),
+                                         torch.nn.ReLU(), torch.nn.Linear(100, 136))
+        with self.assertRaises(SystemExit):
+            refit_head.write_linear_head(model, np.zeros((8, 136)), np.zeros(136))
 
 
 @unittest.skipUnless(os.environ.get("FACEKP_NN_LIB"), "FACEKP_NN_LIB not set")
