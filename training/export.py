@@ -76,7 +76,7 @@ def contract_metadata(args, history, refine=1, averaged=0, head_refit=None):
         meta["facekp.train.head"] = (
             f"refit as a linear map by ridge regression (strength {head_refit['strength']:g}) on the "
             f"crops of the whole-image protocol with {head_refit['refine']} refinements over the "
-            f"training split{' and its mirror' if head_refit['mirror'] else ''}")
+            "training split")
     return meta
 
 

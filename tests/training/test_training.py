@@ -257,7 +257,7 @@ class HeadRefit(unittest.TestCase):
     def test_export_records_the_refit(self):
         import export
         base = {"recipe": "facekp", "attention": "argmax", "size": 112, "init_from": None}
-        refit = {"strength": 3.0, "refine": 2, "mirror": True}
+        refit = {"strength": 3.0, "refine": 2}
         meta = export.contract_metadata(base, [{}], 2, 0, refit)
         self.assertIn("strength 3", meta["facekp.train.head"])
         self.assertIn("2 refinements", meta["facekp.train.head"])
