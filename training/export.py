@@ -76,7 +76,9 @@ def contract_metadata(args, history, refine=1, averaged=0, head_refit=None):
         meta["facekp.train.head"] = (
             f"refit as a linear map by ridge regression (strength {head_refit['strength']:g}) on the "
             f"crops of the whole-image protocol with {head_refit['refine']} refinements over the "
-            "training split")
+            "training split"
+            + (f", from upright and from up to {head_refit['roll']:g} degree turned whole images"
+               if head_refit.get("roll") else ""))
     return meta
 
 

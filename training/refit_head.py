@@ -35,8 +35,19 @@ import train
 STRENGTHS = (0.3, 1.0, 3.0, 10.0, 30.0)
 
 
-def frame_window(gray):
-    return (*data.crop_from_frame(gray.shape[1], gray.shape[0]), 0.0)
+def frame_window(gray, angle=0.0):
+    return (*data.crop_from_frame(gray.shape[1], gray.shape[0]), angle)
+
+
+def first_windows(images, roll, seed):
+    """The first pass's windows: the upright whole frame, then (roll > 0) the same
+    frames turned by a uniform angle within +-roll degrees, as a rolled face meets
+    a detector's upright box."""
+    windows = [[frame_window(g) for g in images]]
+    if roll > 0:
+        angles = np.radians(np.random.default_rng(seed).uniform(-roll, roll, len(images)))
+        windows.append([frame_window(g, a) for g, a in zip(images, angles)])
+    return windows
 
 
 @torch.no_grad()
@@ -65,9 +76,10 @@ def linear_head(w, c):
     return lambda z: z @ w + c
 
 
-def run_protocol(model, recipe, images, head, refine):
-    """The runtime's passes over whole images: [(head inputs, windows)] per pass, final points."""
-    windows = [frame_window(g) for g in images]
+def run_protocol(model, recipe, images, head, refine, windows=None):
+    """The runtime's passes from first windows (default: whole images): [(head inputs, windows)]
+    per pass, final points."""
+    windows = windows or [frame_window(g) for g in images]
     passes = []
     for k in range(refine + 1):
         z = head_inputs(model, crops_of(recipe, images, windows))
@@ -78,14 +90,23 @@ def run_protocol(model, recipe, images, head, refine):
     return passes, points
 
 
-def fitting_set(model, recipe, images, points, refine):
-    """(head inputs, targets) of every pass the trained network makes over the images."""
-    passes, _ = run_protocol(model, recipe, images, trained_head(model), refine)
+def fitting_set(model, recipe, images, points, refine, starts):
+    """(head inputs, targets) of every pass the trained network makes over the images
+    from each list of first windows in starts."""
     zs, ys = [], []
-    for z, windows in passes:
-        zs.append(z)
-        ys.append(np.stack([recipe.encode(data.points_to_crop(p, *w)) for p, w in zip(points, windows)]))
+    for first in starts:
+        passes, _ = run_protocol(model, recipe, images, trained_head(model), refine, first)
+        for z, windows in passes:
+            zs.append(z)
+            ys.append(np.stack([recipe.encode(data.points_to_crop(p, *w))
+                                for p, w in zip(points, windows)]))
     return np.concatenate(zs), np.concatenate(ys)
+
+
+def protocol_nme(model, recipe, images, points, head, refine, starts):
+    """Mean test NME over the images, averaged over the first windows in starts."""
+    return float(np.mean([data.nme(run_protocol(model, recipe, images, head, refine, first)[1],
+                                   points).mean() for first in starts]))
 
 
 def fit_ridge(z, y, strength):
@@ -122,6 +143,8 @@ def main():
     ap.add_argument("out", help="checkpoint to write, with the refitted head")
     ap.add_argument("--data", required=True)
     ap.add_argument("--refine", type=int, default=2, help="refinement passes, as exported (default 2)")
+    ap.add_argument("--roll", type=float, default=25.0,
+                    help="also fit from first windows turned by up to this many degrees (0: upright only)")
     ap.add_argument("--val-fraction", type=float, default=0.1,
                     help="share of training identities that chooses the ridge strength")
     ap.add_argument("--seed", type=int, default=1)
@@ -141,19 +164,21 @@ def main():
     names, images, points = data.load_split(args.data, "training")
     (_, val_images, val_points), (_, fit_images, fit_points) = data.split_held_out(
         names, images, points, args.val_fraction, args.seed)
-    z_fit, y_fit = fitting_set(model, recipe, fit_images, fit_points, args.refine)
-    _, before = run_protocol(model, recipe, val_images, trained_head(model), args.refine)
-    scores = {"trained head": float(data.nme(before, val_points).mean())}
+    fit_starts = first_windows(fit_images, args.roll, args.seed)
+    val_starts = first_windows(val_images, args.roll, args.seed + 1)
+    z_fit, y_fit = fitting_set(model, recipe, fit_images, fit_points, args.refine, fit_starts)
+    scores = {"trained head": protocol_nme(model, recipe, val_images, val_points, trained_head(model),
+                                           args.refine, val_starts)}
     print(json.dumps({"head": "trained", "val_nme": round(scores["trained head"], 5)}), flush=True)
     for strength in STRENGTHS:
         head = linear_head(*fit_ridge(z_fit, y_fit, strength))
-        _, pred = run_protocol(model, recipe, val_images, head, args.refine)
-        scores[strength] = float(data.nme(pred, val_points).mean())
+        scores[strength] = protocol_nme(model, recipe, val_images, val_points, head, args.refine,
+                                        val_starts)
         print(json.dumps({"strength": strength, "val_nme": round(scores[strength], 5)}), flush=True)
     best = min(STRENGTHS, key=scores.get)
 
     # The chosen strength, refitted on every training identity.
-    z_val, y_val = fitting_set(model, recipe, val_images, val_points, args.refine)
+    z_val, y_val = fitting_set(model, recipe, val_images, val_points, args.refine, val_starts)
     w, c = fit_ridge(np.concatenate([z_fit, z_val]), np.concatenate([y_fit, y_val]), best)
     write_linear_head(model, w, c)
     probe = z_val[:8]   # the written head must compute the fitted map
@@ -161,7 +186,7 @@ def main():
         raise SystemExit("the written head does not reproduce the fitted map")
 
     refit = {"strength": best, "val_nme": scores[best], "val_nme_trained_head": scores["trained head"],
-             "refine": args.refine, "val_fraction": args.val_fraction,
+             "refine": args.refine, "roll": args.roll, "val_fraction": args.val_fraction,
              "seed": args.seed, "samples": int(len(z_fit) + len(z_val))}
     torch.save({"model": model.state_dict(), "args": targs, "epoch": ck.get("epoch"),
                 "history": ck.get("history", []), "averaged": ck.get("averaged", []),

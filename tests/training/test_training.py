@@ -262,6 +262,24 @@ class HeadRefit(unittest.TestCase):
         self.assertIn("strength 3", meta["facekp.train.head"])
         self.assertIn("2 refinements", meta["facekp.train.head"])
         self.assertNotIn("facekp.train.head", export.contract_metadata(base, [{}], 2))
+        rolled = export.contract_metadata(base, [{}], 2, 0, {**refit, "roll": 25.0})
+        self.assertIn("up to 25 degree turned", rolled["facekp.train.head"])
+
+    def test_first_windows_add_turned_whole_frames(self):
+        import refit_head
+        images = [np.zeros((96, 80), np.float32), np.zeros((50, 70), np.float32)] * 20
+        upright_only = refit_head.first_windows(images, 0, 1)
+        self.assertEqual(len(upright_only), 1)
+        self.assertTrue(all(w[2] == 0 for w in upright_only[0]))
+        upright, turned = refit_head.first_windows(images, 25, 1)
+        self.assertEqual(len(upright), len(images))
+        angles = np.degrees([w[2] for w in turned])
+        self.assertTrue(np.all(np.abs(angles) <= 25) and angles.min() < -10 and angles.max() > 10)
+        for (c0, s0, _), (c1, s1, _) in zip(upright, turned):   # the same square, turned
+            np.testing.assert_array_equal(c0, c1)
+            self.assertEqual(s0, s1)
+        again = refit_head.first_windows(images, 25, 1)[1]
+        self.assertEqual([w[2] for w in again], [w[2] for w in turned])
 
     def test_too_narrow_a_hidden_layer_is_refused(self):
         import torch
