@@ -6,14 +6,16 @@
 The trained head answers for every crop augmentation drew (turned up to 30°,
 0.85-2.2 times the points' crop, shifted, recoloured) with dropout in front
 of it.  The runtime gives it far fewer kinds of crop: the first pass's window
-(here the whole frame), then `refine` crops from the points it predicted.
+(here the whole frame, upright and turned by up to --roll degrees, as a
+rolled face meets a detector's upright box), then `refine` crops from the
+points it predicted.
 This runs the trained network that way over the training split, and fits a
 linear map from the head's input (pooled features after BatchNorm) to the
 true points in each of those crops by ridge regression, the ridge strength
 chosen by running the whole protocol on held-out training identities.  The
 map is written into the seed's head unchanged in shape: fc1 carries +A and
 -A, so fc2 (ReLU(Az) - ReLU(-Az)) + c = Az + c exactly.  On the 112² model:
-test NME (whole image + 2 refinements) 0.0553 -> 0.0515 (models/MODELS.md).
+test NME (whole image + 2 refinements) 0.0553 -> 0.0512 (models/MODELS.md).
 
 Crops from the true points would not do: their box is the true box, which the
 crop's own placement gives away, and a head fitted on them falls apart on

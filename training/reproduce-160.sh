@@ -9,6 +9,9 @@
 #             weight EMA 0.999: its EMA weights are kept;
 #   stage 2   warm restart from stage 1's EMA: 33 epochs at 3e-4, seed 2;
 #   average   the mean of stage 1's EMA and stage 2's last weights (average.py);
+#   refit     the head refitted to the runtime's crops on the CPU
+#             (refit_head.py on DATA itself, as the runtime reads it; about 35 min
+#             on 2 cores);
 #   export    ONNX with the contract's metadata, test NME measured by PyTorch.
 #
 # Made for a CUDA GPU (DEVICE=cuda, the default): the shipped run took 7 + 3.5
@@ -31,4 +34,5 @@ train=("$python" "$here/train.py" --data "$runs/data" --recipe facekp --size 160
 "${train[@]}" --out "$runs/stage1" --seed 1 --epochs 80 --lr 1e-3
 "${train[@]}" --out "$runs/stage2" --seed 2 --epochs 33 --lr 3e-4 --init-from "$runs/stage1/ema.pt"
 "$python" "$here/average.py" "$runs/stage1-stage2-mean.pt" "$runs/stage1/ema.pt" "$runs/stage2/last.pt"
-"$python" "$here/export.py" "$runs/stage1-stage2-mean.pt" "$out" --data "$data" --refine 2
+"$python" "$here/refit_head.py" "$runs/stage1-stage2-mean.pt" "$runs/stage1-stage2-refit.pt" --data "$data"
+"$python" "$here/export.py" "$runs/stage1-stage2-refit.pt" "$out" --data "$data" --refine 2

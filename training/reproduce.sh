@@ -9,6 +9,8 @@
 #             epochs ran on a 22-epoch schedule before it was shortened);
 #   stage 3   warm restart from stage 2: 22 epochs at 3e-4;
 #   average   the mean of the stage 2 and stage 3 weights (average.py);
+#   refit     the head refitted to the runtime's crops (refit_head.py: ridge,
+#             strength chosen on held-out training identities, 15 min);
 #   export    ONNX with the contract's metadata, test NME measured by PyTorch.
 #
 # About 52 epochs of 3-5 min on 2 cores.  Each stage resumes from its
@@ -30,4 +32,5 @@ train=(/usr/bin/python3 "$here/train.py" --data "$data" --recipe facekp --size 1
 "${train[@]}" --out "$runs/stage2" --init-from "$runs/stage1/last.pt" --lr 5e-4 --epochs 18
 "${train[@]}" --out "$runs/stage3" --init-from "$runs/stage2/last.pt" --lr 3e-4 --epochs 22
 /usr/bin/python3 "$here/average.py" "$runs/stage2-stage3-mean.pt" "$runs/stage2/last.pt" "$runs/stage3/last.pt"
-/usr/bin/python3 "$here/export.py" "$runs/stage2-stage3-mean.pt" "$out" --data "$data" --refine 2
+/usr/bin/python3 "$here/refit_head.py" "$runs/stage2-stage3-mean.pt" "$runs/stage2-stage3-refit.pt" --data "$data"
+/usr/bin/python3 "$here/export.py" "$runs/stage2-stage3-refit.pt" "$out" --data "$data" --refine 2

@@ -281,6 +281,27 @@ class HeadRefit(unittest.TestCase):
         again = refit_head.first_windows(images, 25, 1)[1]
         self.assertEqual([w[2] for w in again], [w[2] for w in turned])
 
+    def test_point_jitter_is_zero_only_for_a_head_that_ignores_the_image(self):
+        import argparse
+        import torch
+        import point_jitter
+        import refit_head
+        import train
+        torch.manual_seed(3)
+        model = train.build_model(argparse.Namespace(recipe="facekp", attention="argmax",
+                                                     channels=1)).eval()
+        recipe = train.Recipe("facekp", 64)
+        rng = np.random.default_rng(6)
+        images = [rng.uniform(0, 255, (80, 72)).astype(np.float32) for _ in range(2)]
+        points = [rng.uniform(20, 60, (68, 2)) for _ in range(2)]
+        refit_head.write_linear_head(model, np.zeros((1024, 136)), rng.normal(size=136))
+        still = point_jitter.point_jitter(model, recipe, images, points, 3, 6, 0)
+        np.testing.assert_allclose(still, 0, atol=1e-6)
+        # An untrained network's pooled features barely move under the noise: a steep map shows it.
+        refit_head.write_linear_head(model, 1e4 * rng.normal(size=(1024, 136)), rng.normal(size=136))
+        moving = point_jitter.point_jitter(model, recipe, images, points, 3, 6, 0)
+        self.assertTrue(np.all(moving > 1e-4))
+
     def test_too_narrow_a_hidden_layer_is_refused(self):
         import torch
         import refit_head
