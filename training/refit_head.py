@@ -106,7 +106,7 @@ def fitting_set(model, recipe, images, points, refine, starts):
 
 
 def protocol_nme(model, recipe, images, points, head, refine, starts):
-    """Mean test NME over the images, averaged over the first windows in starts."""
+    """Mean NME over the images, averaged over the first windows in starts."""
     return float(np.mean([data.nme(run_protocol(model, recipe, images, head, refine, first)[1],
                                    points).mean() for first in starts]))
 
