@@ -92,12 +92,15 @@ def run_protocol(model, recipe, images, head, refine, windows=None):
     return passes, points
 
 
-def fitting_set(model, recipe, images, points, refine, starts):
-    """(head inputs, targets) of every pass the trained network makes over the images
-    from each list of first windows in starts."""
+def protocol_runs(model, recipe, images, head, refine, starts):
+    """run_protocol from each list of first windows in starts."""
+    return [run_protocol(model, recipe, images, head, refine, first) for first in starts]
+
+
+def fitting_set(recipe, runs, points):
+    """(head inputs, targets in each crop) of every pass of the protocol runs over the images."""
     zs, ys = [], []
-    for first in starts:
-        passes, _ = run_protocol(model, recipe, images, trained_head(model), refine, first)
+    for passes, _ in runs:
         for z, windows in passes:
             zs.append(z)
             ys.append(np.stack([recipe.encode(data.points_to_crop(p, *w))
@@ -105,10 +108,9 @@ def fitting_set(model, recipe, images, points, refine, starts):
     return np.concatenate(zs), np.concatenate(ys)
 
 
-def protocol_nme(model, recipe, images, points, head, refine, starts):
-    """Mean NME over the images, averaged over the first windows in starts."""
-    return float(np.mean([data.nme(run_protocol(model, recipe, images, head, refine, first)[1],
-                                   points).mean() for first in starts]))
+def mean_nme(runs, points):
+    """Mean NME of the runs' final points, averaged over the runs."""
+    return float(np.mean([data.nme(final, points).mean() for _, final in runs]))
 
 
 def fit_ridge(z, y, strength):
@@ -168,19 +170,21 @@ def main():
         names, images, points, args.val_fraction, args.seed)
     fit_starts = first_windows(fit_images, args.roll, args.seed)
     val_starts = first_windows(val_images, args.roll, args.seed + 1)
-    z_fit, y_fit = fitting_set(model, recipe, fit_images, fit_points, args.refine, fit_starts)
-    scores = {"trained head": protocol_nme(model, recipe, val_images, val_points, trained_head(model),
-                                           args.refine, val_starts)}
+    z_fit, y_fit = fitting_set(recipe, protocol_runs(model, recipe, fit_images, trained_head(model),
+                                                     args.refine, fit_starts), fit_points)
+    # The trained head's runs over the held-out identities score it and join the final fit.
+    val_runs = protocol_runs(model, recipe, val_images, trained_head(model), args.refine, val_starts)
+    scores = {"trained head": mean_nme(val_runs, val_points)}
     print(json.dumps({"head": "trained", "val_nme": round(scores["trained head"], 5)}), flush=True)
     for strength in STRENGTHS:
         head = linear_head(*fit_ridge(z_fit, y_fit, strength))
-        scores[strength] = protocol_nme(model, recipe, val_images, val_points, head, args.refine,
-                                        val_starts)
+        scores[strength] = mean_nme(protocol_runs(model, recipe, val_images, head, args.refine,
+                                                  val_starts), val_points)
         print(json.dumps({"strength": strength, "val_nme": round(scores[strength], 5)}), flush=True)
     best = min(STRENGTHS, key=scores.get)
 
     # The chosen strength, refitted on every training identity.
-    z_val, y_val = fitting_set(model, recipe, val_images, val_points, args.refine, val_starts)
+    z_val, y_val = fitting_set(recipe, val_runs, val_points)
     w, c = fit_ridge(np.concatenate([z_fit, z_val]), np.concatenate([y_fit, y_val]), best)
     write_linear_head(model, w, c)
     probe = z_val[:8]   # the written head must compute the fitted map

@@ -54,8 +54,8 @@ def normalise_input(crop):
 class Recipe:
     """Sampling of training crops and encoding of targets for one recipe."""
 
-    def __init__(self, name, size, tracking_share=0.7):
-        self.name, self.size, self.tracking_share = name, size, tracking_share
+    def __init__(self, name, size):
+        self.name, self.size = name, size
 
     # Targets ---------------------------------------------------------------
     def encode(self, q):
@@ -96,7 +96,7 @@ class Recipe:
             points[:, 0] = w - points[:, 0]
             points = points[data.FLIP_PERMUTATION]
         centre, side = data.crop_from_points(points, POINTS_CROP_SCALE)
-        if rng.random() < self.tracking_share:
+        if rng.random() < 0.7:
             # Tracking pass: crop from the previous frame's points, rotated by the eye line.
             angle = eye_angle(points) + math.radians(rng.uniform(-15, 15))
             side *= math.exp(rng.uniform(-0.15, 0.15))
@@ -327,9 +327,6 @@ def main():
                     help="facekp recipe: after epoch 1, shorten the run to the epochs that fit in "
                          "this many seconds (--epochs is the cap); the choice is saved in args.json "
                          "so a rerun with that --epochs repeats the schedule")
-    ap.add_argument("--tracking-share", type=float, default=0.7, metavar="P",
-                    help="facekp recipe: share of crops drawn like a tracking pass (from the "
-                         "previous frame's points); the rest are loose first-pass crops")
     ap.add_argument("--eval-every", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke tests)")
     ap.add_argument("--init-from", default=None, metavar="CKPT",
@@ -370,7 +367,7 @@ def main():
     if args.limit:
         train_images, train_points = train_images[:args.limit], train_points[:args.limit]
 
-    recipe = Recipe(args.recipe, args.size, args.tracking_share)
+    recipe = Recipe(args.recipe, args.size)
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True

@@ -281,25 +281,23 @@ class HeadRefit(unittest.TestCase):
         again = refit_head.first_windows(images, 25, 1)[1]
         self.assertEqual([w[2] for w in again], [w[2] for w in turned])
 
-    def test_point_jitter_is_zero_only_for_a_head_that_ignores_the_image(self):
-        import argparse
-        import torch
+    def test_point_jitter_is_zero_only_for_an_engine_that_ignores_the_image(self):
+        import evaluate
+        import export
         import point_jitter
-        import refit_head
-        import train
-        torch.manual_seed(3)
-        model = train.build_model(argparse.Namespace(recipe="facekp", attention="argmax",
-                                                     channels=1)).eval()
-        recipe = train.Recipe("facekp", 64)
+        meta = export.contract_metadata({"recipe": "facekp", "attention": "argmax", "size": 32,
+                                         "init_from": None}, [{}], 2)
+        contract = evaluate.Contract(meta)
         rng = np.random.default_rng(6)
         images = [rng.uniform(0, 255, (80, 72)).astype(np.float32) for _ in range(2)]
         points = [rng.uniform(20, 60, (68, 2)) for _ in range(2)]
-        refit_head.write_linear_head(model, np.zeros((1024, 136)), rng.normal(size=136))
-        still = point_jitter.point_jitter(model, recipe, images, points, 3, 6, 0)
-        np.testing.assert_allclose(still, 0, atol=1e-6)
-        # An untrained network's pooled features barely move under the noise: a steep map shows it.
-        refit_head.write_linear_head(model, 1e4 * rng.normal(size=(1024, 136)), rng.normal(size=136))
-        moving = point_jitter.point_jitter(model, recipe, images, points, 3, 6, 0)
+        mean_shape = rng.uniform(0.2, 0.8, 136)
+        constant = lambda batch: np.tile(mean_shape, (len(batch), 1))
+        still = point_jitter.point_jitter(constant, contract, images, points, 3, 6, 0)
+        np.testing.assert_allclose(still, 0, atol=1e-9)
+        # Points pulled by the crop's own pixels: the noise moves them.
+        reads_pixels = lambda batch: mean_shape + 0.01 * batch.reshape(len(batch), -1)[:, :136]
+        moving = point_jitter.point_jitter(reads_pixels, contract, images, points, 3, 6, 0)
         self.assertTrue(np.all(moving > 1e-4))
 
     def test_too_narrow_a_hidden_layer_is_refused(self):
