@@ -78,13 +78,16 @@ def linear_head(w, c):
     return lambda z: z @ w + c
 
 
-def run_protocol(model, recipe, images, head, refine, windows=None):
-    """The runtime's passes from first windows (default: whole images): [(head inputs, windows)]
-    per pass, final points."""
-    windows = windows or [frame_window(g) for g in images]
+def run_protocol(model, recipe, images, head, refine, windows, first_inputs=None):
+    """The runtime's passes from the first windows: [(head inputs, windows)] per pass, final
+    points.  first_inputs: the first pass's head inputs if already known (they do not depend
+    on the head)."""
     passes = []
     for k in range(refine + 1):
-        z = head_inputs(model, crops_of(recipe, images, windows))
+        if k == 0 and first_inputs is not None:
+            z = first_inputs
+        else:
+            z = head_inputs(model, crops_of(recipe, images, windows))
         passes.append((z, windows))
         q = recipe.decode(head(z))
         points = np.stack([data.points_from_crop(qi, *w) for qi, w in zip(q, windows)])
@@ -92,9 +95,12 @@ def run_protocol(model, recipe, images, head, refine, windows=None):
     return passes, points
 
 
-def protocol_runs(model, recipe, images, head, refine, starts):
-    """run_protocol from each list of first windows in starts."""
-    return [run_protocol(model, recipe, images, head, refine, first) for first in starts]
+def protocol_runs(model, recipe, images, head, refine, starts, earlier_runs=None):
+    """run_protocol from each list of first windows in starts; earlier_runs (from the same
+    starts) lend their first pass's head inputs, so another head does not recompute them."""
+    firsts = [passes[0][0] for passes, _ in earlier_runs] if earlier_runs else [None] * len(starts)
+    return [run_protocol(model, recipe, images, head, refine, windows, first)
+            for windows, first in zip(starts, firsts)]
 
 
 def fitting_set(recipe, runs, points):
@@ -179,7 +185,7 @@ def main():
     for strength in STRENGTHS:
         head = linear_head(*fit_ridge(z_fit, y_fit, strength))
         scores[strength] = mean_nme(protocol_runs(model, recipe, val_images, head, args.refine,
-                                                  val_starts), val_points)
+                                                  val_starts, val_runs), val_points)
         print(json.dumps({"strength": strength, "val_nme": round(scores[strength], 5)}), flush=True)
     best = min(STRENGTHS, key=scores.get)
 
