@@ -2,7 +2,7 @@
 
 CSV rows: image file name, then x0, y0, ..., x67, y67 in pixels of that image.
 
-Crop convention (the model contract, docs/model-contract.md; nn-core/face
+Crop convention (the model contract, docs/model-contract.md; face/
 implements the same formula in C):
   a crop is (centre cx, cy; side S; angle theta; output size N).  Output pixel
   (u, v) covers [u, u+1) x [v, v+1); its normalised position is

@@ -16,7 +16,7 @@ if [ "${1:-}" = "--build" ]; then
   build=$(cd "$2" && pwd)
   shift 2
 fi
-cli="$build/nn-core/facekp-nn"
+cli="$build/tools/facekp-nn"
 [ -x "$cli" ] || { echo "bench-nn: $cli not found: build first (meson setup $build && meson compile -C $build) or pass --build DIR" >&2; exit 1; }
 command -v node >/dev/null || { echo "bench-nn: node is missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
 

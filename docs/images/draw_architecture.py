@@ -68,7 +68,7 @@ def layers():
     s.box(40, 140, 780, 80, "gst-plugin/  —  plugin facekp, element facekpfilter",
           ["GstVideoFilter in place · properties · QoS · bus messages · JSON-lines export · overlay",
            "libfacekp-gst-meta: GstFaceLandmarksMeta (public header, pkg-config facekp-gst-meta)"], "gst")
-    s.box(40, 246, 470, 96, "libfacekp-face  (nn-core/face/)",
+    s.box(40, 246, 470, 96, "libfacekp-face  (face/)",
           ["face sources: detect / upstream / full-frame", "contract crop · landmarks · tracking · One-Euro",
            "plain C, no GStreamer"], "lib")
     s.box(530, 246, 290, 96, "libfacekp-stickers  (stickers/)",

@@ -212,7 +212,7 @@ main (int argc, char **argv)
   GError *error = NULL;
   fixtures = g_key_file_new ();
   if (!g_key_file_load_from_file (fixtures, ini, G_KEY_FILE_NONE, &error)) {
-    g_printerr ("test_networks: cannot read the fixture index %s: %s\n", ini, error->message);
+    g_printerr ("test-networks: cannot read the fixture index %s: %s\n", ini, error->message);
     return 1;
   }
   tolerance = g_key_file_get_double (fixtures, "fixtures", "tolerance", &error);

@@ -9,7 +9,7 @@
  * detect      the pipeline with the detector on every image: recall, and NME
  *             of the faces found
  * sequence    a synthetic 640x480 video made of the split's faces, moving,
- *             rolling ±20°, scaling x0.75–1.25 (nn-core/face/tools/synth.c)
+ *             rolling ±20°, scaling x0.75–1.25 (tests/support/synth.c)
  */
 #include "synth.h"
 
