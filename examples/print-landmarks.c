@@ -26,7 +26,7 @@
 #define INNER_LIP_POINTS 8
 
 static void
-mean_point (const GstFaceLandmarks *face, int first, int count, double *x, double *y)
+mean_point (const FkpFace *face, int first, int count, double *x, double *y)
 {
   *x = *y = 0.0;
   for (int i = first; i < first + count; i++) {
@@ -55,14 +55,14 @@ print_faces (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
       *frame, GST_TIME_ARGS (GST_BUFFER_PTS (buffer)), meta->width, meta->height,
       meta->n_faces);
   for (guint i = 0; i < meta->n_faces; i++) {
-    const GstFaceLandmarks *face = &meta->faces[i];
+    const FkpFace *face = &meta->faces[i];
     double lx, ly, rx, ry, mx, my;
     mean_point (face, LEFT_EYE_FIRST, EYE_POINTS, &lx, &ly);
     mean_point (face, RIGHT_EYE_FIRST, EYE_POINTS, &rx, &ry);
     mean_point (face, INNER_LIP_FIRST, INNER_LIP_POINTS, &mx, &my);
-    g_print ("  face %d score %.3f box %.1f %.1f %.1f %.1f left-eye %.1f %.1f "
+    g_print ("  face %u score %.3f box %.1f %.1f %.1f %.1f left-eye %.1f %.1f "
         "right-eye %.1f %.1f nose %.1f %.1f mouth %.1f %.1f\n",
-        face->id, face->score, face->x, face->y, face->width, face->height,
+        face->id, face->score, face->box.x, face->box.y, face->box.width, face->box.height,
         lx, ly, rx, ry, face->points[NOSE_TIP][0], face->points[NOSE_TIP][1], mx, my);
   }
   (*frame)++;

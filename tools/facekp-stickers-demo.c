@@ -16,7 +16,7 @@
 
 typedef struct {
   GdkPixbuf *pixbuf;
-  float points[FKP_STICKER_N_POINTS][2];
+  float points[FKP_FACE_N_POINTS][2];
 } Sample;
 
 static gboolean
@@ -28,9 +28,9 @@ read_points (const char *csv, const char *name, float points[][2], GError **erro
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (guint i = 0; lines[i]; i++) {
     g_auto (GStrv) cells = g_strsplit (lines[i], ",", -1);
-    if (g_strv_length (cells) != 1 + 2 * FKP_STICKER_N_POINTS || strcmp (cells[0], name) != 0)
+    if (g_strv_length (cells) != 1 + 2 * FKP_FACE_N_POINTS || strcmp (cells[0], name) != 0)
       continue;
-    for (guint k = 0; k < 2 * FKP_STICKER_N_POINTS; k++)
+    for (guint k = 0; k < 2 * FKP_FACE_N_POINTS; k++)
       points[k / 2][k % 2] = (float) g_ascii_strtod (cells[1 + k], NULL);
     return TRUE;
   }
@@ -136,9 +136,9 @@ main (int argc, char **argv)
       cairo_surface_destroy (photo);
 
       /* Landmarks in canvas pixels, as the element would hand them over. */
-      FkpStickerFace face = { .id = 1 };
+      FkpFace face = { .id = 1 };
       float x0 = G_MAXFLOAT, y0 = G_MAXFLOAT, x1 = -G_MAXFLOAT, y1 = -G_MAXFLOAT;
-      for (guint k = 0; k < FKP_STICKER_N_POINTS; k++) {
+      for (guint k = 0; k < FKP_FACE_N_POINTS; k++) {
         face.points[k][0] = (float) (ox + samples[i].points[k][0] * scale);
         face.points[k][1] = (float) (oy + samples[i].points[k][1] * scale);
         x0 = MIN (x0, face.points[k][0]);
@@ -146,7 +146,7 @@ main (int argc, char **argv)
         x1 = MAX (x1, face.points[k][0]);
         y1 = MAX (y1, face.points[k][1]);
       }
-      face.box[0] = x0, face.box[1] = y0, face.box[2] = x1 - x0, face.box[3] = y1 - y0;
+      face.box = (FkpFaceBox) { x0, y0, x1 - x0, y1 - y0 };
       fkp_sticker_pack_render (pack, cr, &face, 1, (guint64) time_ms * 1000000u,
                                points_row ? FKP_STICKER_DRAW_POINTS | FKP_STICKER_DRAW_BOXES
                                           : FKP_STICKER_DRAW_STICKERS);

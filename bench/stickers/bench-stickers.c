@@ -48,7 +48,7 @@ median (double *v, int n)
 }
 
 static gboolean
-read_first_face (const char *csv, FkpStickerFace *face, GError **error)
+read_first_face (const char *csv, FkpFace *face, GError **error)
 {
   g_autofree char *text = NULL;
   if (!g_file_get_contents (csv, &text, NULL, error))
@@ -56,11 +56,11 @@ read_first_face (const char *csv, FkpStickerFace *face, GError **error)
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (guint i = 0; lines[i]; i++) {
     g_auto (GStrv) cells = g_strsplit (lines[i], ",", -1);
-    if (g_strv_length (cells) != 1 + 2 * FKP_STICKER_N_POINTS || !g_ascii_isalpha (cells[0][0]))
+    if (g_strv_length (cells) != 1 + 2 * FKP_FACE_N_POINTS || !g_ascii_isalpha (cells[0][0]))
       continue;
     memset (face, 0, sizeof *face);
     face->id = 1;
-    for (guint k = 0; k < 2 * FKP_STICKER_N_POINTS; k++)
+    for (guint k = 0; k < 2 * FKP_FACE_N_POINTS; k++)
       face->points[k / 2][k % 2] = (float) g_ascii_strtod (cells[1 + k], NULL);
     return TRUE;
   }
@@ -71,26 +71,26 @@ read_first_face (const char *csv, FkpStickerFace *face, GError **error)
 /* @base moved so its face width (points 0-16) is @width px, centred in the frame,
  * then jittered. */
 static void
-place_face (const FkpStickerFace *base, double width, double jitter_px, double jitter_scale,
-            GRand *rng, FkpStickerFace *out)
+place_face (const FkpFace *base, double width, double jitter_px, double jitter_scale,
+            GRand *rng, FkpFace *out)
 {
   double cx = 0, cy = 0;
-  for (guint k = 0; k < FKP_STICKER_N_POINTS; k++)
+  for (guint k = 0; k < FKP_FACE_N_POINTS; k++)
     cx += base->points[k][0], cy += base->points[k][1];
-  cx /= FKP_STICKER_N_POINTS, cy /= FKP_STICKER_N_POINTS;
+  cx /= FKP_FACE_N_POINTS, cy /= FKP_FACE_N_POINTS;
   double fw = hypot (base->points[16][0] - base->points[0][0], base->points[16][1] - base->points[0][1]);
   double scale = width / fw * (1 + g_rand_double_range (rng, -jitter_scale, jitter_scale));
   double dx = FRAME_W / 2.0 + g_rand_double_range (rng, -jitter_px, jitter_px);
   double dy = FRAME_H / 2.0 + g_rand_double_range (rng, -jitter_px, jitter_px);
   *out = *base;
   float x0 = G_MAXFLOAT, y0 = G_MAXFLOAT, x1 = -G_MAXFLOAT, y1 = -G_MAXFLOAT;
-  for (guint k = 0; k < FKP_STICKER_N_POINTS; k++) {
+  for (guint k = 0; k < FKP_FACE_N_POINTS; k++) {
     out->points[k][0] = (float) ((base->points[k][0] - cx) * scale + dx);
     out->points[k][1] = (float) ((base->points[k][1] - cy) * scale + dy);
     x0 = MIN (x0, out->points[k][0]), y0 = MIN (y0, out->points[k][1]);
     x1 = MAX (x1, out->points[k][0]), y1 = MAX (y1, out->points[k][1]);
   }
-  out->box[0] = x0, out->box[1] = y0, out->box[2] = x1 - x0, out->box[3] = y1 - y0;
+  out->box = (FkpFaceBox) { x0, y0, x1 - x0, y1 - y0 };
 }
 
 /* The peer: each sticker's SVG drawn by librsvg at its placement, every frame. */
@@ -127,7 +127,7 @@ peer_init (Peer *peer, const FkpStickerPack *pack, GError **error)
 }
 
 static void
-peer_render (const Peer *peer, const FkpStickerPack *pack, cairo_t *cr, const FkpStickerFace *face)
+peer_render (const Peer *peer, const FkpStickerPack *pack, cairo_t *cr, const FkpFace *face)
 {
   for (guint i = 0; i < peer->n; i++) {
     FkpStickerPlacement p;
@@ -174,7 +174,7 @@ main (int argc, char **argv)
     g_printerr ("%s\n", error ? error->message : "usage: bench-stickers [--pack P] [--frames N] LANDMARKS.csv");
     return 2;
   }
-  FkpStickerFace base;
+  FkpFace base;
   if (!read_first_face (argv[1], &base, &error)) {
     g_printerr ("%s\n", error->message);
     return 1;
@@ -192,7 +192,7 @@ main (int argc, char **argv)
 
   for (guint w = 0; w < G_N_ELEMENTS (widths); w++) {
     GRand *rng = g_rand_new_with_seed (42 + w);
-    FkpStickerFace face;
+    FkpFace face;
 
     /* First frame: a freshly loaded pack, so every raster is made now. */
     FkpStickerPack *pack = fkp_sticker_pack_open (pack_name, &error);

@@ -68,7 +68,8 @@ fkp_landmark_model_new (const char *path, int threads, GError **error)
     goto fail;
   }
   double v;
-  if (!read_number (m, "facekp.points", "68", 68, 68, &v, error))
+  if (!read_number (m, "facekp.points", G_STRINGIFY (FKP_FACE_N_POINTS), FKP_FACE_N_POINTS,
+                    FKP_FACE_N_POINTS, &v, error))
     goto fail;
   if (!read_number (m, "facekp.input.size", NULL, 8, 1024, &v, error))
     goto fail;

@@ -65,7 +65,7 @@ append_time (GString *s, GstClockTime t)
 void
 facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
                             GstClockTime running_time, guint width, guint height,
-                            const GstFaceLandmarks *faces, guint n_faces)
+                            const FkpFace *faces, guint n_faces)
 {
   g_string_append_printf (s, "{\"frame\": %" G_GUINT64_FORMAT ", \"pts\": ", frame_index);
   append_time (s, pts);
@@ -73,20 +73,20 @@ facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
   append_time (s, running_time);
   g_string_append_printf (s, ", \"width\": %u, \"height\": %u, \"faces\": [", width, height);
   for (guint i = 0; i < n_faces; i++) {
-    const GstFaceLandmarks *f = &faces[i];
+    const FkpFace *f = &faces[i];
     if (i)
       g_string_append (s, ", ");
-    g_string_append_printf (s, "{\"id\": %d, \"score\": ", f->id);
+    g_string_append_printf (s, "{\"id\": %u, \"score\": ", f->id);
     append_number (s, f->score, "%.4f");
     g_string_append (s, ", \"box\": [");
-    const float box[4] = { f->x, f->y, f->width, f->height };
+    const float box[4] = { f->box.x, f->box.y, f->box.width, f->box.height };
     for (int k = 0; k < 4; k++) {
       if (k)
         g_string_append (s, ", ");
       append_number (s, box[k], "%.2f");
     }
     g_string_append (s, "], \"points\": [");
-    for (int p = 0; p < GST_FACE_LANDMARKS_N_POINTS; p++) {
+    for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
       g_string_append (s, p ? ", [" : "[");
       append_number (s, f->points[p][0], "%.2f");
       g_string_append (s, ", ");
@@ -101,7 +101,7 @@ facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
 gboolean
 facekp_export_write_frame (FacekpExport *exp, GstClockTime pts,
                            GstClockTime running_time, guint width, guint height,
-                           const GstFaceLandmarks *faces, guint n_faces, GError **error)
+                           const FkpFace *faces, guint n_faces, GError **error)
 {
   g_string_truncate (exp->line, 0);
   facekp_export_format_frame (exp->line, exp->n_lines, pts, running_time, width, height,

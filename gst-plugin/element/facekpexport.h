@@ -19,7 +19,7 @@ const gchar *facekp_export_get_location (const FacekpExport *exp);
  * on a write failure. */
 gboolean facekp_export_write_frame (FacekpExport *exp, GstClockTime pts, GstClockTime running_time,
                                     guint width, guint height,
-                                    const GstFaceLandmarks *faces, guint n_faces,
+                                    const FkpFace *faces, guint n_faces,
                                     GError **error);
 
 /* Closes the file (NULL allowed). */
@@ -29,7 +29,7 @@ void facekp_export_close (FacekpExport *exp);
 void facekp_export_format_frame (GString *line, guint64 frame_index,
                                  GstClockTime pts, GstClockTime running_time,
                                  guint width, guint height,
-                                 const GstFaceLandmarks *faces, guint n_faces);
+                                 const FkpFace *faces, guint n_faces);
 
 G_END_DECLS
 

@@ -2,22 +2,9 @@
 
 #include <string.h>
 
-static void
-to_sticker_faces (const GstFaceLandmarks *faces, guint n_faces, FkpStickerFace *out)
-{
-  for (guint i = 0; i < n_faces; i++) {
-    out[i].id = faces[i].id;
-    out[i].box[0] = faces[i].x;
-    out[i].box[1] = faces[i].y;
-    out[i].box[2] = faces[i].width;
-    out[i].box[3] = faces[i].height;
-    memcpy (out[i].points, faces[i].points, sizeof out[i].points);
-  }
-}
-
 GstVideoOverlayComposition *
 facekp_overlay_render (FkpStickerPack *pack, FkpStickerDrawFlags flags,
-                       const GstFaceLandmarks *faces, guint n_faces,
+                       const FkpFace *faces, guint n_faces,
                        guint64 timestamp_ns, gint frame_width, gint frame_height)
 {
   if (!pack)
@@ -25,11 +12,8 @@ facekp_overlay_render (FkpStickerPack *pack, FkpStickerDrawFlags flags,
   if (n_faces == 0 || flags == 0)
     return NULL;
 
-  FkpStickerFace *sfaces = g_newa (FkpStickerFace, n_faces);
-  to_sticker_faces (faces, n_faces, sfaces);
-
   cairo_rectangle_int_t ext;
-  if (!fkp_sticker_pack_get_extents (pack, sfaces, n_faces, flags, &ext))
+  if (!fkp_sticker_pack_get_extents (pack, faces, n_faces, flags, &ext))
     return NULL;
 
   /* Only the part of the drawing inside the frame is rendered and blended. */
@@ -53,7 +37,7 @@ facekp_overlay_render (FkpStickerPack *pack, FkpStickerDrawFlags flags,
       CAIRO_FORMAT_ARGB32, w, h, stride);
   cairo_t *cr = cairo_create (surface);
   cairo_translate (cr, -x0, -y0);
-  fkp_sticker_pack_render (pack, cr, sfaces, n_faces, timestamp_ns, flags);
+  fkp_sticker_pack_render (pack, cr, faces, n_faces, timestamp_ns, flags);
   cairo_destroy (cr);
   cairo_surface_flush (surface);
   cairo_surface_destroy (surface);

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
  * be NULL (debug drawing only). */
 GstVideoOverlayComposition *facekp_overlay_render (FkpStickerPack *pack,
                                                    FkpStickerDrawFlags flags,
-                                                   const GstFaceLandmarks *faces,
+                                                   const FkpFace *faces,
                                                    guint n_faces,
                                                    guint64 timestamp_ns,
                                                    gint frame_width, gint frame_height);

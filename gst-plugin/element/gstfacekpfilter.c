@@ -650,12 +650,12 @@ collect_upstream_boxes (GstBuffer *buffer)
 
 /* Fills @array (unset) with the 136 coordinates x0, y0, ... x67, y67. */
 static void
-landmarks_array_init (GValue *array, const GstFaceLandmarks *face)
+landmarks_array_init (GValue *array, const FkpFace *face)
 {
   g_value_init (array, GST_TYPE_ARRAY);
   GValue v = G_VALUE_INIT;
   g_value_init (&v, G_TYPE_DOUBLE);
-  for (int p = 0; p < GST_FACE_LANDMARKS_N_POINTS; p++) {
+  for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
     for (int c = 0; c < 2; c++) {
       g_value_set_double (&v, face->points[p][c]);
       gst_value_array_append_value (array, &v);
@@ -667,12 +667,12 @@ landmarks_array_init (GValue *array, const GstFaceLandmarks *face)
 /* The face box as whole pixels, rounded outwards and clipped to the frame:
  * what ROI metas and bus messages carry (both use unsigned integers). */
 static void
-pixel_box (const GstFaceLandmarks *f, gint width, gint height, guint box[4])
+pixel_box (const FkpFaceBox *b, gint width, gint height, guint box[4])
 {
-  gint x0 = CLAMP ((gint) floorf (f->x), 0, width);
-  gint y0 = CLAMP ((gint) floorf (f->y), 0, height);
-  gint x1 = CLAMP ((gint) ceilf (f->x + f->width), x0, width);
-  gint y1 = CLAMP ((gint) ceilf (f->y + f->height), y0, height);
+  gint x0 = CLAMP ((gint) floorf (b->x), 0, width);
+  gint y0 = CLAMP ((gint) floorf (b->y), 0, height);
+  gint x1 = CLAMP ((gint) ceilf (b->x + b->width), x0, width);
+  gint y1 = CLAMP ((gint) ceilf (b->y + b->height), y0, height);
   box[0] = (guint) x0;
   box[1] = (guint) y0;
   box[2] = (guint) (x1 - x0);
@@ -680,18 +680,18 @@ pixel_box (const GstFaceLandmarks *f, gint width, gint height, guint box[4])
 }
 
 static void
-add_roi_metas (GstBuffer *buffer, const GstFaceLandmarks *faces, guint n_faces,
+add_roi_metas (GstBuffer *buffer, const FkpFace *faces, guint n_faces,
                gint width, gint height)
 {
   for (guint i = 0; i < n_faces; i++) {
-    const GstFaceLandmarks *f = &faces[i];
+    const FkpFace *f = &faces[i];
     guint box[4];
-    pixel_box (f, width, height, box);
+    pixel_box (&f->box, width, height, box);
     GstVideoRegionOfInterestMeta *roi = gst_buffer_add_video_region_of_interest_meta (buffer,
         "face", box[0], box[1], box[2], box[3]);
-    roi->id = f->id;
+    roi->id = (gint) f->id;
     GstStructure *param = gst_structure_new (GST_FACE_LANDMARKS_ROI_PARAM_NAME,
-        "id", G_TYPE_INT, f->id, "score", G_TYPE_DOUBLE, (gdouble) f->score, NULL);
+        "id", G_TYPE_INT, (gint) f->id, "score", G_TYPE_DOUBLE, (gdouble) f->score, NULL);
     GValue points = G_VALUE_INIT;
     landmarks_array_init (&points, f);
     gst_structure_take_value (param, "landmarks", &points);
@@ -700,18 +700,18 @@ add_roi_metas (GstBuffer *buffer, const GstFaceLandmarks *faces, guint n_faces,
 }
 
 static gboolean
-ids_changed (GstFacekpFilter *self, const GstFaceLandmarks *faces, guint n_faces)
+ids_changed (GstFacekpFilter *self, const FkpFace *faces, guint n_faces)
 {
   if (!self->posted_once || self->posted_ids->len != n_faces)
     return TRUE;
   for (guint i = 0; i < n_faces; i++)
-    if (g_array_index (self->posted_ids, gint, i) != faces[i].id)
+    if (g_array_index (self->posted_ids, guint, i) != faces[i].id)
       return TRUE;
   return FALSE;
 }
 
 static void
-post_faces_message (GstFacekpFilter *self, GstBuffer *buffer, const GstFaceLandmarks *faces,
+post_faces_message (GstFacekpFilter *self, GstBuffer *buffer, const FkpFace *faces,
                     guint n_faces, gint width, gint height)
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
@@ -725,14 +725,14 @@ post_faces_message (GstFacekpFilter *self, GstBuffer *buffer, const GstFaceLandm
   GValue list = G_VALUE_INIT;
   g_value_init (&list, GST_TYPE_LIST);
   for (guint i = 0; i < n_faces; i++) {
-    const GstFaceLandmarks *f = &faces[i];
+    const FkpFace *f = &faces[i];
     /* x, y, width, height as unsigned ints, as facedetect posts them. */
     guint box[4];
-    pixel_box (f, width, height, box);
+    pixel_box (&f->box, width, height, box);
     GstStructure *s = gst_structure_new ("face",
         "x", G_TYPE_UINT, box[0], "y", G_TYPE_UINT, box[1],
         "width", G_TYPE_UINT, box[2], "height", G_TYPE_UINT, box[3],
-        "id", G_TYPE_INT, f->id,
+        "id", G_TYPE_INT, (gint) f->id,
         "score", G_TYPE_DOUBLE, (gdouble) f->score, NULL);
     GValue points = G_VALUE_INIT;
     landmarks_array_init (&points, f);
@@ -791,28 +791,21 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
     goto done;
   }
 
-  /* The element's own copy of the faces, in the meta's layout. */
-  guint n_faces = (guint) self->faces.n_faces;
-  if (self->landmarks_capacity < n_faces) {
-    self->landmarks = g_renew (GstFaceLandmarks, self->landmarks, n_faces);
-    self->landmarks_capacity = n_faces;
-  }
-  for (guint i = 0; i < n_faces; i++) {
-    const FkpFace *in = &self->faces.faces[i];
-    GstFaceLandmarks *out = &self->landmarks[i];
-    out->id = (gint) in->id;
-    out->score = in->score;
-    out->x = in->box.x;
-    out->y = in->box.y;
-    out->width = in->box.width;
-    out->height = in->box.height;
-    memcpy (out->points, in->points, sizeof out->points);
-  }
-
+  /* The frame's one copy of its faces: into the meta, which owns them.  The
+   * pipeline ran on this frame's own pixels, so the coordinates need no
+   * scaling; everything below reads the meta's faces. */
   gint width = GST_VIDEO_FRAME_WIDTH (frame), height = GST_VIDEO_FRAME_HEIGHT (frame);
-  gst_buffer_add_face_landmarks_meta (buffer, self->landmarks, n_faces, (guint) width,
-                                      (guint) height);
-  add_roi_metas (buffer, self->landmarks, n_faces, width, height);
+  GstFaceLandmarksMeta *meta = gst_buffer_add_face_landmarks_meta (buffer, self->faces.faces,
+      (guint) self->faces.n_faces, (guint) width, (guint) height);
+  if (!meta) {
+    GST_ELEMENT_ERROR (self, CORE, FAILED, ("Could not attach the face landmarks meta"),
+        (NULL));
+    ret = GST_FLOW_ERROR;
+    goto done;
+  }
+  const FkpFace *faces = meta->faces;
+  guint n_faces = meta->n_faces;
+  add_roi_metas (buffer, faces, n_faces, width, height);
 
   if (self->export) {
     GstClockTime running_time = GST_CLOCK_TIME_NONE;
@@ -820,7 +813,7 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
     if (GST_CLOCK_TIME_IS_VALID (pts) && segment->format == GST_FORMAT_TIME)
       running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
     if (!facekp_export_write_frame (self->export, pts, running_time,
-            (guint) width, (guint) height, self->landmarks, n_faces, &error)) {
+            (guint) width, (guint) height, faces, n_faces, &error)) {
       GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("%s", error->message), (NULL));
       g_clear_error (&error);
       ret = GST_FLOW_ERROR;
@@ -830,14 +823,14 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
 
   if (s.post_messages == GST_FACEKP_MESSAGES_EVERY_FRAME
       || (s.post_messages == GST_FACEKP_MESSAGES_ON_CHANGE
-          && ids_changed (self, self->landmarks, n_faces)))
-    post_faces_message (self, buffer, self->landmarks, n_faces, width, height);
+          && ids_changed (self, faces, n_faces)))
+    post_faces_message (self, buffer, faces, n_faces, width, height);
 
   FkpStickerDrawFlags flags = (self->pack ? FKP_STICKER_DRAW_STICKERS : 0)
       | (s.draw_landmarks ? FKP_STICKER_DRAW_POINTS : 0)
       | (s.draw_boxes ? FKP_STICKER_DRAW_BOXES : 0);
   GstVideoOverlayComposition *comp = facekp_overlay_render (self->pack, flags,
-      self->landmarks, n_faces, GST_CLOCK_TIME_IS_VALID (pts) ? pts : 0, width, height);
+      faces, n_faces, GST_CLOCK_TIME_IS_VALID (pts) ? pts : 0, width, height);
   if (comp) {
     if (!self->overlay_queried)
       query_overlay_support (self);
@@ -864,7 +857,6 @@ gst_facekp_filter_finalize (GObject *object)
   GstFacekpFilter *self = GST_FACEKP_FILTER (object);
   settings_clear (&self->settings);
   fkp_face_list_clear (&self->faces);
-  g_free (self->landmarks);
   g_free (self->luma);
   g_array_free (self->posted_ids, TRUE);
   G_OBJECT_CLASS (gst_facekp_filter_parent_class)->finalize (object);
@@ -875,7 +867,7 @@ gst_facekp_filter_init (GstFacekpFilter *self)
 {
   settings_init (&self->settings);
   fkp_face_list_init (&self->faces);
-  self->posted_ids = g_array_new (FALSE, FALSE, sizeof (gint));
+  self->posted_ids = g_array_new (FALSE, FALSE, sizeof (guint));
   gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), TRUE);
 }
 

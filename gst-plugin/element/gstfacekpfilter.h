@@ -79,9 +79,7 @@ struct _GstFacekpFilter {
   FacekpExport *export;
   gboolean attach_overlay;     /* downstream takes GstVideoOverlayCompositionMeta */
   gboolean overlay_queried;    /* attach_overlay is known for the current caps */
-  FkpFaceList faces;
-  GstFaceLandmarks *landmarks;
-  guint landmarks_capacity;
+  FkpFaceList faces;           /* the pipeline's output, copied once into the meta */
   guint8 *luma;                /* Y extracted from packed YUV */
   gsize luma_size;
   guint64 frame_index;

@@ -43,13 +43,13 @@ face_landmarks_meta_free (GstMeta *meta, GstBuffer *buffer)
 }
 
 static void
-scale_face (GstFaceLandmarks *face, gfloat sx, gfloat sy)
+scale_face (FkpFace *face, gfloat sx, gfloat sy)
 {
-  face->x *= sx;
-  face->width *= sx;
-  face->y *= sy;
-  face->height *= sy;
-  for (guint p = 0; p < GST_FACE_LANDMARKS_N_POINTS; p++) {
+  face->box.x *= sx;
+  face->box.width *= sx;
+  face->box.y *= sy;
+  face->box.height *= sy;
+  for (guint p = 0; p < FKP_FACE_N_POINTS; p++) {
     face->points[p][0] *= sx;
     face->points[p][1] *= sy;
   }
@@ -109,7 +109,7 @@ gst_face_landmarks_meta_get_info (void)
 }
 
 GstFaceLandmarksMeta *
-gst_buffer_add_face_landmarks_meta (GstBuffer *buffer, const GstFaceLandmarks *faces,
+gst_buffer_add_face_landmarks_meta (GstBuffer *buffer, const FkpFace *faces,
                                     guint n_faces, guint width, guint height)
 {
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
@@ -123,6 +123,6 @@ gst_buffer_add_face_landmarks_meta (GstBuffer *buffer, const GstFaceLandmarks *f
   lm->width = width;
   lm->height = height;
   lm->n_faces = n_faces;
-  lm->faces = n_faces ? g_memdup2 (faces, (gsize) n_faces * sizeof (GstFaceLandmarks)) : NULL;
+  lm->faces = n_faces ? g_memdup2 (faces, (gsize) n_faces * sizeof (FkpFace)) : NULL;
   return lm;
 }

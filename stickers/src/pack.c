@@ -370,10 +370,10 @@ parse_anchor (Sticker *sticker, const Where *where, const char *text, GError **e
   }
   g_auto (GStrv) items = split_list (text);
   guint n = g_strv_length (items);
-  gboolean indices = n > 0 && n <= FKP_STICKER_N_POINTS;
+  gboolean indices = n > 0 && n <= FKP_FACE_N_POINTS;
   for (guint i = 0; indices && i < n; i++) {
     gint64 index;
-    if (!parse_int (items[i], 0, FKP_STICKER_N_POINTS - 1, &index))
+    if (!parse_int (items[i], 0, FKP_FACE_N_POINTS - 1, &index))
       indices = FALSE;
     else
       sticker->anchor_points[i] = (guint8) index;

@@ -26,7 +26,7 @@ point_ok (const float p[2])
 }
 
 gboolean
-fkp_sticker_face_frame (const FkpStickerFace *face, FkpStickerFaceFrame *frame)
+fkp_sticker_face_frame (const FkpFace *face, FkpStickerFaceFrame *frame)
 {
   g_return_val_if_fail (face != NULL && frame != NULL, FALSE);
   const float (*p)[2] = face->points;
@@ -45,12 +45,13 @@ fkp_sticker_face_frame (const FkpStickerFace *face, FkpStickerFaceFrame *frame)
 }
 
 static gboolean
-sticker_wants_face (const Sticker *sticker, int id)
+sticker_wants_face (const Sticker *sticker, guint id)
 {
   if (!sticker->face_ids)
     return TRUE;
+  /* faces= accepts any int; a negative one names no tracked face. */
   for (guint i = 0; i < sticker->n_face_ids; i++)
-    if (sticker->face_ids[i] == id)
+    if (sticker->face_ids[i] >= 0 && (guint) sticker->face_ids[i] == id)
       return TRUE;
   return FALSE;
 }
@@ -62,7 +63,7 @@ length_ok (double length)
 }
 
 static gboolean
-place_sticker (const Sticker *sticker, guint index, const FkpStickerFace *face,
+place_sticker (const Sticker *sticker, guint index, const FkpFace *face,
                FkpStickerPlacement *out)
 {
   if (!sticker_wants_face (sticker, face->id))
@@ -116,7 +117,7 @@ place_sticker (const Sticker *sticker, guint index, const FkpStickerFace *face,
 }
 
 gboolean
-fkp_sticker_pack_place (const FkpStickerPack *pack, guint index, const FkpStickerFace *face,
+fkp_sticker_pack_place (const FkpStickerPack *pack, guint index, const FkpFace *face,
                         FkpStickerPlacement *placement)
 {
   g_return_val_if_fail (pack != NULL && face != NULL && placement != NULL, FALSE);
@@ -144,7 +145,7 @@ compare_placed (gconstpointer a, gconstpointer b)
 
 /* All placements of all faces in drawing order. */
 static GArray *
-place_all (const FkpStickerPack *pack, const FkpStickerFace *faces, guint n_faces)
+place_all (const FkpStickerPack *pack, const FkpFace *faces, guint n_faces)
 {
   GArray *placed = g_array_new (FALSE, FALSE, sizeof (Placed));
   for (guint f = 0; f < n_faces; f++) {
@@ -400,7 +401,7 @@ draw_placement (FkpStickerPack *pack, cairo_t *cr, Target *target,
 }
 
 static double
-debug_point_radius (const FkpStickerFace *face)
+debug_point_radius (const FkpFace *face)
 {
   FkpStickerFaceFrame frame;
   if (fkp_sticker_face_frame (face, &frame) && length_ok (frame.eye_distance))
@@ -409,38 +410,38 @@ debug_point_radius (const FkpStickerFace *face)
 }
 
 static gboolean
-box_ok (const FkpStickerFace *face)
+box_ok (const FkpFace *face)
 {
-  return isfinite (face->box[0]) && isfinite (face->box[1]) && isfinite (face->box[2]) &&
-         isfinite (face->box[3]) && face->box[2] > 0 && face->box[3] > 0 &&
-         face->box[2] < 1e6 && face->box[3] < 1e6 && fabsf (face->box[0]) < 1e6 &&
-         fabsf (face->box[1]) < 1e6;
+  return isfinite (face->box.x) && isfinite (face->box.y) && isfinite (face->box.width) &&
+         isfinite (face->box.height) && face->box.width > 0 && face->box.height > 0 &&
+         face->box.width < 1e6 && face->box.height < 1e6 && fabsf (face->box.x) < 1e6 &&
+         fabsf (face->box.y) < 1e6;
 }
 
 #define BOX_LINE_WIDTH 2.0
 
 static void
-draw_debug (cairo_t *cr, const FkpStickerFace *faces, guint n_faces, FkpStickerDrawFlags flags)
+draw_debug (cairo_t *cr, const FkpFace *faces, guint n_faces, FkpStickerDrawFlags flags)
 {
   cairo_save (cr);
   for (guint f = 0; f < n_faces; f++) {
-    const FkpStickerFace *face = &faces[f];
+    const FkpFace *face = &faces[f];
     if ((flags & FKP_STICKER_DRAW_BOXES) && box_ok (face)) {
       cairo_set_line_width (cr, BOX_LINE_WIDTH);
       cairo_set_source_rgba (cr, 1.0, 0.85, 0.1, 0.9);
-      cairo_rectangle (cr, face->box[0], face->box[1], face->box[2], face->box[3]);
+      cairo_rectangle (cr, face->box.x, face->box.y, face->box.width, face->box.height);
       cairo_stroke (cr);
       /* The id goes inside the box's top-left corner so it stays in the extents. */
       char label[16];
-      g_snprintf (label, sizeof label, "%d", face->id);
-      double font = CLAMP (face->box[3] * 0.08, 9.0, 32.0);
+      g_snprintf (label, sizeof label, "%u", face->id);
+      double font = CLAMP (face->box.height * 0.08, 9.0, 32.0);
       cairo_set_font_size (cr, font);
-      cairo_move_to (cr, face->box[0] + BOX_LINE_WIDTH + 1, face->box[1] + font);
+      cairo_move_to (cr, face->box.x + BOX_LINE_WIDTH + 1, face->box.y + font);
       cairo_show_text (cr, label);
     }
     if (flags & FKP_STICKER_DRAW_POINTS) {
       double radius = debug_point_radius (face);
-      for (guint i = 0; i < FKP_STICKER_N_POINTS; i++) {
+      for (guint i = 0; i < FKP_FACE_N_POINTS; i++) {
         const float *p = face->points[i];
         if (!point_ok (p) || fabsf (p[0]) > 1e6f || fabsf (p[1]) > 1e6f)
           continue;
@@ -458,7 +459,7 @@ draw_debug (cairo_t *cr, const FkpStickerFace *faces, guint n_faces, FkpStickerD
 }
 
 void
-fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr, const FkpStickerFace *faces,
+fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr, const FkpFace *faces,
                          guint n_faces, guint64 timestamp_ns, FkpStickerDrawFlags flags)
 {
   g_return_if_fail (cr != NULL);
@@ -499,7 +500,7 @@ bounds_add (Bounds *b, double x0, double y0, double x1, double y1)
 }
 
 gboolean
-fkp_sticker_pack_get_extents (const FkpStickerPack *pack, const FkpStickerFace *faces,
+fkp_sticker_pack_get_extents (const FkpStickerPack *pack, const FkpFace *faces,
                               guint n_faces, FkpStickerDrawFlags flags,
                               cairo_rectangle_int_t *extents)
 {
@@ -523,15 +524,15 @@ fkp_sticker_pack_get_extents (const FkpStickerPack *pack, const FkpStickerFace *
     }
   }
   for (guint f = 0; f < n_faces; f++) {
-    const FkpStickerFace *face = &faces[f];
+    const FkpFace *face = &faces[f];
     if ((flags & FKP_STICKER_DRAW_BOXES) && box_ok (face)) {
       double half = 0.5 * BOX_LINE_WIDTH;
-      bounds_add (&bounds, face->box[0] - half, face->box[1] - half,
-                  face->box[0] + face->box[2] + half, face->box[1] + face->box[3] + half);
+      bounds_add (&bounds, face->box.x - half, face->box.y - half,
+                  face->box.x + face->box.width + half, face->box.y + face->box.height + half);
     }
     if (flags & FKP_STICKER_DRAW_POINTS) {
       double r = debug_point_radius (face) + 0.5;
-      for (guint i = 0; i < FKP_STICKER_N_POINTS; i++) {
+      for (guint i = 0; i < FKP_FACE_N_POINTS; i++) {
         const float *p = face->points[i];
         if (point_ok (p) && fabsf (p[0]) <= 1e6f && fabsf (p[1]) <= 1e6f)
           bounds_add (&bounds, p[0] - r, p[1] - r, p[0] + r, p[1] + r);

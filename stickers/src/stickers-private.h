@@ -30,7 +30,7 @@ typedef struct {
   StickerImage **frames;      /* borrowed from the pack's image table */
   guint n_frames;
   guint frame_duration_ms;    /* time each frame shows when n_frames > 1 */
-  guint8 anchor_points[FKP_STICKER_N_POINTS];  /* anchor = mean of these */
+  guint8 anchor_points[FKP_FACE_N_POINTS];  /* anchor = mean of these */
   guint n_anchor_points;
   gboolean anchor_forehead;   /* mean of eye centres lifted by FOREHEAD_LIFT eye distances */
   StickerReference reference;

@@ -50,10 +50,10 @@ test_faces_load (const gchar *data_dir, guint *n_faces)
     if (!*g_strstrip (lines[i]))
       continue;
     gchar **cells = g_strsplit (lines[i], ",", -1);
-    g_assert_cmpuint (g_strv_length (cells), ==, 1 + 2 * TEST_N_POINTS);
+    g_assert_cmpuint (g_strv_length (cells), ==, 1 + 2 * FKP_FACE_N_POINTS);
     TestFace face = { 0 };
     face.name = g_strdup (cells[0]);
-    for (int p = 0; p < TEST_N_POINTS; p++) {
+    for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
       face.points[p][0] = (float) g_ascii_strtod (cells[1 + 2 * p], NULL);
       face.points[p][1] = (float) g_ascii_strtod (cells[2 + 2 * p], NULL);
     }
@@ -124,7 +124,7 @@ test_canvas_paste (TestCanvas *c, const TestFace *face, double x, double y, doub
       }
     }
   }
-  for (int p = 0; p < TEST_N_POINTS; p++) {
+  for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
     c->points[c->n_faces][p][0] = (float) (x + face->points[p][0] * scale);
     c->points[c->n_faces][p][1] = (float) (y + face->points[p][1] * scale);
   }
@@ -173,8 +173,8 @@ double
 test_nme (const float (*predicted)[2], const float (*truth)[2])
 {
   double sum = 0;
-  for (int p = 0; p < TEST_N_POINTS; p++)
+  for (int p = 0; p < FKP_FACE_N_POINTS; p++)
     sum += hypot (predicted[p][0] - truth[p][0], predicted[p][1] - truth[p][1]);
   double iod = hypot (truth[36][0] - truth[45][0], truth[36][1] - truth[45][1]);
-  return sum / TEST_N_POINTS / iod;
+  return sum / FKP_FACE_N_POINTS / iod;
 }

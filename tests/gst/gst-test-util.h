@@ -6,21 +6,20 @@
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
-
-#define TEST_N_POINTS 68
+#include <facekp/face-types.h>
 
 typedef struct {
   gchar *name;
   gint width, height;
   guint8 *rgbx;                 /* width * height * 4 */
-  float points[TEST_N_POINTS][2];
+  float points[FKP_FACE_N_POINTS][2];
 } TestFace;
 
 typedef struct {
   gint width, height;
   guint8 *rgbx;
   guint n_faces;
-  float points[16][TEST_N_POINTS][2];   /* ground truth of each pasted face */
+  float points[16][FKP_FACE_N_POINTS][2];   /* ground truth of each pasted face */
 } TestCanvas;
 
 /* Loads the gst-*.jpg crops listed in tests/data/gst-faces.csv (n_faces out). */

@@ -140,10 +140,10 @@ buffers_equal (GstBuffer *a, GstBuffer *b)
 }
 
 /* The meta face closest to ground truth @truth, and its NME. */
-static const GstFaceLandmarks *
+static const FkpFace *
 best_match (const GstFaceLandmarksMeta *meta, const float (*truth)[2], double *nme)
 {
-  const GstFaceLandmarks *best = NULL;
+  const FkpFace *best = NULL;
   *nme = INFINITY;
   for (guint i = 0; meta && i < meta->n_faces; i++) {
     double e = test_nme ((const float (*)[2]) meta->faces[i].points, truth);
@@ -158,11 +158,12 @@ best_match (const GstFaceLandmarksMeta *meta, const float (*truth)[2], double *n
 /* The face box as ROI metas and messages carry it: rounded outwards to whole
  * pixels, clipped to the frame. */
 static void
-expected_pixel_box (const GstFaceLandmarks *f, gint width, gint height, guint box[4])
+expected_pixel_box (const FkpFace *f, gint width, gint height, guint box[4])
 {
-  gint x0 = CLAMP ((gint) floorf (f->x), 0, width), y0 = CLAMP ((gint) floorf (f->y), 0, height);
-  gint x1 = CLAMP ((gint) ceilf (f->x + f->width), x0, width);
-  gint y1 = CLAMP ((gint) ceilf (f->y + f->height), y0, height);
+  gint x0 = CLAMP ((gint) floorf (f->box.x), 0, width);
+  gint y0 = CLAMP ((gint) floorf (f->box.y), 0, height);
+  gint x1 = CLAMP ((gint) ceilf (f->box.x + f->box.width), x0, width);
+  gint y1 = CLAMP ((gint) ceilf (f->box.y + f->box.height), y0, height);
   box[0] = x0;
   box[1] = y0;
   box[2] = x1 - x0;
@@ -175,7 +176,7 @@ static void
 add_truth_roi (GstBuffer *buffer, const TestCanvas *c, guint i)
 {
   float x0 = 1e9f, y0 = 1e9f, x1 = -1e9f, y1 = -1e9f;
-  for (int k = 0; k < TEST_N_POINTS; k++) {
+  for (int k = 0; k < FKP_FACE_N_POINTS; k++) {
     x0 = MIN (x0, c->points[i][k][0]);
     y0 = MIN (y0, c->points[i][k][1]);
     x1 = MAX (x1, c->points[i][k][0]);
@@ -213,7 +214,7 @@ static const GstVideoFormat all_formats[] = {
 GST_START_TEST (test_formats)
 {
   TestCanvas *c = one_face_canvas (640, 480);
-  GstFaceLandmarks reference;
+  FkpFace reference;
   gboolean have_reference = FALSE;
 
   for (guint i = 0; i < G_N_ELEMENTS (all_formats); i++) {
@@ -230,7 +231,7 @@ GST_START_TEST (test_formats)
 
     /* Every format sees the same face: points agree with the RGBx run. */
     double nme;
-    const GstFaceLandmarks *face = best_match (gst_buffer_get_face_landmarks_meta (out),
+    const FkpFace *face = best_match (gst_buffer_get_face_landmarks_meta (out),
         (const float (*)[2]) c->points[0], &nme);
     if (!model_is_accurate () || model_nme > MODEL_NME_NEAR_TARGET) {
       /* nothing to compare: an interim model's points say little */
@@ -305,14 +306,14 @@ GST_START_TEST (test_meta_matches_pipeline)
   fail_unless (list.n_faces >= 1);
   fail_unless_equals_int (meta->n_faces, list.n_faces);
   for (guint i = 0; i < meta->n_faces; i++) {
-    const GstFaceLandmarks *m = &meta->faces[i];
+    const FkpFace *m = &meta->faces[i];
     const FkpFace *f = &list.faces[i];
     fail_unless_equals_int (m->id, (gint) f->id);
     fail_unless (fabsf (m->score - f->score) < 1e-5f);
-    fail_unless (fabsf (m->x - f->box.x) < 1e-3f && fabsf (m->y - f->box.y) < 1e-3f);
-    fail_unless (fabsf (m->width - f->box.width) < 1e-3f);
-    fail_unless (fabsf (m->height - f->box.height) < 1e-3f);
-    for (int k = 0; k < GST_FACE_LANDMARKS_N_POINTS; k++)
+    fail_unless (fabsf (m->box.x - f->box.x) < 1e-3f && fabsf (m->box.y - f->box.y) < 1e-3f);
+    fail_unless (fabsf (m->box.width - f->box.width) < 1e-3f);
+    fail_unless (fabsf (m->box.height - f->box.height) < 1e-3f);
+    for (int k = 0; k < FKP_FACE_N_POINTS; k++)
       fail_unless (fabsf (m->points[k][0] - f->points[k][0]) < 1e-3f
                    && fabsf (m->points[k][1] - f->points[k][1]) < 1e-3f,
                    "point %d differs: %f,%f vs %f,%f", k, m->points[k][0], m->points[k][1],
@@ -347,7 +348,7 @@ GST_START_TEST (test_roi_meta)
     GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) m;
     fail_unless_equals_string (g_quark_to_string (roi->roi_type), "face");
     fail_unless (n_roi < meta->n_faces);
-    const GstFaceLandmarks *f = &meta->faces[n_roi];
+    const FkpFace *f = &meta->faces[n_roi];
     fail_unless_equals_int (roi->id, f->id);
     guint box[4];
     expected_pixel_box (f, 640, 480, box);
@@ -356,9 +357,10 @@ GST_START_TEST (test_roi_meta)
     fail_unless_equals_int (roi->w, box[2]);
     fail_unless_equals_int (roi->h, box[3]);
     /* Inside the frame, the integer box encloses the float box. */
-    if (f->x >= 0 && f->y >= 0 && f->x + f->width <= 640 && f->y + f->height <= 480) {
-      fail_unless (roi->x <= f->x && roi->y <= f->y);
-      fail_unless (roi->x + roi->w >= f->x + f->width && roi->y + roi->h >= f->y + f->height);
+    const FkpFaceBox *b = &f->box;
+    if (b->x >= 0 && b->y >= 0 && b->x + b->width <= 640 && b->y + b->height <= 480) {
+      fail_unless (roi->x <= b->x && roi->y <= b->y);
+      fail_unless (roi->x + roi->w >= b->x + b->width && roi->y + roi->h >= b->y + b->height);
     }
 
     GstStructure *param = gst_video_region_of_interest_meta_get_param (roi,
@@ -372,8 +374,8 @@ GST_START_TEST (test_roi_meta)
     fail_unless (fabs (score - f->score) < 1e-6);
     const GValue *lm = gst_structure_get_value (param, "landmarks");
     fail_unless (lm != NULL && GST_VALUE_HOLDS_ARRAY (lm));
-    fail_unless_equals_int (gst_value_array_get_size (lm), 2 * GST_FACE_LANDMARKS_N_POINTS);
-    for (int k = 0; k < GST_FACE_LANDMARKS_N_POINTS; k++) {
+    fail_unless_equals_int (gst_value_array_get_size (lm), 2 * FKP_FACE_N_POINTS);
+    for (int k = 0; k < FKP_FACE_N_POINTS; k++) {
       fail_unless (fabs (g_value_get_double (gst_value_array_get_value (lm, 2 * k))
                          - f->points[k][0]) < 1e-4);
       fail_unless (fabs (g_value_get_double (gst_value_array_get_value (lm, 2 * k + 1))
@@ -640,7 +642,7 @@ GST_START_TEST (test_export)
   fail_unless (meta->n_faces >= 1);
   gchar *head = g_strdup_printf ("{\"frame\": 2, \"pts\": %" G_GUINT64_FORMAT ", \"running_time\": %"
                                  G_GUINT64_FORMAT ", \"width\": 640, \"height\": 480, "
-                                 "\"faces\": [{\"id\": %d, \"score\": ", (guint64) (2 * FRAME_NS),
+                                 "\"faces\": [{\"id\": %u, \"score\": ", (guint64) (2 * FRAME_NS),
                                  (guint64) (2 * FRAME_NS), meta->faces[0].id);
   fail_unless (g_str_has_prefix (lines[2], head), "line 2: %s", lines[2]);
   g_free (head);
@@ -945,7 +947,7 @@ GST_START_TEST (test_flush_and_eos)
   gchar *props = g_strdup_printf ("post-messages=none export-location=\"%s\"", path);
   GstHarness *h = new_harness (props, GST_VIDEO_FORMAT_NV21, 640, 480);
 
-  gint id_before = 0;
+  guint id_before = 0;
   for (int i = 0; i < 3; i++) {
     GstBuffer *out = push_pull (h, test_canvas_to_buffer (c, GST_VIDEO_FORMAT_NV21, i * FRAME_NS, FRAME_NS));
     GstFaceLandmarksMeta *meta = gst_buffer_get_face_landmarks_meta (out);

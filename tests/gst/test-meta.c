@@ -6,16 +6,16 @@
 #include <facekp/gstfacelandmarksmeta.h>
 
 static void
-make_face (GstFaceLandmarks *f, gint id, float x, float y)
+make_face (FkpFace *f, guint id, float x, float y)
 {
   memset (f, 0, sizeof *f);
   f->id = id;
   f->score = 0.75f;
-  f->x = x;
-  f->y = y;
-  f->width = 100;
-  f->height = 120;
-  for (int p = 0; p < GST_FACE_LANDMARKS_N_POINTS; p++) {
+  f->box.x = x;
+  f->box.y = y;
+  f->box.width = 100;
+  f->box.height = 120;
+  for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
     f->points[p][0] = x + p;
     f->points[p][1] = y + 2 * p;
   }
@@ -24,7 +24,7 @@ make_face (GstFaceLandmarks *f, gint id, float x, float y)
 GST_START_TEST (test_add_get_copies_faces)
 {
   GstBuffer *buf = gst_buffer_new ();
-  GstFaceLandmarks faces[2];
+  FkpFace faces[2];
   make_face (&faces[0], 3, 10, 20);
   make_face (&faces[1], 7, 200, 40);
 
@@ -52,7 +52,7 @@ GST_START_TEST (test_add_get_copies_faces)
   fail_unless (cmeta != NULL);
   fail_unless (cmeta->faces != meta->faces);
   fail_unless_equals_int (cmeta->n_faces, 2);
-  fail_unless (memcmp (cmeta->faces, meta->faces, 2 * sizeof (GstFaceLandmarks)) == 0);
+  fail_unless (memcmp (cmeta->faces, meta->faces, 2 * sizeof (FkpFace)) == 0);
   gst_buffer_unref (buf);
   /* Still valid after the original is gone. */
   fail_unless_equals_int (cmeta->faces[1].id, 7);
@@ -89,7 +89,7 @@ GST_END_TEST;
 /* Pushes one 320x240 frame with a meta through @launch and returns the output's meta
  * (the output buffer is stored in @out). */
 static GstFaceLandmarksMeta *
-push_through (const gchar *launch, const GstFaceLandmarks *faces, guint n, GstBuffer **out)
+push_through (const gchar *launch, const FkpFace *faces, guint n, GstBuffer **out)
 {
   GstHarness *h = gst_harness_new_parse (launch);
   gst_harness_set_src_caps_str (h, "video/x-raw,format=I420,width=320,height=240,framerate=30/1");
@@ -107,7 +107,7 @@ push_through (const gchar *launch, const GstFaceLandmarks *faces, guint n, GstBu
 
 GST_START_TEST (test_videoscale_rescales)
 {
-  GstFaceLandmarks faces[2];
+  FkpFace faces[2];
   make_face (&faces[0], 1, 10, 20);
   make_face (&faces[1], 2, 150, 60);
   GstBuffer *out;
@@ -121,11 +121,11 @@ GST_START_TEST (test_videoscale_rescales)
   fail_unless_equals_int (meta->n_faces, 2);
   for (guint i = 0; i < 2; i++) {
     fail_unless_equals_int (meta->faces[i].id, faces[i].id);
-    fail_unless_equals_float (meta->faces[i].x, faces[i].x * 2);
-    fail_unless_equals_float (meta->faces[i].y, faces[i].y * 0.5f);
-    fail_unless_equals_float (meta->faces[i].width, faces[i].width * 2);
-    fail_unless_equals_float (meta->faces[i].height, faces[i].height * 0.5f);
-    for (int p = 0; p < GST_FACE_LANDMARKS_N_POINTS; p++) {
+    fail_unless_equals_float (meta->faces[i].box.x, faces[i].box.x * 2);
+    fail_unless_equals_float (meta->faces[i].box.y, faces[i].box.y * 0.5f);
+    fail_unless_equals_float (meta->faces[i].box.width, faces[i].box.width * 2);
+    fail_unless_equals_float (meta->faces[i].box.height, faces[i].box.height * 0.5f);
+    for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
       fail_unless_equals_float (meta->faces[i].points[p][0], faces[i].points[p][0] * 2);
       fail_unless_equals_float (meta->faces[i].points[p][1], faces[i].points[p][1] * 0.5f);
     }

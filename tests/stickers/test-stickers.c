@@ -19,7 +19,7 @@
 
 /* Reads the landmark rows of tests/data/stickers-faces.csv. */
 static guint
-load_faces (FkpStickerFace *faces, guint max)
+load_faces (FkpFace *faces, guint max)
 {
   g_autofree char *path = g_build_filename (g_getenv ("FACEKP_TEST_DATA"), "stickers-faces.csv", NULL);
   g_autofree char *text = NULL;
@@ -28,21 +28,21 @@ load_faces (FkpStickerFace *faces, guint max)
   guint n = 0;
   for (guint i = 1; lines[i] && n < max; i++) {
     g_auto (GStrv) cells = g_strsplit (lines[i], ",", -1);
-    if (g_strv_length (cells) != 1 + 2 * FKP_STICKER_N_POINTS)
+    if (g_strv_length (cells) != 1 + 2 * FKP_FACE_N_POINTS)
       continue;
-    FkpStickerFace *face = &faces[n];
+    FkpFace *face = &faces[n];
     memset (face, 0, sizeof *face);
-    face->id = (int) n + 1;
+    face->id = n + 1;
     float x0 = G_MAXFLOAT, y0 = G_MAXFLOAT, x1 = -G_MAXFLOAT, y1 = -G_MAXFLOAT;
-    for (guint k = 0; k < 2 * FKP_STICKER_N_POINTS; k++)
+    for (guint k = 0; k < 2 * FKP_FACE_N_POINTS; k++)
       face->points[k / 2][k % 2] = (float) g_ascii_strtod (cells[1 + k], NULL);
-    for (guint k = 0; k < FKP_STICKER_N_POINTS; k++) {
+    for (guint k = 0; k < FKP_FACE_N_POINTS; k++) {
       x0 = MIN (x0, face->points[k][0]);
       y0 = MIN (y0, face->points[k][1]);
       x1 = MAX (x1, face->points[k][0]);
       y1 = MAX (y1, face->points[k][1]);
     }
-    face->box[0] = x0, face->box[1] = y0, face->box[2] = x1 - x0, face->box[3] = y1 - y0;
+    face->box.x = x0, face->box.y = y0, face->box.width = x1 - x0, face->box.height = y1 - y0;
     n++;
   }
   g_assert_cmpuint (n, ==, max);
@@ -51,18 +51,18 @@ load_faces (FkpStickerFace *faces, guint max)
 
 /* Scales, turns (radians, about the origin) and moves a face. */
 static void
-transform_face (FkpStickerFace *face, double scale, double angle, double dx, double dy)
+transform_face (FkpFace *face, double scale, double angle, double dx, double dy)
 {
   double c = cos (angle), s = sin (angle);
-  for (guint k = 0; k < FKP_STICKER_N_POINTS; k++) {
+  for (guint k = 0; k < FKP_FACE_N_POINTS; k++) {
     double x = face->points[k][0] * scale, y = face->points[k][1] * scale;
     face->points[k][0] = (float) (c * x - s * y + dx);
     face->points[k][1] = (float) (s * x + c * y + dy);
   }
-  face->box[0] = (float) (face->box[0] * scale + dx);
-  face->box[1] = (float) (face->box[1] * scale + dy);
-  face->box[2] *= (float) scale;
-  face->box[3] *= (float) scale;
+  face->box.x = (float) (face->box.x * scale + dx);
+  face->box.y = (float) (face->box.y * scale + dy);
+  face->box.width *= (float) scale;
+  face->box.height *= (float) scale;
 }
 
 typedef struct {
@@ -153,7 +153,7 @@ typedef struct {
 } Reference;
 
 static Reference
-reference_geometry (const FkpStickerFace *f)
+reference_geometry (const FkpFace *f)
 {
   Reference r;
   const float (*p)[2] = f->points;
@@ -179,7 +179,7 @@ assert_close (double actual, double expected, double tolerance, const char *what
 /* The faces the geometry tests run on: two real ones, plus each turned by
  * +-25 degrees and scaled, so the eye-line angle is far from zero. */
 static guint
-geometry_faces (FkpStickerFace *faces)
+geometry_faces (FkpFace *faces)
 {
   load_faces (faces, 2);
   faces[2] = faces[0];
@@ -192,7 +192,7 @@ geometry_faces (FkpStickerFace *faces)
 static void
 test_face_frame (void)
 {
-  FkpStickerFace faces[4];
+  FkpFace faces[4];
   guint n = geometry_faces (faces);
   for (guint i = 0; i < n; i++) {
     Reference r = reference_geometry (&faces[i]);
@@ -235,10 +235,10 @@ test_placement_formulas (TempDir *t, gconstpointer data)
   g_assert_cmpuint (fkp_sticker_pack_get_n_stickers (pack), ==, 10);
   g_assert_cmpstr (fkp_sticker_pack_get_sticker_name (pack, 6), ==, "g");
 
-  FkpStickerFace faces[4];
+  FkpFace faces[4];
   guint n = geometry_faces (faces);
   for (guint f = 0; f < n; f++) {
-    const FkpStickerFace *face = &faces[f];
+    const FkpFace *face = &faces[f];
     const float (*p)[2] = face->points;
     Reference r = reference_geometry (face);
     double up[2] = { sin (r.angle), -cos (r.angle) };  /* perpendicular, away from chin */
@@ -292,7 +292,7 @@ test_seed_pack_geometry (void)
   FkpStickerPack *pack = fkp_sticker_pack_open ("seed", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (fkp_sticker_pack_get_name (pack), ==, "seed");
-  FkpStickerFace faces[4];
+  FkpFace faces[4];
   guint n = geometry_faces (faces);
   for (guint f = 0; f < n; f++) {
     const float (*p)[2] = faces[f].points;
@@ -336,11 +336,11 @@ pixel (cairo_surface_t *s, int x, int y)
 #define GREEN(p) (((p) >> 8) & 0xff)
 
 /* A face whose eye centres sit exactly at @left and @right; other points near them. */
-static FkpStickerFace
+static FkpFace
 eyes_face (double lx, double ly, double rx, double ry)
 {
-  FkpStickerFace face = { .id = 5 };
-  for (guint k = 0; k < FKP_STICKER_N_POINTS; k++) {
+  FkpFace face = { .id = 5 };
+  for (guint k = 0; k < FKP_FACE_N_POINTS; k++) {
     face.points[k][0] = (float) ((lx + rx) / 2);
     face.points[k][1] = (float) ((ly + ry) / 2 + 40);
   }
@@ -348,14 +348,14 @@ eyes_face (double lx, double ly, double rx, double ry)
   face.points[36][1] = face.points[39][1] = (float) ly;
   face.points[42][0] = face.points[45][0] = (float) rx;
   face.points[42][1] = face.points[45][1] = (float) ry;
-  face.box[0] = (float) MIN (lx, rx) - 20;
-  face.box[1] = (float) MIN (ly, ry) - 20;
-  face.box[2] = face.box[3] = 100;
+  face.box.x = (float) MIN (lx, rx) - 20;
+  face.box.y = (float) MIN (ly, ry) - 20;
+  face.box.width = face.box.height = 100;
   return face;
 }
 
 static cairo_surface_t *
-render_surface (FkpStickerPack *pack, const FkpStickerFace *faces, guint n, int w, int h,
+render_surface (FkpStickerPack *pack, const FkpFace *faces, guint n, int w, int h,
                 guint64 t_ns, FkpStickerDrawFlags flags)
 {
   cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, w, h);
@@ -390,7 +390,7 @@ test_render_pixels (TempDir *t, gconstpointer data)
   FkpStickerPack *pack = load_ok (path);
 
   /* Level eyes 50 px apart: red covers 100x50 centred on (125,100). */
-  FkpStickerFace level = eyes_face (100, 100, 150, 100);
+  FkpFace level = eyes_face (100, 100, 150, 100);
   cairo_surface_t *s = render_surface (pack, &level, 1, 300, 300, 0, FKP_STICKER_DRAW_STICKERS);
   g_assert_cmphex (pixel (s, 125, 100), ==, 0xffff0000);
   g_assert_cmphex (pixel (s, 78, 78), ==, 0xffff0000);
@@ -409,7 +409,7 @@ test_render_pixels (TempDir *t, gconstpointer data)
   /* Eye line turned +90 degrees (right eye straight below the left one): the
    * red rectangle stands upright, 50 wide and 100 tall; the faint sticker's
    * offset "down" now points to -x. */
-  FkpStickerFace turned = eyes_face (150, 100, 150, 150);
+  FkpFace turned = eyes_face (150, 100, 150, 150);
   s = render_surface (pack, &turned, 1, 300, 300, 0, FKP_STICKER_DRAW_STICKERS);
   g_assert_cmphex (pixel (s, 150, 125), ==, 0xffff0000);
   g_assert_cmphex (pixel (s, 128, 78), ==, 0xffff0000);
@@ -437,7 +437,7 @@ test_render_z_order (TempDir *t, gconstpointer data)
       "[sticker top]\nimage=red.png\nanchor=eyes-centre\nsize=1\nz=5\n\n"
       "[sticker bottom]\nimage=green.svg\nanchor=eyes-centre\nsize=2\nz=1\n");
   FkpStickerPack *pack = load_ok (path);
-  FkpStickerFace face = eyes_face (100, 100, 150, 100);
+  FkpFace face = eyes_face (100, 100, 150, 100);
   cairo_surface_t *s = render_surface (pack, &face, 1, 300, 300, 0, FKP_STICKER_DRAW_STICKERS);
   g_assert_cmphex (pixel (s, 125, 100), ==, 0xffff0000);  /* red over green */
   g_assert_cmphex (pixel (s, 80, 100), ==, 0xff00ff00);   /* green beyond red */
@@ -453,7 +453,7 @@ test_render_face_filter (TempDir *t, gconstpointer data)
   g_autofree char *path = write_pack (t->dir,
       "[sticker only7]\nimage=red.png\nanchor=eyes-centre\nsize=2\nfaces=7, 9\n");
   FkpStickerPack *pack = load_ok (path);
-  FkpStickerFace faces[2] = { eyes_face (50, 50, 100, 50), eyes_face (150, 200, 200, 200) };
+  FkpFace faces[2] = { eyes_face (50, 50, 100, 50), eyes_face (150, 200, 200, 200) };
   faces[0].id = 3;
   faces[1].id = 9;
   FkpStickerPlacement placement;
@@ -473,7 +473,7 @@ test_render_animation_and_cache (void)
   g_autoptr (GError) error = NULL;
   FkpStickerPack *pack = fkp_sticker_pack_open ("seed", &error);
   g_assert_no_error (error);
-  FkpStickerFace face;
+  FkpFace face;
   load_faces (&face, 1);
   transform_face (&face, 2, 0, 0, 0);
   const guint64 ms = 1000000;
@@ -500,7 +500,7 @@ test_extents (void)
   g_autoptr (GError) error = NULL;
   FkpStickerPack *pack = fkp_sticker_pack_open ("default", &error);
   g_assert_no_error (error);
-  FkpStickerFace faces[2];
+  FkpFace faces[2];
   load_faces (faces, 2);
   transform_face (&faces[0], 2, 0.3, 60, 200);
   transform_face (&faces[1], 1.5, -0.2, 500, 150);
@@ -541,19 +541,19 @@ test_odd_faces (void)
   FkpStickerPack *pack = fkp_sticker_pack_open ("default", &error);
   g_assert_no_error (error);
   guint n = fkp_sticker_pack_get_n_stickers (pack);
-  FkpStickerFace odd[5];
+  FkpFace odd[5];
   load_faces (&odd[0], 1);
   odd[1] = odd[2] = odd[3] = odd[4] = odd[0];
-  for (guint k = 0; k < FKP_STICKER_N_POINTS; k++)   /* every point NaN */
+  for (guint k = 0; k < FKP_FACE_N_POINTS; k++)   /* every point NaN */
     odd[0].points[k][0] = odd[0].points[k][1] = NAN;
-  for (guint k = 0; k < FKP_STICKER_N_POINTS; k++)   /* all points at one spot */
+  for (guint k = 0; k < FKP_FACE_N_POINTS; k++)   /* all points at one spot */
     odd[1].points[k][0] = odd[1].points[k][1] = 50;
   odd[2].points[42][0] = odd[2].points[45][0] = INFINITY;  /* one eye at infinity */
-  for (guint k = 0; k < FKP_STICKER_N_POINTS; k++)   /* absurdly far and large */
+  for (guint k = 0; k < FKP_FACE_N_POINTS; k++)   /* absurdly far and large */
     odd[3].points[k][0] *= 1e30f, odd[3].points[k][1] *= 1e30f;
   odd[4].points[33][1] = NAN;  /* only the moustache's anchor is broken */
-  odd[0].box[0] = NAN;
-  odd[3].box[2] = 1e30f;
+  odd[0].box.x = NAN;
+  odd[3].box.width = 1e30f;
 
   for (guint f = 0; f < 4; f++) {
     for (guint i = 0; i < n; i++) {
@@ -651,7 +651,7 @@ test_direct_path_matches_cairo (void)
   g_autoptr (GError) error = NULL;
   FkpStickerPack *pack = fkp_sticker_pack_open ("default", &error);
   g_assert_no_error (error);
-  FkpStickerFace faces[2];
+  FkpFace faces[2];
   load_faces (faces, 2);
   transform_face (&faces[0], 1.7, 0.25, 40, 120);
   transform_face (&faces[1], 1.2, -0.4, 330, 160);
@@ -754,7 +754,7 @@ static const GoldenCase golden_cases[] = {
 
 /* The two dataset faces side by side on a 640x400 frame, the second turned. */
 static guint
-golden_faces (FkpStickerFace *faces)
+golden_faces (FkpFace *faces)
 {
   load_faces (faces, 2);
   transform_face (&faces[0], 1.4, 0, 0, 90);
@@ -765,7 +765,7 @@ golden_faces (FkpStickerFace *faces)
 static cairo_surface_t *
 render_golden_case (const GoldenCase *gc, double shift_x, double scale)
 {
-  FkpStickerFace faces[2];
+  FkpFace faces[2];
   guint n = golden_faces (faces);
   for (guint f = 0; f < n; f++)
     transform_face (&faces[f], scale, 0, shift_x, 0);
@@ -1020,7 +1020,7 @@ static void
 test_shipped_packs (void)
 {
   const char *names[] = { "default", "seed", "glasses", "sunglasses", "moustache", "crown" };
-  FkpStickerFace face;
+  FkpFace face;
   load_faces (&face, 1);
   transform_face (&face, 1.5, 0, 0, 100);
   for (guint i = 0; i < G_N_ELEMENTS (names); i++) {

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <glib.h>
+#include <facekp/face-types.h>
 
 G_BEGIN_DECLS
 
@@ -84,19 +85,7 @@ typedef struct {
 
 /* ---- Faces ----------------------------------------------------------- */
 
-#define FKP_FACE_N_POINTS 68
-
-/* A rectangle in frame pixels. */
-typedef struct {
-  float x, y, width, height;
-} FkpFaceBox;
-
-typedef struct {
-  guint id;            /* >= 1; the same face keeps its id while it is tracked */
-  FkpFaceBox box;      /* bounding box of the (smoothed) points */
-  float score;         /* the detector's score at the last detection; 1 for upstream / full-frame */
-  float points[FKP_FACE_N_POINTS][2]; /* iBUG 68-point order, 0-based; x, y in frame pixels */
-} FkpFace;
+/* FkpFace, FkpFaceBox and FKP_FACE_N_POINTS: facekp/face-types.h. */
 
 /* A growable list of faces, owned by the caller. */
 typedef struct {

@@ -20,6 +20,7 @@
 
 #include <glib.h>
 #include <cairo.h>
+#include <facekp/face-types.h>
 
 G_BEGIN_DECLS
 
@@ -30,18 +31,11 @@ G_BEGIN_DECLS
 #define FKP_STICKERS_API
 #endif
 
-/* Number of landmarks per face (iBUG 68-point layout, 0-based indices). */
-#define FKP_STICKER_N_POINTS 68
-
 /* Sticker sizes and offsets are rejected beyond this many reference units. */
 #define FKP_STICKER_MAX_UNITS 20.0
 
-/* One face as the renderer sees it, in the pixels of the target surface. */
-typedef struct {
-  int id;                                   /* tracker id; matched by faces= */
-  float box[4];                             /* x, y, width, height */
-  float points[FKP_STICKER_N_POINTS][2];    /* x, y of each landmark */
-} FkpStickerFace;
+/* Faces are FkpFace (facekp/face-types.h), in the pixels of the target
+ * surface; a sticker's faces= list matches FkpFace.id. */
 
 /* Where one sticker lands on one face. */
 typedef struct {
@@ -120,7 +114,7 @@ const char *fkp_sticker_pack_get_sticker_name (const FkpStickerPack *pack, guint
  * when an eye point (36, 39, 42 or 45) is not finite; face_width is NaN or
  * infinite when points 0 or 16 are. */
 FKP_STICKERS_API
-gboolean fkp_sticker_face_frame (const FkpStickerFace *face, FkpStickerFaceFrame *frame);
+gboolean fkp_sticker_face_frame (const FkpFace *face, FkpStickerFaceFrame *frame);
 
 /* Computes where sticker @index lands on @face.  Returns FALSE when the
  * sticker is not drawn on that face: its faces= list excludes the face, a
@@ -128,7 +122,7 @@ gboolean fkp_sticker_face_frame (const FkpStickerFace *face, FkpStickerFaceFrame
  * finite. */
 FKP_STICKERS_API
 gboolean fkp_sticker_pack_place (const FkpStickerPack *pack, guint index,
-                                 const FkpStickerFace *face,
+                                 const FkpFace *face,
                                  FkpStickerPlacement *placement);
 
 /* Draws on @cr (in its current user space, usually surface pixels): with
@@ -138,7 +132,7 @@ gboolean fkp_sticker_pack_place (const FkpStickerPack *pack, guint index,
  * Faces with odd geometry are skipped sticker by sticker, never an error. */
 FKP_STICKERS_API
 void fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr,
-                              const FkpStickerFace *faces, guint n_faces,
+                              const FkpFace *faces, guint n_faces,
                               guint64 timestamp_ns, FkpStickerDrawFlags flags);
 
 /* The integer rectangle, in the faces' coordinates (the frame's pixels), that
@@ -149,7 +143,7 @@ void fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr,
  * @pack may be NULL. */
 FKP_STICKERS_API
 gboolean fkp_sticker_pack_get_extents (const FkpStickerPack *pack,
-                                       const FkpStickerFace *faces, guint n_faces,
+                                       const FkpFace *faces, guint n_faces,
                                        FkpStickerDrawFlags flags,
                                        cairo_rectangle_int_t *extents);
 

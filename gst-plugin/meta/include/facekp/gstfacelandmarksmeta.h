@@ -1,18 +1,20 @@
 /* GstFaceLandmarksMeta — the faces facekpfilter found in a video frame, each
- * with a tracker id, a box, a score and 68 landmarks (iBUG layout, 0-based),
- * all in the pixels of the frame the meta is attached to.
+ * an FkpFace (facekp/face-types.h): a tracker id, a box, a score and 68
+ * landmarks (iBUG layout, 0-based), all in the pixels of the frame the meta
+ * is attached to.
  *
  * Reading it in a pad probe:
  *
  *   #include <facekp/gstfacelandmarksmeta.h>
  *   GstFaceLandmarksMeta *meta = gst_buffer_get_face_landmarks_meta (buffer);
  *   for (guint i = 0; meta && i < meta->n_faces; i++) {
- *     const GstFaceLandmarks *face = &meta->faces[i];
- *     g_print ("face %d at %.1f,%.1f nose tip %.1f,%.1f\n", face->id,
- *              face->x, face->y, face->points[30][0], face->points[30][1]);
+ *     const FkpFace *face = &meta->faces[i];
+ *     g_print ("face %u at %.1f,%.1f nose tip %.1f,%.1f\n", face->id,
+ *              face->box.x, face->box.y, face->points[30][0], face->points[30][1]);
  *   }
  *
- * Link with pkg-config facekp-gst-meta.  The meta carries the tags "video" and
+ * Link with pkg-config facekp-gst-meta (its flags find facekp/face-types.h
+ * too; no face library to link).  The meta carries the tags "video" and
  * "size", so elements that rescale frames (videoscale) call its transform
  * function, which rescales every coordinate; buffer copies copy it.  Element
  * that change orientation (videoflip) drop it.
@@ -21,31 +23,11 @@
 #define __GST_FACE_LANDMARKS_META_H__
 
 #include <gst/gst.h>
+#include <facekp/face-types.h>
 
 G_BEGIN_DECLS
 
-/* Landmarks per face. */
-#define GST_FACE_LANDMARKS_N_POINTS 68
-
-typedef struct _GstFaceLandmarks GstFaceLandmarks;
 typedef struct _GstFaceLandmarksMeta GstFaceLandmarksMeta;
-
-/**
- * GstFaceLandmarks:
- * @id: tracker id, stable while the face stays in view (>= 1)
- * @score: detector or tracker confidence, 0..1
- * @x: left edge of the face box, frame pixels
- * @y: top edge of the face box
- * @width: box width
- * @height: box height
- * @points: x, y of each landmark, frame pixels
- */
-struct _GstFaceLandmarks {
-  gint id;
-  gfloat score;
-  gfloat x, y, width, height;
-  gfloat points[GST_FACE_LANDMARKS_N_POINTS][2];
-};
 
 /**
  * GstFaceLandmarksMeta:
@@ -53,13 +35,16 @@ struct _GstFaceLandmarks {
  * @width: width of the frame the coordinates refer to
  * @height: its height
  * @n_faces: number of faces (may be 0: a frame searched with no face found)
- * @faces: the faces, owned by the meta
+ * @faces: (array length=n_faces): the faces, owned by the meta
+ *
+ * The faces found in one frame.  facekpfilter attaches exactly one to every
+ * buffer, its faces ordered by id.
  */
 struct _GstFaceLandmarksMeta {
   GstMeta meta;
   guint width, height;
   guint n_faces;
-  GstFaceLandmarks *faces;
+  FkpFace *faces;
 };
 
 #define GST_FACE_LANDMARKS_META_API_TYPE (gst_face_landmarks_meta_api_get_type ())
@@ -68,14 +53,29 @@ struct _GstFaceLandmarksMeta {
 GType gst_face_landmarks_meta_api_get_type (void);
 const GstMetaInfo *gst_face_landmarks_meta_get_info (void);
 
-/* Attaches a meta holding a copy of @faces (@n_faces may be 0, @faces then
- * NULL) measured on a @width x @height frame.  @buffer must be writable. */
+/**
+ * gst_buffer_add_face_landmarks_meta:
+ * @buffer: a writable buffer
+ * @faces: (array length=n_faces) (nullable): the faces, copied into the meta
+ * @n_faces: how many; may be 0, @faces then NULL
+ * @width: width of the frame the coordinates are measured on
+ * @height: its height
+ *
+ * Attaches a meta holding its own copy of @faces.
+ *
+ * Returns: (transfer none): the meta, or NULL when @buffer is not writable
+ */
 GstFaceLandmarksMeta *gst_buffer_add_face_landmarks_meta (GstBuffer *buffer,
-                                                          const GstFaceLandmarks *faces,
+                                                          const FkpFace *faces,
                                                           guint n_faces,
                                                           guint width, guint height);
 
-/* The buffer's face landmarks meta, or NULL. */
+/**
+ * gst_buffer_get_face_landmarks_meta:
+ * @buffer: a buffer
+ *
+ * Returns: (transfer none) (nullable): the buffer's face landmarks meta
+ */
 #define gst_buffer_get_face_landmarks_meta(buffer) \
   ((GstFaceLandmarksMeta *) gst_buffer_get_meta ((buffer), GST_FACE_LANDMARKS_META_API_TYPE))
 
