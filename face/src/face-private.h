@@ -71,6 +71,8 @@ typedef struct {
   float score;
 } FkpFaceDetection;
 
+/* The larger side. */
+float fkp_face_box_size (const FkpFaceBox *b);
 float fkp_face_box_iou (const FkpFaceBox *a, const FkpFaceBox *b);
 /* Intersection over the smaller box's area: 1 when one box lies inside the other. */
 float fkp_face_box_overlap_of_smaller (const FkpFaceBox *a, const FkpFaceBox *b);
@@ -152,6 +154,51 @@ void fkp_face_detector_landmark_box (const FkpFaceDetector *det, const FkpFaceBo
  * min_size) to `out`. */
 gboolean fkp_face_detector_detect (FkpFaceDetector *det, const FkpFaceSampler *s,
                                    float threshold, int min_size, GArray *out, GError **error);
+
+/* ---- The tracker (track.c) ------------------------------------------ */
+
+/* Every track's state and lifecycle: tracks start from boxes, step from
+ * their own points, count misses, get their ids and end (lost, off the
+ * frame, or a duplicate).  A frame is built on a copy of the tracks and
+ * kept only by fkp_tracker_commit_frame, so a failed frame leaves them as
+ * they were:
+ *
+ *   fkp_tracker_begin_frame; then fkp_tracker_step_all, _associate or
+ *   _full_frame; then fkp_tracker_commit_frame if all went well. */
+typedef struct _FkpTracker FkpTracker;
+
+/* @landmarks and @opts are the pipeline's and outlive the tracker, which
+ * reads the options in force (source, max_faces, smoothing) each frame. */
+FkpTracker *fkp_tracker_new (FkpLandmarkModel *landmarks, const FkpFaceOptions *opts);
+void fkp_tracker_free (FkpTracker *tracker);   /* NULL is allowed */
+/* Forgets every track; ids are never reused. */
+void fkp_tracker_reset (FkpTracker *tracker);
+/* Starts every track's smoothing filters afresh (smoothing switched back on). */
+void fkp_tracker_restart_smoothing (FkpTracker *tracker);
+
+void fkp_tracker_begin_frame (FkpTracker *tracker);
+/* Whether this frame needs the detector whatever the interval: there is no
+ * track, or one jumped, drifted, changed look or was missed. */
+gboolean fkp_tracker_wants_detection (const FkpTracker *tracker);
+/* The score to run the detector at: `start_threshold` with no track, lower
+ * while there are tracks (a weak detection keeps a track, never starts one). */
+float fkp_tracker_detection_threshold (const FkpTracker *tracker, float start_threshold);
+/* Every track steps from its own points (a frame without detection). */
+gboolean fkp_tracker_step_all (FkpTracker *tracker, const FkpFaceSampler *s, GError **error);
+/* Continues the tracks with this frame's landmark boxes (sorted in place,
+ * larger first): matched tracks step from their points or restart from
+ * their box, boxes scoring >= start_min_score start tracks while there is
+ * room, unmatched tracks count a miss (or end at once when drop_unmatched). */
+gboolean fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s,
+                                FkpFaceDetection *boxes, size_t n_boxes, float start_min_score,
+                                gboolean drop_unmatched, GError **error);
+/* The whole frame is one face crop: one track, predicted from it. */
+gboolean fkp_tracker_full_frame (FkpTracker *tracker, const FkpFaceSampler *s, GError **error);
+/* Keeps the frame: drops tracks that left the frame and duplicates (except
+ * with the full-frame source), gives new tracks their ids, smooths over `dt`
+ * seconds and writes the faces, ordered by id, to `out`. */
+void fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
+                               FkpFaceList *out);
 
 /* ---- The pipeline (pipeline.c) -------------------------------------- */
 
