@@ -1,10 +1,9 @@
-/* facekp/face-types.h — the one description of a face shared by every layer
- * of facekp: the face pipeline (facekp/face.h) produces it, the sticker
- * renderer (facekp/stickers.h) draws on it and GstFaceLandmarksMeta
- * (facekp/gstfacelandmarksmeta.h) carries it on buffers.
+/* facekp/face-types.h — the one description of a face, shared by every
+ * layer of facekp that handles faces: the face pipeline (facekp/face.h)
+ * produces it, and the layers above draw on it or carry it as it is.
  *
- * A header of types only, on glib's: using it needs no library, so the
- * renderer and the meta share the layout without linking libfacekp-face.
+ * A header of types only, on glib's: using it needs no library, so those
+ * layers share the layout without linking libfacekp-face.
  *
  * Coordinates are pixels of the frame the face was found in, pixel (i, j)
  * covering [i, i+1) x [j, j+1) (docs/model-contract.md).
