@@ -1010,8 +1010,8 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * GstFacekpFilter:detect-interval:
    *
    * With #GstFacekpFilter:face-source `detect`: while every face is tracked,
-   * run the detector every this many frames (1 = every frame); it also runs
-   * on any frame without tracks and whenever a track is lost.
+   * run the detector every this many frames, 1 to 10000 (1 = every frame);
+   * it also runs on any frame without tracks and whenever a track is lost.
    */
   g_object_class_install_property (gobject_class, PROP_DETECT_INTERVAL,
       g_param_spec_int ("detect-interval", "Detect interval",
@@ -1021,7 +1021,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * GstFacekpFilter:min-face-size:
    *
    * Ignore detected or upstream face boxes whose larger side is smaller than
-   * this, in pixels (0 = keep every box).
+   * this, in pixels, 0 to 100000 (0 = keep every box).
    */
   g_object_class_install_property (gobject_class, PROP_MIN_FACE_SIZE,
       g_param_spec_int ("min-face-size", "Minimum face size",
@@ -1053,8 +1053,8 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
   /**
    * GstFacekpFilter:smoothing-min-cutoff:
    *
-   * The One-Euro filter's minimum cutoff frequency, in Hz: lower keeps still
-   * faces steadier, at the cost of more lag on slow motion.
+   * The One-Euro filter's minimum cutoff frequency, in Hz, 0.001 to 1000:
+   * lower keeps still faces steadier, at the cost of more lag on slow motion.
    */
   g_object_class_install_property (gobject_class, PROP_SMOOTHING_MIN_CUTOFF,
       g_param_spec_float ("smoothing-min-cutoff", "Smoothing minimum cutoff",
@@ -1063,8 +1063,8 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
   /**
    * GstFacekpFilter:smoothing-beta:
    *
-   * The One-Euro filter's speed coefficient, per face size per second:
-   * higher lags less on fast motion but lets more jitter through.
+   * The One-Euro filter's speed coefficient, per face size per second, 0 to
+   * 1000: higher lags less on fast motion but lets more jitter through.
    */
   g_object_class_install_property (gobject_class, PROP_SMOOTHING_BETA,
       g_param_spec_float ("smoothing-beta", "Smoothing beta",
@@ -1073,7 +1073,8 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
   /**
    * GstFacekpFilter:smoothing-d-cutoff:
    *
-   * The cutoff frequency, in Hz, of the One-Euro filter's speed estimate.
+   * The cutoff frequency of the One-Euro filter's speed estimate, in Hz,
+   * 0.001 to 1000.
    */
   g_object_class_install_property (gobject_class, PROP_SMOOTHING_D_CUTOFF,
       g_param_spec_float ("smoothing-d-cutoff", "Smoothing derivative cutoff",
