@@ -36,10 +36,11 @@
  * Every property can be changed in any state; a change takes effect at the
  * next frame.  A model, sticker pack or export file that cannot be loaded or
  * created is an error at start; while running it is a warning, and the
- * element keeps its previous models or pack (or exports nothing).  Flushes, new streams, new caps and discontinuities forget
- * the tracks.  The shipped models are looked up in `$FACEKP_MODELS_DIR`, the
- * installed data directory, then the source tree; the format of each output
- * is described in docs/element.md.
+ * element keeps its previous models or pack (or exports nothing).  Flushes,
+ * new streams, new caps and discontinuities forget the tracks.  The shipped
+ * models are looked up in `$FACEKP_MODELS_DIR`, the installed data
+ * directory, then the source tree; the format of each output is described in
+ * docs/element.md.
  *
  * ## Example launch lines
  * |[
