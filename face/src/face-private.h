@@ -7,8 +7,6 @@
 
 G_BEGIN_DECLS
 
-#define FKP_FACE_PUBLIC __attribute__ ((visibility ("default")))
-
 /* ---- Frame access (image.c) ------------------------------------------ */
 
 /* Per-format byte layout, resolved once per frame. */

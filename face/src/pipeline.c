@@ -20,13 +20,13 @@ struct _FkpFacePipeline {
   uint64_t n_detector_runs;       /* statistics for tests and benchmarks */
 };
 
-FKP_FACE_PUBLIC GQuark
+FKP_PUBLIC GQuark
 fkp_face_error_quark (void)
 {
   return g_quark_from_static_string ("fkp-face-error-quark");
 }
 
-FKP_FACE_PUBLIC void
+FKP_PUBLIC void
 fkp_face_list_init (FkpFaceList *list)
 {
   list->faces = NULL;
@@ -34,14 +34,14 @@ fkp_face_list_init (FkpFaceList *list)
   list->capacity = 0;
 }
 
-FKP_FACE_PUBLIC void
+FKP_PUBLIC void
 fkp_face_list_clear (FkpFaceList *list)
 {
   g_free (list->faces);
   fkp_face_list_init (list);
 }
 
-FKP_FACE_PUBLIC void
+FKP_PUBLIC void
 fkp_face_options_init (FkpFaceOptions *o)
 {
   memset (o, 0, sizeof *o);
@@ -61,7 +61,7 @@ fkp_face_options_init (FkpFaceOptions *o)
   o->threads = 1;
 }
 
-FKP_FACE_PUBLIC char *
+FKP_PUBLIC char *
 fkp_face_find_model (const char *file_name, GError **error)
 {
   if (file_name == NULL || *file_name == '\0') {
@@ -155,7 +155,7 @@ load_detector (FkpFacePipeline *p, GError **error)
   return p->detector != NULL;
 }
 
-FKP_FACE_PUBLIC FkpFacePipeline *
+FKP_PUBLIC FkpFacePipeline *
 fkp_face_pipeline_new (const FkpFaceOptions *opts, GError **error)
 {
   FkpFaceOptions defaults;
@@ -191,7 +191,7 @@ fail:
   return NULL;
 }
 
-FKP_FACE_PUBLIC void
+FKP_PUBLIC void
 fkp_face_pipeline_free (FkpFacePipeline *p)
 {
   if (p == NULL)
@@ -205,7 +205,7 @@ fkp_face_pipeline_free (FkpFacePipeline *p)
   g_free (p);
 }
 
-FKP_FACE_PUBLIC void
+FKP_PUBLIC void
 fkp_face_pipeline_reset (FkpFacePipeline *p)
 {
   fkp_tracker_reset (p->tracker);
@@ -216,7 +216,7 @@ fkp_face_pipeline_reset (FkpFacePipeline *p)
 
 /* ---- Run-time settings ------------------------------------------------ */
 
-FKP_FACE_PUBLIC gboolean
+FKP_PUBLIC gboolean
 fkp_face_pipeline_set_source (FkpFacePipeline *p, FkpFaceSource source, GError **error)
 {
   if ((unsigned) source > FKP_FACE_SOURCE_FULL_FRAME) {
@@ -232,7 +232,7 @@ fkp_face_pipeline_set_source (FkpFacePipeline *p, FkpFaceSource source, GError *
   return TRUE;
 }
 
-FKP_FACE_PUBLIC gboolean
+FKP_PUBLIC gboolean
 fkp_face_pipeline_set_detect_interval (FkpFacePipeline *p, int frames, GError **error)
 {
   if (frames < 1) {
@@ -244,7 +244,7 @@ fkp_face_pipeline_set_detect_interval (FkpFacePipeline *p, int frames, GError **
   return TRUE;
 }
 
-FKP_FACE_PUBLIC gboolean
+FKP_PUBLIC gboolean
 fkp_face_pipeline_set_max_faces (FkpFacePipeline *p, int max_faces, GError **error)
 {
   if (max_faces < 1 || max_faces > FKP_FACE_MAX_FACES_LIMIT) {
@@ -256,7 +256,7 @@ fkp_face_pipeline_set_max_faces (FkpFacePipeline *p, int max_faces, GError **err
   return TRUE;
 }
 
-FKP_FACE_PUBLIC gboolean
+FKP_PUBLIC gboolean
 fkp_face_pipeline_set_min_face_size (FkpFacePipeline *p, int pixels, GError **error)
 {
   if (pixels < 0) {
@@ -268,7 +268,7 @@ fkp_face_pipeline_set_min_face_size (FkpFacePipeline *p, int pixels, GError **er
   return TRUE;
 }
 
-FKP_FACE_PUBLIC gboolean
+FKP_PUBLIC gboolean
 fkp_face_pipeline_set_detector_threshold (FkpFacePipeline *p, float threshold, GError **error)
 {
   if (!(threshold <= 1.0f)) {
@@ -280,7 +280,7 @@ fkp_face_pipeline_set_detector_threshold (FkpFacePipeline *p, float threshold, G
   return TRUE;
 }
 
-FKP_FACE_PUBLIC gboolean
+FKP_PUBLIC gboolean
 fkp_face_pipeline_set_smoothing (FkpFacePipeline *p, gboolean enabled, float min_cutoff,
                                  float beta, float d_cutoff, GError **error)
 {
@@ -295,7 +295,7 @@ fkp_face_pipeline_set_smoothing (FkpFacePipeline *p, gboolean enabled, float min
   return TRUE;
 }
 
-FKP_FACE_PUBLIC void
+FKP_PUBLIC void
 fkp_face_pipeline_set_threads (FkpFacePipeline *p, int threads)
 {
   p->opts.threads = MAX (1, threads);
@@ -304,25 +304,25 @@ fkp_face_pipeline_set_threads (FkpFacePipeline *p, int threads)
     fkp_face_detector_set_threads (p->detector, p->opts.threads);
 }
 
-FKP_FACE_PUBLIC const FkpFaceOptions *
+FKP_PUBLIC const FkpFaceOptions *
 fkp_face_pipeline_get_options (const FkpFacePipeline *p)
 {
   return &p->opts;
 }
 
-FKP_FACE_PUBLIC int
+FKP_PUBLIC int
 fkp_face_pipeline_get_landmark_input_size (const FkpFacePipeline *p)
 {
   return fkp_landmark_model_input_size (p->landmarks);
 }
 
-FKP_FACE_PUBLIC const char *
+FKP_PUBLIC const char *
 fkp_face_pipeline_get_landmark_metadata (const FkpFacePipeline *p, const char *key)
 {
   return fkp_landmark_model_metadata (p->landmarks, key);
 }
 
-FKP_FACE_PUBLIC uint64_t
+FKP_PUBLIC uint64_t
 fkp_face_pipeline_get_detector_runs (const FkpFacePipeline *p)
 {
   return p->n_detector_runs;
@@ -384,7 +384,7 @@ process_upstream (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceBox 
                                 p->dets->len, 0.0f, TRUE, error);
 }
 
-FKP_FACE_PUBLIC gboolean
+FKP_PUBLIC gboolean
 fkp_face_pipeline_process (FkpFacePipeline *p, const FkpFaceFrame *frame,
                            const FkpFaceBox *upstream_boxes, size_t n_upstream,
                            FkpFaceList *out, GError **error)

@@ -1,5 +1,68 @@
-/* facekpfilter: the element joining the face pipeline (libfacekp-face), the
- * sticker renderer (libfacekp-stickers) and GStreamer.
+/**
+ * SECTION:element-facekpfilter
+ * @title: facekpfilter
+ * @short_description: finds faces, predicts 68 landmarks per face, attaches
+ * them to the buffers and draws stickers
+ * @see_also: #GstFaceLandmarksMeta, #GstVideoRegionOfInterestMeta
+ *
+ * facekpfilter finds the faces in raw video (with its CNN face detector, from
+ * the `face` region-of-interest metas of an upstream element, or taking the
+ * whole frame as one face), predicts 68 landmarks per face (iBUG order,
+ * 0-based) with a CNN, follows the faces from frame to frame with stable ids
+ * and smooths the points over time.  It works in place: the pixels pass
+ * unchanged except where the overlay is blended.
+ *
+ * For every frame the element
+ *
+ * - attaches one #GstFaceLandmarksMeta (library `libfacekp-gst-meta`, header
+ *   `<facekp/gstfacelandmarksmeta.h>`) holding every face's id, box, score
+ *   and 68 points in frame pixels, with `n_faces` 0 when the frame holds no
+ *   face;
+ * - attaches one #GstVideoRegionOfInterestMeta of type `face` per face, its id
+ *   the face id, with a `facekp/landmarks` parameter structure (`id`,
+ *   `score`, `landmarks`: 136 doubles x0, y0, ... x67, y67);
+ * - posts an element message named `facekp` on the bus, every frame or only
+ *   when the faces' ids change (#GstFacekpFilter:post-messages), with the
+ *   fields `timestamp`, `stream-time`, `running-time`, `duration`, `frame`
+ *   and `faces`, a list of `face` structures (`x`, `y`, `width`, `height` as
+ *   facedetect gives them, plus `id`, `score` and `landmarks`);
+ * - appends one JSON line with the faces to a file when
+ *   #GstFacekpFilter:export-location is set;
+ * - draws the sticker pack (#GstFacekpFilter:stickers) and, for debugging,
+ *   the points and boxes as a #GstVideoOverlayComposition, attached as
+ *   #GstVideoOverlayCompositionMeta when downstream takes it and blended into
+ *   the frame otherwise.
+ *
+ * Every property can be changed in any state; a change takes effect at the
+ * next frame.  A model, sticker pack or export file that cannot be loaded or
+ * created is an error at start; while running it is a warning, and the
+ * element keeps its previous models or pack (or exports nothing).  Flushes,
+ * new streams, new caps and discontinuities forget the tracks.  The shipped
+ * models are looked up in `$FACEKP_MODELS_DIR`, the installed data
+ * directory, then the source tree; the format of each output is described in
+ * docs/element.md.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 filesrc location=examples/media/sample.avi ! decodebin ! videoconvert ! \
+ *     facekpfilter ! videoconvert ! jpegenc ! avimux ! filesink location=stickers.avi
+ * ]| Draws the default sticker pack on every face of a clip and writes the
+ * result to another file.
+ * |[
+ * gst-launch-1.0 -m filesrc location=examples/media/sample.avi ! decodebin ! videoconvert ! \
+ *     facekpfilter stickers=\"\" post-messages=on-change export-location=faces.jsonl ! fakesink
+ * ]| Landmarks only, no drawing: writes one JSON line per frame to faces.jsonl
+ * and prints a `facekp` message whenever the list of face ids changes.
+ * |[
+ * gst-launch-1.0 filesrc location=tests/data/sample4.jpg ! jpegdec ! videoconvert ! \
+ *     imagefreeze num-buffers=15 ! facekpfilter stickers=sunglasses draw-boxes=true ! \
+ *     videoconvert ! pngenc snapshot=true ! filesink location=sunglasses.png
+ * ]| Puts sunglasses on the faces of a photo, with each face's box and id,
+ * and saves the first frame as a PNG.
+ */
+
+/* Implementation notes: the element joins the face pipeline (libfacekp-face),
+ * the sticker renderer (libfacekp-stickers) and GStreamer.
  *
  * Property changes are recorded under the object lock with a dirty flag and
  * applied by the streaming thread at the start of the next frame, so a frame
@@ -56,6 +119,8 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FACEKP_FORMATS)));
 
 G_DEFINE_TYPE (GstFacekpFilter, gst_facekp_filter, GST_TYPE_VIDEO_FILTER);
+GST_ELEMENT_REGISTER_DEFINE (facekpfilter, "facekpfilter", GST_RANK_NONE,
+    GST_TYPE_FACEKP_FILTER);
 
 GType
 gst_facekp_face_source_get_type (void)
@@ -887,69 +952,187 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
   gobject_class->get_property = gst_facekp_filter_get_property;
   gobject_class->finalize = gst_facekp_filter_finalize;
 
+  /**
+   * GstFacekpFilter:model:
+   *
+   * The 68-point landmark ONNX model: a path, or the file name of a shipped
+   * model (`facekp-landmarks68-160.onnx`, the 160x160 model: more accurate,
+   * at 1.4 to 2 times the cost per face).  Unset or empty: the shipped
+   * `facekp-landmarks68.onnx` (112x112).  Shipped models are looked up in
+   * `$FACEKP_MODELS_DIR`, the installed data directory, then the source tree.
+   */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Landmark model",
           "Path of the 68-point landmark ONNX model, or the file name of a shipped one "
           "(facekp-landmarks68-160.onnx: more accurate, 1.4-2x the cost per face); empty or "
           "unset = the shipped " FKP_FACE_LANDMARK_MODEL_NAME, NULL, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:detector-model:
+   *
+   * The face detector ONNX model, a path or the file name of a shipped model;
+   * loaded only with #GstFacekpFilter:face-source `detect`.  Unset or empty:
+   * the shipped `face-detector.onnx`.
+   */
   g_object_class_install_property (gobject_class, PROP_DETECTOR_MODEL,
       g_param_spec_string ("detector-model", "Detector model",
           "Path of the face detector ONNX model (face-source=detect); empty or unset = the "
           "shipped " FKP_FACE_DETECTOR_MODEL_NAME, NULL, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:face-source:
+   *
+   * Where the face boxes come from: the element's own CNN detector followed
+   * by tracking, the `face` #GstVideoRegionOfInterestMeta upstream attached to
+   * the buffer (replaced by the element's own), or the whole frame as one
+   * face crop.
+   */
   g_object_class_install_property (gobject_class, PROP_FACE_SOURCE,
       g_param_spec_enum ("face-source", "Face source",
           "Where face boxes come from", GST_TYPE_FACEKP_FACE_SOURCE,
           (gint) d.source, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:max-faces:
+   *
+   * The most faces followed at once, 1 to 64; when there are more, the
+   * largest win.
+   */
   g_object_class_install_property (gobject_class, PROP_MAX_FACES,
       g_param_spec_int ("max-faces", "Maximum faces",
           "Track at most this many faces (the largest win)", 1, FKP_FACE_MAX_FACES_LIMIT,
           d.max_faces, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:detect-interval:
+   *
+   * With #GstFacekpFilter:face-source `detect`: while every face is tracked,
+   * run the detector every this many frames, 1 to 10000 (1 = every frame);
+   * it also runs on any frame without tracks and whenever a track is lost.
+   */
   g_object_class_install_property (gobject_class, PROP_DETECT_INTERVAL,
       g_param_spec_int ("detect-interval", "Detect interval",
           "Run the face detector every N frames while tracking (and whenever a track is lost)",
           1, 10000, d.detect_interval, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:min-face-size:
+   *
+   * Ignore detected or upstream face boxes whose larger side is smaller than
+   * this, in pixels, 0 to 100000 (0 = keep every box).
+   */
   g_object_class_install_property (gobject_class, PROP_MIN_FACE_SIZE,
       g_param_spec_int ("min-face-size", "Minimum face size",
           "Ignore faces whose box's larger side is smaller than this (pixels)",
           0, 100000, d.min_face_size, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:detector-threshold:
+   *
+   * The minimum detector score, 0 to 1, for a detection to start a new face
+   * (a face already tracked is kept by weaker detections overlapping it); -1
+   * uses the threshold stored in the detector model (0.2 for the shipped
+   * one).
+   */
   g_object_class_install_property (gobject_class, PROP_DETECTOR_THRESHOLD,
       g_param_spec_float ("detector-threshold", "Detector threshold",
           "Minimum face detector score; -1 = the detector model's own threshold", -1.0f, 1.0f,
           d.detector_threshold < 0.0f ? -1.0f : d.detector_threshold, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:smoothing:
+   *
+   * Smooth each face's points over time with a One-Euro filter, driven by
+   * the buffer timestamps (30 frames per second assumed for buffers without
+   * one).
+   */
   g_object_class_install_property (gobject_class, PROP_SMOOTHING,
       g_param_spec_boolean ("smoothing", "Smoothing",
           "Smooth the landmarks over time with a One-Euro filter driven by timestamps",
           d.smoothing, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:smoothing-min-cutoff:
+   *
+   * The One-Euro filter's minimum cutoff frequency, in Hz, 0.001 to 1000:
+   * lower keeps still faces steadier, at the cost of more lag on slow motion.
+   */
   g_object_class_install_property (gobject_class, PROP_SMOOTHING_MIN_CUTOFF,
       g_param_spec_float ("smoothing-min-cutoff", "Smoothing minimum cutoff",
           "One-Euro minimum cutoff frequency in Hz: lower keeps still faces steadier",
           0.001f, 1000.0f, d.smoothing_min_cutoff, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:smoothing-beta:
+   *
+   * The One-Euro filter's speed coefficient, per face size per second, 0 to
+   * 1000: higher lags less on fast motion but lets more jitter through.
+   */
   g_object_class_install_property (gobject_class, PROP_SMOOTHING_BETA,
       g_param_spec_float ("smoothing-beta", "Smoothing beta",
           "One-Euro speed coefficient (per face size per second): higher lags less on "
           "fast motion", 0.0f, 1000.0f, d.smoothing_beta, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:smoothing-d-cutoff:
+   *
+   * The cutoff frequency of the One-Euro filter's speed estimate, in Hz,
+   * 0.001 to 1000.
+   */
   g_object_class_install_property (gobject_class, PROP_SMOOTHING_D_CUTOFF,
       g_param_spec_float ("smoothing-d-cutoff", "Smoothing derivative cutoff",
           "One-Euro cutoff frequency of the speed estimate in Hz",
           0.001f, 1000.0f, d.smoothing_d_cutoff, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:stickers:
+   *
+   * The sticker pack drawn on every face: a pack name (`default`, `seed`,
+   * `glasses`, `sunglasses`, `moustache`, `crown`), looked up as
+   * `NAME/NAME.ini` in `$FACEKP_STICKERS_DIR`, the installed data directory,
+   * then the source tree, or the path of a pack's `.ini` file.  Empty: no
+   * stickers, for applications that only want the landmarks.
+   */
   g_object_class_install_property (gobject_class, PROP_STICKERS,
       g_param_spec_string ("stickers", "Sticker pack",
           "Sticker pack to draw on every face: a pack name (\"default\", \"seed\", ...) or the "
           "path of a pack's .ini file; empty = no stickers", DEFAULT_STICKERS, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:draw-landmarks:
+   *
+   * Draw the 68 points of every face, for debugging.
+   */
   g_object_class_install_property (gobject_class, PROP_DRAW_LANDMARKS,
       g_param_spec_boolean ("draw-landmarks", "Draw landmarks",
           "Draw the 68 landmarks of every face (debugging)", FALSE, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:draw-boxes:
+   *
+   * Draw every face's box and id, for debugging.
+   */
   g_object_class_install_property (gobject_class, PROP_DRAW_BOXES,
       g_param_spec_boolean ("draw-boxes", "Draw boxes",
           "Draw every face's box and id (debugging)", FALSE, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:post-messages:
+   *
+   * When to post the `facekp` element message with the frame's faces on the
+   * bus: never, for every frame, or only when the list of face ids differs
+   * from the one in the last message.
+   */
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_enum ("post-messages", "Post messages",
           "When to post \"facekp\" element messages with the faces on the bus",
           GST_TYPE_FACEKP_MESSAGES, DEFAULT_POST_MESSAGES, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:export-location:
+   *
+   * A file to which one JSON line per frame is written, with the frame's
+   * timestamps, size and faces (boxes and points in pixels).  It is truncated
+   * when the element starts, or when the property is set while running; each
+   * line is written whole and flushed, so the file is valid at any moment.
+   * Unset or empty: no export.
+   */
   g_object_class_install_property (gobject_class, PROP_EXPORT_LOCATION,
       g_param_spec_string ("export-location", "Export location",
           "Write one JSON line per frame with its faces to this file (truncated at start); "
           "empty or unset = no export", NULL, PARAM_FLAGS));
+  /**
+   * GstFacekpFilter:threads:
+   *
+   * Threads each model run uses, 1 to 64; 0 = one per CPU core, at most 8.
+   * Several elements in one process should use the same value (the BLAS
+   * thread count is process-wide).
+   */
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
           "Threads per model run; 0 = one per CPU core (at most 8)", 0, MAX_THREADS, 0,

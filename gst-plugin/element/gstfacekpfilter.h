@@ -15,12 +15,35 @@
 
 G_BEGIN_DECLS
 
+/**
+ * GstFacekpFaceSource:
+ * @GST_FACEKP_FACE_SOURCE_DETECT: find faces with the CNN face detector every
+ *   #GstFacekpFilter:detect-interval frames (and whenever a track is lost),
+ *   then follow them from frame to frame with the landmarks
+ * @GST_FACEKP_FACE_SOURCE_UPSTREAM: take the `face`
+ *   #GstVideoRegionOfInterestMeta already on the incoming buffer (for example
+ *   from `facedetect`) as the frame's face boxes
+ * @GST_FACEKP_FACE_SOURCE_FULL_FRAME: the whole frame is one face crop
+ *
+ * Where #GstFacekpFilter:face-source takes the face boxes from.
+ */
 typedef enum {
   GST_FACEKP_FACE_SOURCE_DETECT = FKP_FACE_SOURCE_DETECT,
   GST_FACEKP_FACE_SOURCE_UPSTREAM = FKP_FACE_SOURCE_UPSTREAM,
   GST_FACEKP_FACE_SOURCE_FULL_FRAME = FKP_FACE_SOURCE_FULL_FRAME,
 } GstFacekpFaceSource;
 
+/**
+ * GstFacekpMessages:
+ * @GST_FACEKP_MESSAGES_NONE: post no message
+ * @GST_FACEKP_MESSAGES_EVERY_FRAME: post a message for every frame, with or
+ *   without faces
+ * @GST_FACEKP_MESSAGES_ON_CHANGE: post a message only when the list of face
+ *   ids differs from the one in the last message posted (and for the first
+ *   frame)
+ *
+ * When #GstFacekpFilter:post-messages posts the `facekp` element message.
+ */
 typedef enum {
   GST_FACEKP_MESSAGES_NONE,
   GST_FACEKP_MESSAGES_EVERY_FRAME,
@@ -34,6 +57,8 @@ GType gst_facekp_messages_get_type (void);
 
 #define GST_TYPE_FACEKP_FILTER (gst_facekp_filter_get_type ())
 G_DECLARE_FINAL_TYPE (GstFacekpFilter, gst_facekp_filter, GST, FACEKP_FILTER, GstVideoFilter)
+
+GST_ELEMENT_REGISTER_DECLARE (facekpfilter);
 
 /* What the properties ask for; written by set_property, read by the
  * streaming thread, both under the object lock. */

@@ -6,7 +6,7 @@ plugin_init (GstPlugin *plugin)
 {
   /* Register the meta up front so that apps see it as soon as the plugin loads. */
   gst_face_landmarks_meta_get_info ();
-  return gst_element_register (plugin, "facekpfilter", GST_RANK_NONE, GST_TYPE_FACEKP_FILTER);
+  return GST_ELEMENT_REGISTER (facekpfilter, plugin);
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, facekp,

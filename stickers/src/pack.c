@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-G_DEFINE_QUARK (fkp-sticker-error-quark, fkp_sticker_error)
+FKP_PUBLIC G_DEFINE_QUARK (fkp-sticker-error-quark, fkp_sticker_error)
 
 #define PACK_GROUP "pack"
 #define STICKER_GROUP_PREFIX "sticker "
@@ -83,7 +83,7 @@ raster_cache_entry_free (gpointer data)
   g_free (entry);
 }
 
-void
+FKP_PUBLIC void
 fkp_sticker_pack_free (FkpStickerPack *pack)
 {
   if (!pack)
@@ -568,7 +568,7 @@ parse_sticker (FkpStickerPack *pack, GHashTable *by_path, const char *pack_dir,
   return TRUE;
 }
 
-FkpStickerPack *
+FKP_PUBLIC FkpStickerPack *
 fkp_sticker_pack_load (const char *path, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
@@ -642,28 +642,28 @@ fail:
   return NULL;
 }
 
-const char *
+FKP_PUBLIC const char *
 fkp_sticker_pack_get_name (const FkpStickerPack *pack)
 {
   g_return_val_if_fail (pack != NULL, NULL);
   return pack->name;
 }
 
-const char *
+FKP_PUBLIC const char *
 fkp_sticker_pack_get_path (const FkpStickerPack *pack)
 {
   g_return_val_if_fail (pack != NULL, NULL);
   return pack->path;
 }
 
-guint
+FKP_PUBLIC guint
 fkp_sticker_pack_get_n_stickers (const FkpStickerPack *pack)
 {
   g_return_val_if_fail (pack != NULL, 0);
   return pack->n_stickers;
 }
 
-const char *
+FKP_PUBLIC const char *
 fkp_sticker_pack_get_sticker_name (const FkpStickerPack *pack, guint index)
 {
   g_return_val_if_fail (pack != NULL && index < pack->n_stickers, NULL);
@@ -677,7 +677,7 @@ is_pack_path (const char *value)
          has_suffix_nocase (value, ".ini");
 }
 
-char *
+FKP_PUBLIC char *
 fkp_sticker_pack_find (const char *name_or_path, GError **error)
 {
   g_return_val_if_fail (name_or_path != NULL, NULL);
@@ -719,7 +719,7 @@ fkp_sticker_pack_find (const char *name_or_path, GError **error)
   return NULL;
 }
 
-FkpStickerPack *
+FKP_PUBLIC FkpStickerPack *
 fkp_sticker_pack_open (const char *name_or_path, GError **error)
 {
   g_autofree char *path = fkp_sticker_pack_find (name_or_path, error);

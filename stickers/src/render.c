@@ -25,7 +25,7 @@ point_ok (const float p[2])
   return isfinite (p[0]) && isfinite (p[1]);
 }
 
-gboolean
+FKP_PUBLIC gboolean
 fkp_sticker_face_frame (const FkpFace *face, FkpStickerFaceFrame *frame)
 {
   g_return_val_if_fail (face != NULL && frame != NULL, FALSE);
@@ -116,7 +116,7 @@ place_sticker (const Sticker *sticker, guint index, const FkpFace *face,
          isfinite (out->height);
 }
 
-gboolean
+FKP_PUBLIC gboolean
 fkp_sticker_pack_place (const FkpStickerPack *pack, guint index, const FkpFace *face,
                         FkpStickerPlacement *placement)
 {
@@ -458,7 +458,7 @@ draw_debug (cairo_t *cr, const FkpFace *faces, guint n_faces, FkpStickerDrawFlag
   cairo_restore (cr);
 }
 
-void
+FKP_PUBLIC void
 fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr, const FkpFace *faces,
                          guint n_faces, guint64 timestamp_ns, FkpStickerDrawFlags flags)
 {
@@ -499,7 +499,7 @@ bounds_add (Bounds *b, double x0, double y0, double x1, double y1)
   b->y1 = MAX (b->y1, y1);
 }
 
-gboolean
+FKP_PUBLIC gboolean
 fkp_sticker_pack_get_extents (const FkpStickerPack *pack, const FkpFace *faces,
                               guint n_faces, FkpStickerDrawFlags flags,
                               cairo_rectangle_int_t *extents)

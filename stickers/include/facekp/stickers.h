@@ -24,13 +24,6 @@
 
 G_BEGIN_DECLS
 
-/* The library is built with hidden symbols; this marks its public API. */
-#if defined(__GNUC__) && !defined(_WIN32)
-#define FKP_STICKERS_API __attribute__ ((visibility ("default")))
-#else
-#define FKP_STICKERS_API
-#endif
-
 /* Sticker sizes and offsets are rejected beyond this many reference units. */
 #define FKP_STICKER_MAX_UNITS 20.0
 
@@ -77,13 +70,11 @@ typedef enum {
 
 typedef struct _FkpStickerPack FkpStickerPack;
 
-FKP_STICKERS_API
 GQuark fkp_sticker_error_quark (void);
 
 /* Loads a pack from its .ini file, decoding every image up front so that a
  * broken pack fails here and never while rendering.  Errors name the file, the
  * group and the key at fault. */
-FKP_STICKERS_API
 FkpStickerPack *fkp_sticker_pack_load (const char *path, GError **error);
 
 /* Resolves a pack name ("default", "seed", ...) or a path to the .ini file to
@@ -91,36 +82,27 @@ FkpStickerPack *fkp_sticker_pack_load (const char *path, GError **error);
  * looked up as NAME/NAME.ini in $FACEKP_STICKERS_DIR, then in the installed
  * data directory (<datadir>/facekp/stickers), then in the source tree's
  * stickers/packs.  Free the result with g_free. */
-FKP_STICKERS_API
 char *fkp_sticker_pack_find (const char *name_or_path, GError **error);
 
 /* fkp_sticker_pack_find followed by fkp_sticker_pack_load. */
-FKP_STICKERS_API
 FkpStickerPack *fkp_sticker_pack_open (const char *name_or_path, GError **error);
 
-FKP_STICKERS_API
 void fkp_sticker_pack_free (FkpStickerPack *pack);
 
-FKP_STICKERS_API
 const char *fkp_sticker_pack_get_name (const FkpStickerPack *pack);
-FKP_STICKERS_API
 const char *fkp_sticker_pack_get_path (const FkpStickerPack *pack);
-FKP_STICKERS_API
 guint fkp_sticker_pack_get_n_stickers (const FkpStickerPack *pack);
-FKP_STICKERS_API
 const char *fkp_sticker_pack_get_sticker_name (const FkpStickerPack *pack, guint index);
 
 /* Eye centres, reference lengths and eye-line angle of a face.  Returns FALSE
  * when an eye point (36, 39, 42 or 45) is not finite; face_width is NaN or
  * infinite when points 0 or 16 are. */
-FKP_STICKERS_API
 gboolean fkp_sticker_face_frame (const FkpFace *face, FkpStickerFaceFrame *frame);
 
 /* Computes where sticker @index lands on @face.  Returns FALSE when the
  * sticker is not drawn on that face: its faces= list excludes the face, a
  * point it needs is not finite, or the reference length is zero or not
  * finite. */
-FKP_STICKERS_API
 gboolean fkp_sticker_pack_place (const FkpStickerPack *pack, guint index,
                                  const FkpFace *face,
                                  FkpStickerPlacement *placement);
@@ -130,7 +112,6 @@ gboolean fkp_sticker_pack_place (const FkpStickerPack *pack, guint index,
  * then pack order; then the debug drawings @flags ask for.  @pack may be NULL
  * (debug drawing only).  @timestamp_ns picks the frame of animated stickers.
  * Faces with odd geometry are skipped sticker by sticker, never an error. */
-FKP_STICKERS_API
 void fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr,
                               const FkpFace *faces, guint n_faces,
                               guint64 timestamp_ns, FkpStickerDrawFlags flags);
@@ -141,7 +122,6 @@ void fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr,
  * extents->width x height, cairo_translate (cr, -extents->x, -extents->y) and
  * render.  Returns FALSE (and an empty rectangle) when nothing would be drawn.
  * @pack may be NULL. */
-FKP_STICKERS_API
 gboolean fkp_sticker_pack_get_extents (const FkpStickerPack *pack,
                                        const FkpFace *faces, guint n_faces,
                                        FkpStickerDrawFlags flags,
