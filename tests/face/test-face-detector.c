@@ -85,7 +85,7 @@ compare_with_python (int width, int height, GArray *expected)
   g_free (bytes);
   if (g_strcmp0 (sha, fixture_sha256) != 0)
     g_error ("%s changed since tests/data/face-detector-reference.txt was made: regenerate it "
-             "with /usr/bin/python3 tests/face/make-fixtures.py --detector-only", detector_path);
+             "with /usr/bin/python3 tests/face/make_fixtures.py --detector-only", detector_path);
   g_free (sha);
   FkpFaceDetector *det = fkp_face_detector_new (detector_path, width, height, 1, &error);
   g_assert_no_error (error);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the face pipeline's test fixtures into tests/data/ (run once, output committed).
 
-  /usr/bin/python3 tests/face/make-fixtures.py ../shared/data/keypoints
+  /usr/bin/python3 tests/face/make_fixtures.py ../shared/data/keypoints
 
 - face-<name>.png: a few labelled crops of the keypoints test split, as PNG (Cairo reads PNG),
   and face-crops.csv: their rows (file name, then x0, y0, ..., x67, y67), as in the data set.

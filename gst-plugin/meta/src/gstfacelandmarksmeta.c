@@ -5,7 +5,7 @@
 #include <string.h>
 #include <gst/video/video.h>
 
-GType
+FKP_PUBLIC GType
 gst_face_landmarks_meta_api_get_type (void)
 {
   static GType type = 0;
@@ -93,7 +93,7 @@ face_landmarks_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *src,
   return FALSE;
 }
 
-const GstMetaInfo *
+FKP_PUBLIC const GstMetaInfo *
 gst_face_landmarks_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
@@ -108,7 +108,7 @@ gst_face_landmarks_meta_get_info (void)
   return info;
 }
 
-GstFaceLandmarksMeta *
+FKP_PUBLIC GstFaceLandmarksMeta *
 gst_buffer_add_face_landmarks_meta (GstBuffer *buffer, const FkpFace *faces,
                                     guint n_faces, guint width, guint height)
 {
