@@ -108,7 +108,7 @@ fkp_net_free (FkpNet *net)
                   G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]\n",
                   net->profile_us[i] / net->profile_runs, 100.0 * net->profile_us[i] / total,
                   net->profile_us[i] > 0 ? 2.0 * s->macs * net->profile_runs / net->profile_us[i] / 1e3 : 0.0,
-                  s->label, s->op == OP_CONV ? s->conv_algo : -1, out->shape.dims[0],
+                  s->label, s->op == OP_CONV ? fkp_nn_conv_algo (s) : -1, out->shape.dims[0],
                   out->shape.dims[1], out->shape.dims[2], out->shape.dims[3]);
     }
     g_printerr ("total %.1f us per run\n", total / net->profile_runs);
