@@ -19,6 +19,11 @@
 #define FKP_SIMD
 #endif
 
+/* The op table's entry point `name` for a kernel built with FKP_SIMD, which
+ * must stay static: a plain function that calls it. */
+#define FKP_SIMD_KERNEL_ENTRY(name, kernel)                                  \
+  void name (FkpNet *net, const Step *step) { kernel (net, step); }
+
 /* The op kinds, the op table and every op family's entry points. */
 #include "ops/ops.h"
 
@@ -72,7 +77,7 @@ struct _Step {
   int output;
   Activation act;                   /* the op of an activation step; the fused epilogue of others */
   void *params;                     /* owned: the op's parameter struct, written by its builder */
-  size_t n_weights;                 /* floats of weights the op holds (weights, bias, scale), for the stats */
+  size_t n_weights;                 /* floats of weights, bias, scale it holds (for the stats) */
   uint64_t macs;
   gboolean dead;                    /* fused into another step or made a no-op */
 };

@@ -125,12 +125,7 @@ run_binary (FkpNet *net, const Step *s)
   fkp_nn_apply_activation (y, net->tensors[s->output].n_elements, &s->act);
 }
 
-/* The SIMD clones stay file-local (see fkp_nn_apply_activation). */
-void
-fkp_nn_run_binary (FkpNet *net, const Step *s)
-{
-  run_binary (net, s);
-}
+FKP_SIMD_KERNEL_ENTRY (fkp_nn_run_binary, run_binary)
 
 gboolean
 fkp_nn_build_binary (Node *node, GError **error)

@@ -404,8 +404,8 @@ conv_im2col_channels_part (void *ctx, int part, int n_parts)
   finish_block (j, lo, hi, 0, j->P);
 }
 
-/* Small feature maps on weights packed at load (run/packed-gemm.c): each part takes
- * whole panels of output channels. */
+/* Small feature maps on weights packed at load (run/packed-gemm.c): each
+ * part takes whole panels of output channels. */
 static void
 conv_packed_part (void *ctx, int part, int n_parts)
 {

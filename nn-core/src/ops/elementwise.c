@@ -175,12 +175,7 @@ run_batchnorm (FkpNet *net, const Step *s)
   apply_activation (y, net->tensors[s->output].n_elements, &s->act);
 }
 
-/* The SIMD clones stay file-local (see fkp_nn_apply_activation). */
-void
-fkp_nn_run_batchnorm (FkpNet *net, const Step *s)
-{
-  run_batchnorm (net, s);
-}
+FKP_SIMD_KERNEL_ENTRY (fkp_nn_run_batchnorm, run_batchnorm)
 
 void
 fkp_nn_clear_batchnorm (void *params)

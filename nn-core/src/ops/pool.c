@@ -325,23 +325,17 @@ run_pool (FkpNet *net, const Step *s)
   }
 }
 
-/* The SIMD clones stay file-local (see fkp_nn_apply_activation). */
-void
-fkp_nn_run_pool (FkpNet *net, const Step *s)
-{
-  run_pool (net, s);
-}
+FKP_SIMD_KERNEL_ENTRY (fkp_nn_run_pool, run_pool)
 
 gboolean
 fkp_nn_build_pool (Node *node, GError **error)
 {
   const gboolean is_max = node->variant;
   int x;
-  if (!check_arity (node, 1, 1, 1, 1, error)
-      || !check_attrs (node, is_max
-                             ? "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides"
-                             : "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides",
-                       error)
+  const char *known = is_max
+                      ? "auto_pad,ceil_mode,dilations,kernel_shape,pads,storage_order,strides"
+                      : "auto_pad,ceil_mode,count_include_pad,kernel_shape,pads,strides";
+  if (!check_arity (node, 1, 1, 1, 1, error) || !check_attrs (node, known, error)
       || !want_float (node, 0, &x, error) || !want_nchw (node, x, error))
     return FALSE;
   const Tensor *X = T (node->L, x);
@@ -416,11 +410,7 @@ run_global_pool (FkpNet *net, const Step *s)
   }
 }
 
-void
-fkp_nn_run_global_pool (FkpNet *net, const Step *s)
-{
-  run_global_pool (net, s);
-}
+FKP_SIMD_KERNEL_ENTRY (fkp_nn_run_global_pool, run_global_pool)
 
 gboolean
 fkp_nn_build_global_pool (Node *node, GError **error)

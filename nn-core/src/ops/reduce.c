@@ -55,12 +55,7 @@ run_reduce (FkpNet *net, const Step *s)
   }
 }
 
-/* The SIMD clones stay file-local (see fkp_nn_apply_activation). */
-void
-fkp_nn_run_reduce (FkpNet *net, const Step *s)
-{
-  run_reduce (net, s);
-}
+FKP_SIMD_KERNEL_ENTRY (fkp_nn_run_reduce, run_reduce)
 
 gboolean
 fkp_nn_build_reduce (Node *node, GError **error)
@@ -166,12 +161,7 @@ run_argmax (FkpNet *net, const Step *s)
   }
 }
 
-/* The SIMD clones stay file-local (see fkp_nn_apply_activation). */
-void
-fkp_nn_run_argmax (FkpNet *net, const Step *s)
-{
-  run_argmax (net, s);
-}
+FKP_SIMD_KERNEL_ENTRY (fkp_nn_run_argmax, run_argmax)
 
 gboolean
 fkp_nn_build_argmax (Node *node, GError **error)

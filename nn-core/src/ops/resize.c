@@ -43,12 +43,7 @@ run_resize (FkpNet *net, const Step *s)
   }
 }
 
-/* The SIMD clones stay file-local (see fkp_nn_apply_activation). */
-void
-fkp_nn_run_resize (FkpNet *net, const Step *s)
-{
-  run_resize (net, s);
-}
+FKP_SIMD_KERNEL_ENTRY (fkp_nn_run_resize, run_resize)
 
 void
 fkp_nn_clear_resize (void *params)
