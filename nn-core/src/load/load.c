@@ -71,6 +71,7 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
   L->name_uses = g_hash_table_new (g_str_hash, g_str_equal);
   L->output_names = g_hash_table_new (g_str_hash, g_str_equal);
 
+  /* Stage 1: the protobuf, its opset and its initializers. */
   if (size == 0) {
     fail (error, FKP_NN_ERROR_PARSE, "empty model");
     goto out;
@@ -96,7 +97,6 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
           "(7 to 18; 11 to 17 tested)", L->opset);
     goto out;
   }
-  /* Stage 1: the protobuf and its initializers. */
   for (size_t i = 0; i < L->graph->n_initializer; i++) {
     const Onnx__TensorProto *t = L->graph->initializer[i];
     if (!t->name || !t->name[0]) {
@@ -129,22 +129,7 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
   /* Stages 4 and 5: weight packing, then memory planning. */
   if (!pack_weights (L, error) || !plan_memory (L, error))
     goto out;
-  /* Keep only the constants that steps or outputs still read. */
-  {
-    int *last_reader = g_new (int, L->tensors->len);
-    gboolean *aliased = g_new (gboolean, L->tensors->len);
-    count_uses (L, last_reader, aliased);
-    for (guint t = 0; t < L->tensors->len; t++) {
-      Tensor *x = T (L, t);
-      if (x->kind != TK_CONST || x->n_uses > 0 || x->is_output)
-        continue;
-      g_clear_pointer (&x->fdata, g_free);
-      g_clear_pointer (&x->idata, g_free);
-      x->data = NULL;
-    }
-    g_free (last_reader);
-    g_free (aliased);
-  }
+  free_unread_constants (L);
   ok = TRUE;
 out:
   g_free (order);

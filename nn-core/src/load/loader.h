@@ -168,5 +168,7 @@ gboolean pack_weights (Loader *L, GError **error);
 
 /* plan.c */
 gboolean plan_memory (Loader *L, GError **error);
+/* Frees the constants that no step or graph output reads any more. */
+void free_unread_constants (Loader *L);
 
 #endif

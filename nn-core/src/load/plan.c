@@ -1,6 +1,7 @@
 /* Loader stage 5, memory planning: every activation gets its place in one
  * arena, by lifetime, and the scratch area is allocated; then each
- * tensor's address is known for good. */
+ * tensor's address is known for good.  Last, the constants no step reads
+ * any more (folded into weights or into other constants) are freed. */
 #include "load/loader.h"
 
 typedef struct {
@@ -125,4 +126,22 @@ plan_memory (Loader *L, GError **error)
   net->stats.naive_activation_bytes = naive;
   net->stats.scratch_bytes = net->scratch_floats * sizeof (float);
   return TRUE;
+}
+
+void
+free_unread_constants (Loader *L)
+{
+  int *last_reader = g_new (int, L->tensors->len);
+  gboolean *aliased = g_new (gboolean, L->tensors->len);
+  count_uses (L, last_reader, aliased);
+  for (guint t = 0; t < L->tensors->len; t++) {
+    Tensor *x = T (L, t);
+    if (x->kind != TK_CONST || x->n_uses > 0 || x->is_output)
+      continue;
+    g_clear_pointer (&x->fdata, g_free);
+    g_clear_pointer (&x->idata, g_free);
+    x->data = NULL;
+  }
+  g_free (last_reader);
+  g_free (aliased);
 }
