@@ -40,9 +40,9 @@ count_uses (Loader *L, int *last_reader, gboolean *aliased)
 }
 
 /* Folds a BatchNormalization that follows a Conv into the conv's weights,
- * then activations that follow a Conv, Gemm, BatchNormalization or binary
- * op into that op's epilogue, when the intermediate tensor has no other
- * reader. */
+ * then an activation into the epilogue of the op before it where the
+ * table allows (Conv, Gemm, MatMul, BatchNormalization, binary ops), when
+ * the intermediate tensor has no other reader. */
 void
 fuse_steps (Loader *L)
 {
