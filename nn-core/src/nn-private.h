@@ -8,6 +8,7 @@
 
 #define FKP_PUBLIC __attribute__ ((visibility ("default")))
 
+
 /* The engine's own loops are built for the baseline x86-64 and, through
  * GCC's function multiversioning, also for AVX2+FMA and AVX-512 machines;
  * the best clone is picked once at load time.  Other compilers and
