@@ -22,10 +22,12 @@ count_uses (Loader *L, int *last_reader, gboolean *aliased)
 {
   for (guint t = 0; t < L->tensors->len; t++) {
     T (L, t)->n_uses = 0;
-    last_reader[t] = -1;
-    aliased[t] = FALSE;
+    if (last_reader) {
+      last_reader[t] = -1;
+      aliased[t] = FALSE;
+    }
   }
-  for (guint t = 0; t < L->tensors->len; t++)
+  for (guint t = 0; t < L->tensors->len && aliased; t++)
     if (T (L, t)->alias_of >= 0)
       aliased[T (L, t)->alias_of] = TRUE;
   for (guint i = 0; i < L->steps->len; i++) {
@@ -34,7 +36,8 @@ count_uses (Loader *L, int *last_reader, gboolean *aliased)
       continue;
     for (int k = 0; k < s->n_inputs; k++) {
       T (L, s->inputs[k])->n_uses++;
-      last_reader[s->inputs[k]] = (int) i;
+      if (last_reader)
+        last_reader[s->inputs[k]] = (int) i;
     }
   }
 }

@@ -156,7 +156,8 @@ gboolean build_node (Loader *L, const Onnx__NodeProto *proto, size_t index, GErr
 /* The storage root of tensor `t` (followed through aliases), and its
  * element offset there. */
 int root_of (Loader *L, int t, size_t *offset);
-/* Use counts per tensor and, where a tensor is read once, who reads it. */
+/* Use counts per tensor (Tensor.n_uses) and, unless the arrays are NULL,
+ * the last step reading each tensor and whether a view aliases it. */
 void count_uses (Loader *L, int *last_reader, gboolean *aliased);
 void fuse_steps (Loader *L);
 void alias_concats (Loader *L);

@@ -131,9 +131,7 @@ plan_memory (Loader *L, GError **error)
 void
 free_unread_constants (Loader *L)
 {
-  int *last_reader = g_new (int, L->tensors->len);
-  gboolean *aliased = g_new (gboolean, L->tensors->len);
-  count_uses (L, last_reader, aliased);
+  count_uses (L, NULL, NULL);
   for (guint t = 0; t < L->tensors->len; t++) {
     Tensor *x = T (L, t);
     if (x->kind != TK_CONST || x->n_uses > 0 || x->is_output)
@@ -142,6 +140,4 @@ free_unread_constants (Loader *L)
     g_clear_pointer (&x->idata, g_free);
     x->data = NULL;
   }
-  g_free (last_reader);
-  g_free (aliased);
 }
