@@ -81,7 +81,7 @@ fkp_face_detector_new (const char *path, int input_width, int input_height, int 
   GError *nn_error = NULL;
   FkpNet *net = fkp_net_new_from_file (path, &opts, &nn_error);
   if (net == NULL) {
-    g_propagate_prefixed_error (error, nn_error, "%s: ", path);
+    g_propagate_error (error, nn_error);
     return NULL;
   }
   FkpFaceDetector *d = g_new0 (FkpFaceDetector, 1);

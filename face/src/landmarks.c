@@ -52,7 +52,7 @@ fkp_landmark_model_new (const char *path, int threads, GError **error)
   GError *nn_error = NULL;
   FkpNet *net = fkp_net_new_from_file (path, &opts, &nn_error);
   if (net == NULL) {
-    g_propagate_prefixed_error (error, nn_error, "%s: ", path);
+    g_propagate_error (error, nn_error);
     return NULL;
   }
   FkpLandmarkModel *m = g_new0 (FkpLandmarkModel, 1);

@@ -70,9 +70,10 @@ fkp_net_new_from_file (const char *path, const FkpNetOptions *opts, GError **err
     g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT, "no model path");
     return NULL;
   }
+  /* Every message names the file once: GLib's already does, the loader's
+   * get it as a prefix.  Callers should not add it again. */
   if (!g_file_get_contents (path, &contents, &length, &io_error)) {
-    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_IO, "cannot read model '%s': %s", path,
-                 io_error->message);
+    g_set_error_literal (error, FKP_NN_ERROR, FKP_NN_ERROR_IO, io_error->message);
     g_error_free (io_error);
     return NULL;
   }
@@ -108,7 +109,7 @@ fkp_net_free (FkpNet *net)
                   G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]\n",
                   net->profile_us[i] / net->profile_runs, 100.0 * net->profile_us[i] / total,
                   net->profile_us[i] > 0 ? 2.0 * s->macs * net->profile_runs / net->profile_us[i] / 1e3 : 0.0,
-                  s->label, s->op == OP_CONV ? s->conv_algo : -1, out->shape.dims[0],
+                  s->label, s->op == OP_CONV ? fkp_nn_conv_algo (s) : -1, out->shape.dims[0],
                   out->shape.dims[1], out->shape.dims[2], out->shape.dims[3]);
     }
     g_printerr ("total %.1f us per run\n", total / net->profile_runs);
@@ -223,7 +224,7 @@ fkp_net_run (FkpNet *net, GError **error)
     g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT, "no net");
     return FALSE;
   }
-  /* The net splits its work itself (parallel.c): OpenBLAS runs each part on
+  /* The net splits its work itself (run/parallel.c): OpenBLAS runs each part on
    * the calling thread.  Its thread count is process-wide: set it only when
    * it differs. */
   if (openblas_get_num_threads () != 1)

@@ -22,16 +22,17 @@
  *
  * Threads: one FkpNet must not be used by two threads at once; distinct nets
  * may run concurrently in different threads (e.g. GStreamer streaming
- * threads).  `threads` is the number of threads one fkp_net_run() uses for
- * its GEMMs (where nearly all the time goes), which run on OpenBLAS's thread
- * pool; the net's own loops (im2col, direct and depthwise conv, pooling,
- * element-wise ops) run on the calling thread.  OpenBLAS's thread count is
- * process-global: fkp_net_run() calls openblas_set_num_threads() with the
- * net's count when it differs from the current one, so several nets with
- * different counts in one process keep resetting it; give them the same
- * count.  OpenBLAS serialises multi-threaded GEMMs issued from different
- * caller threads, so two nets running at once in two streaming threads gain
- * most with threads = 1 each.
+ * threads).  `threads` is the number of threads one fkp_net_run() uses: the
+ * net splits the work itself, on a pool of threads - 1 workers of its own
+ * (made at the first run after the count is set) plus the calling thread.
+ * Convolutions and max pooling, in their common forms, are cut into one
+ * part per thread when large enough; the other ops run on the calling
+ * thread.  OpenBLAS is kept to one thread and runs each part's GEMM on the
+ * thread that runs the part: fkp_net_run() sets OpenBLAS's process-wide
+ * count to 1 (openblas_set_num_threads) whenever it is not, which also
+ * applies to any other OpenBLAS user in the process.  Each net has its own
+ * workers, so several nets running at once on few cores do best with
+ * threads = 1 each.
  */
 #ifndef FACEKP_NN_H
 #define FACEKP_NN_H
@@ -48,7 +49,8 @@ G_BEGIN_DECLS
 GQuark fkp_nn_error_quark (void);
 
 /* Error codes in the FKP_NN_ERROR domain.  Messages name the node (name and
- * op_type) or tensor at fault. */
+ * op_type) or tensor at fault; those of fkp_net_new_from_file() also name
+ * the file, once. */
 typedef enum {
   FKP_NN_ERROR_IO,                    /* file cannot be read */
   FKP_NN_ERROR_PARSE,                 /* truncated or corrupt protobuf, malformed model */

@@ -1,0 +1,145 @@
+/* Loader stage 3, fusion, on the built steps: a BatchNormalization after a
+ * Conv folded into its weights, activations run as the epilogue of the op
+ * before them (the kinds whose table entry says so), channel concats
+ * written in place by their producers; then the dead steps dropped. */
+#include "load/loader.h"
+
+int
+root_of (Loader *L, int t, size_t *offset)
+{
+  size_t off = 0;
+  while (T (L, t)->alias_of >= 0) {
+    off += T (L, t)->alias_offset;
+    t = T (L, t)->alias_of;
+  }
+  if (offset)
+    *offset = off;
+  return t;
+}
+
+void
+count_uses (Loader *L, int *last_reader, gboolean *aliased)
+{
+  for (guint t = 0; t < L->tensors->len; t++) {
+    T (L, t)->n_uses = 0;
+    if (last_reader) {
+      last_reader[t] = -1;
+      aliased[t] = FALSE;
+    }
+  }
+  for (guint t = 0; t < L->tensors->len && aliased; t++)
+    if (T (L, t)->alias_of >= 0)
+      aliased[T (L, t)->alias_of] = TRUE;
+  for (guint i = 0; i < L->steps->len; i++) {
+    Step *s = S (L, i);
+    if (s->dead)
+      continue;
+    for (int k = 0; k < s->n_inputs; k++) {
+      T (L, s->inputs[k])->n_uses++;
+      if (last_reader)
+        last_reader[s->inputs[k]] = (int) i;
+    }
+  }
+}
+
+/* Folds a BatchNormalization that follows a Conv into the conv's weights,
+ * then an activation into the epilogue of the op before it where the
+ * table allows (Conv, Gemm, MatMul, BatchNormalization, binary ops), when
+ * the intermediate tensor has no other reader. */
+void
+fuse_steps (Loader *L)
+{
+  int *last_reader = g_new (int, L->tensors->len);
+  gboolean *aliased = g_new (gboolean, L->tensors->len);
+  count_uses (L, last_reader, aliased);
+  for (guint i = 0; i < L->steps->len; i++) {
+    Step *s = S (L, i);
+    if (s->dead || !fkp_nn_ops[s->op].fuses_activation)
+      continue;
+    for (;;) {
+      int t = s->output;
+      Tensor *out = T (L, t);
+      if (out->n_uses != 1 || out->is_output || aliased[t] || last_reader[t] < 0)
+        break;
+      Step *next = S (L, last_reader[t]);
+      if (next->op == OP_BATCHNORM && s->op == OP_CONV && s->act.kind == ACT_NONE) {
+        fkp_nn_conv_fold_batchnorm (s, next, T (L, s->inputs[0])->shape.dims[1],
+                                    out->shape.dims[1]);
+      } else if (next->op == OP_ACTIVATION && s->act.kind == ACT_NONE) {
+        s->act = next->act;
+      } else {
+        break;
+      }
+      /* `next` disappears; `s` writes its output directly. */
+      next->dead = TRUE;
+      s->output = next->output;
+      T (L, s->output)->producer = (int) i;
+      out->producer = -1;
+      count_uses (L, last_reader, aliased);
+    }
+  }
+  g_free (last_reader);
+  g_free (aliased);
+}
+
+/* Lets the producers of a channel concat write straight into their slice
+ * of its output, so the concat costs nothing. */
+void
+alias_concats (Loader *L)
+{
+  int *last_reader = g_new (int, L->tensors->len);
+  gboolean *aliased = g_new (gboolean, L->tensors->len);
+  count_uses (L, last_reader, aliased);
+  for (guint i = 0; i < L->steps->len; i++) {
+    Step *s = S (L, i);
+    if (s->dead || s->op != OP_CONCAT || !fkp_nn_concat_is_sliced (s))
+      continue;
+    gboolean ok = TRUE;
+    for (int k = 0; k < s->n_inputs && ok; k++) {
+      int t = s->inputs[k];
+      const Tensor *in = T (L, t);
+      ok = in->kind == TK_ACTIVATION && in->alias_of < 0 && in->producer >= 0 && !in->is_output
+           && in->dtype == DT_FLOAT && in->n_uses == 1;
+      for (int j = 0; j < k; j++)
+        ok &= s->inputs[j] != t;
+    }
+    if (!ok)
+      continue;
+    size_t offset = 0;
+    for (int k = 0; k < s->n_inputs; k++) {
+      Tensor *in = T (L, s->inputs[k]);
+      in->alias_of = s->output;
+      in->alias_offset = offset;
+      offset += in->n_elements;
+    }
+    /* The concat output is now written piecewise by the input producers. */
+    s->dead = TRUE;
+    T (L, s->output)->producer = -1;
+  }
+  g_free (last_reader);
+  g_free (aliased);
+}
+
+void
+compact_steps (Loader *L)
+{
+  int *map = g_new (int, MAX (L->steps->len, 1));
+  guint kept = 0;
+  for (guint i = 0; i < L->steps->len; i++) {
+    Step *s = S (L, i);
+    if (s->dead) {
+      fkp_nn_step_clear (s);
+      map[i] = -1;
+      continue;
+    }
+    map[i] = (int) kept;
+    if (kept != i)
+      *S (L, kept) = *s;
+    kept++;
+  }
+  g_array_set_size (L->steps, kept);
+  for (guint t = 0; t < L->tensors->len; t++)
+    if (T (L, t)->producer >= 0)
+      T (L, t)->producer = map[T (L, t)->producer];
+  g_free (map);
+}
