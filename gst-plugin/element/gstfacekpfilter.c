@@ -76,6 +76,7 @@
 
 #include "gstfacekpfilter.h"
 #include "facekpoverlay.h"
+#include "facekpfaces.h"
 
 #include <math.h>
 #include <string.h>
@@ -686,84 +687,6 @@ describe_frame (GstFacekpFilter *self, GstVideoFrame *frame, FkpFaceFrame *out)
   return TRUE;
 }
 
-/* Takes the "face" ROI metas upstream attached as this frame's boxes
- * (face-source=upstream).  They are removed from the buffer: the element
- * attaches its own, one per face, with the landmarks. */
-static gboolean
-take_face_roi (GstBuffer *buffer, GstMeta **meta, gpointer user_data)
-{
-  GArray *boxes = user_data;
-  (void) buffer;
-  if ((*meta)->info->api != GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)
-    return TRUE;
-  GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) *meta;
-  if (roi->roi_type != g_quark_from_static_string ("face"))
-    return TRUE;
-  FkpFaceBox box = { roi->x, roi->y, roi->w, roi->h };
-  g_array_append_val (boxes, box);
-  *meta = NULL;
-  return TRUE;
-}
-
-static GArray *
-collect_upstream_boxes (GstBuffer *buffer)
-{
-  GArray *boxes = g_array_new (FALSE, FALSE, sizeof (FkpFaceBox));
-  gst_buffer_foreach_meta (buffer, take_face_roi, boxes);
-  return boxes;
-}
-
-/* Fills @array (unset) with the 136 coordinates x0, y0, ... x67, y67. */
-static void
-landmarks_array_init (GValue *array, const FkpFace *face)
-{
-  g_value_init (array, GST_TYPE_ARRAY);
-  GValue v = G_VALUE_INIT;
-  g_value_init (&v, G_TYPE_DOUBLE);
-  for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
-    for (int c = 0; c < 2; c++) {
-      g_value_set_double (&v, face->points[p][c]);
-      gst_value_array_append_value (array, &v);
-    }
-  }
-  g_value_unset (&v);
-}
-
-/* The face box as whole pixels, rounded outwards and clipped to the frame:
- * what ROI metas and bus messages carry (both use unsigned integers). */
-static void
-pixel_box (const FkpFaceBox *b, gint width, gint height, guint box[4])
-{
-  gint x0 = CLAMP ((gint) floorf (b->x), 0, width);
-  gint y0 = CLAMP ((gint) floorf (b->y), 0, height);
-  gint x1 = CLAMP ((gint) ceilf (b->x + b->width), x0, width);
-  gint y1 = CLAMP ((gint) ceilf (b->y + b->height), y0, height);
-  box[0] = (guint) x0;
-  box[1] = (guint) y0;
-  box[2] = (guint) (x1 - x0);
-  box[3] = (guint) (y1 - y0);
-}
-
-static void
-add_roi_metas (GstBuffer *buffer, const FkpFace *faces, guint n_faces,
-               gint width, gint height)
-{
-  for (guint i = 0; i < n_faces; i++) {
-    const FkpFace *f = &faces[i];
-    guint box[4];
-    pixel_box (&f->box, width, height, box);
-    GstVideoRegionOfInterestMeta *roi = gst_buffer_add_video_region_of_interest_meta (buffer,
-        "face", box[0], box[1], box[2], box[3]);
-    roi->id = (gint) f->id;
-    GstStructure *param = gst_structure_new (GST_FACE_LANDMARKS_ROI_PARAM_NAME,
-        "id", G_TYPE_INT, (gint) f->id, "score", G_TYPE_DOUBLE, (gdouble) f->score, NULL);
-    GValue points = G_VALUE_INIT;
-    landmarks_array_init (&points, f);
-    gst_structure_take_value (param, "landmarks", &points);
-    gst_video_region_of_interest_meta_add_param (roi, param);
-  }
-}
-
 static gboolean
 ids_changed (GstFacekpFilter *self, const FkpFace *faces, guint n_faces)
 {
@@ -780,43 +703,10 @@ post_faces_message (GstFacekpFilter *self, GstBuffer *buffer, const FkpFace *fac
                     guint n_faces, gint width, gint height)
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
-  GstClockTime pts = GST_BUFFER_PTS (buffer);
-  GstClockTime running_time = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE;
-  if (GST_CLOCK_TIME_IS_VALID (pts) && trans->segment.format == GST_FORMAT_TIME) {
-    running_time = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts);
-    stream_time = gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, pts);
-  }
-
-  GValue list = G_VALUE_INIT;
-  g_value_init (&list, GST_TYPE_LIST);
-  for (guint i = 0; i < n_faces; i++) {
-    const FkpFace *f = &faces[i];
-    /* x, y, width, height as unsigned ints, as facedetect posts them. */
-    guint box[4];
-    pixel_box (&f->box, width, height, box);
-    GstStructure *s = gst_structure_new ("face",
-        "x", G_TYPE_UINT, box[0], "y", G_TYPE_UINT, box[1],
-        "width", G_TYPE_UINT, box[2], "height", G_TYPE_UINT, box[3],
-        "id", G_TYPE_INT, (gint) f->id,
-        "score", G_TYPE_DOUBLE, (gdouble) f->score, NULL);
-    GValue points = G_VALUE_INIT;
-    landmarks_array_init (&points, f);
-    gst_structure_take_value (s, "landmarks", &points);
-    GValue sv = G_VALUE_INIT;
-    g_value_init (&sv, GST_TYPE_STRUCTURE);
-    gst_value_set_structure (&sv, s);
-    gst_structure_free (s);
-    gst_value_list_append_and_take_value (&list, &sv);
-  }
-
-  GstStructure *st = gst_structure_new ("facekp",
-      "timestamp", G_TYPE_UINT64, pts,
-      "stream-time", G_TYPE_UINT64, stream_time,
-      "running-time", G_TYPE_UINT64, running_time,
-      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buffer),
-      "frame", G_TYPE_UINT64, self->frame_index, NULL);
-  gst_structure_take_value (st, "faces", &list);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), st));
+  GstMessage *message = facekp_faces_message_new (GST_OBJECT (self), &trans->segment, buffer,
+                                                  self->frame_index, faces, n_faces,
+                                                  width, height);
+  gst_element_post_message (GST_ELEMENT (self), message);
 
   g_array_set_size (self->posted_ids, 0);
   for (guint i = 0; i < n_faces; i++)
@@ -844,7 +734,7 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
 
   GArray *upstream = NULL;
   if (s.source == GST_FACEKP_FACE_SOURCE_UPSTREAM)
-    upstream = collect_upstream_boxes (buffer);
+    upstream = facekp_faces_take_upstream_boxes (buffer);
 
   if (!fkp_face_pipeline_process (self->pipeline, &fframe,
           upstream ? (const FkpFaceBox *) upstream->data : NULL, upstream ? upstream->len : 0,
@@ -870,7 +760,7 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
   }
   const FkpFace *faces = meta->faces;
   guint n_faces = meta->n_faces;
-  add_roi_metas (buffer, faces, n_faces, width, height);
+  facekp_faces_attach_roi_metas (buffer, faces, n_faces, width, height);
 
   if (self->export) {
     GstClockTime running_time = GST_CLOCK_TIME_NONE;
