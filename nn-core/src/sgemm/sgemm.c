@@ -1,0 +1,239 @@
+/* The SGEMM's ISA dispatch, packing and cache blocking, around the register
+ * tiles of sgemm-{generic,avx2,avx512}.c.
+ *
+ * Loop nest (as in BLIS): columns of B in blocks of NC, K in blocks of KC
+ * (B's KC×NC block packed into the scratch as NR-wide, zero-padded, k-major
+ * panels), rows in blocks of MC, then each NR panel of B (kept in L1) against
+ * each MR panel of A in the MC block (kept in L2).  A is packed once, at load,
+ * panel by panel with all of K, so that the KC part of a panel is contiguous
+ * whichever block of K is running. */
+#include "sgemm.h"
+#include "sgemm-kernel.h"
+
+#include <glib.h>
+#include <stdint.h>
+#include <string.h>
+
+static const char *const isa_labels[FKP_SGEMM_N_ISAS] = {
+  [FKP_SGEMM_ISA_GENERIC] = "generic",
+  [FKP_SGEMM_ISA_AVX2] = "avx2",
+  [FKP_SGEMM_ISA_AVX512] = "avx512",
+};
+
+static const FkpSgemmKernel *
+kernel_for (FkpSgemmIsa isa)
+{
+  switch (isa) {
+#if defined(FKP_SGEMM_X86)
+  case FKP_SGEMM_ISA_AVX512:
+    return &fkp_sgemm_kernel_avx512;
+  case FKP_SGEMM_ISA_AVX2:
+    return &fkp_sgemm_kernel_avx2;
+#endif
+  default:
+    return &fkp_sgemm_kernel_generic;
+  }
+}
+
+bool
+fkp_sgemm_isa_supported (FkpSgemmIsa isa)
+{
+  switch (isa) {
+  case FKP_SGEMM_ISA_GENERIC:
+    return true;
+#if defined(FKP_SGEMM_X86)
+  /* __builtin_cpu_supports also checks that the OS saves the wider
+   * registers (XGETBV), not only CPUID. */
+  case FKP_SGEMM_ISA_AVX2:
+    __builtin_cpu_init ();
+    return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+  case FKP_SGEMM_ISA_AVX512:
+    __builtin_cpu_init ();
+    return __builtin_cpu_supports ("avx512f");
+#endif
+  default:
+    return false;
+  }
+}
+
+const char *
+fkp_sgemm_isa_label (FkpSgemmIsa isa)
+{
+  return isa >= 0 && isa < FKP_SGEMM_N_ISAS ? isa_labels[isa] : "unknown";
+}
+
+FkpSgemmIsa
+fkp_sgemm_isa_for_override (const char *value)
+{
+  if (value != NULL)
+    for (int isa = 0; isa < FKP_SGEMM_N_ISAS; isa++)
+      if (g_ascii_strcasecmp (value, isa_labels[isa]) == 0 && fkp_sgemm_isa_supported (isa))
+        return isa;
+  for (int isa = FKP_SGEMM_N_ISAS - 1; isa > FKP_SGEMM_ISA_GENERIC; isa--)
+    if (fkp_sgemm_isa_supported (isa))
+      return isa;
+  return FKP_SGEMM_ISA_GENERIC;
+}
+
+FkpSgemmIsa
+fkp_sgemm_isa (void)
+{
+  static gsize chosen = 0;     /* isa + 1 once decided */
+  if (g_once_init_enter (&chosen)) {
+    const char *value = g_getenv ("FKP_NN_ISA");
+    const FkpSgemmIsa isa = fkp_sgemm_isa_for_override (value);
+    if (value != NULL && *value != '\0' && g_ascii_strcasecmp (value, isa_labels[isa]) != 0)
+      g_debug ("FKP_NN_ISA=%s: not supported here, using %s", value, isa_labels[isa]);
+    g_once_init_leave (&chosen, (gsize) isa + 1);
+  }
+  return (FkpSgemmIsa) (chosen - 1);
+}
+
+const char *
+fkp_sgemm_isa_name (void)
+{
+  return isa_labels[fkp_sgemm_isa ()];
+}
+
+FkpSgemmA *
+fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K)
+{
+  g_return_val_if_fail (M >= 1 && K >= 1 && fkp_sgemm_isa_supported (isa), NULL);
+  const int mr = kernel_for (isa)->tile_rows;
+  FkpSgemmA *a = g_new0 (FkpSgemmA, 1);
+  a->isa = isa;
+  a->M = M;
+  a->K = K;
+  a->panel_rows = mr;
+  a->n_panels = (M + mr - 1) / mr;
+  a->panels = g_aligned_alloc ((size_t) a->n_panels * mr * K, sizeof (float), 64);
+  for (int p = 0; p < a->n_panels; p++) {
+    float *panel = a->panels + (size_t) p * K * mr;
+    for (int r = 0; r < mr; r++) {
+      const int row = p * mr + r;
+      for (int k = 0; k < K; k++)
+        panel[(size_t) k * mr + r] = row < M ? A[(size_t) row * lda + k] : 0.0f;
+    }
+  }
+  return a;
+}
+
+void
+fkp_sgemm_a_free (FkpSgemmA *a)
+{
+  if (a == NULL)
+    return;
+  g_aligned_free (a->panels);
+  g_free (a);
+}
+
+/* K in blocks of near-equal length, so that K = KC + 1 does not end on a
+ * block of one step (a tile's fixed cost over a single FMA row). */
+static int
+k_block_length (const FkpSgemmKernel *kern, int K)
+{
+  const int blocks = (K + kern->block_k - 1) / kern->block_k;
+  return (K + blocks - 1) / blocks;
+}
+
+#define SCRATCH_ALIGN_FLOATS 16 /* 64 bytes */
+
+size_t
+fkp_sgemm_scratch_floats (const FkpSgemmA *a, int cols)
+{
+  const FkpSgemmKernel *kern = kernel_for (a->isa);
+  const int nr = kern->tile_cols;
+  const int nc = MAX (1, MIN (cols, kern->block_cols));
+  return (size_t) k_block_length (kern, a->K) * (size_t) ((nc + nr - 1) / nr * nr)
+         + SCRATCH_ALIGN_FLOATS;
+}
+
+/* One row of a panel of B: `cols` floats and zeros up to nr.  Fixed sizes
+ * for the full rows, which the compiler turns into a few vector moves. */
+static inline void
+pack_b_row (float *dst, const float *src, int cols, int nr)
+{
+  if (cols == nr && nr == 32)
+    memcpy (dst, src, 32 * sizeof (float));
+  else if (cols == nr && nr == 16)
+    memcpy (dst, src, 16 * sizeof (float));
+  else if (cols == nr && nr == 8)
+    memcpy (dst, src, 8 * sizeof (float));
+  else {
+    memcpy (dst, src, (size_t) cols * sizeof (float));
+    memset (dst + cols, 0, (size_t) (nr - cols) * sizeof (float));
+  }
+}
+
+/* kc rows × nc columns of B into panels of nr columns, each kc×nr k-major. */
+static void
+pack_b_block (const float *B, size_t ldb, int kc, int nc, int nr, float *dst)
+{
+  for (int j0 = 0; j0 < nc; j0 += nr) {
+    const int cols = MIN (nr, nc - j0);
+    for (int k = 0; k < kc; k++, dst += nr)
+      pack_b_row (dst, B + (size_t) k * ldb + j0, cols, nr);
+  }
+}
+
+/* A tile cut by the edge of C: run on a full tile in a local buffer, with
+ * the valid part of C (when accumulating) and of the bias copied in. */
+static void
+edge_tile (const FkpSgemmKernel *kern, int kc, const float *ap, const float *bp, float *c,
+           size_t ldc, int rows, int cols, const float *bias, unsigned flags)
+{
+  const int nr = kern->tile_cols;
+  float tile[FKP_SGEMM_MAX_TILE_ROWS * FKP_SGEMM_MAX_TILE_COLS] __attribute__ ((aligned (64)));
+  float bias_rows[FKP_SGEMM_MAX_TILE_ROWS] = { 0 };
+  memset (tile, 0, sizeof (float) * (size_t) kern->tile_rows * nr);
+  if (flags & FKP_SGEMM_TILE_ACCUMULATE)
+    for (int r = 0; r < rows; r++)
+      memcpy (tile + r * nr, c + r * ldc, (size_t) cols * sizeof (float));
+  if (bias != NULL)
+    memcpy (bias_rows, bias, (size_t) rows * sizeof (float));
+  kern->tile (kc, ap, bp, tile, (size_t) nr, bias != NULL ? bias_rows : NULL, flags);
+  for (int r = 0; r < rows; r++)
+    memcpy (c + r * ldc, tile + r * nr, (size_t) cols * sizeof (float));
+}
+
+void
+fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t ldc,
+               const FkpSgemmEpilogue *epilogue, int panel_lo, int panel_hi,
+               int col_lo, int col_hi, float *scratch)
+{
+  const FkpSgemmKernel *kern = kernel_for (a->isa);
+  const int mr = kern->tile_rows, nr = kern->tile_cols, K = a->K;
+  const int kc_max = k_block_length (kern, K);
+  const int panels_per_block = MAX (1, kern->block_rows / mr);
+  const float *bias = epilogue != NULL ? epilogue->bias : NULL;
+  const bool relu = epilogue != NULL && epilogue->relu;
+  float *bpack = (float *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
+
+  panel_hi = MIN (panel_hi, a->n_panels);
+  for (int n0 = col_lo; n0 < col_hi; n0 += kern->block_cols) {
+    const int nc = MIN (kern->block_cols, col_hi - n0);
+    for (int k0 = 0; k0 < K; k0 += kc_max) {
+      const int kc = MIN (kc_max, K - k0);
+      const unsigned flags = (k0 > 0 ? FKP_SGEMM_TILE_ACCUMULATE : 0)
+                             | (relu && k0 + kc == K ? FKP_SGEMM_TILE_RELU : 0);
+      pack_b_block (B + (size_t) k0 * ldb + n0, ldb, kc, nc, nr, bpack);
+      for (int p0 = panel_lo; p0 < panel_hi; p0 += panels_per_block) {
+        const int p1 = MIN (panel_hi, p0 + panels_per_block);
+        for (int j = 0; j < nc; j += nr) {
+          const float *bp = bpack + (size_t) j * kc;
+          const int cols = MIN (nr, nc - j);
+          for (int p = p0; p < p1; p++) {
+            const float *ap = a->panels + ((size_t) p * K + k0) * mr;
+            const int row = p * mr, rows = MIN (mr, a->M - row);
+            const float *tile_bias = bias != NULL && k0 == 0 ? bias + row : NULL;
+            float *c = C + (size_t) row * ldc + n0 + j;
+            if (rows == mr && cols == nr)
+              kern->tile (kc, ap, bp, c, ldc, tile_bias, flags);
+            else
+              edge_tile (kern, kc, ap, bp, c, ldc, rows, cols, tile_bias, flags);
+          }
+        }
+      }
+    }
+  }
+}

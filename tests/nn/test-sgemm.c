@@ -1,0 +1,279 @@
+/* The engine's SGEMM (nn-core/src/sgemm/) against a naive triple loop that
+ * accumulates in double, on every ISA path this CPU supports: edges of the
+ * register tile, every kind of K, strides, bias and ReLU, the row and column
+ * ranges that threads use, and the convolutions of the shipped models. */
+#include <math.h>
+#include <string.h>
+#include <glib.h>
+#include "sgemm.h"
+
+/* Written around the ranges: a value the GEMM never produces, so a stray
+ * write shows. */
+#define GUARD 12345.0f
+
+typedef struct {
+  int M, N, K;
+  size_t ldb, ldc;             /* ≥ N */
+  bool bias, relu;
+} Shape;
+
+static float *
+random_floats (size_t n)
+{
+  float *v = g_new (float, MAX (n, 1));
+  for (size_t i = 0; i < n; i++)
+    v[i] = (float) g_test_rand_double_range (-1.0, 1.0);
+  return v;
+}
+
+/* want = A·B (+ bias, ReLU) in double; scale = Σ|a·b| (+ |bias|) per element,
+ * the size of the rounding error a float sum of those terms may make. */
+static void
+reference (const Shape *s, const float *A, const float *B, const float *bias, double *want,
+           double *scale)
+{
+  for (int r = 0; r < s->M; r++)
+    for (int j = 0; j < s->N; j++) {
+      double sum = bias != NULL ? bias[r] : 0.0, mag = bias != NULL ? fabs (bias[r]) : 0.0;
+      for (int k = 0; k < s->K; k++) {
+        const double t = (double) A[(size_t) r * s->K + k] * B[(size_t) k * s->ldb + j];
+        sum += t;
+        mag += fabs (t);
+      }
+      want[(size_t) r * s->N + j] = s->relu && sum < 0.0 ? 0.0 : sum;
+      scale[(size_t) r * s->N + j] = mag;
+    }
+}
+
+/* Runs the rows of panels [p_lo, p_hi) and columns [c_lo, c_hi) into C with
+ * a scratch buffer of exactly the size asked for, guarded at its end. */
+static void
+run_part (const FkpSgemmA *a, const Shape *s, const float *B, float *C, const float *bias,
+          int p_lo, int p_hi, int c_lo, int c_hi)
+{
+  const size_t n_scratch = fkp_sgemm_scratch_floats (a, c_hi - c_lo);
+  float *scratch = g_new (float, n_scratch + 1);
+  scratch[n_scratch] = GUARD;
+  const FkpSgemmEpilogue ep = { bias, s->relu };
+  fkp_sgemm_run (a, B, s->ldb, C, s->ldc, &ep, p_lo, p_hi, c_lo, c_hi, scratch);
+  g_assert_cmpfloat (scratch[n_scratch], ==, GUARD);
+  g_free (scratch);
+}
+
+/* C from `row_parts` × `col_parts` calls, as a pool of threads would split
+ * it (rows in whole panels), checked element by element against the
+ * reference and for writes outside M×N. */
+static void
+check_split (FkpSgemmIsa isa, const Shape *s, int row_parts, int col_parts)
+{
+  g_assert_cmpuint (s->ldb, >=, (size_t) s->N);
+  g_assert_cmpuint (s->ldc, >=, (size_t) s->N);
+  float *A = random_floats ((size_t) s->M * s->K);
+  float *B = random_floats ((size_t) s->K * s->ldb);
+  float *bias = s->bias ? random_floats ((size_t) s->M) : NULL;
+  const size_t c_floats = (size_t) s->M * s->ldc + 1;
+  float *C = g_new (float, c_floats);
+  for (size_t i = 0; i < c_floats; i++)
+    C[i] = GUARD;
+
+  FkpSgemmA *a = fkp_sgemm_a_new (isa, A, (size_t) s->K, s->M, s->K);
+  g_assert_nonnull (a);
+  g_assert_cmpint (a->n_panels * a->panel_rows, >=, s->M);
+  for (int rp = 0; rp < row_parts; rp++)
+    for (int cp = 0; cp < col_parts; cp++)
+      run_part (a, s, B, C, bias, a->n_panels * rp / row_parts, a->n_panels * (rp + 1) / row_parts,
+                s->N * cp / col_parts, s->N * (cp + 1) / col_parts);
+
+  double *want = g_new (double, (size_t) s->M * s->N);
+  double *scale = g_new (double, (size_t) s->M * s->N);
+  reference (s, A, B, bias, want, scale);
+  for (int r = 0; r < s->M; r++) {
+    for (int j = 0; j < s->N; j++) {
+      const double got = C[(size_t) r * s->ldc + j], w = want[(size_t) r * s->N + j];
+      const double tol = 1e-5 * scale[(size_t) r * s->N + j] + 1e-6;
+      if (!(fabs (got - w) <= tol))
+        g_error ("%s M=%d N=%d K=%d ldb=%zu ldc=%zu bias=%d relu=%d parts %d×%d: "
+                 "C[%d][%d] = %.9g, want %.9g (tolerance %.3g)",
+                 fkp_sgemm_isa_label (isa), s->M, s->N, s->K, s->ldb, s->ldc, s->bias, s->relu,
+                 row_parts, col_parts, r, j, got, w, tol);
+    }
+    for (size_t j = (size_t) s->N; j < s->ldc; j++)
+      g_assert_cmpfloat (C[(size_t) r * s->ldc + j], ==, GUARD);
+  }
+  g_assert_cmpfloat (C[c_floats - 1], ==, GUARD);
+
+  fkp_sgemm_a_free (a);
+  g_free (want);
+  g_free (scale);
+  g_free (C);
+  g_free (bias);
+  g_free (B);
+  g_free (A);
+}
+
+static void
+check (FkpSgemmIsa isa, int M, int N, int K)
+{
+  const Shape s = { M, N, K, (size_t) N, (size_t) N, false, false };
+  check_split (isa, &s, 1, 1);
+}
+
+static int
+tile_rows (FkpSgemmIsa isa)
+{
+  FkpSgemmA *a = fkp_sgemm_a_new (isa, (const float[]) { 1.0f }, 1, 1, 1);
+  const int rows = a->panel_rows;
+  fkp_sgemm_a_free (a);
+  return rows;
+}
+
+static bool
+skip_unsupported (FkpSgemmIsa isa)
+{
+  if (fkp_sgemm_isa_supported (isa))
+    return false;
+  g_test_skip_printf ("this CPU does not support %s", fkp_sgemm_isa_label (isa));
+  return true;
+}
+
+/* Every M up to a tile and a row past it, every N up to 31, short K. */
+static void
+test_edges (gconstpointer data)
+{
+  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
+  if (skip_unsupported (isa))
+    return;
+  const int rows = tile_rows (isa);
+  for (int M = 1; M <= rows + 1; M++)
+    for (int N = 1; N <= 31; N++)
+      for (int K = 1; K <= 3; K++)
+        check (isa, M, N, K);
+  for (int N = 1; N <= 33; N++)
+    check (isa, 2 * rows + 1, N, 7);
+}
+
+/* K of 1, 2, 3, odd, prime, around the blocks of K (256) and well past. */
+static void
+test_depths (gconstpointer data)
+{
+  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
+  if (skip_unsupported (isa))
+    return;
+  const int depths[] = { 1, 2, 3, 5, 13, 31, 97, 255, 256, 257, 511, 512, 513, 1000, 2049 };
+  for (guint i = 0; i < G_N_ELEMENTS (depths); i++) {
+    check (isa, 1, 1, depths[i]);
+    check (isa, 13, 37, depths[i]);
+    check (isa, 2 * tile_rows (isa), 32, depths[i]);
+  }
+}
+
+/* ldb and ldc past N, with bias and ReLU each on and off, K in one block and
+ * in several (bias on the first block of K, ReLU after the last). */
+static void
+test_strides_epilogue (gconstpointer data)
+{
+  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
+  if (skip_unsupported (isa))
+    return;
+  for (int bias = 0; bias <= 1; bias++)
+    for (int relu = 0; relu <= 1; relu++)
+      for (int K = 1; K <= 700; K += 233) {
+        const Shape plain = { 19, 45, K, 45, 45, bias, relu };
+        const Shape strided = { 19, 45, K, 61, 50, bias, relu };
+        const Shape tiny = { 1, 1, K, 3, 2, bias, relu };
+        check_split (isa, &plain, 1, 1);
+        check_split (isa, &strided, 1, 1);
+        check_split (isa, &tiny, 1, 1);
+      }
+}
+
+/* Rows in whole panels and columns anyhow, as the engine's threads split a
+ * step, including parts left empty. */
+static void
+test_ranges (gconstpointer data)
+{
+  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
+  if (skip_unsupported (isa))
+    return;
+  const Shape shapes[] = {
+    { 50, 301, 300, 305, 310, true, true },
+    { 7, 5, 9, 5, 5, true, false },
+    { 64, 3000, 64, 3000, 3000, false, true },   /* columns past one block (NC) */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    for (int rp = 1; rp <= 3; rp++)
+      for (int cp = 1; cp <= 4; cp++)
+        check_split (isa, &shapes[i], rp, cp);
+}
+
+/* The convolutions of the shipped landmark network at 112² (M = output
+ * channels, N = OH·OW, K = input channels · kh · kw) and of the detector's
+ * pointwise convolutions (N cut to 4800 at most to keep the reference
+ * quick), with the bias and ReLU the engine fuses. */
+static void
+test_conv_shapes (gconstpointer data)
+{
+  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
+  if (skip_unsupported (isa))
+    return;
+  static const int shapes[][3] = {
+    { 64, 3136, 49 }, { 64, 784, 64 }, { 192, 784, 576 }, { 64, 196, 192 }, { 16, 196, 192 },
+    { 128, 196, 864 }, { 32, 196, 400 }, { 128, 196, 256 }, { 192, 196, 1152 },
+    { 96, 196, 800 }, { 192, 49, 480 }, { 16, 49, 480 }, { 208, 49, 864 }, { 48, 49, 400 },
+    { 160, 49, 512 }, { 24, 49, 512 }, { 224, 49, 1008 }, { 64, 49, 600 }, { 256, 49, 1152 },
+    { 288, 49, 1296 }, { 64, 49, 800 }, { 256, 49, 528 }, { 320, 49, 1440 }, { 256, 16, 832 },
+    { 32, 16, 832 }, { 320, 16, 1440 }, { 128, 16, 800 }, { 384, 16, 1728 }, { 128, 16, 1200 },
+    /* detector */
+    { 32, 4800, 16 }, { 64, 4800, 32 }, { 128, 4800, 64 }, { 256, 1200, 128 },
+    { 512, 300, 256 }, { 25, 300, 512 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++) {
+    const int M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+    const Shape s = { M, N, K, (size_t) N, (size_t) N, true, i % 2 == 0 };
+    check_split (isa, &s, i % 3 + 1, 1);
+  }
+}
+
+/* FKP_NN_ISA picks a path the CPU supports and nothing else. */
+static void
+test_dispatch (void)
+{
+  const FkpSgemmIsa best = fkp_sgemm_isa_for_override (NULL);
+  g_assert_true (fkp_sgemm_isa_supported (best));
+  for (int isa = best + 1; isa < FKP_SGEMM_N_ISAS; isa++)
+    g_assert_false (fkp_sgemm_isa_supported (isa));
+  g_assert_cmpint (fkp_sgemm_isa_for_override ("generic"), ==, FKP_SGEMM_ISA_GENERIC);
+  g_assert_cmpint (fkp_sgemm_isa_for_override (""), ==, best);
+  g_assert_cmpint (fkp_sgemm_isa_for_override ("sse9"), ==, best);
+  for (int isa = 0; isa < FKP_SGEMM_N_ISAS; isa++)
+    g_assert_cmpint (fkp_sgemm_isa_for_override (fkp_sgemm_isa_label (isa)), ==,
+                     fkp_sgemm_isa_supported (isa) ? (FkpSgemmIsa) isa : best);
+  /* main () set FKP_NN_ISA=generic before the first call. */
+  g_assert_cmpstr (fkp_sgemm_isa_name (), ==, "generic");
+  g_test_message ("best ISA on this CPU: %s", fkp_sgemm_isa_label (best));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_setenv ("FKP_NN_ISA", "generic", TRUE);
+  g_test_add_func ("/sgemm/dispatch", test_dispatch);
+  static const struct {
+    const char *name;
+    GTestDataFunc func;
+  } cases[] = {
+    { "edges", test_edges },
+    { "depths", test_depths },
+    { "strides-epilogue", test_strides_epilogue },
+    { "ranges", test_ranges },
+    { "conv-shapes", test_conv_shapes },
+  };
+  for (int isa = 0; isa < FKP_SGEMM_N_ISAS; isa++)
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+      char *path = g_strdup_printf ("/sgemm/%s/%s", fkp_sgemm_isa_label (isa), cases[i].name);
+      g_test_add_data_func (path, GINT_TO_POINTER (isa), cases[i].func);
+      g_free (path);
+    }
+  return g_test_run ();
+}
