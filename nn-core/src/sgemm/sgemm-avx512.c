@@ -1,9 +1,10 @@
-/* AVX-512F register tile: 12 rows × 32 columns, 24 zmm accumulators.  Per
- * step of k, 2 loads of B and 12 broadcasts of A (folded into the FMAs as
- * memory operands) feed 24 FMAs, enough independent chains for two 512-bit
- * FMA ports; 24 + 2 of the 32 zmm registers.  Built with -mavx512f; only
- * reached when the CPU has it (sgemm.c).  Not run on the AVX2 machine where
- * this was written: tested only where the CPU has AVX-512F. */
+/* AVX-512F register tiles.  The full tile is 12 rows × 32 columns in 24 zmm
+ * accumulators: per step of k, 2 loads of B and 12 broadcasts of A (folded
+ * into the FMAs as memory operands) feed 24 FMAs, enough independent chains
+ * for two 512-bit FMA ports; 24 + 2 of the 32 zmm registers.  Built with
+ * -mavx512f; only reached when the CPU has it (sgemm.c).  Written on an
+ * AVX2 machine: tested only where the CPU has AVX-512F (test-sgemm skips it
+ * elsewhere). */
 #include "sgemm-kernel.h"
 
 #include <immintrin.h>
@@ -11,9 +12,26 @@
 #define ROWS 12
 #define COLS 32
 
+/* Finishes 16 columns of a row of the tile, of which `cols` (any int) are
+ * inside C: adds C or the bias, applies ReLU, stores under a mask. */
+static inline void
+finish16 (float *dst, __m512 v, int cols, const float *bias_r, unsigned flags)
+{
+  if (cols <= 0)
+    return;
+  const __mmask16 mask = cols >= 16 ? 0xffff : (__mmask16) ((1u << cols) - 1);
+  if (flags & FKP_SGEMM_TILE_ACCUMULATE)
+    v = _mm512_add_ps (v, _mm512_maskz_loadu_ps (mask, dst));
+  else if (bias_r != NULL)
+    v = _mm512_add_ps (v, _mm512_set1_ps (*bias_r));
+  if (flags & FKP_SGEMM_TILE_RELU)
+    v = _mm512_max_ps (v, _mm512_setzero_ps ());
+  _mm512_mask_storeu_ps (dst, mask, v);
+}
+
 static void
-tile_12x32 (int kc, const float *a, const float *b, float *c, size_t ldc, const float *bias,
-            unsigned flags)
+tile_12x32 (int kc, const float *a, const float *b, float *c, size_t ldc, int rows, int cols,
+            const float *bias, unsigned flags)
 {
   __m512 acc[ROWS][2];
 #pragma GCC unroll 12
@@ -30,25 +48,39 @@ tile_12x32 (int kc, const float *a, const float *b, float *c, size_t ldc, const 
     }
   }
 
-  const __m512 zero = _mm512_setzero_ps ();
 #pragma GCC unroll 12
   for (int r = 0; r < ROWS; r++) {
-    float *row = c + r * ldc;
-    __m512 lo = acc[r][0], hi = acc[r][1];
-    if (flags & FKP_SGEMM_TILE_ACCUMULATE) {
-      lo = _mm512_add_ps (lo, _mm512_loadu_ps (row));
-      hi = _mm512_add_ps (hi, _mm512_loadu_ps (row + 16));
-    } else if (bias != NULL) {
-      const __m512 br = _mm512_set1_ps (bias[r]);
-      lo = _mm512_add_ps (lo, br);
-      hi = _mm512_add_ps (hi, br);
-    }
-    if (flags & FKP_SGEMM_TILE_RELU) {
-      lo = _mm512_max_ps (lo, zero);
-      hi = _mm512_max_ps (hi, zero);
-    }
-    _mm512_storeu_ps (row, lo);
-    _mm512_storeu_ps (row + 16, hi);
+    if (r >= rows)
+      break;
+    const float *bias_r = bias != NULL ? bias + r : NULL;
+    finish16 (c + r * ldc, acc[r][0], cols, bias_r, flags);
+    finish16 (c + r * ldc + 16, acc[r][1], cols - 16, bias_r, flags);
+  }
+}
+
+/* 12 rows × 16 columns: 12 independent chains already cover the FMA
+ * latency. */
+static void
+tile_12x16 (int kc, const float *a, const float *b, float *c, size_t ldc, int rows, int cols,
+            const float *bias, unsigned flags)
+{
+  __m512 acc[ROWS];
+#pragma GCC unroll 12
+  for (int r = 0; r < ROWS; r++)
+    acc[r] = _mm512_setzero_ps ();
+
+  for (int k = 0; k < kc; k++, a += ROWS, b += 16) {
+    const __m512 b0 = _mm512_load_ps (b);
+#pragma GCC unroll 12
+    for (int r = 0; r < ROWS; r++)
+      acc[r] = _mm512_fmadd_ps (_mm512_set1_ps (a[r]), b0, acc[r]);
+  }
+
+#pragma GCC unroll 12
+  for (int r = 0; r < ROWS; r++) {
+    if (r >= rows)
+      break;
+    finish16 (c + r * ldc, acc[r], cols, bias != NULL ? bias + r : NULL, flags);
   }
 }
 
@@ -61,4 +93,5 @@ const FkpSgemmKernel fkp_sgemm_kernel_avx512 = {
   .block_rows = 240,
   .block_cols = 2048,
   .tile = tile_12x32,
+  .narrow_tile = tile_12x16,
 };

@@ -8,8 +8,8 @@
 #define COLS 8
 
 static void
-tile_4x8 (int kc, const float *a, const float *b, float *c, size_t ldc, const float *bias,
-          unsigned flags)
+tile_4x8 (int kc, const float *a, const float *b, float *c, size_t ldc, int rows, int cols,
+          const float *bias, unsigned flags)
 {
   float acc[ROWS][COLS] = { { 0 } };
   for (int k = 0; k < kc; k++, a += ROWS, b += COLS)
@@ -17,10 +17,10 @@ tile_4x8 (int kc, const float *a, const float *b, float *c, size_t ldc, const fl
       for (int j = 0; j < COLS; j++)
         acc[r][j] += a[r] * b[j];
 
-  for (int r = 0; r < ROWS; r++) {
+  for (int r = 0; r < rows; r++) {
     float *row = c + r * ldc;
     const float add = bias != NULL && !(flags & FKP_SGEMM_TILE_ACCUMULATE) ? bias[r] : 0.0f;
-    for (int j = 0; j < COLS; j++) {
+    for (int j = 0; j < cols; j++) {
       float v = acc[r][j] + ((flags & FKP_SGEMM_TILE_ACCUMULATE) ? row[j] : add);
       if ((flags & FKP_SGEMM_TILE_RELU) && !(v > 0.0f))
         v = 0.0f;
@@ -36,4 +36,5 @@ const FkpSgemmKernel fkp_sgemm_kernel_generic = {
   .block_rows = 128,
   .block_cols = 2048,
   .tile = tile_4x8,
+  .narrow_tile = NULL,
 };

@@ -5,21 +5,19 @@
 
 #include <stddef.h>
 
-/* The largest tile of any ISA, for the driver's edge buffers. */
-#define FKP_SGEMM_MAX_TILE_ROWS 16
-#define FKP_SGEMM_MAX_TILE_COLS 32
-
 enum {
   FKP_SGEMM_TILE_ACCUMULATE = 1 << 0,  /* add to C (a later block of K) instead of overwriting */
   FKP_SGEMM_TILE_RELU = 1 << 1,        /* max (0, ·) before the store (the last block of K) */
 };
 
-/* c[r][j] (+)= Σ_k a[k·rows + r] · b[k·cols + j] (+ bias[r]) for the whole
- * rows×cols tile: `a` is a panel of packed A, `b` a panel of packed B, both
- * k-major over kc ≥ 1 steps and 64-byte aligned.  `bias` (rows values, or
- * NULL) is only given with the first block of K. */
+/* c[r][j] (+)= Σ_k a[k·MR + r] · b[k·width + j] (+ bias[r]) for r < rows ≤ MR
+ * and j < cols ≤ width, where width is NR, or NR / 2 for the narrow tile:
+ * `a` is a panel of packed A and `b` a panel of packed B, both k-major over
+ * kc ≥ 1 steps, `b` 64-byte aligned.  Nothing of C outside rows×cols is
+ * read or written.  `bias` (rows values, or NULL) is only given with the
+ * first block of K. */
 typedef void (*FkpSgemmTileFunc) (int kc, const float *a, const float *b, float *c, size_t ldc,
-                                  const float *bias, unsigned flags);
+                                  int rows, int cols, const float *bias, unsigned flags);
 
 typedef struct {
   int tile_rows;               /* MR: rows of a panel of A */
@@ -28,6 +26,10 @@ typedef struct {
   int block_rows;              /* MC: an MC×KC block of A stays in L2 */
   int block_cols;              /* NC: the KC×NC packed block of B (the scratch) */
   FkpSgemmTileFunc tile;
+  /* For a last panel of B of at most NR / 2 columns (N = 49 = 3·16 + 1):
+   * packed NR / 2 wide and run at half the cost of a full tile.  NULL: the
+   * full tile serves. */
+  FkpSgemmTileFunc narrow_tile;
 } FkpSgemmKernel;
 
 extern const FkpSgemmKernel fkp_sgemm_kernel_generic;

@@ -148,52 +148,51 @@ fkp_sgemm_scratch_floats (const FkpSgemmA *a, int cols)
          + SCRATCH_ALIGN_FLOATS;
 }
 
-/* One row of a panel of B: `cols` floats and zeros up to nr.  Fixed sizes
- * for the full rows, which the compiler turns into a few vector moves. */
+/* One row of a full panel of B.  Fixed sizes, which the compiler turns
+ * into a few vector moves instead of a call. */
 static inline void
-pack_b_row (float *dst, const float *src, int cols, int nr)
+pack_b_row (float *dst, const float *src, int width)
 {
-  if (cols == nr && nr == 32)
+  if (width == 32)
     memcpy (dst, src, 32 * sizeof (float));
-  else if (cols == nr && nr == 16)
+  else if (width == 16)
     memcpy (dst, src, 16 * sizeof (float));
-  else if (cols == nr && nr == 8)
+  else if (width == 8)
     memcpy (dst, src, 8 * sizeof (float));
-  else {
-    memcpy (dst, src, (size_t) cols * sizeof (float));
-    memset (dst + cols, 0, (size_t) (nr - cols) * sizeof (float));
-  }
+  else
+    memcpy (dst, src, (size_t) width * sizeof (float));
 }
 
-/* kc rows × nc columns of B into panels of nr columns, each kc×nr k-major. */
-static void
-pack_b_block (const float *B, size_t ldb, int kc, int nc, int nr, float *dst)
+/* Width of the panel of B that starts `cols` columns before the end of the
+ * block: NR, or NR / 2 for a last panel that the narrow tile can take. */
+static int
+panel_width (const FkpSgemmKernel *kern, int cols)
 {
-  for (int j0 = 0; j0 < nc; j0 += nr) {
-    const int cols = MIN (nr, nc - j0);
-    for (int k = 0; k < kc; k++, dst += nr)
-      pack_b_row (dst, B + (size_t) k * ldb + j0, cols, nr);
-  }
+  const int half = kern->tile_cols / 2;
+  return kern->narrow_tile != NULL && cols <= half ? half : kern->tile_cols;
 }
 
-/* A tile cut by the edge of C: run on a full tile in a local buffer, with
- * the valid part of C (when accumulating) and of the bias copied in. */
+/* kc rows × nc columns of B into panels of NR columns (the last maybe
+ * NR / 2), each k-major and zero-padded; panel j / NR starts at
+ * dst + j · kc. */
 static void
-edge_tile (const FkpSgemmKernel *kern, int kc, const float *ap, const float *bp, float *c,
-           size_t ldc, int rows, int cols, const float *bias, unsigned flags)
+pack_b_block (const FkpSgemmKernel *kern, const float *B, size_t ldb, int kc, int nc, float *dst)
 {
-  const int nr = kern->tile_cols;
-  float tile[FKP_SGEMM_MAX_TILE_ROWS * FKP_SGEMM_MAX_TILE_COLS] __attribute__ ((aligned (64)));
-  float bias_rows[FKP_SGEMM_MAX_TILE_ROWS] = { 0 };
-  memset (tile, 0, sizeof (float) * (size_t) kern->tile_rows * nr);
-  if (flags & FKP_SGEMM_TILE_ACCUMULATE)
-    for (int r = 0; r < rows; r++)
-      memcpy (tile + r * nr, c + r * ldc, (size_t) cols * sizeof (float));
-  if (bias != NULL)
-    memcpy (bias_rows, bias, (size_t) rows * sizeof (float));
-  kern->tile (kc, ap, bp, tile, (size_t) nr, bias != NULL ? bias_rows : NULL, flags);
-  for (int r = 0; r < rows; r++)
-    memcpy (c + r * ldc, tile + r * nr, (size_t) cols * sizeof (float));
+  for (int j = 0; j < nc; j += kern->tile_cols) {
+    const int cols = MIN (kern->tile_cols, nc - j), width = panel_width (kern, nc - j);
+    float *panel = dst + (size_t) j * kc;
+    if (cols == width) {
+      for (int k = 0; k < kc; k++)
+        pack_b_row (panel + (size_t) k * width, B + (size_t) k * ldb + j, width);
+      continue;
+    }
+    /* The last, partial panel: column by column, not with a memcpy and a
+     * memset per row (two calls per row cost a fifth of N = 49). */
+    memset (panel, 0, (size_t) kc * width * sizeof (float));
+    for (int col = 0; col < cols; col++)
+      for (int k = 0; k < kc; k++)
+        panel[(size_t) k * width + col] = B[(size_t) k * ldb + j + col];
+  }
 }
 
 void
@@ -216,21 +215,20 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
       const int kc = MIN (kc_max, K - k0);
       const unsigned flags = (k0 > 0 ? FKP_SGEMM_TILE_ACCUMULATE : 0)
                              | (relu && k0 + kc == K ? FKP_SGEMM_TILE_RELU : 0);
-      pack_b_block (B + (size_t) k0 * ldb + n0, ldb, kc, nc, nr, bpack);
+      pack_b_block (kern, B + (size_t) k0 * ldb + n0, ldb, kc, nc, bpack);
       for (int p0 = panel_lo; p0 < panel_hi; p0 += panels_per_block) {
         const int p1 = MIN (panel_hi, p0 + panels_per_block);
         for (int j = 0; j < nc; j += nr) {
           const float *bp = bpack + (size_t) j * kc;
           const int cols = MIN (nr, nc - j);
+          const FkpSgemmTileFunc tile = panel_width (kern, nc - j) < nr ? kern->narrow_tile
+                                                                        : kern->tile;
           for (int p = p0; p < p1; p++) {
             const float *ap = a->panels + ((size_t) p * K + k0) * mr;
             const int row = p * mr, rows = MIN (mr, a->M - row);
             const float *tile_bias = bias != NULL && k0 == 0 ? bias + row : NULL;
             float *c = C + (size_t) row * ldc + n0 + j;
-            if (rows == mr && cols == nr)
-              kern->tile (kc, ap, bp, c, ldc, tile_bias, flags);
-            else
-              edge_tile (kern, kc, ap, bp, c, ldc, rows, cols, tile_bias, flags);
+            tile (kc, ap, bp, c, ldc, rows, cols, tile_bias, flags);
           }
         }
       }
