@@ -79,10 +79,23 @@ check_split (FkpSgemmIsa isa, const Shape *s, int row_parts, int col_parts)
   FkpSgemmA *a = fkp_sgemm_a_new (isa, A, (size_t) s->K, s->M, s->K);
   g_assert_nonnull (a);
   g_assert_cmpint (a->n_panels * a->panel_rows, >=, s->M);
+  float *before = g_new (float, c_floats);
   for (int rp = 0; rp < row_parts; rp++)
-    for (int cp = 0; cp < col_parts; cp++)
-      run_part (a, s, B, C, bias, a->n_panels * rp / row_parts, a->n_panels * (rp + 1) / row_parts,
-                s->N * cp / col_parts, s->N * (cp + 1) / col_parts);
+    for (int cp = 0; cp < col_parts; cp++) {
+      const int p_lo = a->n_panels * rp / row_parts, p_hi = a->n_panels * (rp + 1) / row_parts;
+      const int c_lo = s->N * cp / col_parts, c_hi = s->N * (cp + 1) / col_parts;
+      memcpy (before, C, c_floats * sizeof (float));
+      run_part (a, s, B, C, bias, p_lo, p_hi, c_lo, c_hi);
+      /* a part writes its own rectangle and nothing else */
+      const size_t r_lo = (size_t) p_lo * a->panel_rows;
+      const size_t r_hi = MIN ((size_t) s->M, (size_t) p_hi * a->panel_rows);
+      for (size_t i = 0; i < c_floats; i++) {
+        const size_t r = i / s->ldc, j = i % s->ldc;
+        if (r < r_lo || r >= r_hi || j < (size_t) c_lo || j >= (size_t) c_hi)
+          g_assert_cmpfloat (C[i], ==, before[i]);
+      }
+    }
+  g_free (before);
 
   double *want = g_new (double, (size_t) s->M * s->N);
   double *scale = g_new (double, (size_t) s->M * s->N);
@@ -92,7 +105,7 @@ check_split (FkpSgemmIsa isa, const Shape *s, int row_parts, int col_parts)
       const double got = C[(size_t) r * s->ldc + j], w = want[(size_t) r * s->N + j];
       const double tol = 1e-5 * scale[(size_t) r * s->N + j] + 1e-6;
       if (!(fabs (got - w) <= tol))
-        g_error ("%s M=%d N=%d K=%d ldb=%zu ldc=%zu bias=%d relu=%d parts %d×%d: "
+        g_error ("%s M=%d N=%d K=%d ldb=%zu ldc=%zu bias=%d relu=%d parts %dx%d: "
                  "C[%d][%d] = %.9g, want %.9g (tolerance %.3g)",
                  fkp_sgemm_isa_label (isa), s->M, s->N, s->K, s->ldb, s->ldc, s->bias, s->relu,
                  row_parts, col_parts, r, j, got, w, tol);
