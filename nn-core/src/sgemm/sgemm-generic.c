@@ -30,11 +30,10 @@ tile_4x8 (int kc, const float *a, const float *b, float *c, size_t ldc, int rows
 }
 
 const FkpSgemmKernel fkp_sgemm_kernel_generic = {
-  .tile_rows = ROWS,
   .tile_cols = COLS,
   .block_k = 256,
   .block_rows = 128,
   .block_cols = 2048,
-  .tile = tile_4x8,
-  .narrow_tile = NULL,
+  .main = { ROWS, tile_4x8, NULL },
+  .short_rows = { 0, NULL, NULL },
 };

@@ -19,17 +19,25 @@ enum {
 typedef void (*FkpSgemmTileFunc) (int kc, const float *a, const float *b, float *c, size_t ldc,
                                   int rows, int cols, const float *bias, unsigned flags);
 
+/* A tile height with its two widths. */
 typedef struct {
-  int tile_rows;               /* MR: rows of a panel of A */
+  int rows;                    /* MR: rows of a panel of A; 0: no such tile */
+  FkpSgemmTileFunc tile;       /* MR × NR */
+  /* MR × NR / 2, for a last panel of B of at most NR / 2 columns (N = 49 =
+   * 3·16 + 1), packed NR / 2 wide: half the FMAs of a full tile.  NULL:
+   * the full tile serves. */
+  FkpSgemmTileFunc narrow_tile;
+} FkpSgemmTileRows;
+
+typedef struct {
   int tile_cols;               /* NR: columns of a panel of B */
   int block_k;                 /* KC: a kc×NR panel of B stays in L1 */
   int block_rows;              /* MC: an MC×KC block of A stays in L2 */
   int block_cols;              /* NC: the KC×NC packed block of B (the scratch) */
-  FkpSgemmTileFunc tile;
-  /* For a last panel of B of at most NR / 2 columns (N = 49 = 3·16 + 1):
-   * packed NR / 2 wide and run at half the cost of a full tile.  NULL: the
-   * full tile serves. */
-  FkpSgemmTileFunc narrow_tile;
+  FkpSgemmTileRows main;
+  /* Fewer rows, for small M that main.rows would pad (16 = 3·6 - 2);
+   * rows 0: none. */
+  FkpSgemmTileRows short_rows;
 } FkpSgemmKernel;
 
 extern const FkpSgemmKernel fkp_sgemm_kernel_generic;

@@ -14,6 +14,10 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Above this many rows the main tile's better ratio of FMAs to loads wins
+ * over padding. */
+#define SHORT_ROWS_MAX_M 48
+
 static const char *const isa_labels[FKP_SGEMM_N_ISAS] = {
   [FKP_SGEMM_ISA_GENERIC] = "generic",
   [FKP_SGEMM_ISA_AVX2] = "avx2",
@@ -95,11 +99,30 @@ fkp_sgemm_isa_name (void)
   return isa_labels[fkp_sgemm_isa ()];
 }
 
+/* The tile height for a matrix of M rows: the short one where it pads
+ * fewer rows of a small matrix (M = 16 or 32 against 6-row panels). */
+static int
+choose_panel_rows (const FkpSgemmKernel *kern, int M)
+{
+  const int main_rows = kern->main.rows, short_rows = kern->short_rows.rows;
+  if (short_rows == 0 || M > SHORT_ROWS_MAX_M)
+    return main_rows;
+  const int padded_main = (M + main_rows - 1) / main_rows * main_rows;
+  const int padded_short = (M + short_rows - 1) / short_rows * short_rows;
+  return padded_short < padded_main ? short_rows : main_rows;
+}
+
+static const FkpSgemmTileRows *
+tiles_for (const FkpSgemmKernel *kern, int panel_rows)
+{
+  return panel_rows == kern->main.rows ? &kern->main : &kern->short_rows;
+}
+
 FkpSgemmA *
 fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K)
 {
   g_return_val_if_fail (M >= 1 && K >= 1 && fkp_sgemm_isa_supported (isa), NULL);
-  const int mr = kernel_for (isa)->tile_rows;
+  const int mr = choose_panel_rows (kernel_for (isa), M);
   FkpSgemmA *a = g_new0 (FkpSgemmA, 1);
   a->isa = isa;
   a->M = M;
@@ -121,9 +144,8 @@ fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K)
 void
 fkp_sgemm_a_free (FkpSgemmA *a)
 {
-  if (a == NULL)
-    return;
-  g_aligned_free (a->panels);
+  if (a != NULL)
+    g_aligned_free (a->panels);
   g_free (a);
 }
 
@@ -169,7 +191,7 @@ static int
 panel_width (const FkpSgemmKernel *kern, int cols)
 {
   const int half = kern->tile_cols / 2;
-  return kern->narrow_tile != NULL && cols <= half ? half : kern->tile_cols;
+  return kern->main.narrow_tile != NULL && cols <= half ? half : kern->tile_cols;
 }
 
 /* kc rows × nc columns of B into panels of NR columns (the last maybe
@@ -201,7 +223,8 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
                int col_lo, int col_hi, float *scratch)
 {
   const FkpSgemmKernel *kern = kernel_for (a->isa);
-  const int mr = kern->tile_rows, nr = kern->tile_cols, K = a->K;
+  const FkpSgemmTileRows *tiles = tiles_for (kern, a->panel_rows);
+  const int mr = a->panel_rows, nr = kern->tile_cols, K = a->K;
   const int kc_max = k_block_length (kern, K);
   const int panels_per_block = MAX (1, kern->block_rows / mr);
   const float *bias = epilogue != NULL ? epilogue->bias : NULL;
@@ -221,8 +244,8 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
         for (int j = 0; j < nc; j += nr) {
           const float *bp = bpack + (size_t) j * kc;
           const int cols = MIN (nr, nc - j);
-          const FkpSgemmTileFunc tile = panel_width (kern, nc - j) < nr ? kern->narrow_tile
-                                                                        : kern->tile;
+          const FkpSgemmTileFunc tile = panel_width (kern, nc - j) < nr ? tiles->narrow_tile
+                                                                        : tiles->tile;
           for (int p = p0; p < p1; p++) {
             const float *ap = a->panels + ((size_t) p * K + k0) * mr;
             const int row = p * mr, rows = MIN (mr, a->M - row);

@@ -1,0 +1,214 @@
+/* The SIMD register tiles, one source built once per ISA with that ISA's
+ * flags (nn-core/meson.build): FKP_SGEMM_BUILD_AVX2 with -mavx2 -mfma,
+ * FKP_SGEMM_BUILD_AVX512 with -mavx512f.  Each build is reached only on
+ * CPUs that have its ISA (sgemm.c).  The loops are written once with GCC's
+ * vector extensions (a scalar × vector multiply-add becomes a broadcast and
+ * an FMA under -ffp-contract=fast); only the edge of C differs per ISA.
+ *
+ * The wide tile holds R rows × 2 vectors of C in 2R accumulators: per step
+ * of k, 2 loads of B and R broadcasts of A feed 2R FMAs.  Two FMA ports
+ * with a 4-5 cycle latency need 8-10 independent chains.
+ *   AVX2: 6 rows × 16 columns, 12 of the 16 ymm registers, 2 for B, 2 for
+ *     broadcasts; a 4-row variant (8 chains) for matrices of 16 or 32 rows,
+ *     which 6-row panels would pad by an eighth.
+ *   AVX-512: 12 rows × 32 columns, 24 + 2 of the 32 zmm registers; an 8-row
+ *     variant for 16 rows (12-row panels would pad them by half).  Written
+ *     on an AVX2 machine: tested only where the CPU has AVX-512F
+ *     (test-sgemm skips it elsewhere). */
+#include "sgemm-kernel.h"
+
+#include <immintrin.h>
+
+#if defined(FKP_SGEMM_BUILD_AVX512)
+
+#define VEC_LANES 16
+#define MAIN_ROWS 12
+#define SHORT_ROWS 8
+#define KERNEL_NAME fkp_sgemm_kernel_avx512
+typedef float Vec __attribute__ ((vector_size (64)));
+
+/* Finishes a vector of a row of the tile, of which `cols` (any int) are
+ * inside C: adds C or the bias, applies ReLU, stores under a mask (fast on
+ * the CPUs that have AVX-512). */
+static inline void
+finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
+{
+  if (cols <= 0)
+    return;
+  const __mmask16 mask = cols >= 16 ? 0xffff : (__mmask16) ((1u << cols) - 1);
+  __m512 x = v;
+  if (flags & FKP_SGEMM_TILE_ACCUMULATE)
+    x = _mm512_add_ps (x, _mm512_maskz_loadu_ps (mask, dst));
+  else if (bias_r != NULL)
+    x = _mm512_add_ps (x, _mm512_set1_ps (*bias_r));
+  if (flags & FKP_SGEMM_TILE_RELU)
+    x = _mm512_max_ps (x, _mm512_setzero_ps ());
+  _mm512_mask_storeu_ps (dst, mask, x);
+}
+
+static inline void
+prefetch_c (const float *c, size_t ldc, int rows)
+{
+  (void) c, (void) ldc, (void) rows;
+}
+
+#elif defined(FKP_SGEMM_BUILD_AVX2)
+
+#define VEC_LANES 8
+#define MAIN_ROWS 6
+#define SHORT_ROWS 4
+#define KERNEL_NAME fkp_sgemm_kernel_avx2
+typedef float Vec __attribute__ ((vector_size (32)));
+
+/* Stores the first `cols` (1-7) floats of v: pieces of 4, 2 and 1, as a
+ * masked store (VMASKMOVPS) is microcoded and slow on AMD cores. */
+static inline void
+store_partial (float *dst, __m256 v, int cols)
+{
+  __m128 part = _mm256_castps256_ps128 (v);
+  if (cols & 4) {
+    _mm_storeu_ps (dst, part);
+    part = _mm256_extractf128_ps (v, 1);
+    dst += 4;
+  }
+  if (cols & 2) {
+    _mm_storel_pi ((__m64 *) dst, part);
+    part = _mm_movehl_ps (part, part);
+    dst += 2;
+  }
+  if (cols & 1)
+    _mm_store_ss (dst, part);
+}
+
+/* Finishes a vector of a row of the tile, of which `cols` (any int) are
+ * inside C: adds C or the bias, applies ReLU, stores. */
+static inline void
+finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
+{
+  if (cols <= 0)
+    return;
+  __m256 x = v;
+  if (flags & FKP_SGEMM_TILE_ACCUMULATE) {
+    const __m256i mask = _mm256_cmpgt_epi32 (_mm256_set1_epi32 (cols),
+                                             _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
+    x = _mm256_add_ps (x, cols >= 8 ? _mm256_loadu_ps (dst) : _mm256_maskload_ps (dst, mask));
+  } else if (bias_r != NULL)
+    x = _mm256_add_ps (x, _mm256_broadcast_ss (bias_r));
+  if (flags & FKP_SGEMM_TILE_RELU)
+    x = _mm256_max_ps (x, _mm256_setzero_ps ());
+  if (cols >= 8)
+    _mm256_storeu_ps (dst, x);
+  else
+    store_partial (dst, x, cols);
+}
+
+/* C's rows (16 floats, up to two cache lines each), needed at the end of a
+ * tile, fetched while its FMAs run. */
+static inline void
+prefetch_c (const float *c, size_t ldc, int rows)
+{
+  for (int r = 0; r < rows; r++) {
+    _mm_prefetch ((const char *) (c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch ((const char *) (c + r * ldc + 15), _MM_HINT_T0);
+  }
+}
+
+#else
+#error "sgemm-simd.c: build with FKP_SGEMM_BUILD_AVX2 or FKP_SGEMM_BUILD_AVX512"
+#endif
+
+#define ALWAYS_INLINE static inline __attribute__ ((always_inline))
+
+/* R rows × 2 vectors of columns.  R is a constant in each caller, so the
+ * loops unroll and the accumulators stay in registers. */
+ALWAYS_INLINE void
+tile_wide (const int R, int kc, const float *a, const float *b, float *c, size_t ldc, int rows,
+           int cols, const float *bias, unsigned flags)
+{
+  Vec acc[MAIN_ROWS][2];
+  prefetch_c (c, ldc, rows);
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++)
+    acc[r][0] = acc[r][1] = (Vec) { 0 };
+
+  for (int k = 0; k < kc; k++, a += R, b += 2 * VEC_LANES) {
+    const Vec b0 = *(const Vec *) b, b1 = *(const Vec *) (b + VEC_LANES);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+      acc[r][0] += a[r] * b0;
+      acc[r][1] += a[r] * b1;
+    }
+  }
+
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) {
+    if (r >= rows)
+      break;
+    const float *bias_r = bias != NULL ? bias + r : NULL;
+    finish_vector (c + r * ldc, acc[r][0], cols, bias_r, flags);
+    finish_vector (c + r * ldc + VEC_LANES, acc[r][1], cols - VEC_LANES, bias_r, flags);
+  }
+}
+
+/* R rows × 1 vector of columns (the narrow tile): R FMAs per step of k
+ * would wait on their latency, so even and odd steps go to separate
+ * accumulators, summed at the end. */
+ALWAYS_INLINE void
+tile_narrow (const int R, int kc, const float *a, const float *b, float *c, size_t ldc, int rows,
+             int cols, const float *bias, unsigned flags)
+{
+  Vec even[MAIN_ROWS], odd[MAIN_ROWS];
+  prefetch_c (c, ldc, rows);
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++)
+    even[r] = odd[r] = (Vec) { 0 };
+
+  int k = 0;
+  for (; k + 1 < kc; k += 2, a += 2 * R, b += 2 * VEC_LANES) {
+    const Vec b0 = *(const Vec *) b, b1 = *(const Vec *) (b + VEC_LANES);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+      even[r] += a[r] * b0;
+      odd[r] += a[R + r] * b1;
+    }
+  }
+  if (k < kc) {
+    const Vec b0 = *(const Vec *) b;
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++)
+      even[r] += a[r] * b0;
+  }
+
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) {
+    if (r >= rows)
+      break;
+    finish_vector (c + r * ldc, even[r] + odd[r], cols, bias != NULL ? bias + r : NULL, flags);
+  }
+}
+
+#define DEFINE_TILE(name, body, R)                                                                \
+  static void                                                                                     \
+  name (int kc, const float *a, const float *b, float *c, size_t ldc, int rows, int cols,        \
+        const float *bias, unsigned flags)                                                        \
+  {                                                                                               \
+    body (R, kc, a, b, c, ldc, rows, cols, bias, flags);                                          \
+  }
+
+DEFINE_TILE (main_wide, tile_wide, MAIN_ROWS)
+DEFINE_TILE (main_narrow, tile_narrow, MAIN_ROWS)
+DEFINE_TILE (short_wide, tile_wide, SHORT_ROWS)
+DEFINE_TILE (short_narrow, tile_narrow, SHORT_ROWS)
+
+/* KC 256: a panel of B (16 KiB for AVX2, 32 KiB for AVX-512) in L1 (32 KiB
+ * on Zen 3, 48 KiB on recent Intel) beside the streaming panels of A.  MC:
+ * a block of A of 120 KiB (AVX2: L2 of 512 KiB on Zen 3) or 240 KiB
+ * (AVX-512: L2 of 1-2 MiB).  NC 2048: 2-4 MiB of scratch for B's block. */
+const FkpSgemmKernel KERNEL_NAME = {
+  .tile_cols = 2 * VEC_LANES,
+  .block_k = 256,
+  .block_rows = 20 * MAIN_ROWS,
+  .block_cols = 2048,
+  .main = { MAIN_ROWS, main_wide, main_narrow },
+  .short_rows = { SHORT_ROWS, short_wide, short_narrow },
+};
