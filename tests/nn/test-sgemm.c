@@ -162,14 +162,16 @@ test_edges (gconstpointer data)
     check (isa, 2 * ROWS_PAST_TILES, N, 7);
 }
 
-/* K of 1, 2, 3, odd, prime, around the blocks of K (256) and well past. */
+/* K of 1, 2, 3, odd, prime, around the blocks of K (256, 384) and well
+ * past. */
 static void
 test_depths (gconstpointer data)
 {
   const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
   if (skip_unsupported (isa))
     return;
-  const int depths[] = { 1, 2, 3, 5, 13, 31, 97, 255, 256, 257, 511, 512, 513, 1000, 2049 };
+  const int depths[] = { 1, 2, 3, 5, 13, 31, 97, 255, 256, 257, 383, 384, 385, 511, 512, 513,
+                         769, 1000, 2049 };
   for (guint i = 0; i < G_N_ELEMENTS (depths); i++) {
     check (isa, 1, 1, depths[i]);
     check (isa, 13, 37, depths[i]);

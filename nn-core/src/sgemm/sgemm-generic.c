@@ -33,7 +33,7 @@ const FkpSgemmKernel fkp_sgemm_kernel_generic = {
   .tile_cols = COLS,
   .block_k = 256,
   .block_rows = 128,
-  .block_cols = 2048,
+  .block_cols = 512,
   .main = { ROWS, tile_4x8, NULL },
   .short_rows = { 0, NULL, NULL },
 };
