@@ -8,11 +8,11 @@
 #define COLS 8
 
 static void
-tile_4x8 (int kc, const float *a, const float *b, float *c, size_t ldc, int rows, int cols,
-          const float *bias, unsigned flags)
+tile_4x8 (int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int rows,
+          int cols, const float *bias, unsigned flags)
 {
   float acc[ROWS][COLS] = { { 0 } };
-  for (int k = 0; k < kc; k++, a += ROWS, b += COLS)
+  for (int k = 0; k < kc; k++, a += ROWS, b += ldb)
     for (int r = 0; r < ROWS; r++)
       for (int j = 0; j < COLS; j++)
         acc[r][j] += a[r] * b[j];

@@ -10,14 +10,16 @@ enum {
   FKP_SGEMM_TILE_RELU = 1 << 1,        /* max (0, ·) before the store (the last block of K) */
 };
 
-/* c[r][j] (+)= Σ_k a[k·MR + r] · b[k·width + j] (+ bias[r]) for r < rows ≤ MR
+/* c[r][j] (+)= Σ_k a[k·MR + r] · b[k·ldb + j] (+ bias[r]) for r < rows ≤ MR
  * and j < cols ≤ width, where width is NR, or NR / 2 for the narrow tile:
- * `a` is a panel of packed A and `b` a panel of packed B, both k-major over
- * kc ≥ 1 steps, `b` 64-byte aligned.  Nothing of C outside rows×cols is
- * read or written.  `bias` (rows values, or NULL) is only given with the
- * first block of K. */
-typedef void (*FkpSgemmTileFunc) (int kc, const float *a, const float *b, float *c, size_t ldc,
-                                  int rows, int cols, const float *bias, unsigned flags);
+ * `a` is a panel of packed A, k-major over kc ≥ 1 steps; `b` is either a
+ * packed, zero-padded panel of B (ldb = width) or, when every column of the
+ * tile is inside B, B itself (ldb its row stride).  Nothing of C outside
+ * rows×cols is read or written.  `bias` (rows values, or NULL) is only
+ * given with the first block of K. */
+typedef void (*FkpSgemmTileFunc) (int kc, const float *a, const float *b, size_t ldb, float *c,
+                                  size_t ldc, int rows, int cols, const float *bias,
+                                  unsigned flags);
 
 /* A tile height with its two widths. */
 typedef struct {

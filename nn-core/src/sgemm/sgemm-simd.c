@@ -20,13 +20,24 @@
 #include <immintrin.h>
 
 #if defined(FKP_SGEMM_BUILD_AVX512)
-
+#define KERNEL_NAME fkp_sgemm_kernel_avx512
 #define VEC_LANES 16
 #define MAIN_ROWS 12
-#define SHORT_ROWS 8
-#define KERNEL_NAME fkp_sgemm_kernel_avx512
 #define BLOCK_K 256             /* a 32 KiB panel of B in a 48 KiB L1 */
-typedef float Vec __attribute__ ((vector_size (64)));
+#elif defined(FKP_SGEMM_BUILD_AVX2)
+#define KERNEL_NAME fkp_sgemm_kernel_avx2
+#define VEC_LANES 8
+#define MAIN_ROWS 6
+#define BLOCK_K 384             /* a 24 KiB panel of B in a 32 KiB L1 */
+#else
+#error "sgemm-simd.c: build with FKP_SGEMM_BUILD_AVX2 or FKP_SGEMM_BUILD_AVX512"
+#endif
+
+#define SHORT_ROWS (MAIN_ROWS * 2 / 3)
+typedef float Vec __attribute__ ((vector_size (VEC_LANES * 4)));
+typedef float UnalignedVec __attribute__ ((vector_size (VEC_LANES * 4), aligned (4)));
+
+#if defined(FKP_SGEMM_BUILD_AVX512)
 
 /* Finishes a vector of a row of the tile, of which `cols` (any int) are
  * inside C: adds C or the bias, applies ReLU, stores under a mask (fast on
@@ -53,14 +64,7 @@ prefetch_c (const float *c, size_t ldc, int rows)
   (void) c, (void) ldc, (void) rows;
 }
 
-#elif defined(FKP_SGEMM_BUILD_AVX2)
-
-#define VEC_LANES 8
-#define MAIN_ROWS 6
-#define SHORT_ROWS 4
-#define KERNEL_NAME fkp_sgemm_kernel_avx2
-#define BLOCK_K 384             /* a 24 KiB panel of B in a 32 KiB L1 */
-typedef float Vec __attribute__ ((vector_size (32)));
+#else
 
 /* Stores the first `cols` (1-7) floats of v: pieces of 4, 2 and 1, as a
  * masked store (VMASKMOVPS) is microcoded and slow on AMD cores. */
@@ -115,8 +119,6 @@ prefetch_c (const float *c, size_t ldc, int rows)
   }
 }
 
-#else
-#error "sgemm-simd.c: build with FKP_SGEMM_BUILD_AVX2 or FKP_SGEMM_BUILD_AVX512"
 #endif
 
 #define ALWAYS_INLINE static inline __attribute__ ((always_inline))
@@ -124,8 +126,8 @@ prefetch_c (const float *c, size_t ldc, int rows)
 /* R rows × 2 vectors of columns.  R is a constant in each caller, so the
  * loops unroll and the accumulators stay in registers. */
 ALWAYS_INLINE void
-tile_wide (const int R, int kc, const float *a, const float *b, float *c, size_t ldc, int rows,
-           int cols, const float *bias, unsigned flags)
+tile_wide (const int R, int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+           int rows, int cols, const float *bias, unsigned flags)
 {
   Vec acc[MAIN_ROWS][2];
   prefetch_c (c, ldc, rows);
@@ -133,8 +135,8 @@ tile_wide (const int R, int kc, const float *a, const float *b, float *c, size_t
   for (int r = 0; r < R; r++)
     acc[r][0] = acc[r][1] = (Vec) { 0 };
 
-  for (int k = 0; k < kc; k++, a += R, b += 2 * VEC_LANES) {
-    const Vec b0 = *(const Vec *) b, b1 = *(const Vec *) (b + VEC_LANES);
+  for (int k = 0; k < kc; k++, a += R, b += ldb) {
+    const Vec b0 = *(const UnalignedVec *) b, b1 = *(const UnalignedVec *) (b + VEC_LANES);
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
       acc[r][0] += a[r] * b0;
@@ -156,8 +158,8 @@ tile_wide (const int R, int kc, const float *a, const float *b, float *c, size_t
  * would wait on their latency, so even and odd steps go to separate
  * accumulators, summed at the end. */
 ALWAYS_INLINE void
-tile_narrow (const int R, int kc, const float *a, const float *b, float *c, size_t ldc, int rows,
-             int cols, const float *bias, unsigned flags)
+tile_narrow (const int R, int kc, const float *a, const float *b, size_t ldb, float *c,
+             size_t ldc, int rows, int cols, const float *bias, unsigned flags)
 {
   Vec even[MAIN_ROWS], odd[MAIN_ROWS];
   prefetch_c (c, ldc, rows);
@@ -166,8 +168,8 @@ tile_narrow (const int R, int kc, const float *a, const float *b, float *c, size
     even[r] = odd[r] = (Vec) { 0 };
 
   int k = 0;
-  for (; k + 1 < kc; k += 2, a += 2 * R, b += 2 * VEC_LANES) {
-    const Vec b0 = *(const Vec *) b, b1 = *(const Vec *) (b + VEC_LANES);
+  for (; k + 1 < kc; k += 2, a += 2 * R, b += 2 * ldb) {
+    const Vec b0 = *(const UnalignedVec *) b, b1 = *(const UnalignedVec *) (b + ldb);
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
       even[r] += a[r] * b0;
@@ -175,7 +177,7 @@ tile_narrow (const int R, int kc, const float *a, const float *b, float *c, size
     }
   }
   if (k < kc) {
-    const Vec b0 = *(const Vec *) b;
+    const Vec b0 = *(const UnalignedVec *) b;
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++)
       even[r] += a[r] * b0;
@@ -191,10 +193,10 @@ tile_narrow (const int R, int kc, const float *a, const float *b, float *c, size
 
 #define DEFINE_TILE(name, body, R)                                                                \
   static void                                                                                     \
-  name (int kc, const float *a, const float *b, float *c, size_t ldc, int rows, int cols,        \
-        const float *bias, unsigned flags)                                                        \
+  name (int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int rows,      \
+        int cols, const float *bias, unsigned flags)                                              \
   {                                                                                               \
-    body (R, kc, a, b, c, ldc, rows, cols, bias, flags);                                          \
+    body (R, kc, a, b, ldb, c, ldc, rows, cols, bias, flags);                                     \
   }
 
 DEFINE_TILE (main_wide, tile_wide, MAIN_ROWS)
