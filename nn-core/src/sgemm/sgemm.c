@@ -1,12 +1,13 @@
 /* The SGEMM's ISA dispatch, packing and cache blocking, around the register
- * tiles of sgemm-{generic,avx2,avx512}.c.
+ * tiles of sgemm-simd.c (AVX2, AVX-512) and sgemm-generic.c.
  *
  * Loop nest (as in BLIS): columns of B in blocks of NC, K in blocks of KC
  * (B's KC×NC block packed into the scratch as NR-wide, zero-padded, k-major
  * panels), rows in blocks of MC, then each NR panel of B (kept in L1) against
  * each MR panel of A in the MC block (kept in L2).  A is packed once, at load,
  * panel by panel with all of K, so that the KC part of a panel is contiguous
- * whichever block of K is running. */
+ * whichever block of K is running.  For few rows, B is read in place
+ * instead of packed (fkp_sgemm_run). */
 #include "sgemm.h"
 #include "sgemm-kernel.h"
 
@@ -160,9 +161,11 @@ k_block_length (const FkpSgemmKernel *kern, int K)
 
 #define SCRATCH_ALIGN_FLOATS 16
 
-/* Tiles read B in place for a range of at most this many rows (see
- * fkp_sgemm_run). */
-#define IN_PLACE_MAX_ROWS 32 /* 64 bytes */
+/* Tiles read B in place for a range of at most this many rows, except the
+ * short tile on [LO, HI) columns (see fkp_sgemm_run). */
+#define IN_PLACE_MAX_ROWS 32
+#define IN_PLACE_SHORT_SLOW_COLS_LO 41
+#define IN_PLACE_SHORT_SLOW_COLS_HI 64 /* 64 bytes */
 
 size_t
 fkp_sgemm_scratch_floats (const FkpSgemmA *a, int cols)
@@ -240,11 +243,12 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
    * 16×196, 32×196, 16×16, 32×16 gain 13-28 %, 12×49 and 24×49 7-14 %; but
    * the short tile on 41-63 columns lost 5-17 % (16×49, 32×49, 16×56), for
    * reasons not found, so there B is packed. */
-  const int range_rows = (MIN (panel_hi, a->n_panels) - panel_lo) * mr;
-  const int range_cols = col_hi - col_lo;
-  const bool in_place = range_rows <= IN_PLACE_MAX_ROWS
-                        && (mr == kern->main.rows || range_cols <= 40 || range_cols >= 64);
   panel_hi = MIN (panel_hi, a->n_panels);
+  const int range_cols = col_hi - col_lo;
+  const bool in_place = (panel_hi - panel_lo) * mr <= IN_PLACE_MAX_ROWS
+                        && (mr == kern->main.rows || range_cols < IN_PLACE_SHORT_SLOW_COLS_LO
+                            || range_cols >= IN_PLACE_SHORT_SLOW_COLS_HI);
+
   for (int n0 = col_lo; n0 < col_hi; n0 += kern->block_cols) {
     const int nc = MIN (kern->block_cols, col_hi - n0);
     for (int k0 = 0; k0 < K; k0 += kc_max) {
