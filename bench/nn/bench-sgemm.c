@@ -2,7 +2,7 @@
  * cblas_sgemm on one thread, on the GEMMs of the shipped models'
  * convolutions, with the core's measured FMA peak for the chosen ISA.
  *
- *   meson compile -C build bench-sgemm        # or: build/bench/nn/bench-sgemm [-s SAMPLES]
+ *   meson compile -C build bench-nn-sgemm   # or: build/bench/nn/bench-sgemm [-s SAMPLES] [M N K]
  *   FKP_NN_ISA=generic build/bench/nn/bench-sgemm
  *
  * OpenBLAS runs as users have it: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
