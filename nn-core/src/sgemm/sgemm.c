@@ -150,22 +150,24 @@ fkp_sgemm_a_free (FkpSgemmA *a)
   g_free (a);
 }
 
-/* K in blocks of near-equal length, so that K = KC + 1 does not end on a
- * block of one step (a tile's fixed cost over a single FMA row). */
+/* K in blocks of near-equal length, at most block_k, so that K = KC + 1
+ * does not end on a block of one step (a tile's fixed cost over a single
+ * FMA row). */
 static int
-k_block_length (const FkpSgemmKernel *kern, int K)
+k_block_length (int block_k, int K)
 {
-  const int blocks = (K + kern->block_k - 1) / kern->block_k;
+  const int blocks = (K + block_k - 1) / block_k;
   return (K + blocks - 1) / blocks;
 }
 
 #define SCRATCH_ALIGN_FLOATS 16
 
-/* Tiles read B in place for a range of at most this many rows, except the
- * short tile on [LO, HI) columns (see fkp_sgemm_run). */
+/* Tiles read B in place for a range of at most this many rows (see
+ * fkp_sgemm_run), in blocks of K whose panel of B stays within
+ * IN_PLACE_PANEL_BYTES of L1 (half of Zen 3's): a row of a panel read in
+ * place spans two cache lines unless B's rows are 64-byte aligned. */
 #define IN_PLACE_MAX_ROWS 32
-#define IN_PLACE_SHORT_SLOW_COLS_LO 41
-#define IN_PLACE_SHORT_SLOW_COLS_HI 64 /* 64 bytes */
+#define IN_PLACE_PANEL_BYTES (16 * 1024) /* 64 bytes */
 
 size_t
 fkp_sgemm_scratch_floats (const FkpSgemmA *a, int cols)
@@ -173,7 +175,7 @@ fkp_sgemm_scratch_floats (const FkpSgemmA *a, int cols)
   const FkpSgemmKernel *kern = kernel_for (a->isa);
   const int nr = kern->tile_cols;
   const int nc = MAX (1, MIN (cols, kern->block_cols));
-  return (size_t) k_block_length (kern, a->K) * (size_t) ((nc + nr - 1) / nr * nr)
+  return (size_t) k_block_length (kern->block_k, a->K) * (size_t) ((nc + nr - 1) / nr * nr)
          + SCRATCH_ALIGN_FLOATS;
 }
 
@@ -232,22 +234,20 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
   const FkpSgemmKernel *kern = kernel_for (a->isa);
   const FkpSgemmTileRows *tiles = tiles_for (kern, a->panel_rows);
   const int mr = a->panel_rows, nr = kern->tile_cols, K = a->K;
-  const int kc_max = k_block_length (kern, K);
   const int panels_per_block = MAX (1, kern->block_rows / mr);
   const float *bias = epilogue != NULL ? epilogue->bias : NULL;
   const bool relu = epilogue != NULL && epilogue->relu;
   float *bpack = (float *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
   /* Few rows use each panel of B only a few times: packing it would cost
    * about as much as the tiles that read it (a third of the time at 16
-   * rows), so the tiles read B where it is.  Measured on Zen 3 (M×N):
-   * 16×196, 32×196, 16×16, 32×16 gain 13-28 %, 12×49 and 24×49 7-14 %; but
-   * the short tile on 41-63 columns lost 5-17 % (16×49, 32×49, 16×56), for
-   * reasons not found, so there B is packed. */
+   * rows), so the tiles read B where it is.  Measured on Zen 3 (M×N×K):
+   * 16×196×192 +20 %, 32×16×832 +15 %, 16×49×480 +15 % with KC 128 (-10 %
+   * with KC 240: the in-place panel outgrew L1). */
   panel_hi = MIN (panel_hi, a->n_panels);
-  const int range_cols = col_hi - col_lo;
-  const bool in_place = (panel_hi - panel_lo) * mr <= IN_PLACE_MAX_ROWS
-                        && (mr == kern->main.rows || range_cols < IN_PLACE_SHORT_SLOW_COLS_LO
-                            || range_cols >= IN_PLACE_SHORT_SLOW_COLS_HI);
+  const bool in_place = (panel_hi - panel_lo) * mr <= IN_PLACE_MAX_ROWS;
+  const bool rows_aligned = (uintptr_t) (B + col_lo) % 64 == 0 && ldb % 16 == 0;
+  const int in_place_block_k = IN_PLACE_PANEL_BYTES / (rows_aligned ? 64 : 128);
+  const int kc_max = k_block_length (in_place ? in_place_block_k : kern->block_k, K);
 
   for (int n0 = col_lo; n0 < col_hi; n0 += kern->block_cols) {
     const int nc = MIN (kern->block_cols, col_hi - n0);
