@@ -166,7 +166,7 @@ k_block_length (int block_k, int K)
  * fkp_sgemm_run), in blocks of K whose panel of B stays within
  * IN_PLACE_PANEL_BYTES of L1 (half of Zen 3's): a row of a panel read in
  * place spans two cache lines unless B's rows are 64-byte aligned. */
-#define IN_PLACE_MAX_ROWS 32
+#define IN_PLACE_MAX_ROWS 48
 #define IN_PLACE_PANEL_BYTES (16 * 1024) /* 64 bytes */
 
 size_t
