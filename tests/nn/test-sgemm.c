@@ -15,6 +15,7 @@ typedef struct {
   int M, N, K;
   size_t ldb, ldc;             /* ≥ N */
   bool bias, relu;
+  int b_offset;                /* floats from a 64-byte boundary to B */
 } Shape;
 
 static float *
@@ -69,7 +70,13 @@ check_split (FkpSgemmIsa isa, const Shape *s, int row_parts, int col_parts)
   g_assert_cmpuint (s->ldb, >=, (size_t) s->N);
   g_assert_cmpuint (s->ldc, >=, (size_t) s->N);
   float *A = random_floats ((size_t) s->M * s->K);
-  float *B = random_floats ((size_t) s->K * s->ldb);
+  /* B at a chosen distance from 64-byte alignment: the tiles read B in
+   * place for few rows, in longer blocks of K where its rows are aligned */
+  const size_t b_floats = (size_t) s->K * s->ldb;
+  float *B_block = g_aligned_alloc (b_floats + (size_t) s->b_offset, sizeof (float), 64);
+  float *B = B_block + s->b_offset;
+  for (size_t i = 0; i < b_floats; i++)
+    B[i] = (float) g_test_rand_double_range (-1.0, 1.0);
   float *bias = s->bias ? random_floats ((size_t) s->M) : NULL;
   const size_t c_floats = (size_t) s->M * s->ldc + 1;
   float *C = g_new (float, c_floats);
@@ -120,14 +127,14 @@ check_split (FkpSgemmIsa isa, const Shape *s, int row_parts, int col_parts)
   g_free (scale);
   g_free (C);
   g_free (bias);
-  g_free (B);
+  g_aligned_free (B_block);
   g_free (A);
 }
 
 static void
 check (FkpSgemmIsa isa, int M, int N, int K)
 {
-  const Shape s = { M, N, K, (size_t) N, (size_t) N, false, false };
+  const Shape s = { M, N, K, (size_t) N, (size_t) N, false, false, 0 };
   check_split (isa, &s, 1, 1);
 }
 
@@ -191,12 +198,29 @@ test_strides_epilogue (gconstpointer data)
   for (int bias = 0; bias <= 1; bias++)
     for (int relu = 0; relu <= 1; relu++)
       for (int K = 1; K <= 700; K += 233) {
-        const Shape plain = { 19, 45, K, 45, 45, bias, relu };
-        const Shape strided = { 19, 45, K, 61, 50, bias, relu };
-        const Shape tiny = { 1, 1, K, 3, 2, bias, relu };
+        const Shape plain = { 19, 45, K, 45, 45, bias, relu, 0 };
+        const Shape strided = { 19, 45, K, 61, 50, bias, relu, 3 };
+        const Shape tiny = { 1, 1, K, 3, 2, bias, relu, 1 };
         check_split (isa, &plain, 1, 1);
         check_split (isa, &strided, 1, 1);
         check_split (isa, &tiny, 1, 1);
+      }
+}
+
+/* B aligned to 64 bytes or not, rows of B aligned or not (ldb a multiple
+ * of 16 floats), in place (few rows) and packed, K past the blocks of both. */
+static void
+test_alignment (gconstpointer data)
+{
+  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
+  if (skip_unsupported (isa))
+    return;
+  const int rows[] = { 5, 16, 40, 100 };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    for (int offset = 0; offset < 4; offset++)
+      for (int aligned_rows = 0; aligned_rows <= 1; aligned_rows++) {
+        const Shape s = { rows[i], 37, 600, aligned_rows ? 48 : 37, 37, true, true, offset };
+        check_split (isa, &s, 1, 1);
       }
 }
 
@@ -209,9 +233,10 @@ test_ranges (gconstpointer data)
   if (skip_unsupported (isa))
     return;
   const Shape shapes[] = {
-    { 50, 301, 300, 305, 310, true, true },
-    { 7, 5, 9, 5, 5, true, false },
-    { 64, 3000, 64, 3000, 3000, false, true },   /* columns past one block (NC) */
+    { 50, 301, 300, 305, 310, true, true, 0 },
+    { 7, 5, 9, 5, 5, true, false, 0 },
+    { 64, 3000, 64, 3000, 3000, false, true, 0 },   /* columns past one block (NC) */
+    { 20, 100, 700, 112, 100, true, false, 0 },     /* rows of B aligned, read in place */
   };
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
     for (int rp = 1; rp <= 3; rp++)
@@ -242,7 +267,7 @@ test_conv_shapes (gconstpointer data)
   };
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++) {
     const int M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
-    const Shape s = { M, N, K, (size_t) N, (size_t) N, true, i % 2 == 0 };
+    const Shape s = { M, N, K, (size_t) N, (size_t) N, true, i % 2 == 0, (int) i % 3 };
     check_split (isa, &s, i % 3 + 1, 1);
   }
 }
@@ -280,6 +305,7 @@ main (int argc, char **argv)
     { "depths", test_depths },
     { "strides-epilogue", test_strides_epilogue },
     { "ranges", test_ranges },
+    { "alignment", test_alignment },
     { "conv-shapes", test_conv_shapes },
   };
   for (int isa = 0; isa < FKP_SGEMM_N_ISAS; isa++)
