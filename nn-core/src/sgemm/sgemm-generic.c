@@ -34,6 +34,6 @@ const FkpSgemmKernel fkp_sgemm_kernel_generic = {
   .block_k = 256,
   .block_rows = 128,
   .block_cols = 512,
-  .main = { ROWS, tile_4x8, NULL },
-  .short_rows = { 0, NULL, NULL },
+  .main = { ROWS, tile_4x8, NULL, { NULL } },
+  .short_rows = { 0, NULL, NULL, { NULL } },
 };

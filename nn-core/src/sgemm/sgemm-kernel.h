@@ -21,7 +21,14 @@ typedef void (*FkpSgemmTileFunc) (int kc, const float *a, const float *b, size_t
                                   size_t ldc, int rows, int cols, const float *bias,
                                   unsigned flags);
 
-/* A tile height with its two widths. */
+/* The most columns a column tile takes. */
+#define FKP_SGEMM_COLUMN_TILE_MAX 4
+
+/* Packed A is allocated this many floats longer: the column tiles load a
+ * whole vector from a panel's last column of R < vector-width rows. */
+#define FKP_SGEMM_A_PAD_FLOATS 16
+
+/* A tile height with its widths. */
 typedef struct {
   int rows;                    /* MR: rows of a panel of A; 0: no such tile */
   FkpSgemmTileFunc tile;       /* MR × NR */
@@ -29,6 +36,10 @@ typedef struct {
    * 3·16 + 1), packed NR / 2 wide: half the FMAs of a full tile.  NULL:
    * the full tile serves. */
   FkpSgemmTileFunc narrow_tile;
+  /* [c]: MR × c for a last panel of c ≤ FKP_SGEMM_COLUMN_TILE_MAX columns,
+   * dot products along k at about c FMAs per step of k instead of MR.
+   * NULL: the narrow or full tile serves. */
+  FkpSgemmTileFunc column_tiles[FKP_SGEMM_COLUMN_TILE_MAX + 1];
 } FkpSgemmTileRows;
 
 typedef struct {

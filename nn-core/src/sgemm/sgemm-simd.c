@@ -191,6 +191,80 @@ tile_narrow (const int R, int kc, const float *a, const float *b, size_t ldb, fl
   }
 }
 
+/* R rows × C ≤ 4 columns, the last columns of C (N = 49 = 3·16 + 1, 196 =
+ * 12·16 + 4): dot products along k with the rows of A in the vector's
+ * lanes (a panel's column k is R ≤ VEC_LANES consecutive floats; lanes past
+ * R read the next column, or the padding after the last panel, and are
+ * dropped), so a column costs 1 FMA per step of k instead of R / VEC_LANES
+ * · 2 of the narrow tile's.  Steps of k go to separate accumulators to
+ * cover the FMA latency. */
+ALWAYS_INLINE void
+tile_columns (const int R, const int C, int kc, const float *a, const float *b, size_t ldb,
+              float *c, size_t ldc, int rows, int cols, const float *bias, unsigned flags)
+{
+  /* steps of k in flight: 8 accumulators at most, with 16 vector registers */
+  const int S = C >= 4 ? 2 : 4;
+  Vec acc[FKP_SGEMM_COLUMN_TILE_MAX][4];
+#pragma GCC unroll 4
+  for (int j = 0; j < C; j++)
+#pragma GCC unroll 4
+    for (int step = 0; step < S; step++)
+      acc[j][step] = (Vec) { 0 };
+
+  int k = 0;
+  for (; k + S - 1 < kc; k += S, a += S * R, b += S * ldb)
+#pragma GCC unroll 4
+    for (int step = 0; step < S; step++) {
+      const Vec ak = *(const UnalignedVec *) (a + step * R);
+#pragma GCC unroll 4
+      for (int j = 0; j < C; j++)
+        acc[j][step] += b[step * ldb + j] * ak;
+    }
+  for (; k < kc; k++, a += R, b += ldb) {
+    const Vec ak = *(const UnalignedVec *) a;
+#pragma GCC unroll 4
+    for (int j = 0; j < C; j++)
+      acc[j][0] += b[j] * ak;
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < C; j++)
+#pragma GCC unroll 4
+    for (int step = 1; step < S; step++)
+      acc[j][0] += acc[j][step];
+
+  float sums[FKP_SGEMM_COLUMN_TILE_MAX][VEC_LANES];
+#pragma GCC unroll 4
+  for (int j = 0; j < C; j++)
+    *(UnalignedVec *) sums[j] = acc[j][0];
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < cols; j++) {
+      float *dst = c + r * ldc + j;
+      float v = sums[j][r];
+      if (flags & FKP_SGEMM_TILE_ACCUMULATE)
+        v += *dst;
+      else if (bias != NULL)
+        v += bias[r];
+      if ((flags & FKP_SGEMM_TILE_RELU) && !(v > 0.0f))
+        v = 0.0f;
+      *dst = v;
+    }
+}
+
+#define DEFINE_COLUMN_TILE(name, R, C)                                                            \
+  static void                                                                                     \
+  name (int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int rows,      \
+        int cols, const float *bias, unsigned flags)                                              \
+  {                                                                                               \
+    tile_columns (R, C, kc, a, b, ldb, c, ldc, rows, cols, bias, flags);                          \
+  }
+
+DEFINE_COLUMN_TILE (main_1col, MAIN_ROWS, 1)
+DEFINE_COLUMN_TILE (main_2col, MAIN_ROWS, 2)
+DEFINE_COLUMN_TILE (main_4col, MAIN_ROWS, 4)
+DEFINE_COLUMN_TILE (short_1col, SHORT_ROWS, 1)
+DEFINE_COLUMN_TILE (short_2col, SHORT_ROWS, 2)
+DEFINE_COLUMN_TILE (short_4col, SHORT_ROWS, 4)
+
 #define DEFINE_TILE(name, body, R)                                                                \
   static void                                                                                     \
   name (int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int rows,      \
@@ -216,6 +290,8 @@ const FkpSgemmKernel KERNEL_NAME = {
   .block_k = BLOCK_K,
   .block_rows = 20 * MAIN_ROWS,
   .block_cols = 512,
-  .main = { MAIN_ROWS, main_wide, main_narrow },
-  .short_rows = { SHORT_ROWS, short_wide, short_narrow },
+  .main = { MAIN_ROWS, main_wide, main_narrow,
+            { NULL, main_1col, main_2col, main_4col, main_4col } },
+  .short_rows = { SHORT_ROWS, short_wide, short_narrow,
+                  { NULL, short_1col, short_2col, short_4col, short_4col } },
 };

@@ -130,7 +130,9 @@ fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K)
   a->K = K;
   a->panel_rows = mr;
   a->n_panels = (M + mr - 1) / mr;
-  a->panels = g_aligned_alloc ((size_t) a->n_panels * mr * K, sizeof (float), 64);
+  const size_t n_floats = (size_t) a->n_panels * mr * K;
+  a->panels = g_aligned_alloc (n_floats + FKP_SGEMM_A_PAD_FLOATS, sizeof (float), 64);
+  memset (a->panels + n_floats, 0, FKP_SGEMM_A_PAD_FLOATS * sizeof (float));
   for (int p = 0; p < a->n_panels; p++) {
     float *panel = a->panels + (size_t) p * K * mr;
     for (int r = 0; r < mr; r++) {
@@ -267,7 +269,9 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
           const bool packed = j >= packed_from;
           const float *bp = packed ? bpack + (size_t) (j - packed_from) * kc : b_block + j;
           const size_t b_stride = packed ? (size_t) width : ldb;
-          const FkpSgemmTileFunc tile = width < nr ? tiles->narrow_tile : tiles->tile;
+          FkpSgemmTileFunc tile = width < nr ? tiles->narrow_tile : tiles->tile;
+          if (cols <= FKP_SGEMM_COLUMN_TILE_MAX && tiles->column_tiles[cols] != NULL)
+            tile = tiles->column_tiles[cols];
           for (int p = p0; p < p1; p++) {
             const float *ap = a->panels + ((size_t) p * K + k0) * mr;
             const int row = p * mr, rows = MIN (mr, a->M - row);
