@@ -142,23 +142,11 @@ check (FkpSgemmIsa isa, int M, int N, int K)
  * covers each ISA's partial panels; the small ones take the short tiles. */
 #define ROWS_PAST_TILES 13
 
-static bool
-skip_unsupported (FkpSgemmIsa isa)
-{
-  if (fkp_sgemm_isa_supported (isa))
-    return false;
-  g_test_skip_printf ("this CPU does not support %s", fkp_sgemm_isa_label (isa));
-  return true;
-}
-
 /* Every M up to a tile and a row past it (each tile height), every N up to
  * 31, short K. */
 static void
-test_edges (gconstpointer data)
+test_edges (FkpSgemmIsa isa)
 {
-  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
-  if (skip_unsupported (isa))
-    return;
   for (int M = 1; M <= ROWS_PAST_TILES; M++)
     for (int N = 1; N <= 31; N++)
       for (int K = 1; K <= 3; K++)
@@ -172,11 +160,8 @@ test_edges (gconstpointer data)
 /* K of 1, 2, 3, odd, prime, around the blocks of K (256, 384) and well
  * past. */
 static void
-test_depths (gconstpointer data)
+test_depths (FkpSgemmIsa isa)
 {
-  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
-  if (skip_unsupported (isa))
-    return;
   const int depths[] = { 1, 2, 3, 5, 13, 31, 97, 255, 256, 257, 383, 384, 385, 511, 512, 513,
                          769, 1000, 2049 };
   for (guint i = 0; i < G_N_ELEMENTS (depths); i++) {
@@ -190,11 +175,8 @@ test_depths (gconstpointer data)
 /* ldb and ldc past N, with bias and ReLU each on and off, K in one block and
  * in several (bias on the first block of K, ReLU after the last). */
 static void
-test_strides_epilogue (gconstpointer data)
+test_strides_epilogue (FkpSgemmIsa isa)
 {
-  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
-  if (skip_unsupported (isa))
-    return;
   for (int bias = 0; bias <= 1; bias++)
     for (int relu = 0; relu <= 1; relu++)
       for (int K = 1; K <= 700; K += 233) {
@@ -210,11 +192,8 @@ test_strides_epilogue (gconstpointer data)
 /* B aligned to 64 bytes or not, rows of B aligned or not (ldb a multiple
  * of 16 floats), in place (few rows) and packed, K past the blocks of both. */
 static void
-test_alignment (gconstpointer data)
+test_alignment (FkpSgemmIsa isa)
 {
-  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
-  if (skip_unsupported (isa))
-    return;
   const int rows[] = { 5, 16, 40, 100 };
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     for (int offset = 0; offset < 4; offset++)
@@ -227,11 +206,8 @@ test_alignment (gconstpointer data)
 /* Rows in whole panels and columns anyhow, as the engine's threads split a
  * step, including parts left empty. */
 static void
-test_ranges (gconstpointer data)
+test_ranges (FkpSgemmIsa isa)
 {
-  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
-  if (skip_unsupported (isa))
-    return;
   const Shape shapes[] = {
     { 50, 301, 300, 305, 310, true, true, 0 },
     { 7, 5, 9, 5, 5, true, false, 0 },
@@ -249,11 +225,8 @@ test_ranges (gconstpointer data)
  * pointwise convolutions (N cut to 4800 at most to keep the reference
  * quick), with the bias and ReLU the engine fuses. */
 static void
-test_conv_shapes (gconstpointer data)
+test_conv_shapes (FkpSgemmIsa isa)
 {
-  const FkpSgemmIsa isa = GPOINTER_TO_INT (data);
-  if (skip_unsupported (isa))
-    return;
   static const int shapes[][3] = {
     { 64, 3136, 49 }, { 64, 784, 64 }, { 192, 784, 576 }, { 64, 196, 192 }, { 16, 196, 192 },
     { 128, 196, 864 }, { 32, 196, 400 }, { 128, 196, 256 }, { 192, 196, 1152 },
@@ -291,6 +264,23 @@ test_dispatch (void)
   g_test_message ("best ISA on this CPU: %s", fkp_sgemm_isa_label (best));
 }
 
+typedef struct {
+  FkpSgemmIsa isa;
+  void (*body) (FkpSgemmIsa isa);
+} IsaCase;
+
+/* A case on one ISA, skipped where the CPU does not support it. */
+static void
+run_case (gconstpointer data)
+{
+  const IsaCase *c = data;
+  if (!fkp_sgemm_isa_supported (c->isa)) {
+    g_test_skip_printf ("this CPU does not support %s", fkp_sgemm_isa_label (c->isa));
+    return;
+  }
+  c->body (c->isa);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -299,7 +289,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sgemm/dispatch", test_dispatch);
   static const struct {
     const char *name;
-    GTestDataFunc func;
+    void (*body) (FkpSgemmIsa isa);
   } cases[] = {
     { "edges", test_edges },
     { "depths", test_depths },
@@ -308,10 +298,12 @@ main (int argc, char **argv)
     { "alignment", test_alignment },
     { "conv-shapes", test_conv_shapes },
   };
+  static IsaCase runs[FKP_SGEMM_N_ISAS][G_N_ELEMENTS (cases)];
   for (int isa = 0; isa < FKP_SGEMM_N_ISAS; isa++)
     for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+      runs[isa][i] = (IsaCase) { isa, cases[i].body };
       char *path = g_strdup_printf ("/sgemm/%s/%s", fkp_sgemm_isa_label (isa), cases[i].name);
-      g_test_add_data_func (path, GINT_TO_POINTER (isa), cases[i].func);
+      g_test_add_data_func (path, &runs[isa][i], run_case);
       g_free (path);
     }
   return g_test_run ();
