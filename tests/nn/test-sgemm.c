@@ -213,6 +213,7 @@ test_ranges (FkpSgemmIsa isa)
     { 7, 5, 9, 5, 5, true, false, 0 },
     { 64, 3000, 64, 3000, 3000, false, true, 0 },   /* columns past one block (NC) */
     { 20, 100, 700, 112, 100, true, false, 0 },     /* rows of B aligned, read in place */
+    { 100, 40, 3000, 40, 40, false, true, 1 },      /* narrow parts take longer blocks of K */
   };
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
     for (int rp = 1; rp <= 3; rp++)
