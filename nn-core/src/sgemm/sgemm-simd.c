@@ -1,9 +1,11 @@
-/* The SIMD register tiles, one source built once per ISA with that ISA's
- * flags (nn-core/meson.build): FKP_SGEMM_BUILD_AVX2 with -mavx2 -mfma,
- * FKP_SGEMM_BUILD_AVX512 with -mavx512f.  Each build is reached only on
- * CPUs that have its ISA (sgemm.c).  The loops are written once with GCC's
- * vector extensions (a scalar × vector multiply-add becomes a broadcast and
- * an FMA under -ffp-contract=fast); only the edge of C differs per ISA.
+/* The register tiles, one source built once per ISA with that ISA's flags
+ * (src/sgemm/meson.build): FKP_SGEMM_BUILD_AVX2 with -mavx2 -mfma,
+ * FKP_SGEMM_BUILD_AVX512 with -mavx512f, FKP_SGEMM_BUILD_GENERIC with the
+ * target's baseline (SSE2 on x86-64, NEON on AArch64).  The AVX builds are
+ * reached only on CPUs that have their ISA (sgemm.c).  The loops are written
+ * once with GCC's vector extensions (a scalar × vector multiply-add becomes
+ * a broadcast and an FMA under -ffp-contract=fast, or a multiply and an add
+ * without FMA); only the edge of C differs per ISA.
  *
  * The wide tile holds R rows × 2 vectors of C in 2R accumulators: per step
  * of k, 2 loads of B and R broadcasts of A feed 2R FMAs.  Two FMA ports
@@ -14,10 +16,13 @@
  *   AVX-512: 12 rows × 32 columns, 24 + 2 of the 32 zmm registers; an 8-row
  *     variant for 16 rows (12-row panels would pad them by half).  Written
  *     on an AVX2 machine: tested only where the CPU has AVX-512F
- *     (test-sgemm skips it elsewhere). */
+ *     (test-sgemm skips it elsewhere).
+ *   generic: 6 rows × 8 columns of 4-float vectors, 12 of 16 registers. */
 #include "sgemm-kernel.h"
 
+#if defined(FKP_SGEMM_BUILD_AVX512) || defined(FKP_SGEMM_BUILD_AVX2)
 #include <immintrin.h>
+#endif
 
 #if defined(FKP_SGEMM_BUILD_AVX512)
 #define KERNEL_NAME fkp_sgemm_kernel_avx512
@@ -29,8 +34,13 @@
 #define VEC_LANES 8
 #define MAIN_ROWS 6
 #define BLOCK_K 384             /* a 24 KiB panel of B in a 32 KiB L1 */
+#elif defined(FKP_SGEMM_BUILD_GENERIC)
+#define KERNEL_NAME fkp_sgemm_kernel_generic
+#define VEC_LANES 4
+#define MAIN_ROWS 6
+#define BLOCK_K 256             /* a 8 KiB panel of B: any L1 */
 #else
-#error "sgemm-simd.c: build with FKP_SGEMM_BUILD_AVX2 or FKP_SGEMM_BUILD_AVX512"
+#error "sgemm-simd.c: build with FKP_SGEMM_BUILD_AVX2, _AVX512 or _GENERIC"
 #endif
 
 #define SHORT_ROWS (MAIN_ROWS * 2 / 3)
@@ -58,10 +68,23 @@ finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
   _mm512_mask_storeu_ps (dst, mask, x);
 }
 
+#elif defined(FKP_SGEMM_BUILD_GENERIC)
+
+/* Finishes a vector of a row of the tile, of which `cols` (any int) are
+ * inside C: adds C or the bias, applies ReLU, stores; lane by lane. */
 static inline void
-prefetch_c (const float *c, size_t ldc, int rows)
+finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
 {
-  (void) c, (void) ldc, (void) rows;
+  for (int j = 0; j < cols && j < VEC_LANES; j++) {
+    float x = v[j];
+    if (flags & FKP_SGEMM_TILE_ACCUMULATE)
+      x += dst[j];
+    else if (bias_r != NULL)
+      x += *bias_r;
+    if ((flags & FKP_SGEMM_TILE_RELU) && !(x > 0.0f))
+      x = 0.0f;
+    dst[j] = x;
+  }
 }
 
 #else
@@ -108,18 +131,22 @@ finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
     store_partial (dst, x, cols);
 }
 
-/* C's rows (16 floats, up to two cache lines each), needed at the end of a
- * tile, fetched while its FMAs run. */
+#endif
+
+/* C's rows, needed at the end of a tile, fetched while its FMAs run: on
+ * AVX2 (16 floats, up to two cache lines each), where it measured faster. */
 static inline void
 prefetch_c (const float *c, size_t ldc, int rows)
 {
+#if defined(FKP_SGEMM_BUILD_AVX2)
   for (int r = 0; r < rows; r++) {
     _mm_prefetch ((const char *) (c + r * ldc), _MM_HINT_T0);
     _mm_prefetch ((const char *) (c + r * ldc + 15), _MM_HINT_T0);
   }
-}
-
+#else
+  (void) c, (void) ldc, (void) rows;
 #endif
+}
 
 #define ALWAYS_INLINE static inline __attribute__ ((always_inline))
 
@@ -232,14 +259,10 @@ tile_columns (const int R, const int C, int kc, const float *a, const float *b, 
     for (int step = 1; step < S; step++)
       acc[j][0] += acc[j][step];
 
-  float sums[FKP_SGEMM_COLUMN_TILE_MAX][VEC_LANES];
-#pragma GCC unroll 4
-  for (int j = 0; j < C; j++)
-    *(UnalignedVec *) sums[j] = acc[j][0];
-  for (int r = 0; r < rows; r++)
-    for (int j = 0; j < cols; j++) {
+  for (int r = 0; r < rows && r < R; r++)
+    for (int j = 0; j < cols && j < C; j++) {
       float *dst = c + r * ldc + j;
-      float v = sums[j][r];
+      float v = acc[j][0][r];
       if (flags & FKP_SGEMM_TILE_ACCUMULATE)
         v += *dst;
       else if (bias != NULL)
@@ -258,9 +281,15 @@ tile_columns (const int R, const int C, int kc, const float *a, const float *b, 
     tile_columns (R, C, kc, a, b, ldb, c, ldc, rows, cols, bias, flags);                          \
   }
 
+/* a panel's column must fit a vector */
+#if MAIN_ROWS <= VEC_LANES
 DEFINE_COLUMN_TILE (main_1col, MAIN_ROWS, 1)
 DEFINE_COLUMN_TILE (main_2col, MAIN_ROWS, 2)
 DEFINE_COLUMN_TILE (main_4col, MAIN_ROWS, 4)
+#define MAIN_COLUMN_TILES { NULL, main_1col, main_2col, main_4col, main_4col }
+#else
+#define MAIN_COLUMN_TILES { NULL }
+#endif
 DEFINE_COLUMN_TILE (short_1col, SHORT_ROWS, 1)
 DEFINE_COLUMN_TILE (short_2col, SHORT_ROWS, 2)
 DEFINE_COLUMN_TILE (short_4col, SHORT_ROWS, 4)
@@ -290,8 +319,7 @@ const FkpSgemmKernel KERNEL_NAME = {
   .block_k = BLOCK_K,
   .block_rows = 20 * MAIN_ROWS,
   .block_cols = 512,
-  .main = { MAIN_ROWS, main_wide, main_narrow,
-            { NULL, main_1col, main_2col, main_4col, main_4col } },
+  .main = { MAIN_ROWS, main_wide, main_narrow, MAIN_COLUMN_TILES },
   .short_rows = { SHORT_ROWS, short_wide, short_narrow,
                   { NULL, short_1col, short_2col, short_4col, short_4col } },
 };

@@ -1,5 +1,5 @@
 /* The SGEMM's ISA dispatch, packing and cache blocking, around the register
- * tiles of sgemm-simd.c (AVX2, AVX-512) and sgemm-generic.c.
+ * tiles of sgemm-simd.c (AVX2, AVX-512, generic).
  *
  * Loop nest (as in BLIS): columns of B in blocks of NC, K in blocks of KC
  * (B's KC×NC block packed into the scratch as NR-wide, zero-padded, k-major
