@@ -43,12 +43,14 @@ typedef struct {
   int M, K;
   int panel_rows;
   int n_panels;
-  float *panels;               /* n_panels · K · panel_rows floats, 64-byte aligned */
+  float *panels;               /* n_panels · K · panel_rows floats (+ 16), 64-byte aligned */
 } FkpSgemmA;
 
 /* Packs row-major A (row r at A + r·lda) for `isa`; free with
- * fkp_sgemm_a_free.  Costs n_panels · panel_rows · K floats: at most
- * panel_rows - 1 rows more than A itself. */
+ * fkp_sgemm_a_free.  Costs n_panels · panel_rows · K + 16 floats: at most
+ * panel_rows - 1 rows (and 64 bytes) more than A itself.  The panel height
+ * depends on the ISA and on M (a shorter tile for M ≤ 48 where it pads
+ * less). */
 FkpSgemmA *fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K);
 void fkp_sgemm_a_free (FkpSgemmA *a);
 
