@@ -32,13 +32,13 @@ typedef void (*FkpSgemmTileFunc) (int kc, const float *a, const float *b, size_t
 typedef struct {
   int rows;                    /* MR: rows of a panel of A; 0: no such tile */
   FkpSgemmTileFunc tile;       /* MR × NR */
-  /* MR × NR / 2, for a last panel of B of at most NR / 2 columns (N = 49 =
-   * 3·16 + 1), packed NR / 2 wide: half the FMAs of a full tile.  NULL:
+  /* MR × NR / 2, for a last panel of B of at most NR / 2 columns (N = 56 =
+   * 3·16 + 8), packed NR / 2 wide: half the FMAs of a full tile.  NULL:
    * the full tile serves. */
   FkpSgemmTileFunc narrow_tile;
-  /* [c]: MR × c for a last panel of c ≤ FKP_SGEMM_COLUMN_TILE_MAX columns,
-   * dot products along k at about c FMAs per step of k instead of MR.
-   * NULL: the narrow or full tile serves. */
+  /* [c]: MR × c for a last panel of c ≤ FKP_SGEMM_COLUMN_TILE_MAX columns
+   * (N = 49 = 3·16 + 1), dot products along k at about c FMAs per step of
+   * k.  NULL: the narrow or full tile serves. */
   FkpSgemmTileFunc column_tiles[FKP_SGEMM_COLUMN_TILE_MAX + 1];
 } FkpSgemmTileRows;
 
