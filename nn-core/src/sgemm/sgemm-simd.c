@@ -1,0 +1,325 @@
+/* The register tiles, one source built once per ISA with that ISA's flags
+ * (src/sgemm/meson.build): FKP_SGEMM_BUILD_AVX2 with -mavx2 -mfma,
+ * FKP_SGEMM_BUILD_AVX512 with -mavx512f, FKP_SGEMM_BUILD_GENERIC with the
+ * target's baseline (SSE2 on x86-64, NEON on AArch64).  The AVX builds are
+ * reached only on CPUs that have their ISA (sgemm.c).  The loops are written
+ * once with GCC's vector extensions (a scalar × vector multiply-add becomes
+ * a broadcast and an FMA under -ffp-contract=fast, or a multiply and an add
+ * without FMA); only the edge of C differs per ISA.
+ *
+ * The wide tile holds R rows × 2 vectors of C in 2R accumulators: per step
+ * of k, 2 loads of B and R broadcasts of A feed 2R FMAs.  Two FMA ports
+ * with a 4-5 cycle latency need 8-10 independent chains.
+ *   AVX2: 6 rows × 16 columns, 12 of the 16 ymm registers, 2 for B, 2 for
+ *     broadcasts; a 4-row variant (8 chains) for matrices of 16 or 32 rows,
+ *     which 6-row panels would pad by an eighth.
+ *   AVX-512: 12 rows × 32 columns, 24 + 2 of the 32 zmm registers; an 8-row
+ *     variant for 16 rows (12-row panels would pad them by half).  Written
+ *     on an AVX2 machine: tested only where the CPU has AVX-512F
+ *     (test-sgemm skips it elsewhere).
+ *   generic: 6 rows × 8 columns of 4-float vectors, 12 of 16 registers. */
+#include "sgemm-kernel.h"
+
+#if defined(FKP_SGEMM_BUILD_AVX512) || defined(FKP_SGEMM_BUILD_AVX2)
+#include <immintrin.h>
+#endif
+
+#if defined(FKP_SGEMM_BUILD_AVX512)
+#define KERNEL_NAME fkp_sgemm_kernel_avx512
+#define VEC_LANES 16
+#define MAIN_ROWS 12
+#define BLOCK_K 256             /* a 32 KiB panel of B in a 48 KiB L1 */
+#elif defined(FKP_SGEMM_BUILD_AVX2)
+#define KERNEL_NAME fkp_sgemm_kernel_avx2
+#define VEC_LANES 8
+#define MAIN_ROWS 6
+#define BLOCK_K 384             /* a 24 KiB panel of B in a 32 KiB L1 */
+#elif defined(FKP_SGEMM_BUILD_GENERIC)
+#define KERNEL_NAME fkp_sgemm_kernel_generic
+#define VEC_LANES 4
+#define MAIN_ROWS 6
+#define BLOCK_K 256             /* a 8 KiB panel of B: any L1 */
+#else
+#error "sgemm-simd.c: build with FKP_SGEMM_BUILD_AVX2, _AVX512 or _GENERIC"
+#endif
+
+#define SHORT_ROWS (MAIN_ROWS * 2 / 3)
+typedef float Vec __attribute__ ((vector_size (VEC_LANES * 4)));
+typedef float UnalignedVec __attribute__ ((vector_size (VEC_LANES * 4), aligned (4)));
+
+#if defined(FKP_SGEMM_BUILD_AVX512)
+
+/* Finishes a vector of a row of the tile, of which `cols` (any int) are
+ * inside C: adds C or the bias, applies ReLU, stores under a mask (fast on
+ * the CPUs that have AVX-512). */
+static inline void
+finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
+{
+  if (cols <= 0)
+    return;
+  const __mmask16 mask = cols >= 16 ? 0xffff : (__mmask16) ((1u << cols) - 1);
+  __m512 x = v;
+  if (flags & FKP_SGEMM_TILE_ACCUMULATE)
+    x = _mm512_add_ps (x, _mm512_maskz_loadu_ps (mask, dst));
+  else if (bias_r != NULL)
+    x = _mm512_add_ps (x, _mm512_set1_ps (*bias_r));
+  if (flags & FKP_SGEMM_TILE_RELU)
+    x = _mm512_max_ps (x, _mm512_setzero_ps ());
+  _mm512_mask_storeu_ps (dst, mask, x);
+}
+
+#elif defined(FKP_SGEMM_BUILD_GENERIC)
+
+/* Finishes a vector of a row of the tile, of which `cols` (any int) are
+ * inside C: adds C or the bias, applies ReLU, stores; lane by lane. */
+static inline void
+finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
+{
+  for (int j = 0; j < cols && j < VEC_LANES; j++) {
+    float x = v[j];
+    if (flags & FKP_SGEMM_TILE_ACCUMULATE)
+      x += dst[j];
+    else if (bias_r != NULL)
+      x += *bias_r;
+    if ((flags & FKP_SGEMM_TILE_RELU) && !(x > 0.0f))
+      x = 0.0f;
+    dst[j] = x;
+  }
+}
+
+#else
+
+/* Stores the first `cols` (1-7) floats of v: pieces of 4, 2 and 1, as a
+ * masked store (VMASKMOVPS) is microcoded and slow on AMD cores. */
+static inline void
+store_partial (float *dst, __m256 v, int cols)
+{
+  __m128 part = _mm256_castps256_ps128 (v);
+  if (cols & 4) {
+    _mm_storeu_ps (dst, part);
+    part = _mm256_extractf128_ps (v, 1);
+    dst += 4;
+  }
+  if (cols & 2) {
+    _mm_storel_pi ((__m64 *) dst, part);
+    part = _mm_movehl_ps (part, part);
+    dst += 2;
+  }
+  if (cols & 1)
+    _mm_store_ss (dst, part);
+}
+
+/* Finishes a vector of a row of the tile, of which `cols` (any int) are
+ * inside C: adds C or the bias, applies ReLU, stores. */
+static inline void
+finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
+{
+  if (cols <= 0)
+    return;
+  __m256 x = v;
+  if (flags & FKP_SGEMM_TILE_ACCUMULATE) {
+    const __m256i mask = _mm256_cmpgt_epi32 (_mm256_set1_epi32 (cols),
+                                             _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
+    x = _mm256_add_ps (x, cols >= 8 ? _mm256_loadu_ps (dst) : _mm256_maskload_ps (dst, mask));
+  } else if (bias_r != NULL)
+    x = _mm256_add_ps (x, _mm256_broadcast_ss (bias_r));
+  if (flags & FKP_SGEMM_TILE_RELU)
+    x = _mm256_max_ps (x, _mm256_setzero_ps ());
+  if (cols >= 8)
+    _mm256_storeu_ps (dst, x);
+  else
+    store_partial (dst, x, cols);
+}
+
+#endif
+
+/* C's rows, needed at the end of a tile, fetched while its FMAs run: on
+ * AVX2 (16 floats, up to two cache lines each), where it measured faster. */
+static inline void
+prefetch_c (const float *c, size_t ldc, int rows)
+{
+#if defined(FKP_SGEMM_BUILD_AVX2)
+  for (int r = 0; r < rows; r++) {
+    _mm_prefetch ((const char *) (c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch ((const char *) (c + r * ldc + 15), _MM_HINT_T0);
+  }
+#else
+  (void) c, (void) ldc, (void) rows;
+#endif
+}
+
+#define ALWAYS_INLINE static inline __attribute__ ((always_inline))
+
+/* R rows × 2 vectors of columns.  R is a constant in each caller, so the
+ * loops unroll and the accumulators stay in registers. */
+ALWAYS_INLINE void
+tile_wide (const int R, int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+           int rows, int cols, const float *bias, unsigned flags)
+{
+  Vec acc[MAIN_ROWS][2];
+  prefetch_c (c, ldc, rows);
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++)
+    acc[r][0] = acc[r][1] = (Vec) { 0 };
+
+  for (int k = 0; k < kc; k++, a += R, b += ldb) {
+    const Vec b0 = *(const UnalignedVec *) b, b1 = *(const UnalignedVec *) (b + VEC_LANES);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+      acc[r][0] += a[r] * b0;
+      acc[r][1] += a[r] * b1;
+    }
+  }
+
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) {
+    if (r >= rows)
+      break;
+    const float *bias_r = bias != NULL ? bias + r : NULL;
+    finish_vector (c + r * ldc, acc[r][0], cols, bias_r, flags);
+    finish_vector (c + r * ldc + VEC_LANES, acc[r][1], cols - VEC_LANES, bias_r, flags);
+  }
+}
+
+/* R rows × 1 vector of columns (the narrow tile): R FMAs per step of k
+ * would wait on their latency, so even and odd steps go to separate
+ * accumulators, summed at the end. */
+ALWAYS_INLINE void
+tile_narrow (const int R, int kc, const float *a, const float *b, size_t ldb, float *c,
+             size_t ldc, int rows, int cols, const float *bias, unsigned flags)
+{
+  Vec even[MAIN_ROWS], odd[MAIN_ROWS];
+  prefetch_c (c, ldc, rows);
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++)
+    even[r] = odd[r] = (Vec) { 0 };
+
+  int k = 0;
+  for (; k + 1 < kc; k += 2, a += 2 * R, b += 2 * ldb) {
+    const Vec b0 = *(const UnalignedVec *) b, b1 = *(const UnalignedVec *) (b + ldb);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+      even[r] += a[r] * b0;
+      odd[r] += a[R + r] * b1;
+    }
+  }
+  if (k < kc) {
+    const Vec b0 = *(const UnalignedVec *) b;
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++)
+      even[r] += a[r] * b0;
+  }
+
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++) {
+    if (r >= rows)
+      break;
+    finish_vector (c + r * ldc, even[r] + odd[r], cols, bias != NULL ? bias + r : NULL, flags);
+  }
+}
+
+/* R rows × C ≤ 4 columns, the last columns of C (N = 49 = 3·16 + 1, 196 =
+ * 12·16 + 4): dot products along k with the rows of A in the vector's
+ * lanes (a panel's column k is R ≤ VEC_LANES consecutive floats; lanes past
+ * R read the next column, or the padding after the last panel, and are
+ * dropped), so a column costs 1 FMA per step of k instead of R / VEC_LANES
+ * · 2 of the narrow tile's.  Steps of k go to separate accumulators to
+ * cover the FMA latency. */
+ALWAYS_INLINE void
+tile_columns (const int R, const int C, int kc, const float *a, const float *b, size_t ldb,
+              float *c, size_t ldc, int rows, int cols, const float *bias, unsigned flags)
+{
+  /* steps of k in flight: 8 accumulators at most, with 16 vector registers */
+  const int S = C >= 4 ? 2 : 4;
+  Vec acc[FKP_SGEMM_COLUMN_TILE_MAX][4];
+#pragma GCC unroll 4
+  for (int j = 0; j < C; j++)
+#pragma GCC unroll 4
+    for (int step = 0; step < S; step++)
+      acc[j][step] = (Vec) { 0 };
+
+  int k = 0;
+  for (; k + S - 1 < kc; k += S, a += S * R, b += S * ldb)
+#pragma GCC unroll 4
+    for (int step = 0; step < S; step++) {
+      const Vec ak = *(const UnalignedVec *) (a + step * R);
+#pragma GCC unroll 4
+      for (int j = 0; j < C; j++)
+        acc[j][step] += b[step * ldb + j] * ak;
+    }
+  for (; k < kc; k++, a += R, b += ldb) {
+    const Vec ak = *(const UnalignedVec *) a;
+#pragma GCC unroll 4
+    for (int j = 0; j < C; j++)
+      acc[j][0] += b[j] * ak;
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < C; j++)
+#pragma GCC unroll 4
+    for (int step = 1; step < S; step++)
+      acc[j][0] += acc[j][step];
+
+  for (int r = 0; r < rows && r < R; r++)
+    for (int j = 0; j < cols && j < C; j++) {
+      float *dst = c + r * ldc + j;
+      float v = acc[j][0][r];
+      if (flags & FKP_SGEMM_TILE_ACCUMULATE)
+        v += *dst;
+      else if (bias != NULL)
+        v += bias[r];
+      if ((flags & FKP_SGEMM_TILE_RELU) && !(v > 0.0f))
+        v = 0.0f;
+      *dst = v;
+    }
+}
+
+#define DEFINE_COLUMN_TILE(name, R, C)                                                            \
+  static void                                                                                     \
+  name (int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int rows,      \
+        int cols, const float *bias, unsigned flags)                                              \
+  {                                                                                               \
+    tile_columns (R, C, kc, a, b, ldb, c, ldc, rows, cols, bias, flags);                          \
+  }
+
+/* a panel's column must fit a vector */
+#if MAIN_ROWS <= VEC_LANES
+DEFINE_COLUMN_TILE (main_1col, MAIN_ROWS, 1)
+DEFINE_COLUMN_TILE (main_2col, MAIN_ROWS, 2)
+DEFINE_COLUMN_TILE (main_4col, MAIN_ROWS, 4)
+#define MAIN_COLUMN_TILES { NULL, main_1col, main_2col, main_4col, main_4col }
+#else
+#define MAIN_COLUMN_TILES { NULL }
+#endif
+DEFINE_COLUMN_TILE (short_1col, SHORT_ROWS, 1)
+DEFINE_COLUMN_TILE (short_2col, SHORT_ROWS, 2)
+DEFINE_COLUMN_TILE (short_4col, SHORT_ROWS, 4)
+
+#define DEFINE_TILE(name, body, R)                                                                \
+  static void                                                                                     \
+  name (int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int rows,      \
+        int cols, const float *bias, unsigned flags)                                              \
+  {                                                                                               \
+    body (R, kc, a, b, ldb, c, ldc, rows, cols, bias, flags);                                     \
+  }
+
+DEFINE_TILE (main_wide, tile_wide, MAIN_ROWS)
+DEFINE_TILE (main_narrow, tile_narrow, MAIN_ROWS)
+DEFINE_TILE (short_wide, tile_wide, SHORT_ROWS)
+DEFINE_TILE (short_narrow, tile_narrow, SHORT_ROWS)
+
+/* KC: a panel of B in L1 (32 KiB on Zen 3, 48 KiB on recent Intel) beside
+ * the streaming panels of A; 384 measured 1-2 % faster than 256 and 192 on
+ * Zen 3 with AVX2.  MC: a block of A of 20 panels, 180 KiB (AVX2: L2 of 512
+ * KiB on Zen 3) or 240 KiB (AVX-512: L2 of 1-2 MiB).  NC: the packed block of
+ * B, the caller's scratch: KC · NC floats, 768 KiB for AVX2, about an L2;
+ * 512 measured a few % faster than 1024 and 2048 on the detector's wide
+ * maps. */
+const FkpSgemmKernel KERNEL_NAME = {
+  .tile_cols = 2 * VEC_LANES,
+  .block_k = BLOCK_K,
+  .block_rows = 20 * MAIN_ROWS,
+  .block_cols = 512,
+  .main = { MAIN_ROWS, main_wide, main_narrow, MAIN_COLUMN_TILES },
+  .short_rows = { SHORT_ROWS, short_wide, short_narrow,
+                  { NULL, short_1col, short_2col, short_4col, short_4col } },
+};

@@ -1,0 +1,312 @@
+/* The SGEMM's ISA dispatch, packing and cache blocking, around the register
+ * tiles of sgemm-simd.c (AVX2, AVX-512, generic).
+ *
+ * Loop nest (as in BLIS): columns of B in blocks of NC, K in blocks of KC
+ * (B's KC×NC block packed into the scratch as NR-wide, zero-padded, k-major
+ * panels), rows in blocks of MC, then each NR panel of B (kept in L1) against
+ * each MR panel of A in the MC block (kept in L2).  A is packed once, at load,
+ * panel by panel with all of K, so that the KC part of a panel is contiguous
+ * whichever block of K is running.  For few rows, B is read in place
+ * instead of packed (fkp_sgemm_run). */
+#include "sgemm.h"
+#include "sgemm-kernel.h"
+
+#include <glib.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Above this many rows the main tile's better ratio of FMAs to loads wins
+ * over padding. */
+#define SHORT_ROWS_MAX_M 48
+
+static const char *const isa_labels[FKP_SGEMM_N_ISAS] = {
+  [FKP_SGEMM_ISA_GENERIC] = "generic",
+  [FKP_SGEMM_ISA_AVX2] = "avx2",
+  [FKP_SGEMM_ISA_AVX512] = "avx512",
+};
+
+static const FkpSgemmKernel *
+kernel_for (FkpSgemmIsa isa)
+{
+  switch (isa) {
+#if defined(FKP_SGEMM_X86)
+  case FKP_SGEMM_ISA_AVX512:
+    return &fkp_sgemm_kernel_avx512;
+  case FKP_SGEMM_ISA_AVX2:
+    return &fkp_sgemm_kernel_avx2;
+#endif
+  default:
+    return &fkp_sgemm_kernel_generic;
+  }
+}
+
+bool
+fkp_sgemm_isa_supported (FkpSgemmIsa isa)
+{
+  switch (isa) {
+  case FKP_SGEMM_ISA_GENERIC:
+    return true;
+#if defined(FKP_SGEMM_X86)
+  /* __builtin_cpu_supports also checks that the OS saves the wider
+   * registers (XGETBV), not only CPUID. */
+  case FKP_SGEMM_ISA_AVX2:
+    __builtin_cpu_init ();
+    return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+  case FKP_SGEMM_ISA_AVX512:
+    __builtin_cpu_init ();
+    return __builtin_cpu_supports ("avx512f");
+#endif
+  default:
+    return false;
+  }
+}
+
+const char *
+fkp_sgemm_isa_label (FkpSgemmIsa isa)
+{
+  return isa >= 0 && isa < FKP_SGEMM_N_ISAS ? isa_labels[isa] : "unknown";
+}
+
+FkpSgemmIsa
+fkp_sgemm_isa_for_override (const char *value)
+{
+  if (value != NULL)
+    for (int isa = 0; isa < FKP_SGEMM_N_ISAS; isa++)
+      if (g_ascii_strcasecmp (value, isa_labels[isa]) == 0 && fkp_sgemm_isa_supported (isa))
+        return isa;
+  for (int isa = FKP_SGEMM_N_ISAS - 1; isa > FKP_SGEMM_ISA_GENERIC; isa--)
+    if (fkp_sgemm_isa_supported (isa))
+      return isa;
+  return FKP_SGEMM_ISA_GENERIC;
+}
+
+FkpSgemmIsa
+fkp_sgemm_isa (void)
+{
+  static gsize chosen = 0;     /* isa + 1 once decided */
+  if (g_once_init_enter (&chosen)) {
+    const char *value = g_getenv ("FKP_NN_ISA");
+    const FkpSgemmIsa isa = fkp_sgemm_isa_for_override (value);
+    if (value != NULL && *value != '\0' && g_ascii_strcasecmp (value, isa_labels[isa]) != 0)
+      g_debug ("FKP_NN_ISA=%s: not supported here, using %s", value, isa_labels[isa]);
+    g_once_init_leave (&chosen, (gsize) isa + 1);
+  }
+  return (FkpSgemmIsa) (chosen - 1);
+}
+
+const char *
+fkp_sgemm_isa_name (void)
+{
+  return isa_labels[fkp_sgemm_isa ()];
+}
+
+/* The tile height for a matrix of M rows: the short one where it pads
+ * fewer rows of a small matrix (M = 16 or 32 against 6-row panels). */
+static int
+choose_panel_rows (const FkpSgemmKernel *kern, int M)
+{
+  const int main_rows = kern->main.rows, short_rows = kern->short_rows.rows;
+  if (short_rows == 0 || M > SHORT_ROWS_MAX_M)
+    return main_rows;
+  const int padded_main = (M + main_rows - 1) / main_rows * main_rows;
+  const int padded_short = (M + short_rows - 1) / short_rows * short_rows;
+  return padded_short < padded_main ? short_rows : main_rows;
+}
+
+static const FkpSgemmTileRows *
+tiles_for (const FkpSgemmKernel *kern, int panel_rows)
+{
+  return panel_rows == kern->main.rows ? &kern->main : &kern->short_rows;
+}
+
+FkpSgemmA *
+fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K)
+{
+  g_return_val_if_fail (M >= 1 && K >= 1 && fkp_sgemm_isa_supported (isa), NULL);
+  const int mr = choose_panel_rows (kernel_for (isa), M);
+  FkpSgemmA *a = g_new0 (FkpSgemmA, 1);
+  a->isa = isa;
+  a->M = M;
+  a->K = K;
+  a->panel_rows = mr;
+  a->n_panels = (M + mr - 1) / mr;
+  const size_t n_floats = (size_t) a->n_panels * mr * K;
+  a->panels = g_aligned_alloc (n_floats + FKP_SGEMM_A_PAD_FLOATS, sizeof (float), 64);
+  memset (a->panels + n_floats, 0, FKP_SGEMM_A_PAD_FLOATS * sizeof (float));
+  for (int p = 0; p < a->n_panels; p++) {
+    float *panel = a->panels + (size_t) p * K * mr;
+    for (int r = 0; r < mr; r++) {
+      const int row = p * mr + r;
+      for (int k = 0; k < K; k++)
+        panel[(size_t) k * mr + r] = row < M ? A[(size_t) row * lda + k] : 0.0f;
+    }
+  }
+  return a;
+}
+
+void
+fkp_sgemm_a_free (FkpSgemmA *a)
+{
+  if (a != NULL)
+    g_aligned_free (a->panels);
+  g_free (a);
+}
+
+/* K in blocks of near-equal length, at most block_k, so that K = KC + 1
+ * does not end on a block of one step (a tile's fixed cost over a single
+ * FMA row). */
+static int
+k_block_length (int block_k, int K)
+{
+  const int blocks = (K + block_k - 1) / block_k;
+  return (K + blocks - 1) / blocks;
+}
+
+#define SCRATCH_ALIGN_FLOATS 16
+
+/* Tiles read B in place for a range of at most this many rows (see
+ * fkp_sgemm_run), in blocks of K whose panel of B stays within
+ * IN_PLACE_PANEL_BYTES of L1 (half of Zen 3's): a row of a panel read in
+ * place spans two cache lines unless B's rows are 64-byte aligned. */
+#define IN_PLACE_MAX_ROWS 48
+#define IN_PLACE_PANEL_BYTES (16 * 1024) /* 64 bytes */
+
+/* A packed block of B of up to this many floats (128 KiB, a quarter of Zen
+ * 3's L2) takes all of K at once, or longer blocks than KC, when it is
+ * narrow (N = 16: 1728 × 16): C is then written once instead of once per
+ * block of K, and the panel of B comes from L2, fast enough for a tile
+ * (N = 16 shapes 4-6 % faster on Zen 3). */
+#define NARROW_B_BLOCK_FLOATS (32 * 1024)
+
+static size_t
+round_up_cols (const FkpSgemmKernel *kern, int cols)
+{
+  const int nr = kern->tile_cols;
+  return (size_t) ((cols + nr - 1) / nr * nr);
+}
+
+/* The longest block of K for a packed block of B of `cols` columns. */
+static int
+packed_block_k (const FkpSgemmKernel *kern, int cols)
+{
+  return MAX (kern->block_k, (int) (NARROW_B_BLOCK_FLOATS / round_up_cols (kern, cols)));
+}
+
+size_t
+fkp_sgemm_scratch_floats (const FkpSgemmA *a, int cols)
+{
+  /* Any range of at most `cols` columns packs at most this many floats:
+   * kc · cols ≤ max (KC · cols, NARROW_B_BLOCK_FLOATS), and kc ≤ K. */
+  const FkpSgemmKernel *kern = kernel_for (a->isa);
+  const size_t width = round_up_cols (kern, MAX (1, MIN (cols, kern->block_cols)));
+  const size_t K = (size_t) a->K;
+  return MAX (MIN (K, (size_t) kern->block_k) * width, MIN (K * width, NARROW_B_BLOCK_FLOATS))
+         + SCRATCH_ALIGN_FLOATS;
+}
+
+/* One row of a full panel of B.  Fixed sizes, which the compiler turns
+ * into a few vector moves instead of a call. */
+static inline void
+pack_b_row (float *dst, const float *src, int width)
+{
+  if (width == 32)
+    memcpy (dst, src, 32 * sizeof (float));
+  else if (width == 16)
+    memcpy (dst, src, 16 * sizeof (float));
+  else if (width == 8)
+    memcpy (dst, src, 8 * sizeof (float));
+  else
+    memcpy (dst, src, (size_t) width * sizeof (float));
+}
+
+/* Width of the panel of B that starts `cols` columns before the end of the
+ * block: NR, or NR / 2 for a last panel that the narrow tile can take. */
+static int
+panel_width (const FkpSgemmKernel *kern, int cols)
+{
+  const int half = kern->tile_cols / 2;
+  return kern->main.narrow_tile != NULL && cols <= half ? half : kern->tile_cols;
+}
+
+/* kc rows × nc columns of B into panels of NR columns (the last maybe
+ * NR / 2), each k-major and zero-padded; panel j / NR starts at
+ * dst + j · kc. */
+static void
+pack_b_block (const FkpSgemmKernel *kern, const float *B, size_t ldb, int kc, int nc, float *dst)
+{
+  for (int j = 0; j < nc; j += kern->tile_cols) {
+    const int cols = MIN (kern->tile_cols, nc - j), width = panel_width (kern, nc - j);
+    float *panel = dst + (size_t) j * kc;
+    if (cols == width) {
+      for (int k = 0; k < kc; k++)
+        pack_b_row (panel + (size_t) k * width, B + (size_t) k * ldb + j, width);
+      continue;
+    }
+    /* The last, partial panel: column by column, not with a memcpy and a
+     * memset per row (two calls per row cost a fifth of N = 49). */
+    memset (panel, 0, (size_t) kc * width * sizeof (float));
+    for (int col = 0; col < cols; col++)
+      for (int k = 0; k < kc; k++)
+        panel[(size_t) k * width + col] = B[(size_t) k * ldb + j + col];
+  }
+}
+
+void
+fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t ldc,
+               const FkpSgemmEpilogue *epilogue, int panel_lo, int panel_hi,
+               int col_lo, int col_hi, float *scratch)
+{
+  const FkpSgemmKernel *kern = kernel_for (a->isa);
+  const FkpSgemmTileRows *tiles = tiles_for (kern, a->panel_rows);
+  const int mr = a->panel_rows, nr = kern->tile_cols, K = a->K;
+  const int panels_per_block = MAX (1, kern->block_rows / mr);
+  const float *bias = epilogue != NULL ? epilogue->bias : NULL;
+  const bool relu = epilogue != NULL && epilogue->relu;
+  float *bpack = (float *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
+  /* Few rows use each panel of B only a few times: packing it would cost
+   * about as much as the tiles that read it (a third of the time at 16
+   * rows), so the tiles read B where it is.  Measured on Zen 3 (M×N×K):
+   * 16×196×192 +20 %, 32×16×832 +15 %, 16×49×480 +15 % with KC 128 (-10 %
+   * with KC 240: the in-place panel outgrew L1). */
+  panel_hi = MIN (panel_hi, a->n_panels);
+  const bool in_place = (panel_hi - panel_lo) * mr <= IN_PLACE_MAX_ROWS;
+  const bool rows_aligned = (uintptr_t) (B + col_lo) % 64 == 0 && ldb % 16 == 0;
+  const int in_place_block_k = IN_PLACE_PANEL_BYTES / (rows_aligned ? 64 : 128);
+  const int kc_max = k_block_length (in_place ? in_place_block_k
+                                              : packed_block_k (kern, MIN (col_hi - col_lo,
+                                                                           kern->block_cols)),
+                                     K);
+
+  for (int n0 = col_lo; n0 < col_hi; n0 += kern->block_cols) {
+    const int nc = MIN (kern->block_cols, col_hi - n0);
+    for (int k0 = 0; k0 < K; k0 += kc_max) {
+      const int kc = MIN (kc_max, K - k0);
+      const unsigned flags = (k0 > 0 ? FKP_SGEMM_TILE_ACCUMULATE : 0)
+                             | (relu && k0 + kc == K ? FKP_SGEMM_TILE_RELU : 0);
+      const float *b_block = B + (size_t) k0 * ldb + n0;
+      /* in place: only the partial last panel is packed (zero padding) */
+      const int packed_from = in_place ? nc / nr * nr : 0;
+      if (packed_from < nc)
+        pack_b_block (kern, b_block + packed_from, ldb, kc, nc - packed_from, bpack);
+      for (int p0 = panel_lo; p0 < panel_hi; p0 += panels_per_block) {
+        const int p1 = MIN (panel_hi, p0 + panels_per_block);
+        for (int j = 0; j < nc; j += nr) {
+          const int cols = MIN (nr, nc - j), width = panel_width (kern, nc - j);
+          const bool packed = j >= packed_from;
+          const float *bp = packed ? bpack + (size_t) (j - packed_from) * kc : b_block + j;
+          const size_t b_stride = packed ? (size_t) width : ldb;
+          FkpSgemmTileFunc tile = width < nr ? tiles->narrow_tile : tiles->tile;
+          if (cols <= FKP_SGEMM_COLUMN_TILE_MAX && tiles->column_tiles[cols] != NULL)
+            tile = tiles->column_tiles[cols];
+          for (int p = p0; p < p1; p++) {
+            const float *ap = a->panels + ((size_t) p * K + k0) * mr;
+            const int row = p * mr, rows = MIN (mr, a->M - row);
+            const float *tile_bias = bias != NULL && k0 == 0 ? bias + row : NULL;
+            float *c = C + (size_t) row * ldc + n0 + j;
+            tile (kc, ap, bp, b_stride, c, ldc, rows, cols, tile_bias, flags);
+          }
+        }
+      }
+    }
+  }
+}
