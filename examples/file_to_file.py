@@ -24,6 +24,7 @@ gir1.2-gstreamer-1.0 (run with /usr/bin/python3).
 """
 import argparse
 import os
+import struct
 import sys
 
 import gi
@@ -69,6 +70,27 @@ TYPEFIND_BYTES = 64 * 1024
 
 # Error domain of the messages this script posts itself.
 EXAMPLE_ERROR = "file-to-file-error"
+
+
+def avi_declared_frames(path):
+    """The frame count an AVI's header declares (OpenDML's dmlh when present,
+    else avih), or None.  avidemux rebuilds its index from the bytes it finds
+    and reports the duration of what is there, so a cut AVI looks whole to
+    GStreamer; its header still says how long it was."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64 * 1024)
+    except OSError:
+        return None
+    if head[:4] != b"RIFF" or head[8:12] != b"AVI ":
+        return None
+    for chunk, offset in ((b"dmlh", 0), (b"avih", 16)):
+        at = head.find(chunk)
+        if at >= 0 and at + 8 + offset + 4 <= len(head):
+            frames = struct.unpack_from("<I", head, at + 8 + offset)[0]
+            if frames > 0:
+                return frames
+    return None
 
 
 def muxer_for(container_caps):
@@ -147,6 +169,9 @@ class Transcode:
         self.on_done = on_done
         self.error = None
         self.frames = 0
+        self.video_pad = None      # the demuxed video stream, asked for its duration at EOS
+        self.video_end = None      # end time of the last frame out of facekpfilter (ns)
+        self.frame_duration = None
         self.notes = []            # what happened to the streams, for the summary
         self.video_chain = None
         self.finished = False
@@ -240,11 +265,18 @@ class Transcode:
         decode.connect("pad-added", lambda _d, raw: raw.link(convert_in.get_static_pad("sink")))
         facekp.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._count_frame)
         pad.link(queue.get_static_pad("sink"))
+        self.video_pad = pad
         self.video_chain = chain
         self.notes.append(f"video {codec} -> {encoder_name}")
 
-    def _count_frame(self, _pad, _info):
+    def _count_frame(self, _pad, info):
         self.frames += 1
+        buffer = info.get_buffer()
+        if buffer is not None and buffer.pts != Gst.CLOCK_TIME_NONE:
+            duration = buffer.duration if buffer.duration != Gst.CLOCK_TIME_NONE else 0
+            self.video_end = buffer.pts + duration
+            if duration:
+                self.frame_duration = duration
         return Gst.PadProbeReturn.OK
 
     def _link_audio(self, pad, caps):
@@ -297,7 +329,7 @@ class Transcode:
         if self.finished:
             return
         if message.type == Gst.MessageType.EOS:
-            self._finish(None)
+            self._finish(self._short_read())
         elif message.type == Gst.MessageType.ERROR:
             error, debug = message.parse_error()
             self._finish(f"{message.src.get_name()}: {error.message}")
@@ -305,6 +337,31 @@ class Transcode:
             structure = message.get_structure()
             if structure.get_name() == EXAMPLE_ERROR:
                 self._finish(structure.get_string("message"))
+
+    def _short_read(self):
+        """None if the video stream was decoded to its end, else why not.
+
+        Demuxers end a cut or corrupt file with a plain EOS (the short read
+        is only logged), so the last frame's end is compared with the
+        duration the container declares for the video stream itself (not
+        the whole file's, which an audio stream may lengthen)."""
+        if self.frames == 0:
+            return "no video frame decoded (truncated or corrupt file?)"
+        declared_frames = avi_declared_frames(self.input_path)
+        if declared_frames is not None and self.frames < declared_frames:
+            return f"truncated: {self.frames} of the {declared_frames} frames its header declares"
+        if self.video_pad is None or self.video_end is None:
+            return None
+        ok, declared = self.video_pad.query_duration(Gst.Format.TIME)
+        if not ok or declared <= 0:
+            return None
+        # Declared durations round to the container's time base: allow two
+        # frames (or 0.2 s) of slack.
+        slack = max(2 * (self.frame_duration or 0), Gst.SECOND // 5)
+        if self.video_end + slack < declared:
+            return (f"truncated: video ends at {self.video_end / Gst.SECOND:.2f} s of the "
+                    f"{declared / Gst.SECOND:.2f} s its container declares")
+        return None
 
     def cancel(self, reason):
         """Stops a running transcode as failed (from the main loop)."""
@@ -318,8 +375,12 @@ class Transcode:
         bus = self.pipeline.get_bus()
         bus.disconnect(self._bus_handler)
         bus.remove_signal_watch()
-        if error is not None and os.path.exists(self.output_path):
-            os.unlink(self.output_path)   # a partial file would not play
+        if error is not None:
+            # A partial video would not play, and landmarks of part of a file
+            # would pass for the whole: leave neither behind.
+            for path in (self.output_path, self.export):
+                if path and os.path.exists(path):
+                    os.unlink(path)
         if self.on_done is not None:
             self.on_done(self)
 

@@ -281,9 +281,13 @@ def test_batch(args, media):
                 os.path.join(folder, "two.mkv"))
     with open(os.path.join(folder, "broken.avi"), "wb") as broken:
         broken.write(b"RIFF\x10\x00\x00\x00AVI LIST" + bytes(range(256)) * 8)
+    # The first 30 kB of a clip: a valid header announcing frames that are not there.
+    with open(os.path.join(args.source_dir, "examples", "media", "sample.avi"), "rb") as whole, \
+            open(os.path.join(folder, "cut.avi"), "wb") as cut:
+        cut.write(whole.read(30000))
     result = run(["/usr/bin/python3", os.path.join(args.examples, "batch.py"), "--jobs", "2",
                   folder, out])
-    check(result.returncode == 1, f"batch.py exited with {result.returncode}, expected 1 (one failure)")
+    check(result.returncode == 1, f"batch.py exited with {result.returncode}, expected 1 (failures)")
     for name, frames in (("one.avi", 6), ("two.mkv", 5)):
         stem, ext = os.path.splitext(name)
         video = os.path.join(out, f"{stem}.facekp{ext}")
@@ -294,11 +298,14 @@ def test_batch(args, media):
         check_faces_found([len(record["faces"]) for record in records], f"batch {name}")
         check(any(line.startswith(name) and " ok " in line for line in result.stdout.splitlines()),
               f"batch summary has no ok line for {name}")
-    check(not os.path.exists(os.path.join(out, "broken.facekp.avi")),
-          "batch left a partial output for the broken file")
-    check(any(line.startswith("broken.avi") and "FAILED" in line for line in result.stdout.splitlines()),
-          "batch summary does not report broken.avi as failed")
-    check("2 of 3 files done, 1 failed" in result.stdout, "batch summary totals")
+    for stem in ("broken", "cut"):
+        for leftover in (f"{stem}.facekp.avi", f"{stem}.jsonl"):
+            check(not os.path.exists(os.path.join(out, leftover)),
+                  f"batch left {leftover} behind for a file that failed")
+        check(any(line.startswith(f"{stem}.avi") and "FAILED" in line
+                  for line in result.stdout.splitlines()),
+              f"batch summary does not report {stem}.avi as failed")
+    check("2 of 4 files done, 2 failed" in result.stdout, "batch summary totals")
     check("%" in result.stdout, "batch printed no progress")
 
 
