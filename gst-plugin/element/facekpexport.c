@@ -1,23 +1,28 @@
 #include "facekpexport.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
+/* Written through a plain file descriptor, not stdio: after a failed write
+ * (a full disk) the file is cut back to its last complete line, which needs
+ * to know exactly what reached the file. */
 struct _FacekpExport {
   gchar *location;
-  FILE *file;
-  GString *line;   /* reused between frames */
-  guint64 n_lines; /* the next line's "frame" */
+  int fd;
+  off_t complete_bytes; /* the file's size at the end of its last whole line */
+  GString *line;        /* reused between frames */
+  guint64 n_lines;      /* the next line's "frame" */
 };
 
 FacekpExport *
 facekp_export_open (const gchar *location, GError **error)
 {
-  FILE *file = g_fopen (location, "wb");
-  if (!file) {
+  int fd = g_open (location, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) {
     int saved = errno;
     g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
                  "Cannot create export file \"%s\": %s", location, g_strerror (saved));
@@ -25,7 +30,7 @@ facekp_export_open (const gchar *location, GError **error)
   }
   FacekpExport *exp = g_new0 (FacekpExport, 1);
   exp->location = g_strdup (location);
-  exp->file = file;
+  exp->fd = fd;
   exp->line = g_string_sized_new (4096);
   return exp;
 }
@@ -107,16 +112,29 @@ facekp_export_write_frame (FacekpExport *exp, GstClockTime pts,
   facekp_export_format_frame (exp->line, exp->n_lines, pts, running_time, width, height,
                               faces, n_faces);
   g_string_append_c (exp->line, '\n');
-  /* One write per line, then flush: a reader (or a crash) never sees half a line
-   * that a later flush would complete. */
-  if (fwrite (exp->line->str, 1, exp->line->len, exp->file) != exp->line->len
-      || fflush (exp->file) != 0) {
-    int saved = errno;
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                 "Cannot write export file \"%s\": %s", exp->location, g_strerror (saved));
-    clearerr (exp->file);
-    return FALSE;
+  /* The whole line goes out before the frame leaves the element, so a
+   * reader (or a crash) never sees half a line that later data completes. */
+  const char *data = exp->line->str;
+  gsize left = exp->line->len;
+  while (left > 0) {
+    gssize written = write (exp->fd, data, left);
+    if (written < 0 && errno == EINTR)
+      continue;
+    if (written <= 0) {
+      int saved = written < 0 ? errno : ENOSPC;
+      /* Whole lines or none: cut the part of this one that did get out. */
+      if (ftruncate (exp->fd, exp->complete_bytes) != 0
+          || lseek (exp->fd, exp->complete_bytes, SEEK_SET) < 0)
+        g_warning ("cannot cut %s back to its last complete line: %s", exp->location,
+                   g_strerror (errno));
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "Cannot write export file \"%s\": %s", exp->location, g_strerror (saved));
+      return FALSE;
+    }
+    data += written;
+    left -= (gsize) written;
   }
+  exp->complete_bytes += (off_t) exp->line->len;
   exp->n_lines++;
   return TRUE;
 }
@@ -126,8 +144,8 @@ facekp_export_close (FacekpExport *exp)
 {
   if (!exp)
     return;
-  if (exp->file)
-    fclose (exp->file);
+  if (exp->fd >= 0)
+    close (exp->fd);
   g_string_free (exp->line, TRUE);
   g_free (exp->location);
   g_free (exp);

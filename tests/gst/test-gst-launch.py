@@ -12,7 +12,9 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -72,8 +74,9 @@ def check(condition, message):
     return condition
 
 
-def run(args, timeout=600):
-    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+def run(args, timeout=600, preexec_fn=None):
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                            preexec_fn=preexec_fn)
     if result.returncode != 0:
         print(" ".join(args), "\n", result.stdout[-3000:], result.stderr[-3000:])
     return result
@@ -201,6 +204,33 @@ def test_export_after_error(work):
               "export after an error: frames lost faces")
 
 
+def test_export_full_disk(work):
+    """A disk that fills up mid-line leaves only whole lines, and an error.
+
+    RLIMIT_FSIZE stands in for a full disk: writes past the limit fail (EFBIG)
+    after writing what fits, as on a full file system (ENOSPC), with no
+    mount needed.  The limit falls inside the third line."""
+    export = os.path.join(work, "full.jsonl")
+    limit = 6000   # one line with a face is about 1.9 kB
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = run(["gst-launch-1.0", "-q", "multifilesrc", f"location={work}/sized-%d.png",
+                  "index=0", "stop-index=2", "loop=true", "caps=image/png,framerate=5/1",
+                  "num-buffers=12", "!", "pngdec", "!", "videoconvert", "!", "facekpfilter",
+                  'stickers=""', f"export-location={export}", "!", "fakesink"],
+                 preexec_fn=small_disk)
+    check(result.returncode != 0, "a full disk did not fail the pipeline")
+    check("export" in result.stderr.lower() or "export" in result.stdout.lower(),
+          "the full-disk error does not name the export")
+    size = os.path.getsize(export)
+    check(0 < size < limit, f"full disk: export of {size} bytes (limit {limit})")
+    lines = read_export(export)   # checks the last line is terminated, every line valid
+    check(len(lines) >= 1, "full disk: no complete line kept")
+
+
 def make_clip(faces, work, n_frames=24):
     """A 640x480 clip, two faces moving; returns the clip and per-frame truths."""
     truths = []
@@ -295,6 +325,7 @@ def main():
     test_inspect()
     test_multifilesrc_sizes(faces, args.work_dir)
     test_export_after_error(args.work_dir)
+    test_export_full_disk(args.work_dir)
     test_end_to_end(faces, args.work_dir)
     if failures:
         print(f"{len(failures)} failure(s)")
