@@ -25,6 +25,8 @@ fkp_net_options_init (FkpNetOptions *opts)
 {
   memset (opts, 0, sizeof *opts);
   opts->threads = 1;
+  opts->max_weight_bytes = 0;       /* FKP_NN_MAX_TOTAL_BYTES */
+  opts->max_activation_bytes = 0;
 }
 
 FKP_PUBLIC FkpNet *

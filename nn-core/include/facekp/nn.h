@@ -62,11 +62,12 @@ typedef enum {
   FKP_NN_ERROR_CYCLE,                 /* the graph is not a DAG */
   FKP_NN_ERROR_TOO_LARGE,             /* a size overflows or passes the sane caps below */
   FKP_NN_ERROR_INVALID_ARGUMENT,      /* bad argument from the caller (options, index, size) */
+  FKP_NN_ERROR_OUT_OF_MEMORY,         /* within the budgets, but the system refused the memory */
 } FkpNnError;
 
 /* Sane caps: no tensor may hold more than FKP_NN_MAX_TENSOR_ELEMENTS
  * elements, and the weights plus planned activations may not pass
- * FKP_NN_MAX_TOTAL_BYTES. */
+ * FKP_NN_MAX_TOTAL_BYTES.  FkpNetOptions' budgets default to it. */
 #define FKP_NN_MAX_TENSOR_ELEMENTS (1 << 28)
 #define FKP_NN_MAX_TOTAL_BYTES ((uint64_t) 2 << 30)
 
@@ -92,9 +93,17 @@ typedef struct {
    * model's static dims (a dynamic dim without override is an error). */
   int input_height;
   int input_width;
+  /* Budgets, checked before the bytes are allocated; 0 = the default,
+   * FKP_NN_MAX_TOTAL_BYTES.  Weights: every constant the model holds or
+   * folds (initializers, Constant, shape arithmetic) plus the weight copies
+   * and index tables its steps hold.  Activations: the planned arena plus
+   * one thread's scratch.  The two together may not pass the larger one. */
+  uint64_t max_weight_bytes;
+  uint64_t max_activation_bytes;
 } FkpNetOptions;
 
-/* Fills `opts` with the defaults (1 thread, the model's own input size). */
+/* Fills `opts` with the defaults (1 thread, the model's own input size,
+ * the default budgets). */
 void fkp_net_options_init (FkpNetOptions *opts);
 
 typedef struct _FkpNet FkpNet;

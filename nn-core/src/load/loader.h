@@ -28,7 +28,7 @@ typedef struct {
   GHashTable *by_name;      /* name -> tensor index + 1 */
   GHashTable *name_uses;    /* name -> number of node inputs reading it */
   GHashTable *output_names; /* graph output names */
-  uint64_t const_bytes;
+  uint64_t const_bytes;     /* charged to the weight budget: constants, tables, weight copies */
 } Loader;
 
 struct _Node {
@@ -66,7 +66,8 @@ copy_bytes (void *dst, const void *src, size_t n)
 gboolean fail (GError **error, FkpNnError code, const char *format, ...) G_GNUC_PRINTF (3, 4);
 /* "node 'name' (OpType)", or "node #index (OpType)" for an unnamed node. */
 char *node_label (const Onnx__NodeProto *node, size_t index);
-/* Reads a TensorProto into a constant tensor named `name`; its index or -1. */
+/* Reads a TensorProto into a constant tensor named `name`; its index or -1.
+ * Its dims, data length and budget are checked before anything is allocated. */
 int const_from_proto (Loader *L, const Onnx__TensorProto *proto, const char *name, GError **error);
 
 /* AttributeProto.AttributeType values the loader reads. */
@@ -103,9 +104,32 @@ int lookup_tensor (Loader *L, const char *name);
 /* Adds a tensor named `name` (copied) and binds the name to it. */
 int add_tensor (Loader *L, const char *name, const FkpShape *shape, DType dtype, TensorKind kind,
                 GError **error);
-/* A new constant tensor; takes ownership of `values` (float or int64). */
+/* A new constant tensor; takes ownership of `values` (float or int64) and
+ * charges them to the weight budget. */
 int add_const (Loader *L, const char *name, const FkpShape *shape, DType dtype, void *values,
                GError **error);
+
+/* ---- node.c: budgets, checked before the bytes are allocated ------------------ */
+
+/* The budgets of FkpNetOptions, with 0 replaced by the default. */
+uint64_t weight_budget (const Loader *L);
+uint64_t activation_budget (const Loader *L);
+/* Whether `n` elements of `elem_size` bytes more fit the weight budget;
+ * the error names `label` (a node, or NULL) and the tensor `name`. */
+gboolean reserve_weights (Loader *L, const char *label, const char *name, size_t n,
+                          size_t elem_size, GError **error);
+/* g_try_malloc of `n` elements (at least one), FKP_NN_ERROR_OUT_OF_MEMORY if refused. */
+void *try_alloc (const char *label, const char *name, size_t n, size_t elem_size, GError **error);
+/* The values of a constant the node folds into its output 0, checked
+ * against the weight budget (add_const charges them); NULL on error. */
+void *alloc_folded (Node *node, size_t n, DType dtype, GError **error);
+/* A table or weight copy of `n` elements a step holds (`what` names it):
+ * checked, charged to the weight budget, allocated; NULL on error. */
+void *alloc_held (Node *node, const char *what, size_t n, size_t elem_size, GError **error);
+float *hold_weights (Node *node, const float *values, size_t n, GError **error);
+/* An activation of this shape as the node's output: within the element
+ * cap and the activation budget. */
+gboolean check_output (Node *node, const FkpShape *shape, GError **error);
 
 /* Index of the node's input `i`, -1 if absent or empty. */
 int input_index (const Node *node, int i);

@@ -73,14 +73,101 @@ add_tensor (Loader *L, const char *name, const FkpShape *shape, DType dtype, Ten
   return index;
 }
 
-static gboolean
-charge_const (Loader *L, size_t n_elements, size_t elem_size, const char *name, GError **error)
+/* ---- Budgets ---------------------------------------------------------- */
+
+uint64_t
+weight_budget (const Loader *L)
 {
-  L->const_bytes += (uint64_t) n_elements * elem_size;
-  if (L->const_bytes > FKP_NN_MAX_TOTAL_BYTES)
-    return fail (error, FKP_NN_ERROR_TOO_LARGE,
-                 "constant '%s' takes the model's weights past %" G_GUINT64_FORMAT " bytes",
-                 name, (guint64) FKP_NN_MAX_TOTAL_BYTES);
+  return L->opts->max_weight_bytes ? L->opts->max_weight_bytes : FKP_NN_MAX_TOTAL_BYTES;
+}
+
+uint64_t
+activation_budget (const Loader *L)
+{
+  return L->opts->max_activation_bytes ? L->opts->max_activation_bytes : FKP_NN_MAX_TOTAL_BYTES;
+}
+
+gboolean
+reserve_weights (Loader *L, const char *label, const char *name, size_t n, size_t elem_size,
+                 GError **error)
+{
+  const uint64_t budget = weight_budget (L);
+  /* n is at most the element cap, so the product cannot overflow. */
+  const uint64_t bytes = (uint64_t) n * elem_size;
+  if (bytes > budget || L->const_bytes > budget - bytes)
+    return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s%s'%s' needs %" G_GUINT64_FORMAT " bytes, "
+                 "which takes the weights past their budget of %" G_GUINT64_FORMAT " bytes",
+                 label ? label : "", label ? ": " : "", name, (guint64) bytes, (guint64) budget);
+  return TRUE;
+}
+
+void *
+try_alloc (const char *label, const char *name, size_t n, size_t elem_size, GError **error)
+{
+  void *p = g_try_malloc_n (MAX (n, 1), elem_size);
+  if (!p)
+    fail (error, FKP_NN_ERROR_OUT_OF_MEMORY, "%s%sout of memory for the %zu bytes of '%s'",
+          label ? label : "", label ? ": " : "", n * elem_size, name);
+  return p;
+}
+
+void *
+alloc_folded (Node *node, size_t n, DType dtype, GError **error)
+{
+  const char *name = node->proto->output[0];
+  const size_t elem = dtype == DT_INT64 ? 8 : 4;
+  if (n > FKP_NN_MAX_TENSOR_ELEMENTS) {
+    fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: output '%s' has %zu elements (cap %d)",
+          node->label, name, n, FKP_NN_MAX_TENSOR_ELEMENTS);
+    return NULL;
+  }
+  if (!reserve_weights (node->L, node->label, name, n, elem, error))
+    return NULL;
+  return try_alloc (node->label, name, n, elem, error);
+}
+
+void *
+alloc_held (Node *node, const char *what, size_t n, size_t elem_size, GError **error)
+{
+  if (n > FKP_NN_MAX_TENSOR_ELEMENTS) {
+    fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: '%s' has %zu elements (cap %d)", node->label,
+          what, n, FKP_NN_MAX_TENSOR_ELEMENTS);
+    return NULL;
+  }
+  if (!reserve_weights (node->L, node->label, what, n, elem_size, error))
+    return NULL;
+  void *p = try_alloc (node->label, what, n, elem_size, error);
+  if (p)
+    node->L->const_bytes += (uint64_t) n * elem_size;
+  return p;
+}
+
+float *
+hold_weights (Node *node, const float *values, size_t n, GError **error)
+{
+  float *copy = alloc_held (node, "weights", n, sizeof (float), error);
+  if (copy)
+    copy_bytes (copy, values, n * sizeof (float));
+  return copy;
+}
+
+gboolean
+check_output (Node *node, const FkpShape *shape, GError **error)
+{
+  const char *name = node->proto->output[0];
+  size_t n;
+  if (!shape_count (shape, &n)) {
+    char *s = shape_string (shape);
+    fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: output '%s' with shape %s is too large (cap %d "
+          "elements)", node->label, name, s, FKP_NN_MAX_TENSOR_ELEMENTS);
+    g_free (s);
+    return FALSE;
+  }
+  const uint64_t budget = activation_budget (node->L);
+  if ((uint64_t) n * sizeof (float) > budget)
+    return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: output '%s' needs %" G_GUINT64_FORMAT
+                 " bytes, past the activation budget of %" G_GUINT64_FORMAT " bytes",
+                 node->label, name, (guint64) n * sizeof (float), (guint64) budget);
   return TRUE;
 }
 
@@ -94,10 +181,12 @@ add_const (Loader *L, const char *name, const FkpShape *shape, DType dtype, void
     return -1;
   }
   Tensor *t = T (L, index);
-  if (!charge_const (L, t->n_elements, dtype == DT_INT64 ? 8 : 4, name, error)) {
+  const size_t elem = dtype == DT_INT64 ? 8 : 4;
+  if (!reserve_weights (L, NULL, name, t->n_elements, elem, error)) {
     g_free (values);
     return -1;
   }
+  L->const_bytes += (uint64_t) t->n_elements * elem;
   if (dtype == DT_INT64)
     t->idata = values;
   else
@@ -218,6 +307,8 @@ new_step (Node *node, OpKind op, size_t params_size, int n_inputs, const int *in
 gboolean
 step_output (Node *node, Step *step, const FkpShape *shape, DType dtype, GError **error)
 {
+  if (!check_output (node, shape, error))
+    return FALSE;
   int index = add_tensor (node->L, node->proto->output[0], shape, dtype, TK_ACTIVATION, error);
   if (index < 0)
     return FALSE;
@@ -243,8 +334,11 @@ view_output (Node *node, int source, const FkpShape *shape, GError **error)
   }
   if (src->kind == TK_CONST) {
     size_t elem = src->dtype == DT_INT64 ? 8 : 4;
-    void *copy = g_memdup2 (src->dtype == DT_INT64 ? (void *) src->idata : (void *) src->fdata,
-                            MAX (n, 1) * elem);
+    void *copy = alloc_folded (node, n, src->dtype, error);
+    if (!copy)
+      return FALSE;
+    copy_bytes (copy, src->dtype == DT_INT64 ? (void *) src->idata : (void *) src->fdata,
+                n * elem);
     return add_const (L, name, shape, src->dtype, copy, error) >= 0;
   }
   int index = add_tensor (L, name, shape, src->dtype, src->kind == TK_INPUT ? TK_ACTIVATION :

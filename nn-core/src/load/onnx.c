@@ -60,97 +60,68 @@ const_from_proto (Loader *L, const Onnx__TensorProto *proto, const char *name, G
     return -1;
   }
   int type = proto->has_data_type ? proto->data_type : 0;
-  const uint8_t *raw = proto->has_raw_data ? proto->raw_data.data : NULL;
-  size_t raw_len = proto->has_raw_data ? proto->raw_data.len : 0;
-  gboolean use_raw = proto->has_raw_data;
-
-#define CHECK_COUNT(have, elem)                                                              \
-  if ((have) != n) {                                                                         \
-    fail (error, FKP_NN_ERROR_PARSE, "tensor '%s' holds %zu " elem " but its dims need %zu", \
-          name, (size_t) (have), n);                                                         \
-    return -1;                                                                               \
-  }
-
-  switch (type) {
-  case ONNX_FLOAT: case ONNX_DOUBLE: {
-    float *values = g_try_new (float, MAX (n, 1));
-    if (!values) {
-      fail (error, FKP_NN_ERROR_TOO_LARGE, "out of memory for tensor '%s'", name);
-      return -1;
-    }
-    if (type == ONNX_FLOAT && use_raw) {
-      if (raw_len != n * 4) {
-        g_free (values);
-        fail (error, FKP_NN_ERROR_PARSE, "tensor '%s' holds %zu bytes but its dims need %zu",
-              name, raw_len, n * 4);
-        return -1;
-      }
-      copy_bytes (values, raw, n * 4);
-    } else if (type == ONNX_FLOAT) {
-      if (proto->n_float_data != n) g_free (values);
-      CHECK_COUNT (proto->n_float_data, "floats");
-      copy_bytes (values, proto->float_data, n * 4);
-    } else if (use_raw) {
-      if (raw_len != n * 8) {
-        g_free (values);
-        fail (error, FKP_NN_ERROR_PARSE, "tensor '%s' holds %zu bytes but its dims need %zu",
-              name, raw_len, n * 8);
-        return -1;
-      }
-      for (size_t i = 0; i < n; i++) {
-        double d;
-        copy_bytes (&d, raw + 8 * i, 8);
-        values[i] = (float) d;
-      }
-    } else {
-      if (proto->n_double_data != n) g_free (values);
-      CHECK_COUNT (proto->n_double_data, "doubles");
-      for (size_t i = 0; i < n; i++)
-        values[i] = (float) proto->double_data[i];
-    }
-    return add_const (L, name, &shape, DT_FLOAT, values, error);
-  }
-  case ONNX_INT64: case ONNX_INT32: {
-    int64_t *values = g_try_new (int64_t, MAX (n, 1));
-    if (!values) {
-      fail (error, FKP_NN_ERROR_TOO_LARGE, "out of memory for tensor '%s'", name);
-      return -1;
-    }
-    size_t elem = type == ONNX_INT64 ? 8 : 4;
-    if (use_raw) {
-      if (raw_len != n * elem) {
-        g_free (values);
-        fail (error, FKP_NN_ERROR_PARSE, "tensor '%s' holds %zu bytes but its dims need %zu",
-              name, raw_len, n * elem);
-        return -1;
-      }
-      for (size_t i = 0; i < n; i++) {
-        if (elem == 8) {
-          copy_bytes (&values[i], raw + 8 * i, 8);
-        } else {
-          int32_t v;
-          copy_bytes (&v, raw + 4 * i, 4);
-          values[i] = v;
-        }
-      }
-    } else if (type == ONNX_INT64) {
-      if (proto->n_int64_data != n) g_free (values);
-      CHECK_COUNT (proto->n_int64_data, "int64s");
-      copy_bytes (values, proto->int64_data, n * 8);
-    } else {
-      if (proto->n_int32_data != n) g_free (values);
-      CHECK_COUNT (proto->n_int32_data, "int32s");
-      for (size_t i = 0; i < n; i++)
-        values[i] = proto->int32_data[i];
-    }
-    return add_const (L, name, &shape, DT_INT64, values, error);
-  }
-  default:
+  const gboolean is_float = type == ONNX_FLOAT || type == ONNX_DOUBLE;
+  if (!is_float && type != ONNX_INT64 && type != ONNX_INT32) {
     fail (error, FKP_NN_ERROR_DTYPE, "tensor '%s' has data type %d; only float32, double, int64 "
           "and int32 are supported", name, type);
     return -1;
   }
-#undef CHECK_COUNT
+  /* The data present must match the dims before anything is allocated:
+   * dims are cheap to declare, bytes are not. */
+  const size_t file_elem = type == ONNX_FLOAT || type == ONNX_INT32 ? 4 : 8;
+  const uint8_t *raw = proto->has_raw_data ? proto->raw_data.data : NULL;
+  size_t have = 0;
+  if (proto->has_raw_data) {
+    if (proto->raw_data.len != n * file_elem) {
+      fail (error, FKP_NN_ERROR_PARSE, "tensor '%s' holds %zu bytes but its dims need %zu",
+            name, proto->raw_data.len, n * file_elem);
+      return -1;
+    }
+    have = n;
+  } else {
+    have = type == ONNX_FLOAT ? proto->n_float_data : type == ONNX_DOUBLE ? proto->n_double_data
+           : type == ONNX_INT64 ? proto->n_int64_data : proto->n_int32_data;
+  }
+  if (have != n) {
+    static const char *const kinds[] = { [ONNX_FLOAT] = "floats", [ONNX_INT32] = "int32s",
+                                         [ONNX_INT64] = "int64s", [ONNX_DOUBLE] = "doubles" };
+    fail (error, FKP_NN_ERROR_PARSE, "tensor '%s' holds %zu %s but its dims need %zu", name, have,
+          kinds[type], n);
+    return -1;
+  }
+  const DType dtype = is_float ? DT_FLOAT : DT_INT64;
+  const size_t elem = is_float ? 4 : 8;
+  if (!reserve_weights (L, NULL, name, n, elem, error))
+    return -1;
+  void *values = try_alloc (NULL, name, n, elem, error);
+  if (!values)
+    return -1;
+  if (is_float) {
+    float *v = values;
+    if (type == ONNX_FLOAT)
+      copy_bytes (v, raw ? (const void *) raw : (const void *) proto->float_data, n * 4);
+    for (size_t i = 0; i < n && type == ONNX_DOUBLE; i++) {
+      double d = 0.0;
+      if (raw)
+        copy_bytes (&d, raw + 8 * i, 8);
+      else
+        d = proto->double_data[i];
+      v[i] = (float) d;
+    }
+  } else {
+    int64_t *v = values;
+    if (type == ONNX_INT64)
+      copy_bytes (v, raw ? (const void *) raw : (const void *) proto->int64_data, n * 8);
+    for (size_t i = 0; i < n && type == ONNX_INT32; i++) {
+      int32_t x = 0;
+      if (raw)
+        copy_bytes (&x, raw + 4 * i, 4);
+      else
+        x = proto->int32_data[i];
+      v[i] = x;
+    }
+  }
+  return add_const (L, name, &shape, dtype, values, error);
 }
 
 /* ---- Attributes ------------------------------------------------------- */

@@ -72,6 +72,10 @@ plan_memory (Loader *L, GError **error)
   /* Placed blocks, kept sorted by offset for the gap search. */
   int *placed = g_new (int, MAX (blocks->len, 1));
   guint n_placed = 0;
+  /* The budget is checked as blocks are placed, to name the tensor that
+   * passes it; nothing is allocated until the whole plan fits. */
+  const uint64_t budget = activation_budget (L);
+  int over = -1;
   for (guint b = 0; b < blocks->len; b++) {
     Block *block = &g_array_index (blocks, Block, b);
     Tensor *x = T (L, block->root);
@@ -96,22 +100,34 @@ plan_memory (Loader *L, GError **error)
     }
     placed[at] = block->root;
     n_placed++;
+    if (over < 0 && ((uint64_t) arena + net->scratch_floats) * sizeof (float) > budget)
+      over = block->root;
   }
   g_free (placed);
   g_array_free (blocks, TRUE);
 
-  uint64_t total = L->const_bytes + (uint64_t) arena * 4 + (uint64_t) net->scratch_floats * 4;
-  if (total > FKP_NN_MAX_TOTAL_BYTES)
+  const uint64_t activations = ((uint64_t) arena + net->scratch_floats) * sizeof (float);
+  if (activations > budget) {
+    const Tensor *x = over >= 0 ? T (L, over) : NULL;
+    return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s%s'%s': activations and scratch need %"
+                 G_GUINT64_FORMAT " bytes, past their budget of %" G_GUINT64_FORMAT " bytes",
+                 x && x->producer >= 0 ? S (L, x->producer)->label : "",
+                 x && x->producer >= 0 ? ": output " : "tensor ", x ? x->name : "scratch",
+                 (guint64) activations, (guint64) budget);
+  }
+  uint64_t total = L->const_bytes + activations;
+  const uint64_t total_budget = MAX (weight_budget (L), budget);
+  if (total > total_budget)
     return fail (error, FKP_NN_ERROR_TOO_LARGE, "the model needs %" G_GUINT64_FORMAT
                  " bytes of memory (cap %" G_GUINT64_FORMAT ")", (guint64) total,
-                 (guint64) FKP_NN_MAX_TOTAL_BYTES);
+                 (guint64) total_budget);
   net->arena_bytes = arena * sizeof (float);
   net->arena = g_try_malloc0 (MAX (net->arena_bytes, 64));
   if (net->scratch_floats)
     net->scratch = g_try_malloc (net->scratch_floats * sizeof (float));
   if (!net->arena || (net->scratch_floats && !net->scratch))
-    return fail (error, FKP_NN_ERROR_TOO_LARGE, "out of memory for %" G_GUINT64_FORMAT " bytes",
-                 (guint64) total);
+    return fail (error, FKP_NN_ERROR_OUT_OF_MEMORY, "out of memory for %" G_GUINT64_FORMAT
+                 " bytes", (guint64) total);
   for (guint t = 0; t < n; t++) {
     Tensor *x = T (L, t);
     if (x->kind == TK_CONST) {

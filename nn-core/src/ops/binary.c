@@ -155,8 +155,12 @@ fkp_nn_build_binary (Node *node, GError **error)
                    node->label, A->name, B->name);
     Broadcast plan = { 0 };
     fkp_nn_broadcast_plan (&plan, &shape, &A->shape, &B->shape);
+    /* A broadcast of two small constants can be huge: checked first. */
+    void *values = alloc_folded (node, n, A->dtype, error);
+    if (!values)
+      return FALSE;
     if (A->dtype == DT_INT64) {
-      int64_t *out = g_new (int64_t, MAX (n, 1));
+      int64_t *out = values;
       for (size_t i = 0; i < n; i++) {
         size_t oa, ob;
         fkp_nn_broadcast_offsets (&plan, i, &oa, &ob);
@@ -177,7 +181,7 @@ fkp_nn_build_binary (Node *node, GError **error)
       }
       return add_const (L, node->proto->output[0], &shape, DT_INT64, out, error) >= 0;
     }
-    float *out = g_new (float, MAX (n, 1));
+    float *out = values;
     for (size_t i = 0; i < n; i++) {
       size_t oa, ob;
       fkp_nn_broadcast_offsets (&plan, i, &oa, &ob);

@@ -82,7 +82,9 @@ fkp_nn_build_concat (Node *node, GError **error)
     size_t elem = dtype == DT_INT64 ? 8 : 4, n;
     if (!shape_count (&shape, &n))
       return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: output is too large", node->label);
-    char *out = g_malloc (MAX (n, 1) * elem), *dst = out;
+    char *out = alloc_folded (node, n, dtype, error), *dst = out;
+    if (!out)
+      return FALSE;
     for (size_t o = 0; o < outer; o++)
       for (int i = 0; i < node->n_in; i++) {
         const Tensor *in = T (L, input_index (node, i));

@@ -571,7 +571,8 @@ fkp_nn_build_conv (Node *node, GError **error)
   conv->dh = (int) dilations[0]; conv->dw = (int) dilations[1];
   conv->pad_top = (int) pads[0]; conv->pad_left = (int) pads[1];
   conv->pad_bottom = (int) pads[2]; conv->pad_right = (int) pads[3];
-  conv->weights = g_memdup2 (W->fdata, W->n_elements * sizeof (float));
+  if (!(conv->weights = hold_weights (node, W->fdata, W->n_elements, error)))
+    return FALSE;
   s->n_weights = W->n_elements + (size_t) M;   /* the bias counted whether present or not */
   if (b >= 0)
     conv->bias = g_memdup2 (T (L, b)->fdata, M * sizeof (float));

@@ -82,7 +82,9 @@ strided_output (Node *node, OpKind op, int x, const FkpShape *shape, const int64
     return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: output is too large", node->label);
   if (X->kind == TK_CONST) {
     size_t elem = X->dtype == DT_INT64 ? 8 : 4;
-    char *out = g_malloc (MAX (n, 1) * elem);
+    char *out = alloc_folded (node, n, X->dtype, error);
+    if (!out)
+      return FALSE;
     strided_copy_bytes (out,
                         X->dtype == DT_INT64 ? (const char *) X->idata : (const char *) X->fdata,
                         elem, shape->rank, shape->dims, stride, base);

@@ -231,8 +231,10 @@ fkp_nn_build_batchnorm (Node *node, GError **error)
   }
   Step *s = new_step (node, OP_BATCHNORM, sizeof (BatchNormParams), 1, &x);
   BatchNormParams *bn = s->params;
-  bn->scale = g_new (float, MAX (C, 1));
-  bn->shift = g_new (float, MAX (C, 1));
+  bn->scale = alloc_held (node, "scale", (size_t) C, sizeof (float), error);
+  bn->shift = alloc_held (node, "shift", (size_t) C, sizeof (float), error);
+  if (!bn->scale || !bn->shift)
+    return FALSE;
   for (int64_t c = 0; c < C; c++) {
     float gamma = T (L, p[0])->fdata[c], beta = T (L, p[1])->fdata[c];
     float mean = T (L, p[2])->fdata[c], var = T (L, p[3])->fdata[c];

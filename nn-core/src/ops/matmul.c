@@ -85,8 +85,9 @@ fkp_nn_build_gemm (Node *node, GError **error)
   }
   FkpShape shape = { 2, { M, N } };
   size_t n;
-  if (!shape_count (&shape, &n))
-    return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: output is too large", node->label);
+  /* Checked before the bias table of n floats is allocated. */
+  if (!check_output (node, &shape, error) || !shape_count (&shape, &n))
+    return FALSE;
   Step *s = new_step (node, OP_GEMM, sizeof (GemmParams), 2, (int[]) { a, b });
   GemmParams *gemm = s->params;
   gemm->trans_a = trans_a != 0;
@@ -103,7 +104,9 @@ fkp_nn_build_gemm (Node *node, GError **error)
                    G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]", node->label, C->name, M, N);
     Broadcast plan = { 0 };
     fkp_nn_broadcast_plan (&plan, &shape, &C->shape, &C->shape);
-    gemm->bias = g_new (float, n);
+    gemm->bias = alloc_held (node, "bias", n, sizeof (float), error);
+    if (!gemm->bias)
+      return FALSE;
     s->n_weights = n;
     for (size_t i = 0; i < n; i++) {
       size_t oc, unused;

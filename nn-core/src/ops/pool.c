@@ -379,8 +379,10 @@ fkp_nn_build_pool (Node *node, GError **error)
     /* or, for the flat path, two chunks of whole planes */
     uint64_t plane = (uint64_t) X->shape.dims[2] * X->shape.dims[3];
     need = MAX (need, 2 * MAX (plane, (uint64_t) 65536));
-    if (need > FKP_NN_MAX_TENSOR_ELEMENTS)
-      return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: pooling buffer is too large", node->label);
+    if (need > FKP_NN_MAX_TENSOR_ELEMENTS || need * sizeof (float) > activation_budget (node->L))
+      return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: pooling buffer of %" G_GUINT64_FORMAT
+                   " floats is past the cap or the activation budget", node->label,
+                   (guint64) need);
     node->L->net->scratch_floats = MAX (node->L->net->scratch_floats, (size_t) need);
   }
   return step_output (node, s, &shape, DT_FLOAT, error);

@@ -229,15 +229,20 @@ fkp_nn_build_resize (Node *node, GError **error)
     fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: output size is empty or too large", node->label);
     goto out;
   }
+  /* The output and the index tables (three per output row and column) are
+   * checked against their budgets before the tables are allocated. */
+  if (!check_output (node, &shape, error))
+    goto out;
   Step *s = new_step (node, OP_RESIZE, sizeof (ResizeParams), 1, &x);
   ResizeParams *resize = s->params;
   int64_t OH = shape.dims[2], OW = shape.dims[3];
-  resize->y0 = g_new (int, OH);
-  resize->y1 = g_new (int, OH);
-  resize->fy = g_new (float, OH);
-  resize->x0 = g_new (int, OW);
-  resize->x1 = g_new (int, OW);
-  resize->fx = g_new (float, OW);
+  if (!(resize->y0 = alloc_held (node, "row table", (size_t) OH, sizeof (int), error))
+      || !(resize->y1 = alloc_held (node, "row table", (size_t) OH, sizeof (int), error))
+      || !(resize->fy = alloc_held (node, "row weights", (size_t) OH, sizeof (float), error))
+      || !(resize->x0 = alloc_held (node, "column table", (size_t) OW, sizeof (int), error))
+      || !(resize->x1 = alloc_held (node, "column table", (size_t) OW, sizeof (int), error))
+      || !(resize->fx = alloc_held (node, "column weights", (size_t) OW, sizeof (float), error)))
+    goto out;
   resize_axis (linear, ct, nr, X->shape.dims[2], OH, scale_h, resize->y0, resize->y1,
                resize->fy);
   resize_axis (linear, ct, nr, X->shape.dims[3], OW, scale_w, resize->x0, resize->x1,

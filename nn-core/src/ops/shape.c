@@ -163,14 +163,17 @@ fkp_nn_build_cast (Node *node, GError **error)
     return fail (error, FKP_NN_ERROR_DTYPE, "%s: cast to type %" G_GINT64_FORMAT
                  " is not supported", node->label, to);
   if (X->kind == TK_CONST) {
-    size_t n = MAX (X->n_elements, 1);
     if (to_float) {
-      float *v = g_new (float, n);
+      float *v = alloc_folded (node, X->n_elements, DT_FLOAT, error);
+      if (!v)
+        return FALSE;
       for (size_t i = 0; i < X->n_elements; i++)
         v[i] = X->dtype == DT_INT64 ? (float) X->idata[i] : X->fdata[i];
       return add_const (L, node->proto->output[0], &X->shape, DT_FLOAT, v, error) >= 0;
     }
-    int64_t *v = g_new (int64_t, n);
+    int64_t *v = alloc_folded (node, X->n_elements, DT_INT64, error);
+    if (!v)
+      return FALSE;
     for (size_t i = 0; i < X->n_elements; i++) {
       if (X->dtype == DT_INT64) {
         v[i] = to == ONNX_INT32 ? (int32_t) X->idata[i] : X->idata[i];
@@ -234,7 +237,10 @@ fkp_nn_build_constant (Node *node, GError **error)
       return FALSE;
     if (!a->t)
       return fail (error, FKP_NN_ERROR_PARSE, "%s: 'value' holds no tensor", node->label);
-    return const_from_proto (L, a->t, name, error) >= 0;
+    if (const_from_proto (L, a->t, name, error) >= 0)
+      return TRUE;
+    g_prefix_error (error, "%s: ", node->label);
+    return FALSE;
   }
   if (strcmp (a->name, "value_float") == 0) {
     if (!attr_type_ok (node, a, ATTR_FLOAT, error))
@@ -254,7 +260,10 @@ fkp_nn_build_constant (Node *node, GError **error)
   if (n > FKP_NN_MAX_TENSOR_ELEMENTS)
     return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: too many values", node->label);
   FkpShape vector = { 1, { (int64_t) n } };
-  void *copy = ints ? g_memdup2 (a->ints, MAX (n, 1) * 8) : g_memdup2 (a->floats, MAX (n, 1) * 4);
+  void *copy = alloc_folded (node, n, ints ? DT_INT64 : DT_FLOAT, error);
+  if (!copy)
+    return FALSE;
+  copy_bytes (copy, ints ? (const void *) a->ints : (const void *) a->floats, n * (ints ? 8 : 4));
   return add_const (L, name, &vector, ints ? DT_INT64 : DT_FLOAT, copy, error) >= 0;
 }
 
@@ -286,8 +295,10 @@ fkp_nn_build_constant_of_shape (Node *node, GError **error)
     if (!a->t)
       return fail (error, FKP_NN_ERROR_PARSE, "%s: 'value' holds no tensor", node->label);
     int t = const_from_proto (node->L, a->t, "", error);
-    if (t < 0)
+    if (t < 0) {
+      g_prefix_error (error, "%s: 'value': ", node->label);
       return FALSE;
+    }
     g_hash_table_remove (node->L->by_name, "");
     const Tensor *v = T (node->L, t);
     if (v->n_elements != 1)
@@ -298,17 +309,16 @@ fkp_nn_build_constant_of_shape (Node *node, GError **error)
     else
       fvalue = v->fdata[0];
   }
-  void *values;
-  if (dtype == DT_INT64) {
-    int64_t *v = g_new (int64_t, MAX (n, 1));
-    for (size_t i = 0; i < n; i++)
-      v[i] = ivalue;
-    values = v;
-  } else {
-    float *v = g_new (float, MAX (n, 1));
-    for (size_t i = 0; i < n; i++)
-      v[i] = fvalue;
-    values = v;
+  /* The shape costs a few bytes in the file, the constant up to 2 GiB:
+   * checked against the budget before it is allocated and filled. */
+  void *values = alloc_folded (node, n, dtype, error);
+  if (!values)
+    return FALSE;
+  for (size_t i = 0; i < n; i++) {
+    if (dtype == DT_INT64)
+      ((int64_t *) values)[i] = ivalue;
+    else
+      ((float *) values)[i] = fvalue;
   }
   return add_const (node->L, node->proto->output[0], &shape, dtype, values, error) >= 0;
 }
@@ -372,7 +382,9 @@ fkp_nn_build_gather (Node *node, GError **error)
   size_t inner = (size_t) dims_product (X->shape.dims, axis + 1, X->shape.rank);
   size_t elem = X->dtype == DT_INT64 ? 8 : 4;
   const char *src = X->dtype == DT_INT64 ? (const char *) X->idata : (const char *) X->fdata;
-  char *out = g_malloc (MAX (n, 1) * elem), *dst = out;
+  char *out = alloc_folded (node, n, X->dtype, error), *dst = out;
+  if (!out)
+    return FALSE;
   for (size_t o = 0; o < outer; o++)
     for (size_t k = 0; k < n_indices; k++) {
       int64_t i = indices[k] < 0 ? indices[k] + extent : indices[k];
