@@ -5,6 +5,7 @@
 #include "test-common.h"
 
 #include <glib/gstdio.h>
+#include <sys/resource.h>
 
 /* conv 3×3 (+BN+ReLU) → maxpool → shape-chain reshape → gemm, with metadata. */
 static guint8 *
@@ -546,6 +547,298 @@ test_error_invalid_argument (void)
   expect_error (b, NULL, FKP_NN_ERROR_INVALID_ARGUMENT, "div_zero", NULL);
 }
 
+/* ---- Allocation bombs ---------------------------------------------------- */
+
+/* Small files declaring huge blocks.  Each is loaded in a child limited to
+ * the issue's `ulimit -v 1500000`: a loader that allocates the block before
+ * checking its budget gets the child killed by g_new, or an out-of-memory
+ * error instead of the budget's, and the test fails. */
+#define BOMB_ADDRESS_SPACE ((rlim_t) 1500000 * 1024)
+#define BOMB_SIDE 16384  /* BOMB_SIDE² elements = the element cap, 2 GiB as int64 */
+
+/* An int64 initializer of `n` values with other dims (values reused). */
+static void
+init_int64_shaped (Builder *b, const char *name, int n, const int64_t *values, int rank,
+                   const int64_t *dims)
+{
+  Onnx__TensorProto *t = builder_init_int64 (b, name, n, values);
+  static int64_t dims_store[4][FKP_NN_MAX_RANK];
+  static int next;
+  int64_t *kept = dims_store[next++ % 4];
+  memcpy (kept, dims, rank * sizeof (int64_t));
+  t->n_dims = rank;
+  t->dims = kept;
+}
+
+static Builder *
+bomb_constant_of_shape_floats (void)
+{
+  Builder *b = relu_model (13);
+  builder_init_int64 (b, "dims", 3, (int64_t[]) { 1024, 1024, 1024 });  /* 2³⁰ floats */
+  builder_node (b, "ConstantOfShape", "cos_floats", IN ("dims"), OUT ("c"));
+  builder_output (b, "c");
+  return b;
+}
+
+/* 2²⁸ int64, 2 GiB: under the cap, past the weight budget with its shape. */
+static Builder *
+bomb_constant_of_shape_ints (void)
+{
+  static int64_t seven = 7;
+  static Onnx__TensorProto value = ONNX__TENSOR_PROTO__INIT;
+  value.has_data_type = TRUE;
+  value.data_type = 7;
+  value.n_int64_data = 1;
+  value.int64_data = &seven;
+  Builder *b = relu_model (13);
+  builder_init_int64 (b, "dims", 2, (int64_t[]) { BOMB_SIDE, BOMB_SIDE });
+  Onnx__NodeProto *n = builder_node (b, "ConstantOfShape", "cos_ints", IN ("dims"), OUT ("c"));
+  node_int (b, n, "value", 0);
+  /* Made a tensor attribute: the builder has no helper for those. */
+  Onnx__AttributeProto *a = n->attribute[n->n_attribute - 1];
+  a->type = 4;
+  a->has_i = FALSE;
+  a->t = &value;
+  builder_node (b, "Cast", "cast", IN ("c"), OUT ("y"));
+  builder_output (b, "y");
+  return b;
+}
+
+/* Dims of 2²⁸ int64 over 8 bytes of data. */
+static Builder *
+bomb_initializer_dims (void)
+{
+  Builder *b = relu_model (13);
+  init_int64_shaped (b, "huge_init", 1, (int64_t[]) { 3 }, 2,
+                     (int64_t[]) { BOMB_SIDE, BOMB_SIDE });
+  builder_node (b, "Add", "add", IN ("x", "huge_init"), OUT ("y"));
+  builder_output (b, "y");
+  return b;
+}
+
+/* A column times a row of int64 constants (128 KiB each), folded at load:
+ * an Expand in disguise to 2 GiB. */
+static Builder *
+bomb_broadcast (void)
+{
+  int64_t *ones = g_new (int64_t, BOMB_SIDE);
+  for (int i = 0; i < BOMB_SIDE; i++)
+    ones[i] = 1;
+  Builder *b = relu_model (13);
+  init_int64_shaped (b, "column", BOMB_SIDE, ones, 2, (int64_t[]) { BOMB_SIDE, 1 });
+  init_int64_shaped (b, "row", BOMB_SIDE, ones, 2, (int64_t[]) { 1, BOMB_SIDE });
+  builder_node (b, "Mul", "expand_mul", IN ("column", "row"), OUT ("m"));
+  builder_node (b, "Reshape", "reshape", IN ("x", "m"), OUT ("y"));
+  builder_output (b, "y");
+  g_free (ones);
+  return b;
+}
+
+/* Gather of one row BOMB_SIDE times: 2 GiB of int64 out of 256 KiB. */
+static Builder *
+bomb_gather (void)
+{
+  int64_t *zeros = g_new0 (int64_t, BOMB_SIDE);
+  Builder *b = relu_model (13);
+  init_int64_shaped (b, "table", BOMB_SIDE, zeros, 2, (int64_t[]) { 1, BOMB_SIDE });
+  builder_init_int64 (b, "rows", BOMB_SIDE, zeros);
+  builder_node (b, "Gather", "gather_rows", IN ("table", "rows"), OUT ("g"));
+  builder_node (b, "Reshape", "reshape", IN ("x", "g"), OUT ("y"));
+  builder_output (b, "y");
+  g_free (zeros);
+  return b;
+}
+
+/* A 1×1 image resized to 2²⁸×1: a legal 1 GiB output, but three index
+ * tables of 2²⁸ entries (3 GiB) past the weight budget. */
+static Builder *
+bomb_resize_tables (void)
+{
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 1, 1 });
+  builder_init_int64 (b, "sizes", 4, (int64_t[]) { 1, 1, 1 << 28, 1 });
+  builder_node (b, "Resize", "resize_tall", IN ("x", "", "", "sizes"), OUT ("y"));
+  builder_output (b, "y");
+  return b;
+}
+
+static Builder *
+bomb_resize_output (void)
+{
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 2, 2 });
+  builder_init_float (b, "scales", 1, (int64_t[]) { 4 }, (float[]) { 1, 1, 60000, 60000 });
+  builder_node (b, "Resize", "resize_wide", IN ("x", "", "scales"), OUT ("y"));
+  builder_output (b, "y");
+  return b;
+}
+
+static Builder *
+bomb_pad (void)
+{
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 1, 1 });
+  builder_init_int64 (b, "pads", 8, (int64_t[]) { 0, 0, 65536, 65536, 0, 0, 65536, 65536 });
+  builder_node (b, "Pad", "pad_wide", IN ("x", "pads"), OUT ("y"));
+  builder_output (b, "y");
+  return b;
+}
+
+/* Three 1 GiB activations alive at once: 3 GiB planned. */
+static Builder *
+bomb_activations (void)
+{
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, (int64_t[]) { 1, 1, BOMB_SIDE, BOMB_SIDE });
+  builder_node (b, "Relu", "relu_big", IN ("x"), OUT ("r"));
+  builder_node (b, "Add", "add_big", IN ("x", "r"), OUT ("y"));
+  builder_output (b, "y");
+  return b;
+}
+
+/* A 1 GiB kernel made by ConstantOfShape: the conv's own copy of it would
+ * be the second GiB. */
+static Builder *
+bomb_conv_kernel (void)
+{
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 128, 128 });
+  builder_init_int64 (b, "kernel_dims", 4, (int64_t[]) { BOMB_SIDE, 1, 128, 128 });
+  builder_node (b, "ConstantOfShape", "kernel", IN ("kernel_dims"), OUT ("w"));
+  builder_node (b, "Conv", "conv_huge", IN ("x", "w"), OUT ("y"));
+  builder_output (b, "y");
+  return b;
+}
+
+typedef struct {
+  const char *path;
+  Builder *(*build) (void);
+  int code;
+  const char *needle1, *needle2;
+  /* Refused before anything big exists: loaded in this process too, so
+   * that valgrind sees the failing path free everything. */
+  gboolean light;
+} Bomb;
+
+static const Bomb bombs[] = {
+  { "/nn/bombs/constant-of-shape-floats", bomb_constant_of_shape_floats, FKP_NN_ERROR_TOO_LARGE,
+    "cos_floats", NULL, TRUE },
+  { "/nn/bombs/constant-of-shape-ints", bomb_constant_of_shape_ints, FKP_NN_ERROR_TOO_LARGE,
+    "cos_ints", "budget", TRUE },
+  { "/nn/bombs/initializer-dims", bomb_initializer_dims, FKP_NN_ERROR_PARSE, "huge_init",
+    "holds 1 int64s", TRUE },
+  { "/nn/bombs/broadcast", bomb_broadcast, FKP_NN_ERROR_TOO_LARGE, "expand_mul", "budget", TRUE },
+  { "/nn/bombs/gather", bomb_gather, FKP_NN_ERROR_TOO_LARGE, "gather_rows", "budget", TRUE },
+  { "/nn/bombs/resize-tables", bomb_resize_tables, FKP_NN_ERROR_TOO_LARGE, "resize_tall",
+    "budget", TRUE },
+  { "/nn/bombs/resize-output", bomb_resize_output, FKP_NN_ERROR_TOO_LARGE, "resize_wide", NULL,
+    TRUE },
+  { "/nn/bombs/pad", bomb_pad, FKP_NN_ERROR_TOO_LARGE, "pad_wide", "'y'", TRUE },
+  { "/nn/bombs/activations", bomb_activations, FKP_NN_ERROR_TOO_LARGE, "add_big", "budget",
+    TRUE },
+  { "/nn/bombs/conv-kernel", bomb_conv_kernel, FKP_NN_ERROR_TOO_LARGE, "conv_huge", "budget",
+    FALSE },
+};
+
+static void
+test_bomb (gconstpointer data)
+{
+  const Bomb *bomb = data;
+  if (g_test_subprocess ()) {
+    struct rlimit limit = { BOMB_ADDRESS_SPACE, BOMB_ADDRESS_SPACE };
+    g_assert_cmpint (setrlimit (RLIMIT_AS, &limit), ==, 0);
+    expect_error (bomb->build (), NULL, bomb->code, bomb->needle1, bomb->needle2);
+    return;
+  }
+  g_test_trap_subprocess (NULL, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  if (bomb->light)
+    expect_error (bomb->build (), NULL, bomb->code, bomb->needle1, bomb->needle2);
+}
+
+/* Budgets set in the options: a model just over is refused, just under loads. */
+static void
+expect_loads (Builder *b, const FkpNetOptions *opts)
+{
+  size_t len;
+  guint8 *buf = builder_pack (b, &len);
+  builder_free (b);
+  GError *error = NULL;
+  FkpNet *net = fkp_net_new_from_data (buf, len, opts, &error);
+  g_assert_no_error (error);
+  fkp_net_free (net);
+  g_free (buf);
+}
+
+static Builder *
+add_weights_model (void)
+{
+  Builder *b = relu_model (13);
+  builder_init_float (b, "w", 2, (int64_t[]) { 1, 4 }, (float[]) { 1, 2, 3, 4 });
+  builder_node (b, "Add", "add", IN ("x", "w"), OUT ("y"));
+  builder_output (b, "y");
+  return b;
+}
+
+static Builder *
+small_conv_model (void)
+{
+  float w[18] = { 0 };
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 4, 4 });
+  builder_init_float (b, "w", 4, (int64_t[]) { 2, 1, 3, 3 }, w);
+  builder_node (b, "Conv", "conv_small", IN ("x", "w"), OUT ("y"));
+  builder_output (b, "y");
+  return b;
+}
+
+static void
+test_custom_budgets (void)
+{
+  FkpNetOptions opts;
+  fkp_net_options_init (&opts);
+  g_assert_cmpuint (opts.max_weight_bytes, ==, 0);
+  g_assert_cmpuint (opts.max_activation_bytes, ==, 0);
+
+  /* Weights: the 16 bytes of 'w'. */
+  opts.max_weight_bytes = 16;
+  expect_loads (add_weights_model (), &opts);
+  opts.max_weight_bytes = 15;
+  expect_error (add_weights_model (), &opts, FKP_NN_ERROR_TOO_LARGE, "'w'", "budget");
+
+  /* The conv's copy of its 72 bytes of weights counts too, and names the conv. */
+  opts.max_weight_bytes = 144;
+  expect_loads (small_conv_model (), &opts);
+  opts.max_weight_bytes = 143;
+  expect_error (small_conv_model (), &opts, FKP_NN_ERROR_TOO_LARGE, "conv_small", "budget");
+
+  /* Activations: exactly what the plan needs, then one byte less. */
+  size_t len;
+  Builder *b = add_weights_model ();
+  guint8 *buf = builder_pack (b, &len);
+  builder_free (b);
+  FkpNet *net = fkp_net_new_from_data (buf, len, NULL, NULL);
+  g_assert_nonnull (net);
+  FkpNetStats stats;
+  fkp_net_get_stats (net, &stats);
+  fkp_net_free (net);
+  g_free (buf);
+  fkp_net_options_init (&opts);
+  opts.max_activation_bytes = stats.peak_activation_bytes + stats.scratch_bytes;
+  expect_loads (add_weights_model (), &opts);
+  opts.max_activation_bytes--;
+  expect_error (add_weights_model (), &opts, FKP_NN_ERROR_TOO_LARGE, "add", "budget");
+
+  /* A single output past a small activation budget is refused by its node. */
+  opts.max_activation_bytes = 1000;
+  b = builder_new (13);
+  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 2, 2 });
+  builder_init_int64 (b, "pads", 8, (int64_t[]) { 0, 0, 8, 8, 0, 0, 8, 8 });
+  builder_node (b, "Pad", "pad_over", IN ("x", "pads"), OUT ("y"));
+  builder_output (b, "y");
+  expect_error (b, &opts, FKP_NN_ERROR_TOO_LARGE, "pad_over", "budget");
+}
+
 /* ---- The API around a valid model -------------------------------------- */
 
 static void
@@ -714,6 +1007,9 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/errors/cycle", test_error_cycle);
   g_test_add_func ("/nn/errors/too-large", test_error_too_large);
   g_test_add_func ("/nn/errors/invalid-argument", test_error_invalid_argument);
+  for (size_t i = 0; i < G_N_ELEMENTS (bombs); i++)
+    g_test_add_data_func (bombs[i].path, &bombs[i], test_bomb);
+  g_test_add_func ("/nn/budgets/custom", test_custom_budgets);
   g_test_add_func ("/nn/api/basics", test_api);
   g_test_add_func ("/nn/api/input-size-override", test_input_size_override);
   g_test_add_func ("/nn/api/concurrent-nets", test_concurrent_nets);

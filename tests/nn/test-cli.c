@@ -4,12 +4,15 @@
 #include "test-common.h"
 
 #include <glib/gstdio.h>
+#include <sys/resource.h>
 
 static char *tmpdir;
 static char *model_path;
 
+/* Runs the CLI; `child_setup` (or NULL) runs in the child before it starts. */
 static void
-run_cli (const char *const *args, int *status, char **out, char **err)
+spawn_cli (const char *const *args, GSpawnChildSetupFunc child_setup, int *status, char **out,
+           char **err)
 {
   GPtrArray *argv = g_ptr_array_new ();
   g_ptr_array_add (argv, (gpointer) FACEKP_NN_CLI);
@@ -18,14 +21,20 @@ run_cli (const char *const *args, int *status, char **out, char **err)
   g_ptr_array_add (argv, NULL);
   GError *error = NULL;
   int wait_status;
-  gboolean ok = g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                              out, err, &wait_status, &error);
+  gboolean ok = g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, child_setup,
+                              NULL, out, err, &wait_status, &error);
   g_assert_no_error (error);
   g_assert_true (ok);
   /* Exited normally: a crash would show up as a signal. */
   g_assert_true (WIFEXITED (wait_status));
   *status = WEXITSTATUS (wait_status);
   g_ptr_array_free (argv, TRUE);
+}
+
+static void
+run_cli (const char *const *args, int *status, char **out, char **err)
+{
+  spawn_cli (args, NULL, status, out, err);
 }
 
 /* Conv 3×3 + ReLU + global average pool, with metadata. */
@@ -213,6 +222,70 @@ test_errors (void)
   g_free (bad);
 }
 
+/* The issue's `ulimit -v 1500000`, in the CLI's child process. */
+static void
+limit_address_space (G_GNUC_UNUSED gpointer data)
+{
+  struct rlimit limit = { (rlim_t) 1500000 * 1024, (rlim_t) 1500000 * 1024 };
+  setrlimit (RLIMIT_AS, &limit);
+}
+
+/* Allocation bombs: a 2 GiB int64 constant folded out of two 128 KiB ones,
+ * and 3 GiB of activations alive at once.  Under the limit, info and run
+ * refuse them with a message and status 1: no abort, no signal. */
+static void
+test_bombs (void)
+{
+  int64_t *ones = g_new (int64_t, 16384);
+  for (int i = 0; i < 16384; i++)
+    ones[i] = 1;
+  Builder *folded = builder_new (13);
+  builder_input (folded, "x", 2, (int64_t[]) { 1, 4 });
+  Onnx__TensorProto *column = builder_init_int64 (folded, "column", 16384, ones);
+  Onnx__TensorProto *row = builder_init_int64 (folded, "row", 16384, ones);
+  int64_t column_dims[2] = { 16384, 1 }, row_dims[2] = { 1, 16384 };
+  column->n_dims = row->n_dims = 2;
+  column->dims = column_dims;
+  row->dims = row_dims;
+  builder_node (folded, "Mul", "outer_product", IN ("column", "row"), OUT ("m"));
+  builder_node (folded, "Reshape", "reshape", IN ("x", "m"), OUT ("y"));
+  builder_output (folded, "y");
+  g_free (ones);
+
+  Builder *live = builder_new (13);
+  builder_input (live, "x", 4, (int64_t[]) { 1, 1, 16384, 16384 });
+  builder_node (live, "Relu", "relu_big", IN ("x"), OUT ("r"));
+  builder_node (live, "Add", "add_big", IN ("x", "r"), OUT ("y"));
+  builder_output (live, "y");
+
+  struct { Builder *b; const char *file, *node; } bombs[] = {
+    { folded, "folded-bomb.onnx", "outer_product" },
+    { live, "activation-bomb.onnx", "add_big" },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (bombs); i++) {
+    size_t len;
+    guint8 *buf = builder_pack (bombs[i].b, &len);
+    builder_free (bombs[i].b);
+    char *path = g_build_filename (tmpdir, bombs[i].file, NULL);
+    g_assert_true (g_file_set_contents (path, (const char *) buf, len, NULL));
+    g_free (buf);
+    const char *const commands[][4] = { { "info", path, NULL }, { "run", path, "zeros", NULL } };
+    for (size_t c = 0; c < G_N_ELEMENTS (commands); c++) {
+      int status;
+      char *out, *err;
+      spawn_cli (commands[c], limit_address_space, &status, &out, &err);
+      g_assert_cmpint (status, ==, 1);
+      if (!strstr (err, bombs[i].node) || !strstr (err, "budget"))
+        g_error ("facekp-nn %s %s: '%s' does not name '%s' and its budget", commands[c][0],
+                 bombs[i].file, err, bombs[i].node);
+      g_free (out);
+      g_free (err);
+    }
+    g_unlink (path);
+    g_free (path);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -224,6 +297,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/cli/run", test_run);
   g_test_add_func ("/nn/cli/bench", test_bench);
   g_test_add_func ("/nn/cli/errors", test_errors);
+  g_test_add_func ("/nn/cli/bombs", test_bombs);
   int result = g_test_run ();
   g_unlink (model_path);
   g_rmdir (tmpdir);

@@ -96,8 +96,9 @@ reserve_weights (Loader *L, const char *label, const char *name, size_t n, size_
   const uint64_t bytes = (uint64_t) n * elem_size;
   if (bytes > budget || L->const_bytes > budget - bytes)
     return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s%s'%s' needs %" G_GUINT64_FORMAT " bytes, "
-                 "which takes the weights past their budget of %" G_GUINT64_FORMAT " bytes",
-                 label ? label : "", label ? ": " : "", name, (guint64) bytes, (guint64) budget);
+                 "which with the %" G_GUINT64_FORMAT " held before passes the weight budget of %"
+                 G_GUINT64_FORMAT " bytes", label ? label : "", label ? ": " : "", name,
+                 (guint64) bytes, (guint64) L->const_bytes, (guint64) budget);
   return TRUE;
 }
 

@@ -231,11 +231,12 @@ fkp_nn_build_resize (Node *node, GError **error)
   }
   /* The output and the index tables (three per output row and column) are
    * checked against their budgets before the tables are allocated. */
-  if (!check_output (node, &shape, error))
+  int64_t OH = shape.dims[2], OW = shape.dims[3];
+  if (!check_output (node, &shape, error)
+      || !reserve_weights (L, node->label, "index tables", 3 * (size_t) (OH + OW), 4, error))
     goto out;
   Step *s = new_step (node, OP_RESIZE, sizeof (ResizeParams), 1, &x);
   ResizeParams *resize = s->params;
-  int64_t OH = shape.dims[2], OW = shape.dims[3];
   if (!(resize->y0 = alloc_held (node, "row table", (size_t) OH, sizeof (int), error))
       || !(resize->y1 = alloc_held (node, "row table", (size_t) OH, sizeof (int), error))
       || !(resize->fy = alloc_held (node, "row weights", (size_t) OH, sizeof (float), error))
