@@ -241,16 +241,24 @@ test_random_garbage (void)
 
 /* ---- One test per error class ------------------------------------------ */
 
-static void
-expect_error (Builder *b, const FkpNetOptions *opts, int code, const char *needle1,
-              const char *needle2)
+/* Packs and frees `b`, then loads the model. */
+static FkpNet *
+pack_and_load (Builder *b, const FkpNetOptions *opts, GError **error)
 {
   size_t len;
   guint8 *buf = builder_pack (b, &len);
   builder_free (b);
-  GError *error = NULL;
-  FkpNet *net = fkp_net_new_from_data (buf, len, opts, &error);
+  FkpNet *net = fkp_net_new_from_data (buf, len, opts, error);
   g_free (buf);
+  return net;
+}
+
+static void
+expect_error (Builder *b, const FkpNetOptions *opts, int code, const char *needle1,
+              const char *needle2)
+{
+  GError *error = NULL;
+  FkpNet *net = pack_and_load (b, opts, &error);
   g_assert_null (net);
   g_assert_error (error, FKP_NN_ERROR, code);
   if (needle1 && !strstr (error->message, needle1))
@@ -616,36 +624,47 @@ bomb_initializer_dims (void)
   return b;
 }
 
-/* A column times a row of int64 constants (128 KiB each), folded at load:
- * an Expand in disguise to 2 GiB. */
+/* Two int64 constants of BOMB_SIDE values (256 KiB in the file) that `op`
+ * folds at load into BOMB_SIDE² values, 2 GiB, the target of a Reshape. */
 static Builder *
-bomb_broadcast (void)
+folding_bomb (const char *op, const char *name, const int64_t *a_dims, int b_rank,
+              const int64_t *b_dims, int64_t fill)
 {
-  int64_t *ones = g_new (int64_t, BOMB_SIDE);
+  int64_t *values = g_new (int64_t, BOMB_SIDE);
   for (int i = 0; i < BOMB_SIDE; i++)
-    ones[i] = 1;
+    values[i] = fill;
   Builder *b = relu_model (13);
-  init_int64_shaped (b, "column", BOMB_SIDE, ones, 2, (int64_t[]) { BOMB_SIDE, 1 });
-  init_int64_shaped (b, "row", BOMB_SIDE, ones, 2, (int64_t[]) { 1, BOMB_SIDE });
-  builder_node (b, "Mul", "expand_mul", IN ("column", "row"), OUT ("m"));
-  builder_node (b, "Reshape", "reshape", IN ("x", "m"), OUT ("y"));
+  init_int64_shaped (b, "a", BOMB_SIDE, values, 2, a_dims);
+  init_int64_shaped (b, "b", BOMB_SIDE, values, b_rank, b_dims);
+  builder_node (b, op, name, IN ("a", "b"), OUT ("folded"));
+  builder_node (b, "Reshape", "reshape", IN ("x", "folded"), OUT ("y"));
   builder_output (b, "y");
-  g_free (ones);
+  g_free (values);
   return b;
 }
 
-/* Gather of one row BOMB_SIDE times: 2 GiB of int64 out of 256 KiB. */
+/* A column times a row: an Expand in disguise. */
+static Builder *
+bomb_broadcast (void)
+{
+  return folding_bomb ("Mul", "expand_mul", (int64_t[]) { BOMB_SIDE, 1 }, 2,
+                       (int64_t[]) { 1, BOMB_SIDE }, 1);
+}
+
+/* The one row of a table gathered BOMB_SIDE times. */
 static Builder *
 bomb_gather (void)
 {
-  int64_t *zeros = g_new0 (int64_t, BOMB_SIDE);
-  Builder *b = relu_model (13);
-  init_int64_shaped (b, "table", BOMB_SIDE, zeros, 2, (int64_t[]) { 1, BOMB_SIDE });
-  builder_init_int64 (b, "rows", BOMB_SIDE, zeros);
-  builder_node (b, "Gather", "gather_rows", IN ("table", "rows"), OUT ("g"));
-  builder_node (b, "Reshape", "reshape", IN ("x", "g"), OUT ("y"));
-  builder_output (b, "y");
-  g_free (zeros);
+  return folding_bomb ("Gather", "gather_rows", (int64_t[]) { 1, BOMB_SIDE }, 1,
+                       (int64_t[]) { BOMB_SIDE }, 0);
+}
+
+/* A graph on one 4-D float input "x". */
+static Builder *
+image_model (const int64_t *dims)
+{
+  Builder *b = builder_new (13);
+  builder_input (b, "x", 4, dims);
   return b;
 }
 
@@ -654,8 +673,7 @@ bomb_gather (void)
 static Builder *
 bomb_resize_tables (void)
 {
-  Builder *b = builder_new (13);
-  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 1, 1 });
+  Builder *b = image_model ((int64_t[]) { 1, 1, 1, 1 });
   builder_init_int64 (b, "sizes", 4, (int64_t[]) { 1, 1, 1 << 28, 1 });
   builder_node (b, "Resize", "resize_tall", IN ("x", "", "", "sizes"), OUT ("y"));
   builder_output (b, "y");
@@ -665,8 +683,7 @@ bomb_resize_tables (void)
 static Builder *
 bomb_resize_output (void)
 {
-  Builder *b = builder_new (13);
-  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 2, 2 });
+  Builder *b = image_model ((int64_t[]) { 1, 1, 2, 2 });
   builder_init_float (b, "scales", 1, (int64_t[]) { 4 }, (float[]) { 1, 1, 60000, 60000 });
   builder_node (b, "Resize", "resize_wide", IN ("x", "", "scales"), OUT ("y"));
   builder_output (b, "y");
@@ -676,8 +693,7 @@ bomb_resize_output (void)
 static Builder *
 bomb_pad (void)
 {
-  Builder *b = builder_new (13);
-  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 1, 1 });
+  Builder *b = image_model ((int64_t[]) { 1, 1, 1, 1 });
   builder_init_int64 (b, "pads", 8, (int64_t[]) { 0, 0, 65536, 65536, 0, 0, 65536, 65536 });
   builder_node (b, "Pad", "pad_wide", IN ("x", "pads"), OUT ("y"));
   builder_output (b, "y");
@@ -688,8 +704,7 @@ bomb_pad (void)
 static Builder *
 bomb_activations (void)
 {
-  Builder *b = builder_new (13);
-  builder_input (b, "x", 4, (int64_t[]) { 1, 1, BOMB_SIDE, BOMB_SIDE });
+  Builder *b = image_model ((int64_t[]) { 1, 1, BOMB_SIDE, BOMB_SIDE });
   builder_node (b, "Relu", "relu_big", IN ("x"), OUT ("r"));
   builder_node (b, "Add", "add_big", IN ("x", "r"), OUT ("y"));
   builder_output (b, "y");
@@ -701,8 +716,7 @@ bomb_activations (void)
 static Builder *
 bomb_conv_kernel (void)
 {
-  Builder *b = builder_new (13);
-  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 128, 128 });
+  Builder *b = image_model ((int64_t[]) { 1, 1, 128, 128 });
   builder_init_int64 (b, "kernel_dims", 4, (int64_t[]) { BOMB_SIDE, 1, 128, 128 });
   builder_node (b, "ConstantOfShape", "kernel", IN ("kernel_dims"), OUT ("w"));
   builder_node (b, "Conv", "conv_huge", IN ("x", "w"), OUT ("y"));
@@ -760,14 +774,10 @@ test_bomb (gconstpointer data)
 static void
 expect_loads (Builder *b, const FkpNetOptions *opts)
 {
-  size_t len;
-  guint8 *buf = builder_pack (b, &len);
-  builder_free (b);
   GError *error = NULL;
-  FkpNet *net = fkp_net_new_from_data (buf, len, opts, &error);
+  FkpNet *net = pack_and_load (b, opts, &error);
   g_assert_no_error (error);
   fkp_net_free (net);
-  g_free (buf);
 }
 
 static Builder *
@@ -813,16 +823,11 @@ test_custom_budgets (void)
   expect_error (small_conv_model (), &opts, FKP_NN_ERROR_TOO_LARGE, "conv_small", "budget");
 
   /* Activations: exactly what the plan needs, then one byte less. */
-  size_t len;
-  Builder *b = add_weights_model ();
-  guint8 *buf = builder_pack (b, &len);
-  builder_free (b);
-  FkpNet *net = fkp_net_new_from_data (buf, len, NULL, NULL);
+  FkpNet *net = pack_and_load (add_weights_model (), NULL, NULL);
   g_assert_nonnull (net);
   FkpNetStats stats;
   fkp_net_get_stats (net, &stats);
   fkp_net_free (net);
-  g_free (buf);
   fkp_net_options_init (&opts);
   opts.max_activation_bytes = stats.peak_activation_bytes + stats.scratch_bytes;
   expect_loads (add_weights_model (), &opts);
@@ -831,8 +836,7 @@ test_custom_budgets (void)
 
   /* A single output past a small activation budget is refused by its node. */
   opts.max_activation_bytes = 1000;
-  b = builder_new (13);
-  builder_input (b, "x", 4, (int64_t[]) { 1, 1, 2, 2 });
+  Builder *b = image_model ((int64_t[]) { 1, 1, 2, 2 });
   builder_init_int64 (b, "pads", 8, (int64_t[]) { 0, 0, 8, 8, 0, 0, 8, 8 });
   builder_node (b, "Pad", "pad_over", IN ("x", "pads"), OUT ("y"));
   builder_output (b, "y");

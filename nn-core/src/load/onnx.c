@@ -29,6 +29,26 @@ node_label (const Onnx__NodeProto *node, size_t index)
 
 /* ---- Constant tensors ------------------------------------------------ */
 
+/* Element `i` of a double or int32 TensorProto, from raw_data or its typed
+ * field; a double holds every int32 exactly. */
+static double
+converted_element (const Onnx__TensorProto *proto, int type, size_t i)
+{
+  const uint8_t *raw = proto->has_raw_data ? proto->raw_data.data : NULL;
+  if (type == ONNX_DOUBLE) {
+    double d;
+    if (!raw)
+      return proto->double_data[i];
+    copy_bytes (&d, raw + 8 * i, 8);
+    return d;
+  }
+  int32_t x;
+  if (!raw)
+    return proto->int32_data[i];
+  copy_bytes (&x, raw + 4 * i, 4);
+  return x;
+}
+
 int
 const_from_proto (Loader *L, const Onnx__TensorProto *proto, const char *name, GError **error)
 {
@@ -96,31 +116,15 @@ const_from_proto (Loader *L, const Onnx__TensorProto *proto, const char *name, G
   void *values = try_alloc (NULL, name, n, elem, error);
   if (!values)
     return -1;
-  if (is_float) {
-    float *v = values;
-    if (type == ONNX_FLOAT)
-      copy_bytes (v, raw ? (const void *) raw : (const void *) proto->float_data, n * 4);
-    for (size_t i = 0; i < n && type == ONNX_DOUBLE; i++) {
-      double d = 0.0;
-      if (raw)
-        copy_bytes (&d, raw + 8 * i, 8);
-      else
-        d = proto->double_data[i];
-      v[i] = (float) d;
-    }
-  } else {
-    int64_t *v = values;
-    if (type == ONNX_INT64)
-      copy_bytes (v, raw ? (const void *) raw : (const void *) proto->int64_data, n * 8);
-    for (size_t i = 0; i < n && type == ONNX_INT32; i++) {
-      int32_t x = 0;
-      if (raw)
-        copy_bytes (&x, raw + 4 * i, 4);
-      else
-        x = proto->int32_data[i];
-      v[i] = x;
-    }
-  }
+  if (type == ONNX_FLOAT || type == ONNX_INT64)
+    copy_bytes (values, raw ? (const void *) raw : type == ONNX_FLOAT
+                ? (const void *) proto->float_data : (const void *) proto->int64_data, n * elem);
+  else if (type == ONNX_DOUBLE)
+    for (size_t i = 0; i < n; i++)
+      ((float *) values)[i] = (float) converted_element (proto, type, i);
+  else
+    for (size_t i = 0; i < n; i++)
+      ((int64_t *) values)[i] = (int64_t) converted_element (proto, type, i);
   return add_const (L, name, &shape, dtype, values, error);
 }
 
