@@ -565,18 +565,18 @@ test_error_invalid_argument (void)
 #define BOMB_ADDRESS_SPACE ((rlim_t) 1500000 * 1024)
 #define BOMB_SIDE 16384  /* BOMB_SIDE² elements = the element cap, 2 GiB as int64 */
 
-/* An int64 initializer of `n` values with other dims (values reused). */
+/* An int64 initializer of any rank (the builder's are vectors): built as
+ * float32 with the same bytes, two floats per int64, then retyped. */
 static void
-init_int64_shaped (Builder *b, const char *name, int n, const int64_t *values, int rank,
+init_int64_shaped (Builder *b, const char *name, const int64_t *values, int rank,
                    const int64_t *dims)
 {
-  Onnx__TensorProto *t = builder_init_int64 (b, name, n, values);
-  static int64_t dims_store[4][FKP_NN_MAX_RANK];
-  static int next;
-  int64_t *kept = dims_store[next++ % 4];
-  memcpy (kept, dims, rank * sizeof (int64_t));
-  t->n_dims = rank;
-  t->dims = kept;
+  int64_t float_dims[FKP_NN_MAX_RANK];
+  memcpy (float_dims, dims, rank * sizeof (int64_t));
+  float_dims[rank - 1] *= 2;
+  Onnx__TensorProto *t = builder_init_float (b, name, rank, float_dims, (const float *) values);
+  t->data_type = 7;
+  t->dims[rank - 1] = dims[rank - 1];
 }
 
 static Builder *
@@ -618,8 +618,7 @@ static Builder *
 bomb_initializer_dims (void)
 {
   Builder *b = relu_model (13);
-  init_int64_shaped (b, "huge_init", 1, (int64_t[]) { 3 }, 2,
-                     (int64_t[]) { BOMB_SIDE, BOMB_SIDE });
+  builder_init_int64 (b, "huge_init", 1, (int64_t[]) { 3 })->dims[0] = (int64_t) 1 << 28;
   builder_node (b, "Add", "add", IN ("x", "huge_init"), OUT ("y"));
   builder_output (b, "y");
   return b;
@@ -635,8 +634,8 @@ folding_bomb (const char *op, const char *name, const int64_t *a_dims, int b_ran
   for (int i = 0; i < BOMB_SIDE; i++)
     values[i] = fill;
   Builder *b = relu_model (13);
-  init_int64_shaped (b, "a", BOMB_SIDE, values, 2, a_dims);
-  init_int64_shaped (b, "b", BOMB_SIDE, values, b_rank, b_dims);
+  init_int64_shaped (b, "a", values, 2, a_dims);
+  init_int64_shaped (b, "b", values, b_rank, b_dims);
   builder_node (b, op, name, IN ("a", "b"), OUT ("folded"));
   builder_node (b, "Reshape", "reshape", IN ("x", "folded"), OUT ("y"));
   builder_output (b, "y");
