@@ -1,23 +1,30 @@
 #!/usr/bin/python3
-"""Stickers on a video file: one input file to one output file of the same container
-family, audio passed through untouched, plus the landmarks as JSON lines.
+"""Stickers on a video file: one input file to one output file, audio passed through
+untouched where the output container takes it, plus the landmarks as JSON lines.
 
     examples/file_to_file.py in.mkv out.mkv
-    examples/file_to_file.py --stickers seed --export faces.jsonl in.avi out.avi
+    examples/file_to_file.py --stickers seed --export faces.jsonl in.avi out.mp4
 
 What happens to each stream:
 
-- the container is recognised (typefind on the file's first bytes) and the
-  same family's muxer writes the output: AVI -> avimux, Matroska -> matroskamux,
-  WebM -> webmmux, MP4 -> mp4mux, QuickTime -> qtmux, Ogg -> oggmux,
-  MPEG-TS -> mpegtsmux, FLV -> flvmux;
+- the output's name says its container: .avi -> avimux, .mkv -> matroskamux,
+  .webm -> webmmux, .mp4/.m4v -> mp4mux, .mov -> qtmux, .ogv/.ogg -> oggmux,
+  .ts -> mpegtsmux, .flv -> flvmux; any other name is refused (nothing is
+  written), as is one whose muxer is not installed;
+- the input's container is recognised (typefind on its first bytes);
 - the first video stream is decoded, goes through facekpfilter and is encoded
-  again, with the input's codec when an encoder for it is installed and the
-  muxer takes it, else with the first installed encoder the muxer takes
-  (jpegenc, vp8enc, avenc_mpeg4, theoraenc, x264enc);
+  again: when the output is of the input's container family, with the input's
+  codec if an encoder for it is installed and the muxer takes it; otherwise
+  with the output container's usual codec (H.264 for MP4 and QuickTime when
+  x264enc or openh264enc is installed, VP8 for WebM, Theora for Ogg, MJPEG
+  for AVI); else with the first installed encoder the muxer takes (jpegenc,
+  vp8enc, avenc_mpeg4, theoraenc, x264enc);
 - audio streams are copied as they are (no decoding) when the muxer takes their
   codec, and re-encoded only when it does not (the summary says which);
-- other streams (subtitles, a second video) are left out.
+- other streams (subtitles, a second video) are left out;
+- the written file must demux again, or the run fails and the file is removed
+  (GStreamer 1.22's mp4mux, given an AVI's MP3 track beside the video, wrote
+  files qtdemux refuses: such a run now fails instead of leaving one).
 
 The same class drives examples/batch.py.  Needs Debian's python3-gi and
 gir1.2-gstreamer-1.0 (run with /usr/bin/python3).
@@ -42,6 +49,24 @@ CONTAINER_MUXERS = {
     "application/ogg": "oggmux",
     "video/mpegts": "mpegtsmux",
     "video/x-flv": "flvmux",
+}
+
+# Output file name ending -> the muxer that writes that container.
+OUTPUT_MUXERS = {
+    ".avi": "avimux", ".mkv": "matroskamux", ".webm": "webmmux", ".mp4": "mp4mux",
+    ".m4v": "mp4mux", ".mov": "qtmux", ".ogv": "oggmux", ".ogg": "oggmux",
+    ".ts": "mpegtsmux", ".flv": "flvmux",
+}
+
+# Muxer -> the encoders of the codec players expect in it, best first.
+CONTAINER_ENCODERS = {
+    "mp4mux": ["x264enc", "openh264enc", "avenc_mpeg4"],
+    "qtmux": ["x264enc", "openh264enc", "avenc_mpeg4"],
+    "webmmux": ["vp8enc", "vp9enc"],
+    "oggmux": ["theoraenc"],
+    "avimux": ["jpegenc"],
+    "mpegtsmux": ["x264enc", "openh264enc"],
+    "flvmux": ["x264enc", "openh264enc"],
 }
 
 # Parsed video caps name -> encoders that write the same codec, best first.
@@ -91,6 +116,19 @@ def avi_declared_frames(path):
             if frames > 0:
                 return frames
     return None
+
+
+def muxer_for_output(path):
+    """Name of the muxer the output file's name asks for; RuntimeError if the
+    name says no container this script writes, or its muxer is missing."""
+    ext = os.path.splitext(path)[1].lower()
+    muxer = OUTPUT_MUXERS.get(ext)
+    if muxer is None:
+        raise RuntimeError(f"cannot tell a container from the output name {os.path.basename(path)}"
+                           f" (end it in one of {', '.join(sorted(OUTPUT_MUXERS))})")
+    if Gst.ElementFactory.find(muxer) is None:
+        raise RuntimeError(f"{muxer} (for {ext} files) is not installed")
+    return muxer
 
 
 def muxer_for(container_caps):
@@ -178,12 +216,8 @@ class Transcode:
 
         # The muxer is chosen before the pipeline starts, so that it exists
         # when parsebin exposes the streams.
-        container = container_of(input_path)
-        muxer = muxer_for(container)
-        if muxer is None or Gst.ElementFactory.find(muxer) is None:
-            what = container.get_structure(0).get_name()
-            raise RuntimeError(f"no muxer for its container ({what}"
-                               + (f"; {muxer} is not installed)" if muxer else ")"))
+        muxer = muxer_for_output(output_path)
+        self.same_family = muxer_for(container_of(input_path)) == muxer
 
         self.pipeline = Gst.Pipeline.new(os.path.basename(input_path))
         self.source = make("filesrc", location=input_path)
@@ -233,8 +267,10 @@ class Transcode:
 
     def _link_video(self, pad, codec):
         mux_factory = self.mux.get_factory()
-        encoder_name = pick_encoder(mux_factory, SAME_CODEC_ENCODERS.get(codec, []),
-                                    FALLBACK_VIDEO_ENCODERS)
+        same_codec = SAME_CODEC_ENCODERS.get(codec, [])
+        container_codec = CONTAINER_ENCODERS.get(mux_factory.get_name(), [])
+        preferred = same_codec + container_codec if self.same_family else container_codec + same_codec
+        encoder_name = pick_encoder(mux_factory, preferred, FALLBACK_VIDEO_ENCODERS)
         if encoder_name is None:
             self._fail(f"no installed video encoder writes a codec {mux_factory.get_name()} takes")
             return
@@ -329,7 +365,7 @@ class Transcode:
         if self.finished:
             return
         if message.type == Gst.MessageType.EOS:
-            self._finish(self._short_read())
+            self._finish(self._short_read() or self._unreadable_output())
         elif message.type == Gst.MessageType.ERROR:
             error, debug = message.parse_error()
             self._finish(f"{message.src.get_name()}: {error.message}")
@@ -363,6 +399,24 @@ class Transcode:
                     f"{declared / Gst.SECOND:.2f} s its container declares")
         return None
 
+    def _unreadable_output(self):
+        """None if the written file demuxes again, else why not: a muxer can
+        finish without error and still write a file its own demuxer refuses
+        (mp4mux on some inputs with audio), which must not pass as done."""
+        check = Gst.parse_launch("filesrc name=src ! parsebin ! fakesink async=false")
+        check.get_by_name("src").set_property("location", self.output_path)
+        check.set_state(Gst.State.PAUSED)
+        message = check.get_bus().timed_pop_filtered(
+            10 * Gst.SECOND, Gst.MessageType.ERROR | Gst.MessageType.ASYNC_DONE)
+        result = check.get_state(0)[1] if message is None else None
+        reason = None
+        if message is not None and message.type == Gst.MessageType.ERROR:
+            reason = f"the written file does not read back: {message.parse_error()[0].message}"
+        elif message is None and result != Gst.State.PAUSED:
+            reason = "the written file does not read back (no preroll within 10 s)"
+        check.set_state(Gst.State.NULL)
+        return reason
+
     def cancel(self, reason):
         """Stops a running transcode as failed (from the main loop)."""
         if not self.finished:
@@ -387,7 +441,7 @@ class Transcode:
 
 def main():
     parser = argparse.ArgumentParser(
-        description="Stickers on a video file: same container out, audio copied.")
+        description="Stickers on a video file: the container its name says, audio copied.")
     parser.add_argument("input")
     parser.add_argument("output")
     parser.add_argument("--stickers", default="default",

@@ -4,7 +4,7 @@
 #   scripts/demo.sh [INPUT_VIDEO] [OUTPUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh run
 BUILD=${BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD"
 meson compile -C "$BUILD"
@@ -16,7 +16,8 @@ name=$(basename "${input%.*}")
 video="$out/$name-stickers.avi"
 landmarks="$out/$name.jsonl"
 
-export GST_PLUGIN_PATH="$PWD/$BUILD/gst-plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+build_dir=$(cd "$BUILD" && pwd)   # BUILD may be relative or absolute
+export GST_PLUGIN_PATH="$build_dir/gst-plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 gst-launch-1.0 -q filesrc location="$input" ! decodebin ! videoconvert \
   ! facekpfilter stickers=default export-location="$landmarks" \
   ! videoconvert ! jpegenc quality=90 ! avimux ! filesink location="$video"

@@ -2,7 +2,7 @@
 # The whole test suite from a clean checkout: dependencies, build, meson test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh test
 BUILD=${BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD"
 meson compile -C "$BUILD"

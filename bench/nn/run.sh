@@ -18,7 +18,7 @@ if [ "${1:-}" = "--build" ]; then
 fi
 cli="$build/tools/facekp-nn"
 [ -x "$cli" ] || { echo "bench-nn: $cli not found: build first (meson setup $build && meson compile -C $build) or pass --build DIR" >&2; exit 1; }
-command -v node >/dev/null || { echo "bench-nn: node is missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
+command -v node >/dev/null || { echo "bench-nn: node is missing (scripts/install-deps.sh bench installs it)" >&2; exit 1; }
 
 # Users' machines do not set these; here they would pin OpenBLAS to its AVX2
 # kernels.  ONNX Runtime ignores them, so unsetting only makes nn-core honest.

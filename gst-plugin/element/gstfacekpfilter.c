@@ -50,7 +50,7 @@
  * result to another file.
  * |[
  * gst-launch-1.0 -m filesrc location=examples/media/sample.avi ! decodebin ! videoconvert ! \
- *     facekpfilter stickers=\"\" post-messages=on-change export-location=faces.jsonl ! fakesink
+ *     facekpfilter stickers=none post-messages=on-change export-location=faces.jsonl ! fakesink
  * ]| Landmarks only, no drawing: writes one JSON line per frame to faces.jsonl
  * and prints a `facekp` message whenever the list of face ids changes.
  * |[
@@ -368,12 +368,12 @@ gst_facekp_filter_get_property (GObject *object, guint prop_id, GValue *value,
 
 /* ---- Loading what the settings name ---------------------------------- */
 
-static FkpStickerPack *
-open_pack (const gchar *stickers, GError **error)
+/* Whether the stickers property names a pack: "none" says the same as
+ * empty where a shell would eat the quotes of "". */
+static gboolean
+wants_stickers (const gchar *stickers)
 {
-  if (!nonempty (stickers))
-    return NULL;
-  return fkp_sticker_pack_open (stickers, error);
+  return nonempty (stickers) && g_strcmp0 (stickers, "none") != 0;
 }
 
 /* Loads everything for a fresh start.  Errors are posted as element errors. */
@@ -402,8 +402,8 @@ gst_facekp_filter_start (GstBaseTransform *trans)
     goto failed;
   }
 
-  if (nonempty (s.stickers)) {
-    self->pack = open_pack (s.stickers, &error);
+  if (wants_stickers (s.stickers)) {
+    self->pack = fkp_sticker_pack_open (s.stickers, &error);
     if (!self->pack) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
           ("Could not load sticker pack \"%s\": %s", s.stickers, error->message),
@@ -519,10 +519,10 @@ apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
     fkp_face_pipeline_set_threads (self->pipeline, effective_threads (s->threads));
 
   if (dirty & FACEKP_DIRTY_STICKERS) {
-    if (!nonempty (s->stickers)) {
+    if (!wants_stickers (s->stickers)) {
       g_clear_pointer (&self->pack, fkp_sticker_pack_free);
     } else {
-      FkpStickerPack *pack = open_pack (s->stickers, &error);
+      FkpStickerPack *pack = fkp_sticker_pack_open (s->stickers, &error);
       if (pack) {
         fkp_sticker_pack_free (self->pack);
         self->pack = pack;
@@ -969,13 +969,13 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * The sticker pack drawn on every face: a pack name (`default`, `seed`,
    * `glasses`, `sunglasses`, `moustache`, `crown`), looked up as
    * `NAME/NAME.ini` in `$FACEKP_STICKERS_DIR`, the installed data directory,
-   * then the source tree, or the path of a pack's `.ini` file.  Empty: no
-   * stickers, for applications that only want the landmarks.
+   * then the source tree, or the path of a pack's `.ini` file.  `none` (or
+   * empty): no stickers, for applications that only want the landmarks.
    */
   g_object_class_install_property (gobject_class, PROP_STICKERS,
       g_param_spec_string ("stickers", "Sticker pack",
           "Sticker pack to draw on every face: a pack name (\"default\", \"seed\", ...) or the "
-          "path of a pack's .ini file; empty = no stickers", DEFAULT_STICKERS, PARAM_FLAGS));
+          "path of a pack's .ini file; \"none\" or empty = no stickers", DEFAULT_STICKERS, PARAM_FLAGS));
   /**
    * GstFacekpFilter:draw-landmarks:
    *

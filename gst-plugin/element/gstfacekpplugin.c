@@ -11,4 +11,4 @@ plugin_init (GstPlugin *plugin)
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, facekp,
     "Face landmarks (68 points) as metadata, bus messages, JSON lines and sticker overlays",
-    plugin_init, VERSION, "MIT/X11", "facekp", "facekp source tree")
+    plugin_init, VERSION, "MIT/X11", "facekp", "Unknown package origin")

@@ -271,6 +271,24 @@ def test_file_to_file(args, media):
         check(len(records) == CLIP_FRAMES, f"{export}: {len(records)} lines")
         check_faces_found([len(record["faces"]) for record in records], export)
 
+    # The output's name picks the container: an AVI in, an MP4 out, with MP4's
+    # usual video codec (H.264, or MPEG-4 part 2 without an H.264 encoder).
+    clip = media.video_only("cross.avi")
+    output = os.path.join(args.work_dir, "cross-out.mp4")
+    result = run(["/usr/bin/python3", os.path.join(args.examples, "file_to_file.py"), clip, output])
+    check(result.returncode == 0, f"file_to_file.py cross.avi -> .mp4 exited with {result.returncode}")
+    kind, videos, audios = streams_of(output)
+    check(kind == "video/quicktime", f"{output}: container {kind}, expected MP4")
+    check(videos in (["video/x-h264"], ["video/mpeg"]), f"{output}: video streams {videos}")
+    check(audios == [], f"{output}: audio streams {audios}")
+    check_stickered(decode_frames(clip), decode_frames(output), "file_to_file.py cross.avi -> .mp4")
+    # A name that says no container is refused before anything is written.
+    refused = os.path.join(args.work_dir, "clip-out.xyz")
+    result = run(["/usr/bin/python3", os.path.join(args.examples, "file_to_file.py"), clip, refused])
+    check(result.returncode == 1, f"file_to_file.py to .xyz exited with {result.returncode}, expected 1")
+    check("cannot tell a container" in result.stderr, f"file_to_file.py to .xyz said: {result.stderr!r}")
+    check(not os.path.exists(refused), "file_to_file.py wrote a .xyz file")
+
 
 def test_batch(args, media):
     folder = os.path.join(args.work_dir, "videos")

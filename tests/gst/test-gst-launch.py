@@ -231,6 +231,25 @@ def test_export_full_disk(work):
     check(len(lines) >= 1, "full disk: no complete line kept")
 
 
+def test_stickers_none(work):
+    """stickers=none (shell-safe, unlike stickers="") draws nothing: the frame
+    leaves the element as it came; with a pack the same frame changes."""
+    outputs = {}
+    for pack in ("none", "default"):
+        out = os.path.join(work, f"stickers-{pack}.png")
+        result = run(["gst-launch-1.0", "-q", "filesrc", f"location={work}/sized-0.png", "!",
+                      "pngdec", "!", "videoconvert", "!", "video/x-raw,format=RGB", "!",
+                      "facekpfilter", f"stickers={pack}", "!", "videoconvert", "!",
+                      "pngenc", "!", "filesink", f"location={out}"])
+        check(result.returncode == 0, f"stickers={pack} pipeline failed")
+        outputs[pack] = Image.open(out).convert("RGB")
+    source = Image.open(os.path.join(work, "sized-0.png")).convert("RGB")
+    check(ImageChops.difference(outputs["none"], source).getbbox() is None,
+          "stickers=none changed the frame")
+    check(ImageChops.difference(outputs["default"], source).getbbox() is not None,
+          "stickers=default left the frame unchanged (the check above cannot fail)")
+
+
 def make_clip(faces, work, n_frames=24):
     """A 640x480 clip, two faces moving; returns the clip and per-frame truths."""
     truths = []
@@ -326,6 +345,7 @@ def main():
     test_multifilesrc_sizes(faces, args.work_dir)
     test_export_after_error(args.work_dir)
     test_export_full_disk(args.work_dir)
+    test_stickers_none(args.work_dir)
     test_end_to_end(faces, args.work_dir)
     if failures:
         print(f"{len(failures)} failure(s)")

@@ -43,7 +43,7 @@ try:
     import numpy as np
 except ImportError:
     sys.exit("make_fixtures.py: numpy is missing: run it with Debian's /usr/bin/python3 and "
-             "python3-numpy and python3-torch installed (scripts/install-deps.sh)")
+             "python3-numpy and python3-torch installed (scripts/install-deps.sh test)")
 
 sys.dont_write_bytecode = True  # never leave __pycache__ in the source tree from a build
 
@@ -89,7 +89,7 @@ def import_torch():
         import torch
     except ImportError:
         die("PyTorch is missing: the whole-network fixtures are generated at build time with "
-            "Debian's python3-torch (scripts/install-deps.sh installs it); run with /usr/bin/python3")
+            "Debian's python3-torch (scripts/install-deps.sh test installs it); run with /usr/bin/python3")
     return torch
 
 
