@@ -1,14 +1,13 @@
 /* Conv.  The kernel: 1×1 as one GEMM straight on the NCHW tensor, other
- * dense kernels as im2col + GEMM, and depthwise or very thin convolutions
- * (few output channels per group, e.g. the attention module's 7×7 conv 2→1,
- * where sgemm with M = 1 is slow) as a direct loop; small feature maps on
- * weights packed at load (run/packed-gemm.c).  Bias and activation run in
- * one pass over the output afterwards.  The builder picks the algorithm;
- * fusion folds a following BatchNormalization into the weights, and the
- * packing stage packs them (both below). */
+ * dense kernels as im2col + GEMM, both on the engine's sgemm (sgemm/) with
+ * the weights packed at load and bias, ReLU or LeakyRelu applied as it
+ * stores; depthwise or very thin convolutions (few output channels per
+ * group, e.g. the attention module's 7×7 conv 2→1, where a GEMM with M = 1
+ * is slow) as a direct loop.  The builder picks the algorithm; fusion folds
+ * a following BatchNormalization into the weights, and the packing stage
+ * packs them (both below). */
 #include "load/loader.h"
-
-#include <cblas.h>
+#include "sgemm/sgemm.h"
 
 enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DIRECT };
 
@@ -21,9 +20,9 @@ typedef struct {
   int groups, kh, kw, sh, sw, dh, dw, pad_top, pad_left, pad_bottom, pad_right;
   int algo;                         /* CONV_* */
   int im2col_rows;                  /* output rows unfolded per band (CONV_IM2COL) */
+  size_t unfolded_floats;           /* a band's floats: where the sgemm's scratch starts */
   float *weights;                   /* [M][C/g][kh][kw]; NULL once packed */
-  float *packed;                    /* weights packed for run/packed-gemm.c, or NULL */
-  size_t packed_b_offset;           /* where the packed feature map starts in a scratch area */
+  FkpSgemmA **gemm;                 /* per group, its weights packed (GEMM algos), or NULL */
   float *bias;                      /* length M, or NULL */
 } ConvParams;
 
@@ -321,113 +320,105 @@ conv_direct (FkpNet *net, const ConvParams *conv, const Activation *act, const f
   fkp_nn_parallel (net, macs >= 64 * 1024 ? n_bands : 1, conv_direct_part, &j);
 }
 
-/* A convolution through GEMM, cut into parts for the net's threads; each
- * part also adds the bias and applies the activation to what it wrote,
- * while that is still in cache. */
+/* ---- GEMM convolutions (1×1 and im2col) on the sgemm ------------------- */
+
+/* Above this many output positions the parts of a GEMM convolution take
+ * shares of the columns (output positions) with every output channel; at
+ * or below, shares of the panels of output channels with every column, so
+ * that no part is left with a sliver of a small map (N = 49 = 3·16 + 1). */
+#define COLUMN_SPLIT_MIN_N 256
+
 typedef struct {
   FkpNet *net;
   const ConvParams *conv;
   const Activation *act;
   const float *x;
   float *y;
-  int H, W, M, OH, OW, Cg, K;
+  int H, W, OH, OW, Cg, Mg;
   size_t P;
+  const float *unfolded;            /* the whole unfolded input (G = 1), or NULL: B is x */
 } GemmConvJob;
 
-/* Bias and activation over channels [m0, m1), columns [n0, n1) of the output. */
-static void
-finish_block (const GemmConvJob *j, int m0, int m1, size_t n0, size_t n1)
+/* The activations the sgemm applies as it stores; the others run after. */
+static gboolean
+act_in_epilogue (const Activation *act)
 {
-  fkp_nn_apply_bias_activation_strided (j->y + (size_t) m0 * j->P + n0, (size_t) (m1 - m0), j->P,
-                                        n1 - n0, j->conv->bias ? j->conv->bias + m0 : NULL,
-                                        j->act);
+  return act->kind == ACT_NONE || act->kind == ACT_RELU || act->kind == ACT_LEAKY_RELU;
 }
 
-/* 1×1 (G = 1): the part's share of the larger operand, rows of the weights
- * on small feature maps, columns of the feature map on large ones. */
+/* Group g's rows of panels [p_lo, p_hi) and columns [c_lo, c_hi) of
+ * C (the group's output, rows P apart) = weights · B (+ bias, activation). */
 static void
-conv_1x1_part (void *ctx, int part, int n_parts)
+run_gemm (const GemmConvJob *j, int g, const float *B, size_t ldb, float *C, int p_lo, int p_hi,
+          int c_lo, int c_hi, float *scratch)
+{
+  const ConvParams *conv = j->conv;
+  const FkpSgemmA *a = conv->gemm[g];
+  const Activation *act = j->act;
+  const FkpSgemmEpilogue epilogue = {
+    .bias = conv->bias != NULL ? conv->bias + (size_t) g * j->Mg : NULL,
+    .relu = act->kind == ACT_RELU || act->kind == ACT_LEAKY_RELU,
+    .negative_slope = act->kind == ACT_LEAKY_RELU ? act->alpha : 0.0f,
+  };
+  fkp_sgemm_run (a, B, ldb, C, j->P, &epilogue, p_lo, p_hi, c_lo, c_hi, scratch);
+  if (!act_in_epilogue (act))
+    for (int r = p_lo * a->panel_rows; r < MIN (a->M, p_hi * a->panel_rows); r++)
+      fkp_nn_apply_activation (C + (size_t) r * j->P + c_lo, (size_t) (c_hi - c_lo), act);
+}
+
+/* Each thread's scratch area: an im2col band, then the sgemm's own. */
+static float *
+part_scratch (const GemmConvJob *j, int part)
+{
+  return j->net->scratch + (size_t) part * j->net->scratch_floats;
+}
+
+/* B shared by all parts (the input of a 1×1 conv, or the whole unfolded
+ * input): each part takes its share of the columns (large maps) or of the
+ * panels of output channels (small maps), in every group. */
+static void
+conv_gemm_shared_part (void *ctx, int part, int n_parts)
 {
   const GemmConvJob *j = ctx;
-  int lo, hi;
-  if ((size_t) j->M >= j->P) {
-    fkp_nn_split (j->M, part, n_parts, 4, &lo, &hi);
-    if (hi > lo) {
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, (int) j->P, j->Cg, 1.0f,
-                   j->conv->weights + (size_t) lo * j->K, j->K, j->x, (int) j->P, 0.0f,
-                   j->y + (size_t) lo * j->P, (int) j->P);
-      finish_block (j, lo, hi, 0, j->P);
-    }
-  } else {
-    fkp_nn_split ((int) j->P, part, n_parts, 16, &lo, &hi);
-    if (hi > lo) {
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->M, hi - lo, j->Cg, 1.0f,
-                   j->conv->weights, j->K, j->x + lo, (int) j->P, 0.0f, j->y + lo, (int) j->P);
-      finish_block (j, 0, j->M, (size_t) lo, (size_t) hi);
-    }
+  const ConvParams *conv = j->conv;
+  float *scratch = part_scratch (j, part) + conv->unfolded_floats;
+  for (int g = 0; g < conv->groups; g++) {
+    const FkpSgemmA *a = conv->gemm[g];
+    int p_lo = 0, p_hi = a->n_panels, c_lo = 0, c_hi = (int) j->P;
+    if (j->P > COLUMN_SPLIT_MIN_N)
+      fkp_nn_split ((int) j->P, part, n_parts, fkp_sgemm_tile_cols (a), &c_lo, &c_hi);
+    else
+      fkp_nn_split (a->n_panels, part, n_parts, 1, &p_lo, &p_hi);
+    if (p_lo >= p_hi || c_lo >= c_hi)
+      continue;
+    const float *B = j->unfolded ? j->unfolded : j->x + (size_t) g * j->Cg * j->H * j->W;
+    run_gemm (j, g, B, j->P, j->y + (size_t) g * j->Mg * j->P, p_lo, p_hi, c_lo, c_hi, scratch);
   }
 }
 
-/* im2col (G = 1) on a tall enough output: each part unfolds and multiplies
- * its own output rows, in bands that fit its own scratch area. */
+/* im2col in bands of output rows: each part unfolds its share of the rows
+ * into its own scratch area, band by band (the band stays in cache for the
+ * GEMM), and multiplies every group's weights with it. */
 static void
 conv_im2col_rows_part (void *ctx, int part, int n_parts)
 {
   const GemmConvJob *j = ctx;
   const ConvParams *conv = j->conv;
-  float *scratch = j->net->scratch + (size_t) part * j->net->scratch_floats;
+  float *unfolded = part_scratch (j, part);
+  float *scratch = unfolded + conv->unfolded_floats;
+  const size_t HW = (size_t) j->H * j->W;
   int lo, hi;
   fkp_nn_split (j->OH, part, n_parts, 1, &lo, &hi);
   for (int oy0 = lo; oy0 < hi; oy0 += conv->im2col_rows) {
-    const int rows = MIN (conv->im2col_rows, hi - oy0);
-    const int N = rows * j->OW;
-    im2col (conv, j->x, j->Cg, j->H, j->W, j->OH, j->OW, oy0, rows, scratch);
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->M, N, j->K, 1.0f, conv->weights,
-                 j->K, scratch, N, 0.0f, j->y + (size_t) oy0 * j->OW, (int) j->P);
-    finish_block (j, 0, j->M, (size_t) oy0 * j->OW, (size_t) (oy0 + rows) * j->OW);
+    const int rows = MIN (conv->im2col_rows, hi - oy0), N = rows * j->OW;
+    for (int g = 0; g < conv->groups; g++) {
+      im2col (conv, j->x + (size_t) g * j->Cg * HW, j->Cg, j->H, j->W, j->OH, j->OW, oy0, rows,
+              unfolded);
+      run_gemm (j, g, unfolded, (size_t) N,
+                j->y + (size_t) g * j->Mg * j->P + (size_t) oy0 * j->OW, 0,
+                conv->gemm[g]->n_panels, 0, N, scratch);
+    }
   }
-}
-
-/* im2col (G = 1) on a short output (one band): unfolded once, then each
- * part multiplies its rows of the weights. */
-static void
-conv_im2col_channels_part (void *ctx, int part, int n_parts)
-{
-  const GemmConvJob *j = ctx;
-  int lo, hi;
-  fkp_nn_split (j->M, part, n_parts, 4, &lo, &hi);
-  if (hi <= lo)
-    return;
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, (int) j->P, j->K, 1.0f,
-               j->conv->weights + (size_t) lo * j->K, j->K, j->net->scratch, (int) j->P, 0.0f,
-               j->y + (size_t) lo * j->P, (int) j->P);
-  finish_block (j, lo, hi, 0, j->P);
-}
-
-/* Small feature maps on weights packed at load (run/packed-gemm.c): each
- * part takes whole panels of output channels. */
-static void
-conv_packed_part (void *ctx, int part, int n_parts)
-{
-  const GemmConvJob *j = ctx;
-  const ConvParams *conv = j->conv;
-  const float *B = conv->algo == CONV_IM2COL ? j->net->scratch : j->x;
-  float *bpack = j->net->scratch + (size_t) part * j->net->scratch_floats + conv->packed_b_offset;
-  int lo, hi;
-  if (j->P > FKP_NN_PACKED_MAX_N) {
-    /* Large: shares of the columns, in whole 16-column blocks. */
-    fkp_nn_split ((int) j->P, part, n_parts, 16, &lo, &hi);
-    if (hi <= lo)
-      return;
-    fkp_nn_packed_gemm_columns (conv->packed, j->M, j->K, B, (int) j->P, j->y, lo, hi, bpack);
-    finish_block (j, 0, j->M, (size_t) lo, (size_t) hi);
-    return;
-  }
-  fkp_nn_split (fkp_nn_packed_panels (j->M), part, n_parts, 1, &lo, &hi);
-  if (hi <= lo)
-    return;
-  fkp_nn_packed_gemm (conv->packed, j->M, j->K, B, (int) j->P, j->y, lo, hi, bpack);
-  finish_block (j, lo * FKP_NN_PANEL_ROWS, MIN (j->M, hi * FKP_NN_PANEL_ROWS), 0, j->P);
 }
 
 /* Below this many multiply-accumulates one thread does the whole step. */
@@ -443,58 +434,29 @@ fkp_nn_run_conv (FkpNet *net, const Step *step)
   const int C = (int) X->shape.dims[1], H = (int) X->shape.dims[2], W = (int) X->shape.dims[3];
   const int M = (int) Y->shape.dims[1], OH = (int) Y->shape.dims[2], OW = (int) Y->shape.dims[3];
   const int G = conv->groups, Cg = C / G, Mg = M / G;
-  const int K = Cg * conv->kh * conv->kw;
-  const size_t P = (size_t) OH * OW, HW = (size_t) H * W;
+  const size_t P = (size_t) OH * OW;
 
   if (conv->algo == CONV_DIRECT) {
     conv_direct (net, conv, &step->act, x, H, W, y, M, OH, OW, Cg, Mg);
     return;   /* bias and activation already applied */
   }
-  const int parts = (int64_t) M * P * K >= CONV_SPLIT_MIN_MACS ? fkp_nn_threads (net) : 1;
-  if (conv->packed) {
-    GemmConvJob j = { net, conv, &step->act, x, y, H, W, M, OH, OW, Cg, K, P };
-    if (conv->algo == CONV_IM2COL)
-      im2col (conv, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
-    fkp_nn_parallel (net, parts, conv_packed_part, &j);
+  const int parts = step->macs >= CONV_SPLIT_MIN_MACS ? fkp_nn_threads (net) : 1;
+  GemmConvJob j = { net, conv, &step->act, x, y, H, W, OH, OW, Cg, Mg, P, NULL };
+  /* Several bands, or parts that each get enough rows of a large map:
+   * each part unfolds its own rows. */
+  if (conv->algo == CONV_IM2COL
+      && (G > 1 || OH > conv->im2col_rows
+          || (parts > 1 && P > COLUMN_SPLIT_MIN_N && OH >= 2 * parts))) {
+    fkp_nn_parallel (net, parts, conv_im2col_rows_part, &j);
     return;
   }
-  if (G == 1 && parts > 1) {
-    GemmConvJob j = { net, conv, &step->act, x, y, H, W, M, OH, OW, Cg, K, P };
-    if (conv->algo == CONV_GEMM_1X1)
-      fkp_nn_parallel (net, parts, conv_1x1_part, &j);
-    else if (OH > conv->im2col_rows || (OH >= 2 * parts && P / parts >= 64))
-      fkp_nn_parallel (net, parts, conv_im2col_rows_part, &j);
-    else {
-      im2col (conv, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
-      fkp_nn_parallel (net, parts, conv_im2col_channels_part, &j);
-    }
-    return;
+  /* Otherwise a small map, unfolded whole (one band) before the parts
+   * share the GEMM. */
+  if (conv->algo == CONV_IM2COL) {
+    im2col (conv, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
+    j.unfolded = net->scratch;
   }
-  switch (conv->algo) {
-  case CONV_GEMM_1X1:
-    for (int g = 0; g < G; g++)
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, (int) P, Cg, 1.0f,
-                   conv->weights + (size_t) g * Mg * K, K, x + g * Cg * HW, (int) P, 0.0f,
-                   y + g * Mg * P, (int) P);
-    break;
-  case CONV_IM2COL:
-  default:
-    /* In bands of output rows, so the unfolded input (at most
-     * FKP_NN_IM2COL_FLOATS) stays in cache between im2col and sgemm. */
-    for (int g = 0; g < G; g++) {
-      const float *xg = x + g * Cg * HW;
-      for (int oy0 = 0; oy0 < OH; oy0 += conv->im2col_rows) {
-        const int rows = MIN (conv->im2col_rows, OH - oy0);
-        const int N = rows * OW;
-        im2col (conv, xg, Cg, H, W, OH, OW, oy0, rows, net->scratch);
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, N, K, 1.0f,
-                     conv->weights + (size_t) g * Mg * K, K, net->scratch, N, 0.0f,
-                     y + g * Mg * P + (size_t) oy0 * OW, (int) P);
-      }
-    }
-    break;
-  }
-  fkp_nn_apply_bias_activation (y, (size_t) M, P, conv->bias, &step->act);
+  fkp_nn_parallel (net, parts, conv_gemm_shared_part, &j);
 }
 
 void
@@ -502,14 +464,19 @@ fkp_nn_clear_conv (void *params)
 {
   ConvParams *conv = params;
   g_free (conv->weights);
-  g_free (conv->packed);
+  for (int g = 0; conv->gemm != NULL && g < conv->groups; g++)
+    fkp_sgemm_a_free (conv->gemm[g]);
+  g_free (conv->gemm);
   g_free (conv->bias);
 }
 
-int
-fkp_nn_conv_algo (const Step *s)
+const char *
+fkp_nn_conv_algo_name (const Step *s)
 {
-  return ((const ConvParams *) s->params)->algo;
+  static const char *const names[] = {
+    [CONV_GEMM_1X1] = "1x1", [CONV_IM2COL] = "im2col", [CONV_DIRECT] = "direct",
+  };
+  return names[((const ConvParams *) s->params)->algo];
 }
 
 /* ---- Load: the builder, BatchNorm folding, weight packing ----------------- */
@@ -601,7 +568,7 @@ fkp_nn_build_conv (Node *node, GError **error)
       return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: im2col buffer of %" G_GUINT64_FORMAT
                    " elements is too large", node->label, (guint64) cols);
     conv->im2col_rows = (int) rows;
-    L->net->scratch_floats = MAX (L->net->scratch_floats, (size_t) cols);
+    conv->unfolded_floats = (size_t) cols;
   }
   return step_output (node, s, &shape, DT_FLOAT, error);
 }
@@ -624,38 +591,25 @@ fkp_nn_conv_fold_batchnorm (Step *s, const Step *batchnorm, int64_t in_channels,
   }
 }
 
-/* GEMM convolutions on small feature maps get their weights packed for
- * run/packed-gemm.c, once all folding into them is done.  They are then
- * unfolded whole (one im2col band) and each thread's scratch area also
- * holds the packed copy of the feature map. */
-gboolean
-fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *scratch_floats,
-                  GError **error)
+/* The weights of the GEMM convolutions packed for the sgemm (one matrix
+ * per group), once all folding into them is done; the unpacked copy is
+ * freed.  Each thread's scratch area then holds an im2col band and the
+ * sgemm's packed block of the input. */
+void
+fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *scratch_floats)
 {
   ConvParams *conv = s->params;
-  if (conv->groups != 1 || conv->algo == CONV_DIRECT || !conv->weights)
-    return TRUE;
-  const FkpShape *y = &output->shape;
-  const FkpShape *x = &input->shape;
-  const int64_t M = y->dims[1], P = y->dims[2] * y->dims[3];
-  const int64_t K = x->dims[1] * conv->kh * conv->kw;
-  /* Small feature maps; or a 1×1 convolution whose weights fit in L2,
-   * run block of columns by block (the detector's pointwise convs). */
-  const gboolean by_columns = P > FKP_NN_PACKED_MAX_N;
-  if (P < 1 || M < 1
-      || (by_columns && (conv->algo != CONV_GEMM_1X1 || M * K > FKP_NN_PACKED_MAX_WEIGHTS)))
-    return TRUE;
-  conv->packed = g_try_malloc (fkp_nn_packed_floats ((int) M, (int) K) * sizeof (float));
-  if (!conv->packed)
-    return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: out of memory packing weights", s->label);
-  fkp_nn_pack_weights (conv->weights, (int) M, (int) K, conv->packed);
+  if (conv->algo == CONV_DIRECT)
+    return;
+  const int G = conv->groups, Mg = (int) output->shape.dims[1] / G;
+  const int K = (int) input->shape.dims[1] / G * conv->kh * conv->kw;
+  const int P = (int) (output->shape.dims[2] * output->shape.dims[3]);
+  conv->gemm = g_new0 (FkpSgemmA *, G);
+  for (int g = 0; g < G; g++) {
+    conv->gemm[g] = fkp_sgemm_a_new (fkp_sgemm_isa (), conv->weights + (size_t) g * Mg * K,
+                                     (size_t) K, Mg, K);
+    *scratch_floats = MAX (*scratch_floats,
+                           conv->unfolded_floats + fkp_sgemm_scratch_floats (conv->gemm[g], P));
+  }
   g_clear_pointer (&conv->weights, g_free);
-  const size_t unfolded = conv->algo == CONV_IM2COL ? (size_t) (K * P) : 0;
-  if (conv->algo == CONV_IM2COL)
-    conv->im2col_rows = (int) y->dims[2];
-  conv->packed_b_offset = unfolded;
-  *scratch_floats = MAX (*scratch_floats,
-                         unfolded + (by_columns ? (size_t) K * 16
-                                                : fkp_nn_packed_b_floats ((int) K, (int) P)));
-  return TRUE;
 }

@@ -152,6 +152,12 @@ fkp_sgemm_a_free (FkpSgemmA *a)
   g_free (a);
 }
 
+int
+fkp_sgemm_tile_cols (const FkpSgemmA *a)
+{
+  return kernel_for (a->isa)->tile_cols;
+}
+
 /* K in blocks of near-equal length, at most block_k, so that K = KC + 1
  * does not end on a block of one step (a tile's fixed cost over a single
  * FMA row). */
@@ -262,6 +268,10 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
   const int panels_per_block = MAX (1, kern->block_rows / mr);
   const float *bias = epilogue != NULL ? epilogue->bias : NULL;
   const bool relu = epilogue != NULL && epilogue->relu;
+  const unsigned activation = !relu ? 0
+                              : epilogue->negative_slope != 0.0f ? FKP_SGEMM_TILE_LEAKY
+                              : FKP_SGEMM_TILE_RELU;
+  const float slope = relu ? epilogue->negative_slope : 0.0f;
   float *bpack = (float *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
   /* Few rows use each panel of B only a few times: packing it would cost
    * about as much as the tiles that read it (a third of the time at 16
@@ -282,7 +292,7 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
     for (int k0 = 0; k0 < K; k0 += kc_max) {
       const int kc = MIN (kc_max, K - k0);
       const unsigned flags = (k0 > 0 ? FKP_SGEMM_TILE_ACCUMULATE : 0)
-                             | (relu && k0 + kc == K ? FKP_SGEMM_TILE_RELU : 0);
+                             | (k0 + kc == K ? activation : 0);
       const float *b_block = B + (size_t) k0 * ldb + n0;
       /* in place: only the partial last panel is packed (zero padding) */
       const int packed_from = in_place ? nc / nr * nr : 0;
@@ -303,7 +313,7 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
             const int row = p * mr, rows = MIN (mr, a->M - row);
             const float *tile_bias = bias != NULL && k0 == 0 ? bias + row : NULL;
             float *c = C + (size_t) row * ldc + n0 + j;
-            tile (kc, ap, bp, b_stride, c, ldc, rows, cols, tile_bias, flags);
+            tile (kc, ap, bp, b_stride, c, ldc, rows, cols, tile_bias, flags, slope);
           }
         }
       }
