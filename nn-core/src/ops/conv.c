@@ -176,17 +176,22 @@ direct_point (const ConvParams *conv, const float *xg, int H, int W, int Cg, con
 typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
 
 /* Stride-1 direct convolution of output rows [oy0, oy1) for MB output
- * channels from m0 at once: 8 columns at a time, every tap of every input
- * channel added into registers, one store per output element; each input
- * vector loaded serves the MB channels.  Columns whose window crosses the
- * left or right edge are done one by one. */
-#define DIRECT_BLOCK(MB)                                                                  \
+ * channels from m0 at once: NV vectors of 8 columns at a time, every tap
+ * of every input channel added into MB·NV registers, one store per output
+ * element; each input vector loaded serves the MB channels, each weight
+ * broadcast the NV vectors.  MB·NV independent sums keep both FMA ports
+ * busy (a depthwise conv's single channel with one vector waited on each
+ * FMA's latency).  Columns whose window crosses the left or right edge, and
+ * all columns of an interior narrower than 8·NV, are done one by one. */
+#define DIRECT_BLOCK(MB, NV)                                                              \
 FKP_SIMD static void                                                                      \
-direct_block_##MB (const ConvParams *conv, const float *xg, int H, int W, float *y, int OH, \
-                   int OW, int Cg, int m0, int oy0, int oy1, int in_lo, int in_hi)        \
+direct_block_##MB##x##NV (const ConvParams *conv, const float *xg, int H, int W, float *y,  \
+                          int OH, int OW, int Cg, int m0, int oy0, int oy1, int in_lo,    \
+                          int in_hi)                                                      \
 {                                                                                         \
   const size_t P = (size_t) OH * OW, HW = (size_t) H * W;                                 \
   const int kw = conv->kw, taps = conv->kh * conv->kw, stride_m = Cg * taps;              \
+  const int width = 8 * (NV);                                                             \
   const float *wb = conv->weights + (size_t) m0 * stride_m;                               \
   float bias[MB];                                                                         \
   for (int j = 0; j < MB; j++)                                                            \
@@ -199,40 +204,50 @@ direct_block_##MB (const ConvParams *conv, const float *xg, int H, int W, float 
     while (ky_hi > ky_lo && iy0 + (ky_hi - 1) * conv->dh >= H)                            \
       ky_hi--;                                                                            \
     float *out = y + (size_t) m0 * P + (size_t) oy * OW;                                  \
-    /* The last block overlaps the one before rather than leave up to 7                   \
-     * columns to the slow border code (they get the same values twice). */               \
-    const int vec_end = in_hi - in_lo >= 8 ? in_hi : in_lo;                               \
-    for (int ox = in_lo; ox < vec_end; ox = ox + 8 >= in_hi ? in_hi : MIN (ox + 8, in_hi - 8)) { \
-      v8f acc[MB];                                                                        \
+    /* The last block overlaps the one before rather than leave up to                     \
+     * width - 1 columns to the slow border code (they get the same values                \
+     * twice). */                                                                         \
+    const int vec_end = in_hi - in_lo >= width ? in_hi : in_lo;                           \
+    for (int ox = in_lo; ox < vec_end;                                                    \
+         ox = ox + width >= in_hi ? in_hi : MIN (ox + width, in_hi - width)) {            \
+      v8f acc[MB][NV];                                                                    \
       for (int j = 0; j < MB; j++)                                                        \
-        acc[j] = (v8f) { 0 } + bias[j];                                                   \
+        for (int v = 0; v < NV; v++)                                                      \
+          acc[j][v] = (v8f) { 0 } + bias[j];                                              \
       for (int c = 0; c < Cg; c++)                                                        \
         for (int ky = ky_lo; ky < ky_hi; ky++) {                                          \
           const float *src = xg + c * HW + (size_t) (iy0 + ky * conv->dh) * W             \
                              + ox - conv->pad_left;                                       \
           const float *wk = wb + c * taps + ky * kw;                                      \
           for (int kx = 0; kx < kw; kx++) {                                               \
-            const v8f v = *(const v8f *) (src + kx * conv->dw);                           \
-            for (int j = 0; j < MB; j++)                                                  \
-              acc[j] += wk[j * stride_m + kx] * v;                                        \
+            v8f in[NV];                                                                   \
+            for (int v = 0; v < NV; v++)                                                  \
+              in[v] = *(const v8f *) (src + kx * conv->dw + 8 * v);                       \
+            for (int j = 0; j < MB; j++) {                                                \
+              const float w = wk[j * stride_m + kx];                                      \
+              for (int v = 0; v < NV; v++)                                                \
+                acc[j][v] += w * in[v];                                                   \
+            }                                                                             \
           }                                                                               \
         }                                                                                 \
       for (int j = 0; j < MB; j++)                                                        \
-        *(v8f *) (out + j * P + ox) = acc[j];                                             \
+        for (int v = 0; v < NV; v++)                                                      \
+          *(v8f *) (out + j * P + ox + 8 * v) = acc[j][v];                                \
     }                                                                                     \
-    const int ox = vec_end;                                                               \
     for (int j = 0; j < MB; j++) {                                                        \
       for (int x = 0; x < in_lo; x++)                                                     \
         out[j * P + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
-      for (int x = ox; x < OW; x++)                                                       \
+      for (int x = vec_end; x < OW; x++)                                                  \
         out[j * P + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
     }                                                                                     \
   }                                                                                       \
 }
 
-DIRECT_BLOCK (8)
-DIRECT_BLOCK (4)
-DIRECT_BLOCK (1)
+DIRECT_BLOCK (4, 3)
+DIRECT_BLOCK (1, 4)
+DIRECT_BLOCK (8, 1)
+DIRECT_BLOCK (4, 1)
+DIRECT_BLOCK (1, 1)
 
 typedef struct {
   const ConvParams *conv;
@@ -260,16 +275,24 @@ conv_direct_part (void *ctx, int part, int n_parts)
       for (int m = 0; m < M;) {
         const int g = m / Mg, in_group = Mg - m % Mg;
         const float *xg = j->x + (size_t) g * Cg * HW;
-        /* Eight channels per input load where the group has them (the
-         * detector's first conv, 3 -> 16: twice the FMAs per load of 4). */
-        if (in_group >= 8) {
-          direct_block_8 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+        /* Blocks of 12 sums where the interior is wide enough: 4 channels
+         * × 24 columns (the detector's first conv, 3 -> 16), 1 channel × 32
+         * columns (depthwise); else 8 or 4 channels × 8 columns, or one. */
+        const int interior = j->in_hi - j->in_lo;
+        if (in_group >= 4 && interior >= 24) {
+          direct_block_4x3 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+          m += 4;
+        } else if (in_group >= 8) {
+          direct_block_8x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
           m += 8;
         } else if (in_group >= 4) {
-          direct_block_4 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+          direct_block_4x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
           m += 4;
+        } else if (interior >= 32) {
+          direct_block_1x4 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+          m += 1;
         } else {
-          direct_block_1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+          direct_block_1x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
           m += 1;
         }
       }
