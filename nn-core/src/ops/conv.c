@@ -71,6 +71,10 @@ im2col (const ConvParams *conv, const float *x, int channels, int H, int W, int 
           if (conv->sw == 1) {
             if (ox_hi > ox_lo)
               memcpy (dst + ox_lo, src + ox_lo, (size_t) (ox_hi - ox_lo) * sizeof (float));
+          } else if (conv->sw == 2) {
+            /* a constant stride, which vectorises (the 7×7/2 stem) */
+            for (int ox = ox_lo; ox < ox_hi; ox++)
+              dst[ox] = src[ox * 2];
           } else {
             for (int ox = ox_lo; ox < ox_hi; ox++)
               dst[ox] = src[ox * conv->sw];
