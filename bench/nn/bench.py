@@ -66,11 +66,13 @@ def run_nncore(cli, model, threads, runs, warmup):
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         die(f"{' '.join(cmd)} failed:\n{res.stderr.strip()}")
-    median = re.search(r"median\s+([0-9.]+)\s*ms", res.stdout)
+    median = re.search(r" median\s+([0-9.]+)\s*ms", res.stdout)
     low = re.search(r"min\s+([0-9.]+)\s*ms", res.stdout)
+    cpu = re.search(r"cpu median\s+([0-9.]+)\s*ms", res.stdout)
     if not median or not low:
         die(f"cannot read min/median ms from facekp-nn bench output: {res.stdout.strip()!r}")
-    return float(low.group(1)), float(median.group(1))
+    # builds from before the CPU time was reported give none
+    return float(low.group(1)), float(median.group(1)), float(cpu.group(1)) if cpu else float("nan")
 
 
 def run_ort(model, threads, runs, warmup):
@@ -80,7 +82,7 @@ def run_ort(model, threads, runs, warmup):
     if res.returncode != 0:
         die(f"{' '.join(cmd)} failed:\n{res.stderr.strip()}")
     out = json.loads(res.stdout.strip().splitlines()[-1])
-    return out["min_ms"], out["median_ms"], out["ort"]
+    return (out["min_ms"], out["median_ms"], out["cpu_median_ms"]), out["ort"]
 
 
 def fixture_inputs(models):
@@ -241,8 +243,8 @@ def main():
             shift = (r + i) % len(engines)
             for engine in engines[shift:] + engines[:shift]:
                 if engine == "ort":
-                    lo, med, ort_version = run_ort(model, t, args.runs, args.warmup)
-                    results[p]["ort"].append((lo, med))
+                    times, ort_version = run_ort(model, t, args.runs, args.warmup)
+                    results[p]["ort"].append(times)
                 else:
                     cli = args.cli if engine == "nn" else args.baseline_cli
                     results[p][engine].append(run_nncore(cli, model, t, args.runs, args.warmup))
@@ -256,10 +258,12 @@ def main():
         label, t = p
         row = dict(model=label, threads=t)
         for e in engines:
-            row[f"{e}_median_ms"] = statistics.median(m for _, m in results[p][e])
-            row[f"{e}_min_ms"] = min(lo for lo, _ in results[p][e])
+            row[f"{e}_median_ms"] = statistics.median(m for _, m, _ in results[p][e])
+            row[f"{e}_min_ms"] = min(lo for lo, _, _ in results[p][e])
+            row[f"{e}_cpu_ms"] = statistics.median(c for _, _, c in results[p][e])
         row["ratio"] = row["nn_median_ms"] / row["ort_median_ms"]
         row["min_ratio"] = row["nn_min_ms"] / row["ort_min_ms"]
+        row["cpu_ratio"] = row["nn_cpu_ms"] / row["ort_cpu_ms"]
         if args.baseline_cli:
             row["baseline_ratio"] = row["base_median_ms"] / row["ort_median_ms"]
         rows.append(row)
@@ -271,18 +275,21 @@ def main():
     print(f"CPU: {cpu}; SIMD flags: {' '.join(flags) or 'none'}; nn-core ISA: {nncore_isa(flags)}")
     print(f"nn-core vs ONNX Runtime {ort_version} (onnxruntime-node, CPU); median of "
           f"{args.rounds} interleaved rounds' medians of {args.runs} runs")
+    print("CPU ms: the process's CPU time per run (all threads; with one thread the run's own "
+          "work, which a busy machine inflates less than wall time)")
     if args.baseline_cli:
         print(f"baseline: {args.baseline_cli}")
     base_head = " baseline ms | baseline/ORT |" if args.baseline_cli else ""
     print(f"| model | threads |{base_head} nn-core median ms | ORT median ms | nn-core/ORT "
-          "| nn-core min ms | ORT min ms | min ratio |")
-    print("|---|---|" + ("---|---|" if args.baseline_cli else "") + "---|---|---|---|---|---|")
+          "| nn-core min ms | ORT min ms | min ratio | nn-core CPU ms | ORT CPU ms | CPU ratio |")
+    print("|---|---|" + ("---|---|" if args.baseline_cli else "") + "---|---|---|---|---|---|---|---|---|")
     for row in rows:
         base = (f" {row['base_median_ms']:.2f} | {row['baseline_ratio']:.2f} |"
                 if args.baseline_cli else "")
         print(f"| {row['model']} | {row['threads']} |{base} {row['nn_median_ms']:.2f} "
               f"| {row['ort_median_ms']:.2f} | {row['ratio']:.2f} | {row['nn_min_ms']:.2f} "
-              f"| {row['ort_min_ms']:.2f} | {row['min_ratio']:.2f} |")
+              f"| {row['ort_min_ms']:.2f} | {row['min_ratio']:.2f} | {row['nn_cpu_ms']:.2f} "
+              f"| {row['ort_cpu_ms']:.2f} | {row['cpu_ratio']:.2f} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(ort=ort_version, cpu=cpu, simd_flags=flags, rounds=args.rounds,
