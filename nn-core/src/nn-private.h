@@ -114,7 +114,8 @@ FkpNnPool *fkp_nn_pool_new (int n_threads);
 void fkp_nn_pool_free (FkpNnPool *pool);
 int fkp_nn_pool_size (const FkpNnPool *pool);
 /* Runs task(ctx, part, n_parts) for part 0 … n_parts - 1 (at most the pool's
- * size) and returns when all are done; part 0 runs in the caller. */
+ * size) and returns when all are done; each part runs once, in the caller or
+ * a worker, whichever claims it first. */
 void fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx);
 /* Part `part` of [0, n) cut into n_parts ranges of whole `align` units. */
 void fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi);
