@@ -477,8 +477,8 @@ fkp_nn_run_conv (FkpNet *net, const Step *step)
     fkp_nn_parallel (net, parts, conv_im2col_rows_part, &j);
     return;
   }
-  /* Otherwise a small map, unfolded whole (one band) before the parts
-   * share the GEMM. */
+  /* Otherwise the parts share B: a 1×1 conv's input, or a small map
+   * unfolded whole (one band) first. */
   if (conv->algo == CONV_IM2COL) {
     im2col (conv, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
     j.unfolded = net->scratch;
