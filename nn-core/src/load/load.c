@@ -127,8 +127,7 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
   alias_concats (L);
   compact_steps (L);
   /* Stages 4 and 5: weight packing, then memory planning. */
-  pack_weights (L);
-  if (!plan_memory (L, error))
+  if (!pack_weights (L, error) || !plan_memory (L, error))
     goto out;
   free_unread_constants (L);
   ok = TRUE;

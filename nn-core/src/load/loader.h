@@ -165,7 +165,7 @@ void alias_concats (Loader *L);
 void compact_steps (Loader *L);
 
 /* pack.c */
-void pack_weights (Loader *L);
+gboolean pack_weights (Loader *L, GError **error);
 
 /* plan.c */
 gboolean plan_memory (Loader *L, GError **error);

@@ -4,12 +4,15 @@
  * scratch area grows to what their runs need. */
 #include "load/loader.h"
 
-void
-pack_weights (Loader *L)
+gboolean
+pack_weights (Loader *L, GError **error)
 {
   for (guint i = 0; i < L->steps->len; i++) {
     Step *s = S (L, i);
-    if (s->op == OP_CONV)
-      fkp_nn_conv_pack (s, T (L, s->inputs[0]), T (L, s->output), &L->net->scratch_floats);
+    if (s->op == OP_CONV
+        && !fkp_nn_conv_pack (s, T (L, s->inputs[0]), T (L, s->output), &L->net->scratch_floats,
+                              error))
+      return FALSE;
   }
+  return TRUE;
 }

@@ -622,12 +622,13 @@ fkp_nn_conv_fold_batchnorm (Step *s, const Step *batchnorm, int64_t in_channels,
  * per group), once all folding into them is done; the unpacked copy is
  * freed.  Each thread's scratch area then holds an im2col band and the
  * sgemm's packed block of the input. */
-void
-fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *scratch_floats)
+gboolean
+fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *scratch_floats,
+                  GError **error)
 {
   ConvParams *conv = s->params;
   if (conv->algo == CONV_DIRECT)
-    return;
+    return TRUE;
   const int G = conv->groups, Mg = (int) output->shape.dims[1] / G;
   const int K = (int) input->shape.dims[1] / G * conv->kh * conv->kw;
   const int P = (int) (output->shape.dims[2] * output->shape.dims[3]);
@@ -635,8 +636,11 @@ fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *sc
   for (int g = 0; g < G; g++) {
     conv->gemm[g] = fkp_sgemm_a_new (fkp_sgemm_isa (), conv->weights + (size_t) g * Mg * K,
                                      (size_t) K, Mg, K);
+    if (conv->gemm[g] == NULL)
+      return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: out of memory packing weights", s->label);
     *scratch_floats = MAX (*scratch_floats,
                            conv->unfolded_floats + fkp_sgemm_scratch_floats (conv->gemm[g], P));
   }
   g_clear_pointer (&conv->weights, g_free);
+  return TRUE;
 }

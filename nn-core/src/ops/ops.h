@@ -93,8 +93,8 @@ void fkp_nn_conv_fold_batchnorm (Step *conv, const Step *batchnorm, int64_t in_c
                                  int64_t out_channels);
 /* Packs the weights of a GEMM convolution for the sgemm once fusion is
  * done; raises *scratch_floats to what each thread's scratch area needs. */
-void fkp_nn_conv_pack (Step *conv, const Tensor *input, const Tensor *output,
-                       size_t *scratch_floats);
+gboolean fkp_nn_conv_pack (Step *conv, const Tensor *input, const Tensor *output,
+                           size_t *scratch_floats, GError **error);
 /* The conv algorithm chosen at load ("1x1", "im2col", "direct"), for the profile. */
 const char *fkp_nn_conv_algo_name (const Step *conv);
 

@@ -13,6 +13,7 @@
 
 #include <glib.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Above this many rows the main tile's better ratio of FMAs to loads wins
@@ -131,7 +132,14 @@ fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K)
   a->panel_rows = mr;
   a->n_panels = (M + mr - 1) / mr;
   const size_t n_floats = (size_t) a->n_panels * mr * K;
-  a->panels = g_aligned_alloc (n_floats + FKP_SGEMM_A_PAD_FLOATS, sizeof (float), 64);
+  /* C11's aligned_alloc wants a multiple of the alignment; NULL when the
+   * memory is not there, which the loader reports rather than abort. */
+  const size_t bytes = ((n_floats + FKP_SGEMM_A_PAD_FLOATS) * sizeof (float) + 63) / 64 * 64;
+  a->panels = aligned_alloc (64, bytes);
+  if (a->panels == NULL) {
+    g_free (a);
+    return NULL;
+  }
   memset (a->panels + n_floats, 0, FKP_SGEMM_A_PAD_FLOATS * sizeof (float));
   for (int p = 0; p < a->n_panels; p++) {
     float *panel = a->panels + (size_t) p * K * mr;
@@ -148,7 +156,7 @@ void
 fkp_sgemm_a_free (FkpSgemmA *a)
 {
   if (a != NULL)
-    g_aligned_free (a->panels);
+    free (a->panels);
   g_free (a);
 }
 

@@ -47,8 +47,9 @@ typedef struct {
 } FkpSgemmA;
 
 /* Packs row-major A (row r at A + r·lda) for `isa`; free with
- * fkp_sgemm_a_free.  Costs n_panels · panel_rows · K + 16 floats: at most
- * panel_rows - 1 rows (and 64 bytes) more than A itself.  The panel height
+ * fkp_sgemm_a_free.  NULL when the memory cannot be had.  Costs n_panels ·
+ * panel_rows · K + 16 floats: at most panel_rows - 1 rows (and 64 bytes)
+ * more than A itself.  The panel height
  * depends on the ISA and on M (a shorter tile for M ≤ 48 where it pads
  * less). */
 FkpSgemmA *fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K);
