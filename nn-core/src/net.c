@@ -160,8 +160,8 @@ fkp_net_free (FkpNet *net)
   g_strfreev (net->meta_values);
   g_strfreev (net->op_names);
   g_free (net->op_counts);
-  g_free (net->arena);
-  g_free (net->scratch);
+  free (net->arena);
+  free (net->scratch);
   g_free (net);
 }
 
@@ -263,11 +263,13 @@ fkp_net_run (FkpNet *net, GError **error)
     net->pool_threads = net->threads;
     /* Each thread gets its own scratch area; without the memory for them
      * the net runs on one thread. */
-    float *areas = net->scratch_floats
-                     ? g_try_realloc (net->scratch, net->threads * net->scratch_floats * sizeof (float))
-                     : net->scratch;
+    float *areas = net->scratch_floats ? fkp_nn_alloc_floats (net->threads * net->scratch_floats)
+                                       : NULL;
     if (areas != NULL || net->scratch_floats == 0) {
-      net->scratch = areas;
+      if (areas != NULL) {
+        free (net->scratch);
+        net->scratch = areas;
+      }
       if (net->threads > 1)
         net->pool = fkp_nn_pool_new (net->threads);
     }

@@ -6,6 +6,8 @@
 
 #include "facekp/nn.h"
 
+#include <stdlib.h>
+
 
 /* The engine's own loops are built for the baseline x86-64 and, through
  * GCC's function multiversioning, also for AVX2+FMA and AVX-512 machines;
@@ -119,6 +121,16 @@ int fkp_nn_pool_size (const FkpNnPool *pool);
 void fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx);
 /* Part `part` of [0, n) cut into n_parts ranges of whole `align` units. */
 void fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi);
+/* The arena and the scratch areas, 64-byte aligned (NULL when the memory is
+ * not there; free with free ()): the sgemm's choices, and so its rounding,
+ * depend on where its input starts within a cache line, which must not
+ * change from one net, or one malloc, to another. */
+static inline float *
+fkp_nn_alloc_floats (size_t n)
+{
+  return aligned_alloc (64, (MAX (n, 1) * sizeof (float) + 63) / 64 * 64);
+}
+
 /* Threads a run of this net uses (its pool's size). */
 int fkp_nn_threads (const FkpNet *net);
 
