@@ -105,56 +105,6 @@ reexec_without_openblas_overrides (char **argv)
   exit (1);
 }
 
-/* The core's FMA peak: independent chains of multiply-adds on registers
- * (more chains than FMA latency × ports), nothing from memory.  Returns
- * GFLOP/s.  A run lasts about a millisecond, and the best of many counts:
- * longer runs on a shared machine measure the other processes too. */
-#define PROBE_ITERS 500000
-
-/* One probe per vector width: CHAINS accumulators of float vectors of
- * BYTES (GCC vector extensions), each acc · mul + add (an FMA where the
- * target has one: the bench is built with -ffp-contract=fast), timed. */
-#define DEFINE_PROBE(name, target, bytes, chains)                                                 \
-  typedef float name##_vec __attribute__ ((vector_size (bytes)));                                 \
-  target static double                                                                            \
-  name (double *sink)                                                                             \
-  {                                                                                               \
-    enum { LANES = (bytes) / 4, CHAINS = (chains) };                                              \
-    name##_vec acc[CHAINS];                                                                       \
-    const float mul = 0.999999f, add = 1e-6f;                                                     \
-    for (int i = 0; i < CHAINS; i++)                                                              \
-      acc[i] = (name##_vec) { 0 } + (float) i;                                                    \
-    const gint64 t0 = g_get_monotonic_time ();                                                    \
-    for (int it = 0; it < PROBE_ITERS; it++)                                                      \
-      _Pragma ("GCC unroll 24") for (int i = 0; i < CHAINS; i++)                                  \
-        acc[i] = acc[i] * mul + add;                                                              \
-    const double seconds = (g_get_monotonic_time () - t0) * 1e-6;                                 \
-    for (int i = 0; i < CHAINS; i++)                                                              \
-      for (int l = 0; l < LANES; l++)                                                             \
-        *sink += acc[i][l];                                                                       \
-    return 2.0 * LANES * CHAINS * PROBE_ITERS / seconds * 1e-9;                                   \
-  }
-
-DEFINE_PROBE (probe_avx512, __attribute__ ((target ("avx512f,fma"))), 64, 24)
-DEFINE_PROBE (probe_avx2, __attribute__ ((target ("avx2,fma"))), 32, 12)
-/* baseline SSE: a multiply and an add (no FMA) */
-DEFINE_PROBE (probe_generic, , 16, 12)
-
-static double
-peak_gflops (FkpSgemmIsa isa)
-{
-  double best = 0.0, sink = 0.0;
-  for (int run = 0; run < 200; run++) {
-    const double g = isa == FKP_SGEMM_ISA_AVX512 ? probe_avx512 (&sink)
-                     : isa == FKP_SGEMM_ISA_AVX2 ? probe_avx2 (&sink)
-                     : probe_generic (&sink);
-    best = MAX (best, g);
-  }
-  if (sink == 42.0)            /* keeps the chains alive */
-    printf (" ");
-  return best;
-}
-
 typedef struct {
   const GemmShape *shape;
   const float *A, *B;
@@ -299,7 +249,7 @@ main (int argc, char **argv)
   const FkpSgemmIsa isa = fkp_sgemm_isa ();
   char cpu[128];
   cpu_model (cpu, sizeof cpu);
-  const double peak = peak_gflops (isa);
+  const double peak = fkp_sgemm_peak_gflops (isa);
   printf ("CPU: %s; 1 thread\n", cpu);
   printf ("OpenBLAS: %s, core %s (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE unset)\n",
           openblas_get_config (), openblas_get_corename ());

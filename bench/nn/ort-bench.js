@@ -4,7 +4,8 @@
 //   node ort-bench.js MODEL --threads N --runs K [--warmup W]
 //   node ort-bench.js MODEL --input FILE.raw      (runs once, prints the output)
 //
-// Timing prints one JSON line: {"min_ms":…, "median_ms":…, "runs":K, "threads":N, "ort":version}.
+// Timing prints one JSON line: {"min_ms":…, "median_ms":…, "cpu_median_ms":…, "runs":K,
+// "threads":N, "ort":version}; cpu is the process's CPU time (all threads) per run.
 // Its input is a fixed pattern (values do not change the work a CNN does).
 // With --input (raw little-endian float32, the input's full size) it prints
 // {"output": [...]}: bench.py checks that both engines compute the same thing.
@@ -74,18 +75,24 @@ async function main() {
   }
 
   for (let i = 0; i < opts.warmup; i++) await session.run(feeds);
-  const times = [];
+  const times = [], cpuTimes = [];
   for (let i = 0; i < opts.runs; i++) {
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await session.run(feeds);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const cpu = process.cpuUsage(cpu0);
+    cpuTimes.push((cpu.user + cpu.system) / 1e3);
   }
-  times.sort((a, b) => a - b);
-  const mid = times.length >> 1;
-  const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  const median = (v) => {
+    v.sort((a, b) => a - b);
+    const mid = v.length >> 1;
+    return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  };
+  const wall = median(times);
   const version = require('onnxruntime-node/package.json').version;
-  console.log(JSON.stringify({ min_ms: times[0], median_ms: median, runs: opts.runs,
-                               threads: opts.threads, ort: version }));
+  console.log(JSON.stringify({ min_ms: times[0], median_ms: wall, cpu_median_ms: median(cpuTimes),
+                               runs: opts.runs, threads: opts.threads, ort: version }));
 }
 
 main().catch((e) => {

@@ -1,5 +1,6 @@
 /* The public API of libfacekp-nn (see facekp/nn.h). */
 #include "nn-private.h"
+#include "sgemm/sgemm.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -95,27 +96,54 @@ fkp_nn_threads (const FkpNet *net)
   return fkp_nn_pool_size (net->pool);
 }
 
+/* FKP_NN_PROFILE: each step's time per run and share of the run; for the
+ * steps that multiply (convolutions, Gemm, MatMul) also GFLOP/s, and the
+ * share of the roof that compute puts on them: the core's multiply-add
+ * peak for the sgemm's ISA, measured here (per core of CPU time; with
+ * FKP_NN_PROFILE=wall, of all the net's threads). */
+static void
+print_profile (const FkpNet *net)
+{
+  const gboolean wall = g_strcmp0 (g_getenv ("FKP_NN_PROFILE"), "wall") == 0;
+  const int cores = wall ? fkp_nn_threads (net) : 1;
+  const double peak = fkp_sgemm_peak_gflops (fkp_sgemm_isa ()) * cores;
+  double total = 0.0;
+  for (int i = 0; i < net->n_steps; i++)
+    total += net->profile_us[i];
+  g_printerr ("%s time per run (%d runs, %d threads); peak %.1f GFLOP/s: %s on %d core%s, "
+              "measured\n", wall ? "wall" : "CPU", net->profile_runs, fkp_nn_threads (net), peak,
+              fkp_sgemm_isa_name (), cores, cores > 1 ? "s" : "");
+  for (int i = 0; i < net->n_steps; i++) {
+    const Step *s = &net->steps[i];
+    const FkpShape *shape = &net->tensors[s->output].shape;
+    const double us = net->profile_us[i] / net->profile_runs;
+    GString *line = g_string_new (NULL);
+    g_string_append_printf (line, "%8.1f us %5.1f%%", us, 100.0 * net->profile_us[i] / total);
+    if (s->macs > 0 && us > 0.0) {
+      const double gflops = 2e-3 * s->macs / us;
+      g_string_append_printf (line, " %6.1f GFLOP/s %3.0f%% of peak", gflops, 100.0 * gflops / peak);
+    } else {
+      g_string_append_printf (line, "%*s", 28, "");
+    }
+    g_string_append_printf (line, "  %s", s->label);
+    if (s->op == OP_CONV)
+      g_string_append_printf (line, " %s", fkp_nn_conv_algo_name (s));
+    g_string_append (line, " -> [");
+    for (int d = 0; d < shape->rank; d++)
+      g_string_append_printf (line, d ? ",%" G_GINT64_FORMAT : "%" G_GINT64_FORMAT, shape->dims[d]);
+    g_printerr ("%s]\n", line->str);
+    g_string_free (line, TRUE);
+  }
+  g_printerr ("total %.1f us per run\n", total / net->profile_runs);
+}
+
 FKP_PUBLIC void
 fkp_net_free (FkpNet *net)
 {
   if (!net)
     return;
-  if (net->profile_us && net->profile_runs > 0) {
-    double total = 0.0;
-    for (int i = 0; i < net->n_steps; i++)
-      total += net->profile_us[i];
-    for (int i = 0; i < net->n_steps; i++) {
-      const Step *s = &net->steps[i];
-      const Tensor *out = &net->tensors[s->output];
-      g_printerr ("%8.1f us %5.1f%% %6.2f GFLOP/s  %s algo %d -> [%" G_GINT64_FORMAT ",%"
-                  G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]\n",
-                  net->profile_us[i] / net->profile_runs, 100.0 * net->profile_us[i] / total,
-                  net->profile_us[i] > 0 ? 2.0 * s->macs * net->profile_runs / net->profile_us[i] / 1e3 : 0.0,
-                  s->label, s->op == OP_CONV ? fkp_nn_conv_algo (s) : -1, out->shape.dims[0],
-                  out->shape.dims[1], out->shape.dims[2], out->shape.dims[3]);
-    }
-    g_printerr ("total %.1f us per run\n", total / net->profile_runs);
-  }
+  if (net->profile_us && net->profile_runs > 0)
+    print_profile (net);
   g_free (net->profile_us);
   fkp_nn_pool_free (net->pool);
   for (int i = 0; i < net->n_tensors; i++) {
@@ -134,8 +162,8 @@ fkp_net_free (FkpNet *net)
   g_strfreev (net->meta_values);
   g_strfreev (net->op_names);
   g_free (net->op_counts);
-  g_free (net->arena);
-  g_free (net->scratch);
+  free (net->arena);
+  free (net->scratch);
   g_free (net);
 }
 
@@ -237,11 +265,13 @@ fkp_net_run (FkpNet *net, GError **error)
     net->pool_threads = net->threads;
     /* Each thread gets its own scratch area; without the memory for them
      * the net runs on one thread. */
-    float *areas = net->scratch_floats
-                     ? g_try_realloc (net->scratch, net->threads * net->scratch_floats * sizeof (float))
-                     : net->scratch;
+    float *areas = net->scratch_floats ? fkp_nn_alloc_floats (net->threads * net->scratch_floats)
+                                       : NULL;
     if (areas != NULL || net->scratch_floats == 0) {
-      net->scratch = areas;
+      if (areas != NULL) {
+        free (net->scratch);
+        net->scratch = areas;
+      }
       if (net->threads > 1)
         net->pool = fkp_nn_pool_new (net->threads);
     }

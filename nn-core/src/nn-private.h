@@ -6,6 +6,8 @@
 
 #include "facekp/nn.h"
 
+#include <stdlib.h>
+
 
 /* The engine's own loops are built for the baseline x86-64 and, through
  * GCC's function multiversioning, also for AVX2+FMA and AVX-512 machines;
@@ -114,26 +116,20 @@ FkpNnPool *fkp_nn_pool_new (int n_threads);
 void fkp_nn_pool_free (FkpNnPool *pool);
 int fkp_nn_pool_size (const FkpNnPool *pool);
 /* Runs task(ctx, part, n_parts) for part 0 … n_parts - 1 (at most the pool's
- * size) and returns when all are done; part 0 runs in the caller. */
+ * size) and returns when all are done; each part runs once, in the caller or
+ * a worker, whichever claims it first. */
 void fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx);
 /* Part `part` of [0, n) cut into n_parts ranges of whole `align` units. */
 void fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi);
-/* run/packed-gemm.c: convolutions of small feature maps on weights packed at load. */
-#define FKP_NN_PACKED_MAX_N 256           /* im2col convolutions up to this N */
-#define FKP_NN_PACKED_MAX_WEIGHTS (256 * 1024) /* 1×1 convolutions of any N up to this M·K */
-#define FKP_NN_PANEL_ROWS 6         /* output channels per packed panel */
-size_t fkp_nn_packed_floats (int M, int K);
-int fkp_nn_packed_panels (int M);
-void fkp_nn_pack_weights (const float *W, int M, int K, float *packed);
-/* C[M×N] rows of panels [panel_lo, panel_hi) = packed weights × B[K×N];
- * `bpack` holds fkp_nn_packed_b_floats (K, N) floats of scratch. */
-size_t fkp_nn_packed_b_floats (int K, int N);
-void fkp_nn_packed_gemm (const float *packed, int M, int K, const float *B, int N, float *C,
-                         int panel_lo, int panel_hi, float *bpack);
-/* C[M×N] columns [n_lo, n_hi) (n_lo a multiple of 16), for large N; `block`
- * holds K×16 floats of scratch. */
-void fkp_nn_packed_gemm_columns (const float *packed, int M, int K, const float *B, int N,
-                                 float *C, int n_lo, int n_hi, float *block);
+/* The arena and the scratch areas, 64-byte aligned (NULL when the memory is
+ * not there; free with free ()): the sgemm's choices, and so its rounding,
+ * depend on where its input starts within a cache line, which must not
+ * change from one net, or one malloc, to another. */
+static inline float *
+fkp_nn_alloc_floats (size_t n)
+{
+  return aligned_alloc (64, (MAX (n, 1) * sizeof (float) + 63) / 64 * 64);
+}
 
 /* Threads a run of this net uses (its pool's size). */
 int fkp_nn_threads (const FkpNet *net);

@@ -178,12 +178,14 @@ test_bench (void)
   run_cli ((const char *[]) { "bench", model_path, "--threads", "2", "--runs", "5", NULL },
            &status, &out, &err);
   g_assert_cmpint (status, ==, 0);
-  double min_ms, median_ms;
+  double min_ms, median_ms, cpu_ms;
   const char *at = strstr (out, "min ");
   g_assert_nonnull (at);
-  g_assert_cmpint (sscanf (at, "min %lf ms median %lf ms", &min_ms, &median_ms), ==, 2);
+  g_assert_cmpint (sscanf (at, "min %lf ms median %lf ms cpu median %lf ms", &min_ms, &median_ms,
+                           &cpu_ms), ==, 3);
   g_assert_cmpfloat (min_ms, >=, 0.0);
   g_assert_cmpfloat (median_ms, >=, min_ms);
+  g_assert_cmpfloat (cpu_ms, >=, 0.0);
   g_assert_nonnull (strstr (out, "threads 2 runs 5"));
   g_free (out);
   g_free (err);

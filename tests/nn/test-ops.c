@@ -210,12 +210,13 @@ test_conv_banded (void)
   /* A first layer on 3 channels (27 taps: direct), 7-wide taps too. */
   conv_check (1, 3, 8, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 0, 78, 98, 80, 100, TRUE, FALSE, 2);
   conv_check (1, 1, 4, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0, 90, 64, 90, 64, TRUE, FALSE, 3);
-  /* 3 → 16 (eight channels per block; 158 inner columns: the last vector
+  /* 3 → 16 (4 channels × 24 columns per block; 158 inner columns: the last
    * block overlaps the one before) and a one-channel 7×7/2 stem (im2col). */
   conv_check (1, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 120, 160, 120, 160, TRUE, FALSE, 2);
   conv_check (1, 1, 64, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 0, 56, 56, 112, 112, FALSE, TRUE, 1);
-  /* Packed weights: a 1×1 on a large map (blocks of columns, 1050 = 65·16 + 10)
-   * and a 3×3 on a small one (panels of rows, 40 output channels = 6·6 + 4). */
+  /* The sgemm's two splits among threads: a 1×1 on a large map (columns,
+   * 1050 = 65·16 + 10) and a 3×3 on a small one (panels of output channels,
+   * 40 = 6·6 + 4). */
   conv_check (1, 24, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 30, 35, 30, 35, TRUE, TRUE, 1);
   conv_check (1, 16, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 7, 7, 7, 7, TRUE, FALSE, 1);
 }

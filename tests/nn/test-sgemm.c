@@ -1,6 +1,6 @@
 /* The engine's SGEMM (nn-core/src/sgemm/) against a naive triple loop that
  * accumulates in double, on every ISA path this CPU supports: edges of the
- * register tile, every kind of K, strides, bias and ReLU, the row and column
+ * register tile, every kind of K, strides, bias, ReLU and LeakyRelu, the row and column
  * ranges that threads use, and the convolutions of the shipped models. */
 #include <math.h>
 #include <string.h>
@@ -11,10 +11,16 @@
  * write shows. */
 #define GUARD 12345.0f
 
+/* The activation a shape's epilogue applies: none, ReLU, or LeakyRelu with
+ * this slope (the detector's). */
+enum { ACT_NONE, ACT_RELU, ACT_LEAKY };
+#define LEAKY_SLOPE 0.1f
+
 typedef struct {
   int M, N, K;
   size_t ldb, ldc;             /* ≥ N */
-  bool bias, relu;
+  bool bias;
+  int act;                     /* ACT_* */
   int b_offset;                /* floats from a 64-byte boundary to B */
 } Shape;
 
@@ -41,7 +47,8 @@ reference (const Shape *s, const float *A, const float *B, const float *bias, do
         sum += t;
         mag += fabs (t);
       }
-      want[(size_t) r * s->N + j] = s->relu && sum < 0.0 ? 0.0 : sum;
+      const double negative = s->act == ACT_LEAKY ? LEAKY_SLOPE * sum : 0.0;
+      want[(size_t) r * s->N + j] = s->act != ACT_NONE && sum < 0.0 ? negative : sum;
       scale[(size_t) r * s->N + j] = mag;
     }
 }
@@ -55,7 +62,7 @@ run_part (const FkpSgemmA *a, const Shape *s, const float *B, float *C, const fl
   const size_t n_scratch = fkp_sgemm_scratch_floats (a, c_hi - c_lo);
   float *scratch = g_new (float, n_scratch + 1);
   scratch[n_scratch] = GUARD;
-  const FkpSgemmEpilogue ep = { bias, s->relu };
+  const FkpSgemmEpilogue ep = { bias, s->act != ACT_NONE, s->act == ACT_LEAKY ? LEAKY_SLOPE : 0.0f };
   fkp_sgemm_run (a, B, s->ldb, C, s->ldc, &ep, p_lo, p_hi, c_lo, c_hi, scratch);
   g_assert_cmpfloat (scratch[n_scratch], ==, GUARD);
   g_free (scratch);
@@ -112,9 +119,9 @@ check_split (FkpSgemmIsa isa, const Shape *s, int row_parts, int col_parts)
       const double got = C[(size_t) r * s->ldc + j], w = want[(size_t) r * s->N + j];
       const double tol = 1e-5 * scale[(size_t) r * s->N + j] + 1e-6;
       if (!(fabs (got - w) <= tol))
-        g_error ("%s M=%d N=%d K=%d ldb=%zu ldc=%zu bias=%d relu=%d parts %dx%d: "
+        g_error ("%s M=%d N=%d K=%d ldb=%zu ldc=%zu bias=%d act=%d parts %dx%d: "
                  "C[%d][%d] = %.9g, want %.9g (tolerance %.3g)",
-                 fkp_sgemm_isa_label (isa), s->M, s->N, s->K, s->ldb, s->ldc, s->bias, s->relu,
+                 fkp_sgemm_isa_label (isa), s->M, s->N, s->K, s->ldb, s->ldc, s->bias, s->act,
                  row_parts, col_parts, r, j, got, w, tol);
     }
     for (size_t j = (size_t) s->N; j < s->ldc; j++)
@@ -172,17 +179,18 @@ test_depths (FkpSgemmIsa isa)
   }
 }
 
-/* ldb and ldc past N, with bias and ReLU each on and off, K in one block and
- * in several (bias on the first block of K, ReLU after the last). */
+/* ldb and ldc past N, with bias on and off and each activation, K in one
+ * block and in several (bias on the first block of K, the activation after
+ * the last). */
 static void
 test_strides_epilogue (FkpSgemmIsa isa)
 {
   for (int bias = 0; bias <= 1; bias++)
-    for (int relu = 0; relu <= 1; relu++)
+    for (int act = ACT_NONE; act <= ACT_LEAKY; act++)
       for (int K = 1; K <= 700; K += 233) {
-        const Shape plain = { 19, 45, K, 45, 45, bias, relu, 0 };
-        const Shape strided = { 19, 45, K, 61, 50, bias, relu, 3 };
-        const Shape tiny = { 1, 1, K, 3, 2, bias, relu, 1 };
+        const Shape plain = { 19, 45, K, 45, 45, bias, act, 0 };
+        const Shape strided = { 19, 45, K, 61, 50, bias, act, 3 };
+        const Shape tiny = { 1, 1, K, 3, 2, bias, act, 1 };
         check_split (isa, &plain, 1, 1);
         check_split (isa, &strided, 1, 1);
         check_split (isa, &tiny, 1, 1);
@@ -198,7 +206,7 @@ test_alignment (FkpSgemmIsa isa)
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     for (int offset = 0; offset < 4; offset++)
       for (int aligned_rows = 0; aligned_rows <= 1; aligned_rows++) {
-        const Shape s = { rows[i], 37, 600, aligned_rows ? 48 : 37, 37, true, true, offset };
+        const Shape s = { rows[i], 37, 600, aligned_rows ? 48 : 37, 37, true, ACT_RELU, offset };
         check_split (isa, &s, 1, 1);
       }
 }
@@ -209,11 +217,11 @@ static void
 test_ranges (FkpSgemmIsa isa)
 {
   const Shape shapes[] = {
-    { 50, 301, 300, 305, 310, true, true, 0 },
-    { 7, 5, 9, 5, 5, true, false, 0 },
-    { 64, 3000, 64, 3000, 3000, false, true, 0 },   /* columns past one block (NC) */
-    { 20, 100, 700, 112, 100, true, false, 0 },     /* rows of B aligned, read in place */
-    { 100, 40, 3000, 40, 40, false, true, 1 },      /* narrow parts take longer blocks of K */
+    { 50, 301, 300, 305, 310, true, ACT_RELU, 0 },
+    { 7, 5, 9, 5, 5, true, ACT_NONE, 0 },
+    { 64, 3000, 64, 3000, 3000, false, ACT_LEAKY, 0 },  /* columns past one block (NC) */
+    { 20, 100, 700, 112, 100, true, ACT_NONE, 0 },      /* rows of B aligned, read in place */
+    { 100, 40, 3000, 40, 40, false, ACT_RELU, 1 },      /* narrow parts take longer blocks of K */
   };
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
     for (int rp = 1; rp <= 3; rp++)
@@ -224,7 +232,7 @@ test_ranges (FkpSgemmIsa isa)
 /* The convolutions of the shipped landmark network at 112² (M = output
  * channels, N = OH·OW, K = input channels · kh · kw) and of the detector's
  * pointwise convolutions (N cut to 4800 at most to keep the reference
- * quick), with the bias and ReLU the engine fuses. */
+ * quick), with the bias and the activations the engine fuses. */
 static void
 test_conv_shapes (FkpSgemmIsa isa)
 {
@@ -241,7 +249,7 @@ test_conv_shapes (FkpSgemmIsa isa)
   };
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++) {
     const int M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
-    const Shape s = { M, N, K, (size_t) N, (size_t) N, true, i % 2 == 0, (int) i % 3 };
+    const Shape s = { M, N, K, (size_t) N, (size_t) N, true, (int) i % 3, (int) i % 3 };
     check_split (isa, &s, i % 3 + 1, 1);
   }
 }

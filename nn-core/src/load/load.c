@@ -5,7 +5,7 @@
  *               constants, with its output shape inferred
  *   3. fuse.c   fusion: BatchNorm into Conv, activation epilogues, concats
  *               written in place
- *   4. pack.c   weight packing for the packed GEMM
+ *   4. pack.c   weight packing for the sgemm
  *   5. plan.c   memory planning: one arena, by tensor lifetime
  * node.c holds the builders' helpers.  This file runs the stages and
  * gathers the net's information and statistics. */

@@ -1,7 +1,7 @@
 /* Loader stage 4, weight packing, once fusion has folded everything into
- * the weights: the GEMM convolutions that gain from it get their weights
- * packed for run/packed-gemm.c (the decision is the conv's own, in
- * ops/conv.c), and the scratch area grows to what the packed kernel needs. */
+ * the weights: the GEMM convolutions get their weights packed for the
+ * sgemm (sgemm/; the decision is the conv's own, in ops/conv.c), and the
+ * scratch area grows to what their runs need. */
 #include "load/loader.h"
 
 gboolean

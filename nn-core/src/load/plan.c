@@ -122,9 +122,13 @@ plan_memory (Loader *L, GError **error)
                  " bytes of memory (cap %" G_GUINT64_FORMAT ")", (guint64) total,
                  (guint64) total_budget);
   net->arena_bytes = arena * sizeof (float);
-  net->arena = g_try_malloc0 (MAX (net->arena_bytes, 64));
+  net->arena = fkp_nn_alloc_floats (arena);
+  if (net->arena)
+    memset (net->arena, 0, net->arena_bytes);
+  /* whole cache lines per thread's area, so that each starts on one */
+  net->scratch_floats = (net->scratch_floats + 15) & ~(size_t) 15;
   if (net->scratch_floats)
-    net->scratch = g_try_malloc (net->scratch_floats * sizeof (float));
+    net->scratch = fkp_nn_alloc_floats (net->scratch_floats);
   if (!net->arena || (net->scratch_floats && !net->scratch))
     return fail (error, FKP_NN_ERROR_OUT_OF_MEMORY, "out of memory for %" G_GUINT64_FORMAT
                  " bytes", (guint64) total);

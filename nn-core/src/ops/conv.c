@@ -1,14 +1,13 @@
 /* Conv.  The kernel: 1×1 as one GEMM straight on the NCHW tensor, other
- * dense kernels as im2col + GEMM, and depthwise or very thin convolutions
- * (few output channels per group, e.g. the attention module's 7×7 conv 2→1,
- * where sgemm with M = 1 is slow) as a direct loop; small feature maps on
- * weights packed at load (run/packed-gemm.c).  Bias and activation run in
- * one pass over the output afterwards.  The builder picks the algorithm;
- * fusion folds a following BatchNormalization into the weights, and the
- * packing stage packs them (both below). */
+ * dense kernels as im2col + GEMM, both on the engine's sgemm (sgemm/) with
+ * the weights packed at load and bias, ReLU or LeakyRelu applied as it
+ * stores; depthwise or very thin convolutions (few output channels per
+ * group, e.g. the attention module's 7×7 conv 2→1, where a GEMM with M = 1
+ * is slow) as a direct loop.  The builder picks the algorithm; fusion folds
+ * a following BatchNormalization into the weights, and the packing stage
+ * packs them (both below). */
 #include "load/loader.h"
-
-#include <cblas.h>
+#include "sgemm/sgemm.h"
 
 enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DIRECT };
 
@@ -21,9 +20,9 @@ typedef struct {
   int groups, kh, kw, sh, sw, dh, dw, pad_top, pad_left, pad_bottom, pad_right;
   int algo;                         /* CONV_* */
   int im2col_rows;                  /* output rows unfolded per band (CONV_IM2COL) */
+  size_t unfolded_floats;           /* a band's floats: where the sgemm's scratch starts */
   float *weights;                   /* [M][C/g][kh][kw]; NULL once packed */
-  float *packed;                    /* weights packed for run/packed-gemm.c, or NULL */
-  size_t packed_b_offset;           /* where the packed feature map starts in a scratch area */
+  FkpSgemmA **gemm;                 /* per group, its weights packed (GEMM algos), or NULL */
   float *bias;                      /* length M, or NULL */
 } ConvParams;
 
@@ -72,6 +71,10 @@ im2col (const ConvParams *conv, const float *x, int channels, int H, int W, int 
           if (conv->sw == 1) {
             if (ox_hi > ox_lo)
               memcpy (dst + ox_lo, src + ox_lo, (size_t) (ox_hi - ox_lo) * sizeof (float));
+          } else if (conv->sw == 2) {
+            /* a constant stride, which vectorises (the 7×7/2 stem) */
+            for (int ox = ox_lo; ox < ox_hi; ox++)
+              dst[ox] = src[ox * 2];
           } else {
             for (int ox = ox_lo; ox < ox_hi; ox++)
               dst[ox] = src[ox * conv->sw];
@@ -177,17 +180,22 @@ direct_point (const ConvParams *conv, const float *xg, int H, int W, int Cg, con
 typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
 
 /* Stride-1 direct convolution of output rows [oy0, oy1) for MB output
- * channels from m0 at once: 8 columns at a time, every tap of every input
- * channel added into registers, one store per output element; each input
- * vector loaded serves the MB channels.  Columns whose window crosses the
- * left or right edge are done one by one. */
-#define DIRECT_BLOCK(MB)                                                                  \
+ * channels from m0 at once: NV vectors of 8 columns at a time, every tap
+ * of every input channel added into MB·NV registers, one store per output
+ * element; each input vector loaded serves the MB channels, each weight
+ * broadcast the NV vectors.  MB·NV independent sums keep both FMA ports
+ * busy (a depthwise conv's single channel with one vector waited on each
+ * FMA's latency).  Columns whose window crosses the left or right edge, and
+ * all columns of an interior narrower than 8·NV, are done one by one. */
+#define DIRECT_BLOCK(MB, NV)                                                              \
 FKP_SIMD static void                                                                      \
-direct_block_##MB (const ConvParams *conv, const float *xg, int H, int W, float *y, int OH, \
-                   int OW, int Cg, int m0, int oy0, int oy1, int in_lo, int in_hi)        \
+direct_block_##MB##x##NV (const ConvParams *conv, const float *xg, int H, int W, float *y,  \
+                          int OH, int OW, int Cg, int m0, int oy0, int oy1, int in_lo,    \
+                          int in_hi)                                                      \
 {                                                                                         \
   const size_t P = (size_t) OH * OW, HW = (size_t) H * W;                                 \
   const int kw = conv->kw, taps = conv->kh * conv->kw, stride_m = Cg * taps;              \
+  const int width = 8 * (NV);                                                             \
   const float *wb = conv->weights + (size_t) m0 * stride_m;                               \
   float bias[MB];                                                                         \
   for (int j = 0; j < MB; j++)                                                            \
@@ -200,40 +208,50 @@ direct_block_##MB (const ConvParams *conv, const float *xg, int H, int W, float 
     while (ky_hi > ky_lo && iy0 + (ky_hi - 1) * conv->dh >= H)                            \
       ky_hi--;                                                                            \
     float *out = y + (size_t) m0 * P + (size_t) oy * OW;                                  \
-    /* The last block overlaps the one before rather than leave up to 7                   \
-     * columns to the slow border code (they get the same values twice). */               \
-    const int vec_end = in_hi - in_lo >= 8 ? in_hi : in_lo;                               \
-    for (int ox = in_lo; ox < vec_end; ox = ox + 8 >= in_hi ? in_hi : MIN (ox + 8, in_hi - 8)) { \
-      v8f acc[MB];                                                                        \
+    /* The last block overlaps the one before rather than leave up to                     \
+     * width - 1 columns to the slow border code (they get the same values                \
+     * twice). */                                                                         \
+    const int vec_end = in_hi - in_lo >= width ? in_hi : in_lo;                           \
+    for (int ox = in_lo; ox < vec_end;                                                    \
+         ox = ox + width >= in_hi ? in_hi : MIN (ox + width, in_hi - width)) {            \
+      v8f acc[MB][NV];                                                                    \
       for (int j = 0; j < MB; j++)                                                        \
-        acc[j] = (v8f) { 0 } + bias[j];                                                   \
+        for (int v = 0; v < NV; v++)                                                      \
+          acc[j][v] = (v8f) { 0 } + bias[j];                                              \
       for (int c = 0; c < Cg; c++)                                                        \
         for (int ky = ky_lo; ky < ky_hi; ky++) {                                          \
           const float *src = xg + c * HW + (size_t) (iy0 + ky * conv->dh) * W             \
                              + ox - conv->pad_left;                                       \
           const float *wk = wb + c * taps + ky * kw;                                      \
           for (int kx = 0; kx < kw; kx++) {                                               \
-            const v8f v = *(const v8f *) (src + kx * conv->dw);                           \
-            for (int j = 0; j < MB; j++)                                                  \
-              acc[j] += wk[j * stride_m + kx] * v;                                        \
+            v8f in[NV];                                                                   \
+            for (int v = 0; v < NV; v++)                                                  \
+              in[v] = *(const v8f *) (src + kx * conv->dw + 8 * v);                       \
+            for (int j = 0; j < MB; j++) {                                                \
+              const float w = wk[j * stride_m + kx];                                      \
+              for (int v = 0; v < NV; v++)                                                \
+                acc[j][v] += w * in[v];                                                   \
+            }                                                                             \
           }                                                                               \
         }                                                                                 \
       for (int j = 0; j < MB; j++)                                                        \
-        *(v8f *) (out + j * P + ox) = acc[j];                                             \
+        for (int v = 0; v < NV; v++)                                                      \
+          *(v8f *) (out + j * P + ox + 8 * v) = acc[j][v];                                \
     }                                                                                     \
-    const int ox = vec_end;                                                               \
     for (int j = 0; j < MB; j++) {                                                        \
       for (int x = 0; x < in_lo; x++)                                                     \
         out[j * P + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
-      for (int x = ox; x < OW; x++)                                                       \
+      for (int x = vec_end; x < OW; x++)                                                  \
         out[j * P + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
     }                                                                                     \
   }                                                                                       \
 }
 
-DIRECT_BLOCK (8)
-DIRECT_BLOCK (4)
-DIRECT_BLOCK (1)
+DIRECT_BLOCK (4, 3)
+DIRECT_BLOCK (1, 4)
+DIRECT_BLOCK (8, 1)
+DIRECT_BLOCK (4, 1)
+DIRECT_BLOCK (1, 1)
 
 typedef struct {
   const ConvParams *conv;
@@ -261,16 +279,24 @@ conv_direct_part (void *ctx, int part, int n_parts)
       for (int m = 0; m < M;) {
         const int g = m / Mg, in_group = Mg - m % Mg;
         const float *xg = j->x + (size_t) g * Cg * HW;
-        /* Eight channels per input load where the group has them (the
-         * detector's first conv, 3 -> 16: twice the FMAs per load of 4). */
-        if (in_group >= 8) {
-          direct_block_8 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+        /* Blocks of 12 sums where the interior is wide enough: 4 channels
+         * × 24 columns (the detector's first conv, 3 -> 16), 1 channel × 32
+         * columns (depthwise); else 8 or 4 channels × 8 columns, or one. */
+        const int interior = j->in_hi - j->in_lo;
+        if (in_group >= 4 && interior >= 24) {
+          direct_block_4x3 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+          m += 4;
+        } else if (in_group >= 8) {
+          direct_block_8x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
           m += 8;
         } else if (in_group >= 4) {
-          direct_block_4 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+          direct_block_4x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
           m += 4;
+        } else if (interior >= 32) {
+          direct_block_1x4 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+          m += 1;
         } else {
-          direct_block_1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+          direct_block_1x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
           m += 1;
         }
       }
@@ -321,113 +347,105 @@ conv_direct (FkpNet *net, const ConvParams *conv, const Activation *act, const f
   fkp_nn_parallel (net, macs >= 64 * 1024 ? n_bands : 1, conv_direct_part, &j);
 }
 
-/* A convolution through GEMM, cut into parts for the net's threads; each
- * part also adds the bias and applies the activation to what it wrote,
- * while that is still in cache. */
+/* ---- GEMM convolutions (1×1 and im2col) on the sgemm ------------------- */
+
+/* Above this many output positions the parts of a GEMM convolution take
+ * shares of the columns (output positions) with every output channel; at
+ * or below, shares of the panels of output channels with every column, so
+ * that no part is left with a sliver of a small map (N = 49 = 3·16 + 1). */
+#define COLUMN_SPLIT_MIN_N 256
+
 typedef struct {
   FkpNet *net;
   const ConvParams *conv;
   const Activation *act;
   const float *x;
   float *y;
-  int H, W, M, OH, OW, Cg, K;
+  int H, W, OH, OW, Cg, Mg;
   size_t P;
+  const float *unfolded;            /* the whole unfolded input (G = 1), or NULL: B is x */
 } GemmConvJob;
 
-/* Bias and activation over channels [m0, m1), columns [n0, n1) of the output. */
-static void
-finish_block (const GemmConvJob *j, int m0, int m1, size_t n0, size_t n1)
+/* The activations the sgemm applies as it stores; the others run after. */
+static gboolean
+act_in_epilogue (const Activation *act)
 {
-  fkp_nn_apply_bias_activation_strided (j->y + (size_t) m0 * j->P + n0, (size_t) (m1 - m0), j->P,
-                                        n1 - n0, j->conv->bias ? j->conv->bias + m0 : NULL,
-                                        j->act);
+  return act->kind == ACT_NONE || act->kind == ACT_RELU || act->kind == ACT_LEAKY_RELU;
 }
 
-/* 1×1 (G = 1): the part's share of the larger operand, rows of the weights
- * on small feature maps, columns of the feature map on large ones. */
+/* Group g's rows of panels [p_lo, p_hi) and columns [c_lo, c_hi) of
+ * C (the group's output, rows P apart) = weights · B (+ bias, activation). */
 static void
-conv_1x1_part (void *ctx, int part, int n_parts)
+run_gemm (const GemmConvJob *j, int g, const float *B, size_t ldb, float *C, int p_lo, int p_hi,
+          int c_lo, int c_hi, float *scratch)
+{
+  const ConvParams *conv = j->conv;
+  const FkpSgemmA *a = conv->gemm[g];
+  const Activation *act = j->act;
+  const FkpSgemmEpilogue epilogue = {
+    .bias = conv->bias != NULL ? conv->bias + (size_t) g * j->Mg : NULL,
+    .relu = act->kind == ACT_RELU || act->kind == ACT_LEAKY_RELU,
+    .negative_slope = act->kind == ACT_LEAKY_RELU ? act->alpha : 0.0f,
+  };
+  fkp_sgemm_run (a, B, ldb, C, j->P, &epilogue, p_lo, p_hi, c_lo, c_hi, scratch);
+  if (!act_in_epilogue (act))
+    for (int r = p_lo * a->panel_rows; r < MIN (a->M, p_hi * a->panel_rows); r++)
+      fkp_nn_apply_activation (C + (size_t) r * j->P + c_lo, (size_t) (c_hi - c_lo), act);
+}
+
+/* Each thread's scratch area: an im2col band, then the sgemm's own. */
+static float *
+part_scratch (const GemmConvJob *j, int part)
+{
+  return j->net->scratch + (size_t) part * j->net->scratch_floats;
+}
+
+/* B shared by all parts (the input of a 1×1 conv, or the whole unfolded
+ * input): each part takes its share of the columns (large maps) or of the
+ * panels of output channels (small maps), in every group. */
+static void
+conv_gemm_shared_part (void *ctx, int part, int n_parts)
 {
   const GemmConvJob *j = ctx;
-  int lo, hi;
-  if ((size_t) j->M >= j->P) {
-    fkp_nn_split (j->M, part, n_parts, 4, &lo, &hi);
-    if (hi > lo) {
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, (int) j->P, j->Cg, 1.0f,
-                   j->conv->weights + (size_t) lo * j->K, j->K, j->x, (int) j->P, 0.0f,
-                   j->y + (size_t) lo * j->P, (int) j->P);
-      finish_block (j, lo, hi, 0, j->P);
-    }
-  } else {
-    fkp_nn_split ((int) j->P, part, n_parts, 16, &lo, &hi);
-    if (hi > lo) {
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->M, hi - lo, j->Cg, 1.0f,
-                   j->conv->weights, j->K, j->x + lo, (int) j->P, 0.0f, j->y + lo, (int) j->P);
-      finish_block (j, 0, j->M, (size_t) lo, (size_t) hi);
-    }
+  const ConvParams *conv = j->conv;
+  float *scratch = part_scratch (j, part) + conv->unfolded_floats;
+  for (int g = 0; g < conv->groups; g++) {
+    const FkpSgemmA *a = conv->gemm[g];
+    int p_lo = 0, p_hi = a->n_panels, c_lo = 0, c_hi = (int) j->P;
+    if (j->P > COLUMN_SPLIT_MIN_N)
+      fkp_nn_split ((int) j->P, part, n_parts, fkp_sgemm_tile_cols (a), &c_lo, &c_hi);
+    else
+      fkp_nn_split (a->n_panels, part, n_parts, 1, &p_lo, &p_hi);
+    if (p_lo >= p_hi || c_lo >= c_hi)
+      continue;
+    const float *B = j->unfolded ? j->unfolded : j->x + (size_t) g * j->Cg * j->H * j->W;
+    run_gemm (j, g, B, j->P, j->y + (size_t) g * j->Mg * j->P, p_lo, p_hi, c_lo, c_hi, scratch);
   }
 }
 
-/* im2col (G = 1) on a tall enough output: each part unfolds and multiplies
- * its own output rows, in bands that fit its own scratch area. */
+/* im2col in bands of output rows: each part unfolds its share of the rows
+ * into its own scratch area, band by band (the band stays in cache for the
+ * GEMM), and multiplies every group's weights with it. */
 static void
 conv_im2col_rows_part (void *ctx, int part, int n_parts)
 {
   const GemmConvJob *j = ctx;
   const ConvParams *conv = j->conv;
-  float *scratch = j->net->scratch + (size_t) part * j->net->scratch_floats;
+  float *unfolded = part_scratch (j, part);
+  float *scratch = unfolded + conv->unfolded_floats;
+  const size_t HW = (size_t) j->H * j->W;
   int lo, hi;
   fkp_nn_split (j->OH, part, n_parts, 1, &lo, &hi);
   for (int oy0 = lo; oy0 < hi; oy0 += conv->im2col_rows) {
-    const int rows = MIN (conv->im2col_rows, hi - oy0);
-    const int N = rows * j->OW;
-    im2col (conv, j->x, j->Cg, j->H, j->W, j->OH, j->OW, oy0, rows, scratch);
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->M, N, j->K, 1.0f, conv->weights,
-                 j->K, scratch, N, 0.0f, j->y + (size_t) oy0 * j->OW, (int) j->P);
-    finish_block (j, 0, j->M, (size_t) oy0 * j->OW, (size_t) (oy0 + rows) * j->OW);
+    const int rows = MIN (conv->im2col_rows, hi - oy0), N = rows * j->OW;
+    for (int g = 0; g < conv->groups; g++) {
+      im2col (conv, j->x + (size_t) g * j->Cg * HW, j->Cg, j->H, j->W, j->OH, j->OW, oy0, rows,
+              unfolded);
+      run_gemm (j, g, unfolded, (size_t) N,
+                j->y + (size_t) g * j->Mg * j->P + (size_t) oy0 * j->OW, 0,
+                conv->gemm[g]->n_panels, 0, N, scratch);
+    }
   }
-}
-
-/* im2col (G = 1) on a short output (one band): unfolded once, then each
- * part multiplies its rows of the weights. */
-static void
-conv_im2col_channels_part (void *ctx, int part, int n_parts)
-{
-  const GemmConvJob *j = ctx;
-  int lo, hi;
-  fkp_nn_split (j->M, part, n_parts, 4, &lo, &hi);
-  if (hi <= lo)
-    return;
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, (int) j->P, j->K, 1.0f,
-               j->conv->weights + (size_t) lo * j->K, j->K, j->net->scratch, (int) j->P, 0.0f,
-               j->y + (size_t) lo * j->P, (int) j->P);
-  finish_block (j, lo, hi, 0, j->P);
-}
-
-/* Small feature maps on weights packed at load (run/packed-gemm.c): each
- * part takes whole panels of output channels. */
-static void
-conv_packed_part (void *ctx, int part, int n_parts)
-{
-  const GemmConvJob *j = ctx;
-  const ConvParams *conv = j->conv;
-  const float *B = conv->algo == CONV_IM2COL ? j->net->scratch : j->x;
-  float *bpack = j->net->scratch + (size_t) part * j->net->scratch_floats + conv->packed_b_offset;
-  int lo, hi;
-  if (j->P > FKP_NN_PACKED_MAX_N) {
-    /* Large: shares of the columns, in whole 16-column blocks. */
-    fkp_nn_split ((int) j->P, part, n_parts, 16, &lo, &hi);
-    if (hi <= lo)
-      return;
-    fkp_nn_packed_gemm_columns (conv->packed, j->M, j->K, B, (int) j->P, j->y, lo, hi, bpack);
-    finish_block (j, 0, j->M, (size_t) lo, (size_t) hi);
-    return;
-  }
-  fkp_nn_split (fkp_nn_packed_panels (j->M), part, n_parts, 1, &lo, &hi);
-  if (hi <= lo)
-    return;
-  fkp_nn_packed_gemm (conv->packed, j->M, j->K, B, (int) j->P, j->y, lo, hi, bpack);
-  finish_block (j, lo * FKP_NN_PANEL_ROWS, MIN (j->M, hi * FKP_NN_PANEL_ROWS), 0, j->P);
 }
 
 /* Below this many multiply-accumulates one thread does the whole step. */
@@ -443,58 +461,29 @@ fkp_nn_run_conv (FkpNet *net, const Step *step)
   const int C = (int) X->shape.dims[1], H = (int) X->shape.dims[2], W = (int) X->shape.dims[3];
   const int M = (int) Y->shape.dims[1], OH = (int) Y->shape.dims[2], OW = (int) Y->shape.dims[3];
   const int G = conv->groups, Cg = C / G, Mg = M / G;
-  const int K = Cg * conv->kh * conv->kw;
-  const size_t P = (size_t) OH * OW, HW = (size_t) H * W;
+  const size_t P = (size_t) OH * OW;
 
   if (conv->algo == CONV_DIRECT) {
     conv_direct (net, conv, &step->act, x, H, W, y, M, OH, OW, Cg, Mg);
     return;   /* bias and activation already applied */
   }
-  const int parts = (int64_t) M * P * K >= CONV_SPLIT_MIN_MACS ? fkp_nn_threads (net) : 1;
-  if (conv->packed) {
-    GemmConvJob j = { net, conv, &step->act, x, y, H, W, M, OH, OW, Cg, K, P };
-    if (conv->algo == CONV_IM2COL)
-      im2col (conv, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
-    fkp_nn_parallel (net, parts, conv_packed_part, &j);
+  const int parts = step->macs >= CONV_SPLIT_MIN_MACS ? fkp_nn_threads (net) : 1;
+  GemmConvJob j = { net, conv, &step->act, x, y, H, W, OH, OW, Cg, Mg, P, NULL };
+  /* Several bands, or parts that each get enough rows of a large map:
+   * each part unfolds its own rows. */
+  if (conv->algo == CONV_IM2COL
+      && (G > 1 || OH > conv->im2col_rows
+          || (parts > 1 && P > COLUMN_SPLIT_MIN_N && OH >= 2 * parts))) {
+    fkp_nn_parallel (net, parts, conv_im2col_rows_part, &j);
     return;
   }
-  if (G == 1 && parts > 1) {
-    GemmConvJob j = { net, conv, &step->act, x, y, H, W, M, OH, OW, Cg, K, P };
-    if (conv->algo == CONV_GEMM_1X1)
-      fkp_nn_parallel (net, parts, conv_1x1_part, &j);
-    else if (OH > conv->im2col_rows || (OH >= 2 * parts && P / parts >= 64))
-      fkp_nn_parallel (net, parts, conv_im2col_rows_part, &j);
-    else {
-      im2col (conv, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
-      fkp_nn_parallel (net, parts, conv_im2col_channels_part, &j);
-    }
-    return;
+  /* Otherwise the parts share B: a 1×1 conv's input, or a small map
+   * unfolded whole (one band) first. */
+  if (conv->algo == CONV_IM2COL) {
+    im2col (conv, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
+    j.unfolded = net->scratch;
   }
-  switch (conv->algo) {
-  case CONV_GEMM_1X1:
-    for (int g = 0; g < G; g++)
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, (int) P, Cg, 1.0f,
-                   conv->weights + (size_t) g * Mg * K, K, x + g * Cg * HW, (int) P, 0.0f,
-                   y + g * Mg * P, (int) P);
-    break;
-  case CONV_IM2COL:
-  default:
-    /* In bands of output rows, so the unfolded input (at most
-     * FKP_NN_IM2COL_FLOATS) stays in cache between im2col and sgemm. */
-    for (int g = 0; g < G; g++) {
-      const float *xg = x + g * Cg * HW;
-      for (int oy0 = 0; oy0 < OH; oy0 += conv->im2col_rows) {
-        const int rows = MIN (conv->im2col_rows, OH - oy0);
-        const int N = rows * OW;
-        im2col (conv, xg, Cg, H, W, OH, OW, oy0, rows, net->scratch);
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, Mg, N, K, 1.0f,
-                     conv->weights + (size_t) g * Mg * K, K, net->scratch, N, 0.0f,
-                     y + g * Mg * P + (size_t) oy0 * OW, (int) P);
-      }
-    }
-    break;
-  }
-  fkp_nn_apply_bias_activation (y, (size_t) M, P, conv->bias, &step->act);
+  fkp_nn_parallel (net, parts, conv_gemm_shared_part, &j);
 }
 
 void
@@ -502,14 +491,19 @@ fkp_nn_clear_conv (void *params)
 {
   ConvParams *conv = params;
   g_free (conv->weights);
-  g_free (conv->packed);
+  for (int g = 0; conv->gemm != NULL && g < conv->groups; g++)
+    fkp_sgemm_a_free (conv->gemm[g]);
+  g_free (conv->gemm);
   g_free (conv->bias);
 }
 
-int
-fkp_nn_conv_algo (const Step *s)
+const char *
+fkp_nn_conv_algo_name (const Step *s)
 {
-  return ((const ConvParams *) s->params)->algo;
+  static const char *const names[] = {
+    [CONV_GEMM_1X1] = "1x1", [CONV_IM2COL] = "im2col", [CONV_DIRECT] = "direct",
+  };
+  return names[((const ConvParams *) s->params)->algo];
 }
 
 /* ---- Load: the builder, BatchNorm folding, weight packing ----------------- */
@@ -602,7 +596,7 @@ fkp_nn_build_conv (Node *node, GError **error)
       return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: im2col buffer of %" G_GUINT64_FORMAT
                    " elements is too large", node->label, (guint64) cols);
     conv->im2col_rows = (int) rows;
-    L->net->scratch_floats = MAX (L->net->scratch_floats, (size_t) cols);
+    conv->unfolded_floats = (size_t) cols;
   }
   return step_output (node, s, &shape, DT_FLOAT, error);
 }
@@ -625,38 +619,29 @@ fkp_nn_conv_fold_batchnorm (Step *s, const Step *batchnorm, int64_t in_channels,
   }
 }
 
-/* GEMM convolutions on small feature maps get their weights packed for
- * run/packed-gemm.c, once all folding into them is done.  They are then
- * unfolded whole (one im2col band) and each thread's scratch area also
- * holds the packed copy of the feature map. */
+/* The weights of the GEMM convolutions packed for the sgemm (one matrix
+ * per group), once all folding into them is done; the unpacked copy is
+ * freed.  Each thread's scratch area then holds an im2col band and the
+ * sgemm's packed block of the input. */
 gboolean
 fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *scratch_floats,
                   GError **error)
 {
   ConvParams *conv = s->params;
-  if (conv->groups != 1 || conv->algo == CONV_DIRECT || !conv->weights)
+  if (conv->algo == CONV_DIRECT)
     return TRUE;
-  const FkpShape *y = &output->shape;
-  const FkpShape *x = &input->shape;
-  const int64_t M = y->dims[1], P = y->dims[2] * y->dims[3];
-  const int64_t K = x->dims[1] * conv->kh * conv->kw;
-  /* Small feature maps; or a 1×1 convolution whose weights fit in L2,
-   * run block of columns by block (the detector's pointwise convs). */
-  const gboolean by_columns = P > FKP_NN_PACKED_MAX_N;
-  if (P < 1 || M < 1
-      || (by_columns && (conv->algo != CONV_GEMM_1X1 || M * K > FKP_NN_PACKED_MAX_WEIGHTS)))
-    return TRUE;
-  conv->packed = g_try_malloc (fkp_nn_packed_floats ((int) M, (int) K) * sizeof (float));
-  if (!conv->packed)
-    return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: out of memory packing weights", s->label);
-  fkp_nn_pack_weights (conv->weights, (int) M, (int) K, conv->packed);
+  const int G = conv->groups, Mg = (int) output->shape.dims[1] / G;
+  const int K = (int) input->shape.dims[1] / G * conv->kh * conv->kw;
+  const int P = (int) (output->shape.dims[2] * output->shape.dims[3]);
+  conv->gemm = g_new0 (FkpSgemmA *, G);
+  for (int g = 0; g < G; g++) {
+    conv->gemm[g] = fkp_sgemm_a_new (fkp_sgemm_isa (), conv->weights + (size_t) g * Mg * K,
+                                     (size_t) K, Mg, K);
+    if (conv->gemm[g] == NULL)
+      return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: out of memory packing weights", s->label);
+    *scratch_floats = MAX (*scratch_floats,
+                           conv->unfolded_floats + fkp_sgemm_scratch_floats (conv->gemm[g], P));
+  }
   g_clear_pointer (&conv->weights, g_free);
-  const size_t unfolded = conv->algo == CONV_IM2COL ? (size_t) (K * P) : 0;
-  if (conv->algo == CONV_IM2COL)
-    conv->im2col_rows = (int) y->dims[2];
-  conv->packed_b_offset = unfolded;
-  *scratch_floats = MAX (*scratch_floats,
-                         unfolded + (by_columns ? (size_t) K * 16
-                                                : fkp_nn_packed_b_floats ((int) K, (int) P)));
   return TRUE;
 }

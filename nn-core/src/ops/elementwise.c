@@ -62,62 +62,13 @@ apply_activation (float *data, size_t n, const Activation *act)
   }
 }
 
-FKP_SIMD static void
-apply_bias_activation (float *data, size_t channels, size_t stride, size_t plane,
-                       const float *bias, const Activation *act)
-{
-  if (!bias && stride == plane) {
-    apply_activation (data, channels * plane, act);
-    return;
-  }
-  /* Bias in one pass, fused with the common activations. */
-  for (size_t c = 0; c < channels; c++) {
-    float *p = data + c * stride;
-    if (!bias) {
-      apply_activation (p, plane, act);
-      continue;
-    }
-    const float b = bias[c];
-    if (act->kind == ACT_RELU) {
-      for (size_t i = 0; i < plane; i++) {
-        const float v = p[i] + b;
-        p[i] = v > 0.0f ? v : 0.0f;
-      }
-    } else if (act->kind == ACT_LEAKY_RELU) {
-      const float alpha = act->alpha;
-      for (size_t i = 0; i < plane; i++) {
-        const float v = p[i] + b;
-        p[i] = (v > 0.0f ? v : 0.0f) + alpha * (v < 0.0f ? v : 0.0f);
-      }
-    } else {
-      for (size_t i = 0; i < plane; i++)
-        p[i] += b;
-      apply_activation (p, plane, act);
-    }
-  }
-}
-
-/* Plain entry points for the other kernels' epilogues: the SIMD clones stay
+/* The plain entry point for the other kernels' epilogues: the SIMD clones stay
  * file-local, which keeps their ifunc resolvers out of the library's
  * exported symbols. */
 void
 fkp_nn_apply_activation (float *data, size_t n, const Activation *act)
 {
   apply_activation (data, n, act);
-}
-
-void
-fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
-                              const Activation *act)
-{
-  apply_bias_activation (data, channels, plane, plane, bias, act);
-}
-
-void
-fkp_nn_apply_bias_activation_strided (float *data, size_t channels, size_t stride, size_t len,
-                                      const float *bias, const Activation *act)
-{
-  apply_bias_activation (data, channels, stride, len, bias, act);
 }
 
 void

@@ -91,12 +91,12 @@ void fkp_nn_clear_conv (void *params);
  * the conv's weights and bias; `in_channels` of the conv's input. */
 void fkp_nn_conv_fold_batchnorm (Step *conv, const Step *batchnorm, int64_t in_channels,
                                  int64_t out_channels);
-/* Weight packing for run/packed-gemm.c once fusion is done, where it pays;
- * raises *scratch_floats to what the packed kernel needs. */
+/* Packs the weights of a GEMM convolution for the sgemm once fusion is
+ * done; raises *scratch_floats to what each thread's scratch area needs. */
 gboolean fkp_nn_conv_pack (Step *conv, const Tensor *input, const Tensor *output,
                            size_t *scratch_floats, GError **error);
-/* The conv algorithm chosen at load (CONV_* in conv.c), for the profile. */
-int fkp_nn_conv_algo (const Step *conv);
+/* The conv algorithm chosen at load ("1x1", "im2col", "direct"), for the profile. */
+const char *fkp_nn_conv_algo_name (const Step *conv);
 
 /* window.c: kernel windows of Conv and the pools */
 typedef enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } AutoPad;
@@ -124,11 +124,6 @@ void fkp_nn_clear_batchnorm (void *params);
 /* The per-channel y = x * scale[c] + shift[c] a BatchNormalization step computes. */
 void fkp_nn_batchnorm_affine (const Step *batchnorm, const float **scale, const float **shift);
 void fkp_nn_apply_activation (float *data, size_t n, const Activation *act);
-void fkp_nn_apply_bias_activation (float *data, size_t channels, size_t plane, const float *bias,
-                                   const Activation *act);
-/* The same on `len` values per channel, channel c starting at data + c * stride. */
-void fkp_nn_apply_bias_activation_strided (float *data, size_t channels, size_t stride, size_t len,
-                                           const float *bias, const Activation *act);
 
 /* binary.c: Add, Sub, Mul, Div with broadcasting */
 typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } BinaryKind;

@@ -5,7 +5,14 @@
  * of the landmark network's GEMMs are below its threshold, so two threads ran
  * barely faster than one.  Here each run of a step is cut into parts, one per
  * thread, and OpenBLAS is kept single-threaded: a net with N threads owns N-1
- * workers, which sleep on a condition variable between steps. */
+ * workers, which sleep on a condition variable between steps.
+ *
+ * Parts are claimed, not assigned: the caller and the workers take the next
+ * unclaimed part until none is left, and the caller waits only for parts
+ * under way.  A worker that the OS has not scheduled yet (another process
+ * on its core) then costs nothing: the caller runs its part.  With fixed
+ * parts every step waited for it, and two threads on a busy machine ran at
+ * half the speed of one. */
 #include "nn-private.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -25,25 +32,44 @@ struct _FkpNnPool {
   GMutex lock;
   GCond wake, done;
   gint generation;             /* bumped for each job (atomic; wraps) */
-  gint pending;                /* parts not finished yet (atomic) */
+  gint pending;                /* parts of the job not finished yet (atomic) */
   gint quit;
   FkpNnTask task;
   void *ctx;
   int n_parts;
+  /* Parts are numbered by tickets that only grow (and wrap): the job's parts
+   * are tickets [first_ticket, first_ticket + n_parts), next_ticket the
+   * next unclaimed one (atomic).  A worker late for an old job finds its
+   * tickets all taken and claims nothing of the new one. */
+  guint first_ticket;
+  gint next_ticket;
 };
 
-typedef struct {
-  FkpNnPool *pool;
-  int index;                   /* 1 … n_threads - 1 */
-} WorkerArgs;
+/* Claims and runs parts of the job that starts at `first` until none is
+ * left. */
+static void
+run_parts (FkpNnPool *pool, FkpNnTask task, void *ctx, int n_parts, guint first)
+{
+  for (;;) {
+    const gint ticket = g_atomic_int_get (&pool->next_ticket);
+    const guint part = (guint) ticket - first;
+    if (part >= (guint) n_parts)
+      return;
+    if (!g_atomic_int_compare_and_exchange (&pool->next_ticket, ticket, (gint) ((guint) ticket + 1)))
+      continue;
+    task (ctx, (int) part, n_parts);
+    if (g_atomic_int_dec_and_test (&pool->pending)) {
+      g_mutex_lock (&pool->lock);
+      g_cond_signal (&pool->done);
+      g_mutex_unlock (&pool->lock);
+    }
+  }
+}
 
 static gpointer
 worker_main (gpointer data)
 {
-  WorkerArgs *args = data;
-  FkpNnPool *pool = args->pool;
-  const int index = args->index;
-  g_free (args);
+  FkpNnPool *pool = data;
   gint seen = 0;
   for (;;) {
     /* Steps follow each other within microseconds during a run: poll for
@@ -63,14 +89,9 @@ worker_main (gpointer data)
     FkpNnTask task = pool->task;
     void *ctx = pool->ctx;
     const int n_parts = pool->n_parts;
+    const guint first = pool->first_ticket;
     g_mutex_unlock (&pool->lock);
-    if (index < n_parts)
-      task (ctx, index, n_parts);
-    if (g_atomic_int_dec_and_test (&pool->pending)) {
-      g_mutex_lock (&pool->lock);
-      g_cond_signal (&pool->done);
-      g_mutex_unlock (&pool->lock);
-    }
+    run_parts (pool, task, ctx, n_parts, first);
   }
   g_mutex_unlock (&pool->lock);
   return NULL;
@@ -86,15 +107,10 @@ fkp_nn_pool_new (int n_threads)
   g_cond_init (&pool->done);
   pool->workers = g_new0 (GThread *, MAX (n_threads, 1));
   for (int i = 1; i < n_threads; i++) {
-    WorkerArgs *args = g_new (WorkerArgs, 1);
-    args->pool = pool;
-    args->index = i;
     /* A thread that cannot start leaves a smaller pool, not a failed run. */
-    GThread *t = g_thread_try_new ("facekp-nn", worker_main, args, NULL);
-    if (t == NULL) {
-      g_free (args);
+    GThread *t = g_thread_try_new ("facekp-nn", worker_main, pool, NULL);
+    if (t == NULL)
       break;
-    }
     pool->workers[pool->n_threads++] = t;
   }
   return pool;
@@ -137,11 +153,13 @@ fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx)
   pool->task = task;
   pool->ctx = ctx;
   pool->n_parts = n_parts;
-  g_atomic_int_set (&pool->pending, pool->n_threads - 1);
+  const guint first = (guint) g_atomic_int_get (&pool->next_ticket);
+  pool->first_ticket = first;
+  g_atomic_int_set (&pool->pending, n_parts);
   g_atomic_int_inc (&pool->generation);
   g_cond_broadcast (&pool->wake);
   g_mutex_unlock (&pool->lock);
-  task (ctx, 0, n_parts);
+  run_parts (pool, task, ctx, n_parts, first);
   for (int spin = 0; spin < SPIN_POLLS && g_atomic_int_get (&pool->pending) > 0; spin++)
     spin_pause ();
   if (g_atomic_int_get (&pool->pending) > 0) {

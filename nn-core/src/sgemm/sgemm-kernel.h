@@ -8,6 +8,7 @@
 enum {
   FKP_SGEMM_TILE_ACCUMULATE = 1 << 0,  /* add to C (a later block of K) instead of overwriting */
   FKP_SGEMM_TILE_RELU = 1 << 1,        /* max (0, ·) before the store (the last block of K) */
+  FKP_SGEMM_TILE_LEAKY = 1 << 2,       /* x < 0: slope · x, before the store (the last block of K) */
 };
 
 /* c[r][j] (+)= Σ_k a[k·MR + r] · b[k·ldb + j] (+ bias[r]) for r < rows ≤ MR
@@ -16,10 +17,11 @@ enum {
  * packed, zero-padded panel of B (ldb = width) or, when every column of the
  * tile is inside B, B itself (ldb its row stride).  Nothing of C outside
  * rows×cols is read or written.  `bias` (rows values, or NULL) is only
- * given with the first block of K. */
+ * given with the first block of K; `slope` is read with
+ * FKP_SGEMM_TILE_LEAKY only. */
 typedef void (*FkpSgemmTileFunc) (int kc, const float *a, const float *b, size_t ldb, float *c,
                                   size_t ldc, int rows, int cols, const float *bias,
-                                  unsigned flags);
+                                  unsigned flags, float slope);
 
 /* The most columns a column tile takes. */
 #define FKP_SGEMM_COLUMN_TILE_MAX 4

@@ -50,10 +50,10 @@ typedef float UnalignedVec __attribute__ ((vector_size (VEC_LANES * 4), aligned 
 #if defined(FKP_SGEMM_BUILD_AVX512)
 
 /* Finishes a vector of a row of the tile, of which `cols` (any int) are
- * inside C: adds C or the bias, applies ReLU, stores under a mask (fast on
- * the CPUs that have AVX-512). */
+ * inside C: adds C or the bias, applies ReLU or LeakyRelu, stores under a
+ * mask (fast on the CPUs that have AVX-512). */
 static inline void
-finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
+finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags, float slope)
 {
   if (cols <= 0)
     return;
@@ -65,15 +65,19 @@ finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
     x = _mm512_add_ps (x, _mm512_set1_ps (*bias_r));
   if (flags & FKP_SGEMM_TILE_RELU)
     x = _mm512_max_ps (x, _mm512_setzero_ps ());
+  else if (flags & FKP_SGEMM_TILE_LEAKY)
+    x = _mm512_mask_mul_ps (x, _mm512_cmp_ps_mask (x, _mm512_setzero_ps (), _CMP_LT_OQ), x,
+                            _mm512_set1_ps (slope));
   _mm512_mask_storeu_ps (dst, mask, x);
 }
 
 #elif defined(FKP_SGEMM_BUILD_GENERIC)
 
 /* Finishes a vector of a row of the tile, of which `cols` (any int) are
- * inside C: adds C or the bias, applies ReLU, stores; lane by lane. */
+ * inside C: adds C or the bias, applies ReLU or LeakyRelu, stores; lane by
+ * lane. */
 static inline void
-finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
+finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags, float slope)
 {
   for (int j = 0; j < cols && j < VEC_LANES; j++) {
     float x = v[j];
@@ -83,6 +87,8 @@ finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
       x += *bias_r;
     if ((flags & FKP_SGEMM_TILE_RELU) && !(x > 0.0f))
       x = 0.0f;
+    else if ((flags & FKP_SGEMM_TILE_LEAKY) && x < 0.0f)
+      x *= slope;
     dst[j] = x;
   }
 }
@@ -110,9 +116,9 @@ store_partial (float *dst, __m256 v, int cols)
 }
 
 /* Finishes a vector of a row of the tile, of which `cols` (any int) are
- * inside C: adds C or the bias, applies ReLU, stores. */
+ * inside C: adds C or the bias, applies ReLU or LeakyRelu, stores. */
 static inline void
-finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
+finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags, float slope)
 {
   if (cols <= 0)
     return;
@@ -125,6 +131,9 @@ finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags)
     x = _mm256_add_ps (x, _mm256_broadcast_ss (bias_r));
   if (flags & FKP_SGEMM_TILE_RELU)
     x = _mm256_max_ps (x, _mm256_setzero_ps ());
+  else if (flags & FKP_SGEMM_TILE_LEAKY)
+    x = _mm256_blendv_ps (x, _mm256_mul_ps (x, _mm256_set1_ps (slope)),
+                          _mm256_cmp_ps (x, _mm256_setzero_ps (), _CMP_LT_OQ));
   if (cols >= 8)
     _mm256_storeu_ps (dst, x);
   else
@@ -154,7 +163,7 @@ prefetch_c (const float *c, size_t ldc, int rows)
  * loops unroll and the accumulators stay in registers. */
 ALWAYS_INLINE void
 tile_wide (const int R, int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
-           int rows, int cols, const float *bias, unsigned flags)
+           int rows, int cols, const float *bias, unsigned flags, float slope)
 {
   Vec acc[MAIN_ROWS][2];
   prefetch_c (c, ldc, rows);
@@ -176,8 +185,8 @@ tile_wide (const int R, int kc, const float *a, const float *b, size_t ldb, floa
     if (r >= rows)
       break;
     const float *bias_r = bias != NULL ? bias + r : NULL;
-    finish_vector (c + r * ldc, acc[r][0], cols, bias_r, flags);
-    finish_vector (c + r * ldc + VEC_LANES, acc[r][1], cols - VEC_LANES, bias_r, flags);
+    finish_vector (c + r * ldc, acc[r][0], cols, bias_r, flags, slope);
+    finish_vector (c + r * ldc + VEC_LANES, acc[r][1], cols - VEC_LANES, bias_r, flags, slope);
   }
 }
 
@@ -186,7 +195,7 @@ tile_wide (const int R, int kc, const float *a, const float *b, size_t ldb, floa
  * accumulators, summed at the end. */
 ALWAYS_INLINE void
 tile_narrow (const int R, int kc, const float *a, const float *b, size_t ldb, float *c,
-             size_t ldc, int rows, int cols, const float *bias, unsigned flags)
+             size_t ldc, int rows, int cols, const float *bias, unsigned flags, float slope)
 {
   Vec even[MAIN_ROWS], odd[MAIN_ROWS];
   prefetch_c (c, ldc, rows);
@@ -214,7 +223,8 @@ tile_narrow (const int R, int kc, const float *a, const float *b, size_t ldb, fl
   for (int r = 0; r < R; r++) {
     if (r >= rows)
       break;
-    finish_vector (c + r * ldc, even[r] + odd[r], cols, bias != NULL ? bias + r : NULL, flags);
+    finish_vector (c + r * ldc, even[r] + odd[r], cols, bias != NULL ? bias + r : NULL, flags,
+                   slope);
   }
 }
 
@@ -227,7 +237,8 @@ tile_narrow (const int R, int kc, const float *a, const float *b, size_t ldb, fl
  * cover the FMA latency. */
 ALWAYS_INLINE void
 tile_columns (const int R, const int C, int kc, const float *a, const float *b, size_t ldb,
-              float *c, size_t ldc, int rows, int cols, const float *bias, unsigned flags)
+              float *c, size_t ldc, int rows, int cols, const float *bias, unsigned flags,
+              float slope)
 {
   /* steps of k in flight: 8 accumulators at most, with 16 vector registers */
   const int S = C >= 4 ? 2 : 4;
@@ -269,6 +280,8 @@ tile_columns (const int R, const int C, int kc, const float *a, const float *b, 
         v += bias[r];
       if ((flags & FKP_SGEMM_TILE_RELU) && !(v > 0.0f))
         v = 0.0f;
+      else if ((flags & FKP_SGEMM_TILE_LEAKY) && v < 0.0f)
+        v *= slope;
       *dst = v;
     }
 }
@@ -276,9 +289,9 @@ tile_columns (const int R, const int C, int kc, const float *a, const float *b, 
 #define DEFINE_COLUMN_TILE(name, R, C)                                                            \
   static void                                                                                     \
   name (int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int rows,      \
-        int cols, const float *bias, unsigned flags)                                              \
+        int cols, const float *bias, unsigned flags, float slope)                                 \
   {                                                                                               \
-    tile_columns (R, C, kc, a, b, ldb, c, ldc, rows, cols, bias, flags);                          \
+    tile_columns (R, C, kc, a, b, ldb, c, ldc, rows, cols, bias, flags, slope);                   \
   }
 
 /* a panel's column must fit a vector */
@@ -297,9 +310,9 @@ DEFINE_COLUMN_TILE (short_4col, SHORT_ROWS, 4)
 #define DEFINE_TILE(name, body, R)                                                                \
   static void                                                                                     \
   name (int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int rows,      \
-        int cols, const float *bias, unsigned flags)                                              \
+        int cols, const float *bias, unsigned flags, float slope)                                 \
   {                                                                                               \
-    body (R, kc, a, b, ldb, c, ldc, rows, cols, bias, flags);                                     \
+    body (R, kc, a, b, ldb, c, ldc, rows, cols, bias, flags, slope);                              \
   }
 
 DEFINE_TILE (main_wide, tile_wide, MAIN_ROWS)

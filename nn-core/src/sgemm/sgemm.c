@@ -13,6 +13,7 @@
 
 #include <glib.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Above this many rows the main tile's better ratio of FMAs to loads wins
@@ -131,7 +132,14 @@ fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K)
   a->panel_rows = mr;
   a->n_panels = (M + mr - 1) / mr;
   const size_t n_floats = (size_t) a->n_panels * mr * K;
-  a->panels = g_aligned_alloc (n_floats + FKP_SGEMM_A_PAD_FLOATS, sizeof (float), 64);
+  /* C11's aligned_alloc wants a multiple of the alignment; NULL when the
+   * memory is not there, which the loader reports rather than abort. */
+  const size_t bytes = ((n_floats + FKP_SGEMM_A_PAD_FLOATS) * sizeof (float) + 63) / 64 * 64;
+  a->panels = aligned_alloc (64, bytes);
+  if (a->panels == NULL) {
+    g_free (a);
+    return NULL;
+  }
   memset (a->panels + n_floats, 0, FKP_SGEMM_A_PAD_FLOATS * sizeof (float));
   for (int p = 0; p < a->n_panels; p++) {
     float *panel = a->panels + (size_t) p * K * mr;
@@ -148,8 +156,14 @@ void
 fkp_sgemm_a_free (FkpSgemmA *a)
 {
   if (a != NULL)
-    g_aligned_free (a->panels);
+    free (a->panels);
   g_free (a);
+}
+
+int
+fkp_sgemm_tile_cols (const FkpSgemmA *a)
+{
+  return kernel_for (a->isa)->tile_cols;
 }
 
 /* K in blocks of near-equal length, at most block_k, so that K = KC + 1
@@ -262,6 +276,10 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
   const int panels_per_block = MAX (1, kern->block_rows / mr);
   const float *bias = epilogue != NULL ? epilogue->bias : NULL;
   const bool relu = epilogue != NULL && epilogue->relu;
+  const unsigned activation = !relu ? 0
+                              : epilogue->negative_slope != 0.0f ? FKP_SGEMM_TILE_LEAKY
+                              : FKP_SGEMM_TILE_RELU;
+  const float slope = relu ? epilogue->negative_slope : 0.0f;
   float *bpack = (float *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
   /* Few rows use each panel of B only a few times: packing it would cost
    * about as much as the tiles that read it (a third of the time at 16
@@ -282,7 +300,7 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
     for (int k0 = 0; k0 < K; k0 += kc_max) {
       const int kc = MIN (kc_max, K - k0);
       const unsigned flags = (k0 > 0 ? FKP_SGEMM_TILE_ACCUMULATE : 0)
-                             | (relu && k0 + kc == K ? FKP_SGEMM_TILE_RELU : 0);
+                             | (k0 + kc == K ? activation : 0);
       const float *b_block = B + (size_t) k0 * ldb + n0;
       /* in place: only the partial last panel is packed (zero padding) */
       const int packed_from = in_place ? nc / nr * nr : 0;
@@ -303,7 +321,7 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
             const int row = p * mr, rows = MIN (mr, a->M - row);
             const float *tile_bias = bias != NULL && k0 == 0 ? bias + row : NULL;
             float *c = C + (size_t) row * ldc + n0 + j;
-            tile (kc, ap, bp, b_stride, c, ldc, rows, cols, tile_bias, flags);
+            tile (kc, ap, bp, b_stride, c, ldc, rows, cols, tile_bias, flags, slope);
           }
         }
       }

@@ -47,8 +47,9 @@ typedef struct {
 } FkpSgemmA;
 
 /* Packs row-major A (row r at A + r·lda) for `isa`; free with
- * fkp_sgemm_a_free.  Costs n_panels · panel_rows · K + 16 floats: at most
- * panel_rows - 1 rows (and 64 bytes) more than A itself.  The panel height
+ * fkp_sgemm_a_free.  NULL when the memory cannot be had.  Costs n_panels ·
+ * panel_rows · K + 16 floats: at most panel_rows - 1 rows (and 64 bytes)
+ * more than A itself.  The panel height
  * depends on the ISA and on M (a shorter tile for M ≤ 48 where it pads
  * less). */
 FkpSgemmA *fkp_sgemm_a_new (FkpSgemmIsa isa, const float *A, size_t lda, int M, int K);
@@ -59,9 +60,14 @@ void fkp_sgemm_a_free (FkpSgemmA *a);
  * it.  Each concurrent caller needs its own. */
 size_t fkp_sgemm_scratch_floats (const FkpSgemmA *a, int cols);
 
+/* Columns of C one register tile computes: column ranges in multiples of
+ * it leave no partial tile inside a range. */
+int fkp_sgemm_tile_cols (const FkpSgemmA *a);
+
 typedef struct {
   const float *bias;           /* M values added to the rows of C, or NULL */
-  bool relu;                   /* then max (0, ·) */
+  bool relu;                   /* then max (0, ·); or LeakyRelu where: */
+  float negative_slope;        /* ≠ 0: x < 0 becomes negative_slope · x instead of 0 */
 } FkpSgemmEpilogue;
 
 /* C = A·B (+ epilogue) for the rows of panels [panel_lo, panel_hi) of `a`
@@ -74,5 +80,11 @@ typedef struct {
 void fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t ldc,
                     const FkpSgemmEpilogue *epilogue, int panel_lo, int panel_hi,
                     int col_lo, int col_hi, float *scratch);
+
+/* The core's multiply-add peak for `isa` in GFLOP/s, measured: the best of
+ * many short runs of independent chains of vector FMAs (multiplies and adds
+ * for the generic path) on registers.  Takes about 0.2 s; for benchmarks
+ * and the profile, which compare the kernels' speed with it. */
+double fkp_sgemm_peak_gflops (FkpSgemmIsa isa);
 
 #endif
