@@ -533,6 +533,12 @@ fkp_tracker_begin_frame (FkpTracker *tracker)
     g_array_index (tracker->work, Track, i).restarted = FALSE;
 }
 
+guint
+fkp_tracker_n_tracks (const FkpTracker *tracker)
+{
+  return tracker->work->len;
+}
+
 gboolean
 fkp_tracker_wants_detection (const FkpTracker *tracker)
 {
