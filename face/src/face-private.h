@@ -213,6 +213,9 @@ void fkp_tracker_restart_smoothing (FkpTracker *tracker);
 void fkp_tracker_begin_frame (FkpTracker *tracker);
 /* Tracks in the frame being built. */
 guint fkp_tracker_n_tracks (const FkpTracker *tracker);
+/* Remembers where every track is as the detector sees this frame (before
+ * the tracks step on it), for boxes that join some frames later. */
+void fkp_tracker_mark_detection_frame (FkpTracker *tracker);
 /* Whether this frame needs the detector whatever the interval: there is no
  * track, or one jumped, drifted, changed look or was missed. */
 gboolean fkp_tracker_wants_detection (const FkpTracker *tracker);
@@ -224,10 +227,15 @@ gboolean fkp_tracker_step_all (FkpTracker *tracker, const FkpFaceSampler *s, GEr
 /* Continues the tracks with this frame's landmark boxes (sorted in place,
  * larger first): matched tracks step from their points or restart from
  * their box, boxes scoring >= start_min_score start tracks while there is
- * room, unmatched tracks count a miss (or end at once when drop_unmatched). */
+ * room, unmatched tracks count a miss (or end at once when drop_unmatched).
+ * With from_marked_frame the boxes were seen on the frame of the last
+ * fkp_tracker_mark_detection_frame: they are matched against where the
+ * tracks were then, as on that frame, and a track that follows its face and
+ * restarts from its box takes the box moved as its points moved since. */
 gboolean fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s,
                                 FkpFaceDetection *boxes, size_t n_boxes, float start_min_score,
-                                gboolean drop_unmatched, GError **error);
+                                gboolean drop_unmatched, gboolean from_marked_frame,
+                                GError **error);
 /* The whole frame is one face crop: one track, predicted from it. */
 gboolean fkp_tracker_full_frame (FkpTracker *tracker, const FkpFaceSampler *s, GError **error);
 /* Keeps the frame: drops tracks that left the frame and duplicates (except

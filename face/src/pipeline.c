@@ -410,10 +410,11 @@ start_threshold (const FkpFacePipeline *p)
                                          : fkp_face_detector_default_threshold (p->detector);
 }
 
-/* The detector's boxes, as landmark boxes, continue the tracks on this frame. */
+/* The detector's boxes, as landmark boxes, continue the tracks on this
+ * frame; from_marked_frame: they were seen on the frame the run started on. */
 static gboolean
 associate_detections (FkpFacePipeline *p, const FkpFaceSampler *s, float start,
-                      GError **error)
+                      gboolean from_marked_frame, GError **error)
 {
   FkpFaceDetection *dets = (FkpFaceDetection *) (void *) p->dets->data;
   for (guint i = 0; i < p->dets->len; i++) {
@@ -421,7 +422,8 @@ associate_detections (FkpFacePipeline *p, const FkpFaceSampler *s, float start,
     fkp_face_detector_landmark_box (p->detector, &dets[i].box, &lm);
     dets[i].box = lm;
   }
-  return fkp_tracker_associate (p->tracker, s, dets, p->dets->len, start, FALSE, error);
+  return fkp_tracker_associate (p->tracker, s, dets, p->dets->len, start, FALSE,
+                                from_marked_frame, error);
 }
 
 /* The detector on this frame, on this thread: the frame waits for it. */
@@ -439,7 +441,7 @@ detect_now (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
   p->n_detector_runs++;
   p->frames_since_detect = 0;
   p->detection_forced = FALSE;
-  return associate_detections (p, s, start, error);
+  return associate_detections (p, s, start, FALSE, error);
 }
 
 /* The detector on a copy of this frame, on the worker, while this frame and
@@ -458,6 +460,7 @@ detect_in_background (FkpFacePipeline *p, const FkpFaceSampler *s, GError **erro
     return FALSE;
   p->detection_in_flight = TRUE;
   share_threads (p);
+  fkp_tracker_mark_detection_frame (p->tracker);
   p->detection_join_frame = p->frames_since_reset + (uint64_t) p->opts.detect_latency;
   p->detection_width = s->width;
   p->detection_height = s->height;
@@ -480,7 +483,7 @@ join_detection (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
   if (!fkp_detect_worker_collect (p->worker, p->dets, error))
     return FALSE;
   p->frames_since_detect++;
-  return associate_detections (p, s, p->detection_start_threshold, error);
+  return associate_detections (p, s, p->detection_start_threshold, TRUE, error);
 }
 
 /* Between detector runs (every detect_interval frames, or sooner when a
@@ -537,7 +540,7 @@ process_upstream (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceBox 
     g_array_append_val (p->dets, d);
   }
   return fkp_tracker_associate (p->tracker, s, (FkpFaceDetection *) (void *) p->dets->data,
-                                p->dets->len, 0.0f, TRUE, error);
+                                p->dets->len, 0.0f, TRUE, FALSE, error);
 }
 
 FKP_PUBLIC gboolean
