@@ -1,36 +1,34 @@
 /* The detector worker: one thread that runs the face detector on a copy of
- * a frame while the streaming thread goes on tracking.  The pipeline
- * decides when a run starts and at which frame its boxes join
- * (pipeline.c, docs/face-pipeline.md "Detection off the streaming
- * thread"); this file only moves one run at a time to the thread and back.
+ * a frame while the caller goes on tracking.  The pipeline decides when a
+ * run starts and at which frame its boxes join (pipeline.c,
+ * docs/face-pipeline.md "Detection off the caller's thread"); this file
+ * only moves one run at a time to the thread and its result back.
  *
  * The detector (its net, its scratch rows) belongs to the worker from
- * fkp_detect_worker_submit until the run is over; the caller waits with
- * fkp_detect_worker_wait_idle before it runs the detector itself. */
+ * fkp_detect_worker_submit until the run has ended; the caller that wants
+ * to run it itself first calls fkp_detect_worker_drop (worker, TRUE). */
 #include "face-private.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 typedef enum {
   WORKER_IDLE,      /* no run: the detector is free */
   WORKER_BUSY,      /* a run is queued or running: the detector is the thread's */
-  WORKER_DONE,      /* the run is over, its result waits to be collected */
+  WORKER_DONE,      /* the run has ended, its result waits to be collected */
 } WorkerState;
 
 struct _FkpDetectWorker {
   FkpFaceDetector *detector;      /* the pipeline's */
-  GThread *thread;                /* started at the first submit */
+  GThreadPool *thread;            /* one thread, made at the first submit */
   GMutex lock;
-  GCond changed;                  /* state or quit changed */
-  gboolean quit;
+  GCond changed;                  /* state, cancelled or collecting changed */
   WorkerState state;
-  gboolean cancelled;             /* the run in progress is dropped when it ends */
+  gboolean cancelled;             /* the run under way is dropped when it ends */
+  gboolean collecting;            /* collect waits for the run */
+  uint64_t n_waits;               /* collects that found the run still going */
   guint test_delay_ms;            /* tests: sleep up to this long before each run */
   gboolean test_hold;             /* tests: start each run only once it is collected */
   guint test_failures;            /* tests: this many next runs fail */
-  gboolean collecting;            /* collect waits for the run */
-  uint64_t n_waits;               /* collects that found the run still going */
 
   /* The run: written by submit while idle, read by the thread while busy. */
   uint8_t *pixels;                /* the frame's rows, packed */
@@ -45,51 +43,40 @@ struct _FkpDetectWorker {
   GError *error;
 };
 
-static gpointer
-worker_main (gpointer data)
+/* The thread's one task: the run submitted last. */
+static void
+run_detector (gpointer task, gpointer data)
 {
   FkpDetectWorker *w = data;
+  (void) task;
   g_mutex_lock (&w->lock);
-  for (;;) {
-    while (!w->quit && w->state != WORKER_BUSY)
-      g_cond_wait (&w->changed, &w->lock);
-    if (w->quit)
-      break;
-    while (w->test_hold && !w->collecting && !w->cancelled && !w->quit)
-      g_cond_wait (&w->changed, &w->lock);
-    if (w->quit)
-      break;
-    if (w->cancelled) {
-      w->state = WORKER_IDLE;
-      w->cancelled = FALSE;
-      g_cond_broadcast (&w->changed);
-      continue;
-    }
-    guint delay_ms = w->test_delay_ms;
-    gboolean fail = w->test_failures > 0;
-    w->test_failures -= fail;
-    g_mutex_unlock (&w->lock);
-
-    if (delay_ms > 0)
-      g_usleep ((gulong) g_random_int_range (0, (gint32) delay_ms + 1) * 1000);
-    g_array_set_size (w->detections, 0);
-    g_clear_error (&w->error);
-    fkp_face_detector_set_threads (w->detector, w->threads);
-    if (fail)
-      g_set_error (&w->error, FKP_FACE_ERROR, FKP_FACE_ERROR_INFERENCE,
-                   "detector run failed on purpose (test hook)");
-    else
-      fkp_face_detector_detect (w->detector, &w->sampler, w->threshold, w->min_size,
-                                w->detections, &w->error);
-
-    g_mutex_lock (&w->lock);
-    /* A cancelled run is nobody's: the worker is free at once. */
-    w->state = w->cancelled ? WORKER_IDLE : WORKER_DONE;
-    w->cancelled = FALSE;
-    g_cond_broadcast (&w->changed);
-  }
+  while (w->test_hold && !w->collecting && !w->cancelled)
+    g_cond_wait (&w->changed, &w->lock);
+  gboolean skip = w->cancelled;
+  guint delay_ms = w->test_delay_ms;
+  gboolean fail = !skip && w->test_failures > 0;
+  w->test_failures -= fail;
   g_mutex_unlock (&w->lock);
-  return NULL;
+
+  g_array_set_size (w->detections, 0);
+  g_clear_error (&w->error);
+  if (delay_ms > 0 && !skip)
+    g_usleep ((gulong) g_random_int_range (0, (gint32) delay_ms + 1) * 1000);
+  if (fail)
+    g_set_error (&w->error, FKP_FACE_ERROR, FKP_FACE_ERROR_INFERENCE,
+                 "detector run failed on purpose (test hook)");
+  else if (!skip) {
+    fkp_face_detector_set_threads (w->detector, w->threads);
+    fkp_face_detector_detect (w->detector, &w->sampler, w->threshold, w->min_size,
+                              w->detections, &w->error);
+  }
+
+  g_mutex_lock (&w->lock);
+  /* A dropped run is nobody's: the detector is free at once. */
+  w->state = w->cancelled ? WORKER_IDLE : WORKER_DONE;
+  w->cancelled = FALSE;
+  g_cond_broadcast (&w->changed);
+  g_mutex_unlock (&w->lock);
 }
 
 FkpDetectWorker *
@@ -113,13 +100,9 @@ fkp_detect_worker_free (FkpDetectWorker *w)
 {
   if (w == NULL)
     return;
-  if (w->thread != NULL) {
-    g_mutex_lock (&w->lock);
-    w->quit = TRUE;
-    g_cond_broadcast (&w->changed);
-    g_mutex_unlock (&w->lock);
-    g_thread_join (w->thread);   /* after the run in progress, if any */
-  }
+  fkp_detect_worker_drop (w, FALSE);
+  if (w->thread != NULL)
+    g_thread_pool_free (w->thread, FALSE, TRUE);   /* waits for the run under way */
   g_mutex_clear (&w->lock);
   g_cond_clear (&w->changed);
   g_free (w->pixels);
@@ -142,8 +125,6 @@ fkp_detect_worker_set_test_hooks (FkpDetectWorker *w, guint max_delay_ms,
 uint64_t
 fkp_detect_worker_get_waits (FkpDetectWorker *w)
 {
-  if (w == NULL)
-    return 0;
   g_mutex_lock (&w->lock);
   uint64_t n = w->n_waits;
   g_mutex_unlock (&w->lock);
@@ -151,27 +132,18 @@ fkp_detect_worker_get_waits (FkpDetectWorker *w)
 }
 
 void
-fkp_detect_worker_wait_idle (FkpDetectWorker *w)
-{
-  if (w == NULL)
-    return;
-  g_mutex_lock (&w->lock);
-  while (w->state == WORKER_BUSY)
-    g_cond_wait (&w->changed, &w->lock);
-  g_mutex_unlock (&w->lock);
-}
-
-void
-fkp_detect_worker_cancel (FkpDetectWorker *w)
+fkp_detect_worker_drop (FkpDetectWorker *w, gboolean wait)
 {
   if (w == NULL)
     return;
   g_mutex_lock (&w->lock);
   if (w->state == WORKER_BUSY)
-    w->cancelled = TRUE;        /* a detector run cannot be stopped half way */
+    w->cancelled = TRUE;        /* a net run cannot stop half way: it ends unseen */
   else
-    w->state = WORKER_IDLE;     /* a finished result is dropped */
+    w->state = WORKER_IDLE;     /* a finished result is forgotten */
   g_cond_broadcast (&w->changed);
+  while (wait && w->state == WORKER_BUSY)
+    g_cond_wait (&w->changed, &w->lock);
   g_mutex_unlock (&w->lock);
 }
 
@@ -179,10 +151,9 @@ gboolean
 fkp_detect_worker_submit (FkpDetectWorker *w, const FkpFaceSampler *s, float threshold,
                           int min_size, int threads, GError **error)
 {
-  fkp_detect_worker_cancel (w);
-  fkp_detect_worker_wait_idle (w);
+  fkp_detect_worker_drop (w, TRUE);
   if (w->thread == NULL) {
-    w->thread = g_thread_try_new ("facekp-detect", worker_main, w, error);
+    w->thread = g_thread_pool_new (run_detector, w, 1, TRUE, error);
     if (w->thread == NULL)
       return FALSE;
   }
@@ -205,10 +176,14 @@ fkp_detect_worker_submit (FkpDetectWorker *w, const FkpFaceSampler *s, float thr
   w->threads = MAX (1, threads);
 
   g_mutex_lock (&w->lock);
-  w->cancelled = FALSE;
   w->state = WORKER_BUSY;
-  g_cond_broadcast (&w->changed);
   g_mutex_unlock (&w->lock);
+  if (!g_thread_pool_push (w->thread, w, error)) {
+    g_mutex_lock (&w->lock);
+    w->state = WORKER_IDLE;
+    g_mutex_unlock (&w->lock);
+    return FALSE;
+  }
   return TRUE;
 }
 

@@ -158,27 +158,27 @@ gboolean fkp_face_detector_detect (FkpFaceDetector *det, const FkpFaceSampler *s
 /* One thread that runs the detector on a copy of a frame while the caller
  * goes on: one run at a time.  From fkp_detect_worker_submit until the run
  * has ended the detector belongs to the worker; the caller that wants to
- * run the detector itself first waits with fkp_detect_worker_wait_idle. */
+ * run the detector itself first calls fkp_detect_worker_drop (worker, TRUE). */
 typedef struct _FkpDetectWorker FkpDetectWorker;
 
 /* @detector is the pipeline's and outlives the worker.  The thread starts
  * at the first submit. */
 FkpDetectWorker *fkp_detect_worker_new (FkpFaceDetector *detector);
-/* Waits for a run in progress, then ends the thread.  NULL is allowed. */
+/* Waits for a run under way, then ends the thread.  NULL is allowed. */
 void fkp_detect_worker_free (FkpDetectWorker *worker);
 /* Copies the frame @s shows and starts fkp_face_detector_detect on the
- * copy with @threads threads; returns at once.  A result not collected is
+ * copy with @threads threads; returns at once.  A run not collected is
  * dropped. */
 gboolean fkp_detect_worker_submit (FkpDetectWorker *worker, const FkpFaceSampler *s,
                                    float threshold, int min_size, int threads, GError **error);
 /* Waits for the run to end and appends its detections to @out, or returns
  * its error. */
 gboolean fkp_detect_worker_collect (FkpDetectWorker *worker, GArray *out, GError **error);
-/* Drops the run: a run in progress ends unseen (a net run cannot stop half
- * way), a finished result is forgotten.  Does not wait.  NULL is allowed. */
-void fkp_detect_worker_cancel (FkpDetectWorker *worker);
-/* Returns once no run is in progress.  NULL is allowed. */
-void fkp_detect_worker_wait_idle (FkpDetectWorker *worker);
+/* Drops the run, if any: a run under way ends unseen (a net run cannot
+ * stop half way), a finished result is forgotten.  With @wait, returns once
+ * the detector is free (the caller may run it); else at once.  NULL is
+ * allowed. */
+void fkp_detect_worker_drop (FkpDetectWorker *worker, gboolean wait);
 /* How many collects had to wait for their run (tests, benchmarks). */
 uint64_t fkp_detect_worker_get_waits (FkpDetectWorker *worker);
 /* Tests: each run first sleeps a random 0…@max_delay_ms ms (also set by

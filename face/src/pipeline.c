@@ -225,7 +225,7 @@ fkp_face_pipeline_reset (FkpFacePipeline *p)
 {
   fkp_tracker_reset (p->tracker);
   /* A run under way saw a frame from before: its boxes must not join. */
-  fkp_detect_worker_cancel (p->worker);
+  fkp_detect_worker_drop (p->worker, FALSE);
   p->detection_in_flight = FALSE;
   share_threads (p);
   p->detection_forced = FALSE;
@@ -267,11 +267,10 @@ fkp_face_pipeline_set_detect_interval (FkpFacePipeline *p, int frames, GError **
 FKP_PUBLIC gboolean
 fkp_face_pipeline_set_detect_latency (FkpFacePipeline *p, int frames, GError **error)
 {
-  if (frames < 0 || frames > FKP_FACE_MAX_DETECT_LATENCY) {
-    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT,
-                 "detect latency %d is outside 0…%d", frames, FKP_FACE_MAX_DETECT_LATENCY);
+  FkpFaceOptions wanted = p->opts;
+  wanted.detect_latency = frames;
+  if (!check_options (&wanted, error))
     return FALSE;
-  }
   p->opts.detect_latency = frames;
   return TRUE;
 }
@@ -369,7 +368,7 @@ fkp_face_pipeline_get_background_detector_runs (const FkpFacePipeline *p)
 uint64_t
 fkp_face_pipeline_get_detector_join_waits (const FkpFacePipeline *p)
 {
-  return fkp_detect_worker_get_waits (p->worker);
+  return p->worker ? fkp_detect_worker_get_waits (p->worker) : 0;
 }
 
 void
@@ -430,7 +429,7 @@ associate_detections (FkpFacePipeline *p, const FkpFaceSampler *s, float start,
 static gboolean
 detect_now (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
 {
-  fkp_detect_worker_wait_idle (p->worker);   /* a cancelled run may still hold the detector */
+  fkp_detect_worker_drop (p->worker, TRUE);   /* a dropped run may still hold the detector */
   fkp_face_detector_set_threads (p->detector, p->opts.threads);
   const float start = start_threshold (p);
   g_array_set_size (p->dets, 0);
@@ -495,7 +494,7 @@ process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
       && (s->width != p->detection_width || s->height != p->detection_height)) {
     /* A frame of another size: the run's boxes would be stale, and so are
      * the tracks' places; detect on this frame. */
-    fkp_detect_worker_cancel (p->worker);
+    fkp_detect_worker_drop (p->worker, FALSE);
     p->detection_in_flight = FALSE;
     share_threads (p);
     return detect_now (p, s, error);
@@ -590,7 +589,7 @@ fkp_face_pipeline_process (FkpFacePipeline *p, const FkpFaceFrame *frame,
       p->detection_forced = TRUE;
     } else if (!was_in_flight && p->detection_in_flight) {
       /* Started on this failed frame: as if it had not. */
-      fkp_detect_worker_cancel (p->worker);
+      fkp_detect_worker_drop (p->worker, FALSE);
       p->detection_in_flight = FALSE;
       share_threads (p);
       p->n_detector_runs--;

@@ -949,19 +949,47 @@ test_async_starts_now (void)
   fkp_face_pipeline_free (async);
 }
 
-/* Runs `n` frames of the drifting face from frame `t0`; returns the last id. */
+/* A pipeline with the detector on its own thread (latency 2) following the
+ * drifting face. */
+typedef struct {
+  FkpFacePipeline *p;
+  FkpFaceList out;
+  Scene sc;
+} Drifting;
+
+/* Returns the pipeline, or NULL (the test skipped) without an accurate model. */
+static FkpFacePipeline *
+drifting_init (Drifting *d, guint max_delay_ms, guint failures)
+{
+  if (!have_accurate_model ())
+    return NULL;
+  d->p = new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE, 2);
+  fkp_face_pipeline_set_detector_test_hooks (d->p, max_delay_ms, FALSE, failures);
+  fkp_face_list_init (&d->out);
+  d->sc = (Scene) { 0 };
+  return d->p;
+}
+
+static void
+drifting_clear (Drifting *d)
+{
+  g_free (d->sc.canvas);
+  fkp_face_list_clear (&d->out);
+  fkp_face_pipeline_free (d->p);
+}
+
+/* Runs `n` frames from frame `t0`, each finding the face; returns its last id. */
 static guint
-run_drifting (FkpFacePipeline *p, Scene *sc, int width, int height, int t0, int n,
-              FkpFaceList *out)
+run_drifting (Drifting *d, int width, int height, int t0, int n)
 {
   guint id = 0;
   for (int t = t0; t < t0 + n; t++) {
-    draw_drifting (sc, width, height, t);
-    g_assert_true (fkp_face_pipeline_process (p, &sc->frame, NULL, 0, out, NULL));
-    g_assert_cmpuint (out->n_faces, ==, 1);
+    draw_drifting (&d->sc, width, height, t);
+    g_assert_true (fkp_face_pipeline_process (d->p, &d->sc.frame, NULL, 0, &d->out, NULL));
+    g_assert_cmpuint (d->out.n_faces, ==, 1);
     int match[1];
-    g_assert_cmpint (match_faces (sc, out, match), ==, 1);
-    id = out->faces[0].id;
+    g_assert_cmpint (match_faces (&d->sc, &d->out, match), ==, 1);
+    id = d->out.faces[0].id;
   }
   return id;
 }
@@ -972,40 +1000,34 @@ run_drifting (FkpFacePipeline *p, Scene *sc, int width, int height, int t0, int 
 static void
 test_async_reset_and_size_change (void)
 {
-  if (!have_accurate_model ())
+  Drifting d;
+  FkpFacePipeline *p = drifting_init (&d, 150, 0);
+  if (p == NULL)
     return;
-  FkpFacePipeline *p = new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE, 2);
-  fkp_face_pipeline_set_detector_test_hooks (p, 150, FALSE, 0);
-  FkpFaceList out;
-  fkp_face_list_init (&out);
-  Scene sc = { 0 };
   /* Frame 10 hands a run to the worker, which joins at frame 12. */
-  guint id = run_drifting (p, &sc, W, H, 0, 11, &out);
+  guint id = run_drifting (&d, W, H, 0, 11);
   g_assert_cmpuint (fkp_face_pipeline_get_background_detector_runs (p), ==, 1);
   fkp_face_pipeline_reset (p);
   guint64 runs = fkp_face_pipeline_get_detector_runs (p);
   /* No tracks: the next frame detects itself; nothing from the old run. */
-  guint after_reset = run_drifting (p, &sc, W, H, 11, 1, &out);
+  guint after_reset = run_drifting (&d, W, H, 11, 1);
   g_assert_cmpuint (after_reset, >, id);
   g_assert_cmpuint (fkp_face_pipeline_get_detector_runs (p), ==, runs + 1);
   g_assert_cmpuint (fkp_face_pipeline_get_detector_join_waits (p), ==, 0);
   /* Again to a run under way (frame 21), then the frame shrinks. */
-  id = run_drifting (p, &sc, W, H, 12, 10, &out);
-  g_assert_cmpuint (id, ==, after_reset);
+  g_assert_cmpuint (run_drifting (&d, W, H, 12, 10), ==, after_reset);
   g_assert_cmpuint (fkp_face_pipeline_get_background_detector_runs (p), ==, 2);
   runs = fkp_face_pipeline_get_detector_runs (p);
-  guint small = run_drifting (p, &sc, 480, 360, 22, 1, &out);
+  guint small = run_drifting (&d, 480, 360, 22, 1);
   g_assert_cmpuint (fkp_face_pipeline_get_detector_runs (p), ==, runs + 1);
   g_assert_cmpuint (fkp_face_pipeline_get_background_detector_runs (p), ==, 2);
   /* The same frames on: no join comes from the dropped run. */
-  g_assert_cmpuint (run_drifting (p, &sc, 480, 360, 23, 4, &out), ==, small);
+  g_assert_cmpuint (run_drifting (&d, 480, 360, 23, 4), ==, small);
   g_assert_cmpuint (fkp_face_pipeline_get_detector_runs (p), ==, runs + 1);
   /* Freed with a run under way (frame 10 after the last detection). */
-  run_drifting (p, &sc, 480, 360, 27, 6, &out);
+  run_drifting (&d, 480, 360, 27, 6);
   g_assert_cmpuint (fkp_face_pipeline_get_background_detector_runs (p), ==, 3);
-  g_free (sc.canvas);
-  fkp_face_list_clear (&out);
-  fkp_face_pipeline_free (p);
+  drifting_clear (&d);
 }
 
 /* A run that fails is reported at its join frame, as the detector's errors
@@ -1014,28 +1036,22 @@ test_async_reset_and_size_change (void)
 static void
 test_async_error (void)
 {
-  if (!have_accurate_model ())
+  Drifting d;
+  if (drifting_init (&d, 0, 1) == NULL)
     return;
-  FkpFacePipeline *p = new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE, 2);
-  fkp_face_pipeline_set_detector_test_hooks (p, 0, FALSE, 1);
-  FkpFaceList out;
-  fkp_face_list_init (&out);
-  Scene sc = { 0 };
-  guint id = run_drifting (p, &sc, W, H, 0, 12, &out);   /* frames 0-11, run from frame 10 */
-  draw_drifting (&sc, W, H, 12);
+  guint id = run_drifting (&d, W, H, 0, 12);   /* frames 0-11, a run from frame 10 */
+  draw_drifting (&d.sc, W, H, 12);
   GError *error = NULL;
-  g_assert_false (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, &error));
+  g_assert_false (fkp_face_pipeline_process (d.p, &d.sc.frame, NULL, 0, &d.out, &error));
   g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INFERENCE);
   g_clear_error (&error);
-  g_assert_cmpuint (out.n_faces, ==, 0);
+  g_assert_cmpuint (d.out.n_faces, ==, 0);
   /* The same frame again starts a new run; the face keeps its id. */
-  guint64 background = fkp_face_pipeline_get_background_detector_runs (p);
-  g_assert_cmpuint (run_drifting (p, &sc, W, H, 12, 1, &out), ==, id);
-  g_assert_cmpuint (fkp_face_pipeline_get_background_detector_runs (p), ==, background + 1);
-  g_assert_cmpuint (run_drifting (p, &sc, W, H, 13, 3, &out), ==, id);
-  g_free (sc.canvas);
-  fkp_face_list_clear (&out);
-  fkp_face_pipeline_free (p);
+  guint64 background = fkp_face_pipeline_get_background_detector_runs (d.p);
+  g_assert_cmpuint (run_drifting (&d, W, H, 12, 1), ==, id);
+  g_assert_cmpuint (fkp_face_pipeline_get_background_detector_runs (d.p), ==, background + 1);
+  g_assert_cmpuint (run_drifting (&d, W, H, 13, 3), ==, id);
+  drifting_clear (&d);
 }
 
 int
