@@ -472,7 +472,7 @@ detect_in_background (FkpFacePipeline *p, const FkpFaceSampler *s, GError **erro
 }
 
 /* The frame a background run joins at: its boxes (from frame t) are matched
- * against the tracks as they are now and continue them on this frame. */
+ * against where the tracks were on frame t, and continue them on this one. */
 static gboolean
 join_detection (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
 {

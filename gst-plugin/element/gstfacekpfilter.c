@@ -1157,8 +1157,10 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * GstFacekpFilter:threads:
    *
    * Threads each model run uses, 1 to 64; 0 = one per CPU core, at most 8.
-   * Several elements in one process should use the same value (the BLAS
-   * thread count is process-wide).
+   * While the detector runs on its own thread (#GstFacekpFilter:detect-latency)
+   * it takes half of them and the landmark model the rest.  Several elements
+   * in one process should use the same value (the BLAS thread count is
+   * process-wide).
    */
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
