@@ -3,9 +3,17 @@
  * run: one bare landmark-network run (the floor of a tracking frame per face).
  *
  *   bench-face [--frames N] [--threads N]
+ *   bench-face --sequence N [--latencies 0,1,2] [--rounds R] [--threads N]
  *
  * Frames are synthetic (dataset crops pasted on a textured canvas, moving
- * slightly each frame), so every measured frame finds and tracks its faces. */
+ * slightly each frame), so every measured frame finds and tracks its faces.
+ *
+ * --sequence: the distribution of frame times (median, 95th percentile,
+ * max) over N frames of one face moving across the frame, at the default
+ * detect_interval, for each detect_latency given (0: the detector runs on
+ * the frame that needs it; N: on its own thread, joining N frames later);
+ * the latencies take turns, one pass over the sequence each, for R rounds,
+ * so load from other processes hits them alike. */
 #include "synth.h"
 
 #include <cairo.h>
@@ -86,13 +94,143 @@ time_frames (FkpFacePipeline *p, const Crop *crops, int n_faces, gboolean detect
   return m;
 }
 
+/* One face moving across the frame: a loop of `n` frames drawn beforehand,
+ * so that drawing does not hand the detector's thread free time. */
+static guint8 **
+draw_moving_face (const Crop *crop, int n)
+{
+  guint8 **frames = g_new (guint8 *, n);
+  FkpFaceBox b;
+  fkp_face_points_bounds ((const float (*)[2]) crop->face.points, FKP_FACE_N_POINTS, &b);
+  float truth[FKP_FACE_N_POINTS][2];
+  for (int t = 0; t < n; t++) {
+    double phase = 2 * G_PI * t / n;   /* one cycle per loop: the loop has no seam */
+    FkpSynthPlacement where = { 320 + 150 * sin (phase), 240 + 60 * sin (2 * phase),
+                                150 / MAX (b.width, b.height), 0.2 * sin (3 * phase) };
+    frames[t] = g_malloc ((size_t) W * H * 4);
+    fkp_synth_background (frames[t], W, H, W * 4, 1);
+    fkp_synth_paste (frames[t], W, H, W * 4, &crop->face, &where, truth);
+  }
+  return frames;
+}
+
+typedef struct {
+  int latency;
+  GArray *ms;                 /* double, every frame of every round */
+  GArray *pass;               /* double, every frame of this round */
+  double best[4];             /* the quietest round (lowest mean): median, p95, max, mean */
+  size_t faces, frames;
+  uint64_t detector_runs, background_runs;
+} LatencyRun;
+
+static double
+percentile (GArray *values, double q)
+{
+  double *v = g_memdup2 (values->data, values->len * sizeof (double));
+  qsort (v, values->len, sizeof *v, cmp_double);
+  double r = v[MIN ((guint) floor (q * (values->len - 1) + 0.5), values->len - 1)];
+  g_free (v);
+  return r;
+}
+
+static int
+bench_sequence (const FkpFaceOptions *o, const Crop *crop, int n_frames, const char *latencies,
+                int rounds)
+{
+  const int loop = 120, warmup = 5;
+  guint8 **frames = draw_moving_face (crop, loop);
+  char **names = g_strsplit (latencies, ",", -1);
+  guint n_runs = g_strv_length (names);
+  LatencyRun *runs = g_new0 (LatencyRun, n_runs);
+  GError *error = NULL;
+  FkpFacePipeline *p = fkp_face_pipeline_new (o, &error);
+  if (p == NULL) {
+    fprintf (stderr, "bench-face: %s\n", error->message);
+    return 1;
+  }
+  for (guint i = 0; i < n_runs; i++) {
+    runs[i].latency = (int) g_ascii_strtoll (names[i], NULL, 10);
+    runs[i].ms = g_array_new (FALSE, FALSE, sizeof (double));
+    runs[i].pass = g_array_new (FALSE, FALSE, sizeof (double));
+    runs[i].best[3] = INFINITY;
+  }
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  for (int r = 0; r < rounds; r++)
+    for (guint i = 0; i < n_runs; i++) {
+      LatencyRun *run = &runs[i];
+      if (!fkp_face_pipeline_set_detect_latency (p, run->latency, &error)) {
+        fprintf (stderr, "bench-face: %s\n", error->message);
+        return 1;
+      }
+      fkp_face_pipeline_reset (p);
+      uint64_t runs0 = fkp_face_pipeline_get_detector_runs (p);
+      uint64_t bg0 = fkp_face_pipeline_get_background_detector_runs (p);
+      g_array_set_size (run->pass, 0);
+      for (int t = 0; t < warmup + n_frames; t++) {
+        FkpFaceFrame frame = { W, H, FKP_FACE_FORMAT_BGRx, frames[t % loop], W * 4,
+                               (guint64) t * 33333333 };
+        gint64 t0 = g_get_monotonic_time ();
+        if (!fkp_face_pipeline_process (p, &frame, NULL, 0, &out, &error))
+          g_error ("%s", error->message);
+        double ms = (g_get_monotonic_time () - t0) / 1000.0;
+        if (t >= warmup) {
+          g_array_append_val (run->ms, ms);
+          g_array_append_val (run->pass, ms);
+          run->faces += out.n_faces;
+          run->frames++;
+        }
+      }
+      run->detector_runs += fkp_face_pipeline_get_detector_runs (p) - runs0;
+      run->background_runs += fkp_face_pipeline_get_background_detector_runs (p) - bg0;
+      double sum = 0;
+      for (guint k = 0; k < run->pass->len; k++)
+        sum += g_array_index (run->pass, double, k);
+      if (sum / run->pass->len < run->best[3]) {
+        run->best[0] = percentile (run->pass, 0.5);
+        run->best[1] = percentile (run->pass, 0.95);
+        run->best[2] = percentile (run->pass, 1.0);
+        run->best[3] = sum / run->pass->len;
+      }
+    }
+  printf ("facekp face pipeline, one face moving, 640x480 BGRx, %d thread(s), detect_interval %d, "
+          "%d frames x %d rounds per latency, rounds interleaved; the quietest round (lowest "
+          "mean) of each latency, and the median and p95 over all rounds\n\n", o->threads,
+          o->detect_interval, n_frames, rounds);
+  printf ("| detect_latency | median ms | p95 ms | max ms | mean ms | p95 / median | all rounds: median / p95 ms | faces per frame | detector runs (on its thread) |\n");
+  printf ("|---|---|---|---|---|---|---|---|---|\n");
+  for (guint i = 0; i < n_runs; i++) {
+    LatencyRun *run = &runs[i];
+    printf ("| %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f / %.2f | %.2f | %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT ") |\n",
+            run->latency, run->best[0], run->best[1], run->best[2], run->best[3],
+            run->best[1] / run->best[0], percentile (run->ms, 0.5), percentile (run->ms, 0.95),
+            (double) run->faces / run->frames, run->detector_runs, run->background_runs);
+    g_array_free (run->ms, TRUE);
+    g_array_free (run->pass, TRUE);
+  }
+  fkp_face_list_clear (&out);
+  fkp_face_pipeline_free (p);
+  for (int t = 0; t < loop; t++)
+    g_free (frames[t]);
+  g_free (frames);
+  g_free (runs);
+  g_strfreev (names);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
-  int frames = 20, threads = 1;
+  int frames = 20, threads = 1, sequence = 0, rounds = 3;
+  char *latencies = NULL;
   GOptionEntry entries[] = {
     { "frames", 'n', 0, G_OPTION_ARG_INT, &frames, "frames per measurement (20)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "threads per model run (1)", "N" },
+    { "sequence", 's', 0, G_OPTION_ARG_INT, &sequence,
+      "frame times over N frames of a moving face instead", "N" },
+    { "latencies", 'l', 0, G_OPTION_ARG_STRING, &latencies,
+      "--sequence: detect_latency values to compare (0,1,2)", "L,L,..." },
+    { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "--sequence: rounds (3)", "R" },
     { NULL }
   };
   GError *error = NULL;
@@ -143,6 +281,16 @@ main (int argc, char **argv)
   fkp_face_options_init (&o);
   o.threads = threads;
   o.max_faces = 4;
+  if (sequence > 0) {
+    int status = bench_sequence (&o, &crops[0], sequence, latencies ? latencies : "0,1,2",
+                                 MAX (1, rounds));
+    for (int i = 0; i < 4; i++)
+      cairo_surface_destroy (crops[i].surface);
+    g_free (latencies);
+    return status;
+  }
+  /* A detection frame here is one that waits for the detector. */
+  o.detect_latency = 0;
   FkpFacePipeline *p = fkp_face_pipeline_new (&o, &error);
   if (p == NULL) {
     fprintf (stderr, "bench-face: %s\n", error->message);

@@ -12,7 +12,15 @@ Clips are made here from the dataset crops in tests/data (faces moving
 across a plain background, MJPEG in AVI).  Timing runs from the first buffer
 reaching the sink to the last one, so model loading is not counted.
 
+Each facekpfilter row also gives the element's own time per frame (from
+the buffer reaching its sink pad to its leaving the src pad): median, 95th
+percentile and max over the frames of the best run, the first 5 left out.  --detect-latencies
+0,2 runs every facekpfilter row once per detect-latency value, interleaved
+(0: the detector on the frame that needs it; the default, 2: on its own
+thread while faces are tracked).
+
 Usage: bench-facekpfilter.py [--frames N] [--threads T] [--repeat R]
+                             [--detect-latencies L,L]
 (set GST_PLUGIN_PATH to BUILD/gst-plugin; `meson test --benchmark` and
 `ninja -C BUILD bench-gst` do that)."""
 import argparse
@@ -63,20 +71,43 @@ def make_clip(path, width, height, n_faces, n_frames, crops):
         shutil.rmtree(frames)
 
 
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
 def measure(clip, element, export=None):
     """Returns (frames, seconds between the first and the last buffer at the
-    sink, mean faces per frame from the landmarks meta's messages)."""
+    sink, mean faces per frame from the landmarks meta's messages, the
+    element's ms per frame)."""
     launch = (f"filesrc location={clip} ! decodebin ! videoconvert ! {element} "
               "fakesink name=sink sync=false")
     pipeline = Gst.parse_launch(launch)
     stamps = []
+    entered = []
+    element_ms = []
 
     def probe(pad, info):
         stamps.append(time.perf_counter())
         return Gst.PadProbeReturn.OK
 
+    def probe_in(pad, info):
+        entered.append(time.perf_counter())
+        return Gst.PadProbeReturn.OK
+
+    def probe_out(pad, info):
+        if entered:
+            element_ms.append(1000.0 * (time.perf_counter() - entered.pop()))
+        return Gst.PadProbeReturn.OK
+
+    warmup = 5   # the first frames load caches and start threads
+
     sink = pipeline.get_by_name("sink")
     sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    for child in pipeline.children:
+        if child.get_factory() and child.get_factory().get_name() == "facekpfilter":
+            child.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe_in)
+            child.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe_out)
     pipeline.set_state(Gst.State.PLAYING)
     msg = pipeline.get_bus().timed_pop_filtered(600 * Gst.SECOND,
                                                 Gst.MessageType.EOS | Gst.MessageType.ERROR)
@@ -89,7 +120,7 @@ def measure(clip, element, export=None):
         with open(export) as f:
             counts = [len(json.loads(line)["faces"]) for line in f]
         mean_faces = sum(counts) / max(1, len(counts))
-    return len(stamps) - 1, stamps[-1] - stamps[0], mean_faces
+    return len(stamps) - 1, stamps[-1] - stamps[0], mean_faces, element_ms[warmup:]
 
 
 def main():
@@ -108,6 +139,8 @@ def main():
                         help="extra facekpfilter properties, e.g. face-source=full-frame")
     parser.add_argument("--sizes", default="640x480,1920x1080", help="frame sizes, WxH,...")
     parser.add_argument("--faces", default="1,2", help="faces per clip, N,...")
+    parser.add_argument("--detect-latencies", default="",
+                        help="run each facekpfilter row with these detect-latency values, L,...")
     parser.add_argument("--keep-openblas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as they are")
     args = parser.parse_args()
@@ -125,20 +158,29 @@ def main():
                 clip = os.path.join(work, f"{width}x{height}-{n_faces}.avi")
                 export = os.path.join(work, "faces.jsonl")
                 make_clip(clip, width, height, n_faces, args.frames, crops)
+                variants = [("decode only (peer)", "")]
+                latencies = [v for v in args.detect_latencies.split(",") if v] or [None]
+                for latency in latencies:
+                    extra = args.props + (f" detect-latency={latency}" if latency else "")
+                    suffix = f", detect-latency={latency}" if latency else ""
+                    variants += [
+                        ("facekpfilter, no stickers" + suffix,
+                         f"facekpfilter stickers=\"\" post-messages=none {extra} "
+                         f"threads={args.threads} export-location={export} !"),
+                        ("facekpfilter, stickers=default" + suffix,
+                         f"facekpfilter stickers=default post-messages=none {extra} "
+                         f"threads={args.threads} export-location={export} !")]
                 # Interleaved so that machine noise hits every row alike.
                 best = {}
                 found = {}
+                times = {}
                 for _ in range(args.repeat):
-                    for label, element in (
-                            ("decode only (peer)", ""),
-                            ("facekpfilter, no stickers",
-                             f"facekpfilter stickers=\"\" post-messages=none {args.props} "
-                             f"threads={args.threads} export-location={export} !"),
-                            ("facekpfilter, stickers=default",
-                             f"facekpfilter stickers=default post-messages=none {args.props} "
-                             f"threads={args.threads} export-location={export} !")):
-                        n, secs, mean_faces = measure(clip, element, export if element else None)
+                    for label, element in variants:
+                        n, secs, mean_faces, element_ms = measure(clip, element,
+                                                                  export if element else None)
                         fps = n / secs
+                        if fps > best.get(label, 0.0):
+                            times[label] = element_ms
                         best[label] = max(best.get(label, 0.0), fps)
                         found[label] = mean_faces
                 peer_ms = 1000.0 / best["decode only (peer)"]
@@ -146,7 +188,8 @@ def main():
                     ms = 1000.0 / fps
                     element_ms = ms - peer_ms if "facekpfilter" in label else 0.0
                     rows.append((f"{width}x{height}", n_faces, label, fps, ms, element_ms,
-                                 best["decode only (peer)"] / fps, found[label]))
+                                 best["decode only (peer)"] / fps, found[label],
+                                 times.get(label) or []))
     finally:
         shutil.rmtree(work)
 
@@ -154,12 +197,14 @@ def main():
           f"threads={args.threads or 'cores'}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}{', ' + args.props if args.props else ''})")
     print("| size | faces | pipeline | fps | ms/frame | element ms/frame | peer fps / fps "
-          "| faces found per frame |")
-    print("|---|---|---|---|---|---|---|---|")
-    for size, n, label, fps, ms, ems, ratio, nf in rows:
+          "| faces found per frame | element ms: median / p95 / max |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size, n, label, fps, ms, ems, ratio, nf, per_frame in rows:
         found_text = f"{nf:.2f}" if "facekpfilter" in label else ""
+        spread = (f"{percentile(per_frame, 0.5):.1f} / {percentile(per_frame, 0.95):.1f} / "
+                  f"{max(per_frame):.1f}" if per_frame else "")
         print(f"| {size} | {n} | {label} | {fps:.1f} | {ms:.2f} | {ems:.2f} | {ratio:.2f} "
-              f"| {found_text} |")
+              f"| {found_text} | {spread} |")
     target = [r for r in rows if r[0] == "640x480" and r[1] == 1 and "stickers=default" in r[2]]
     if target:
         print(f"\ntarget: >= 60 fps at 640x480, one face, stickers: {target[0][3]:.1f} fps "

@@ -153,6 +153,42 @@ void fkp_face_detector_landmark_box (const FkpFaceDetector *det, const FkpFaceBo
 gboolean fkp_face_detector_detect (FkpFaceDetector *det, const FkpFaceSampler *s,
                                    float threshold, int min_size, GArray *out, GError **error);
 
+/* ---- The detector worker (detect-worker.c) --------------------------- */
+
+/* One thread that runs the detector on a copy of a frame while the caller
+ * goes on: one run at a time.  From fkp_detect_worker_submit until the run
+ * has ended the detector belongs to the worker; the caller that wants to
+ * run the detector itself first calls fkp_detect_worker_drop (worker, TRUE). */
+typedef struct _FkpDetectWorker FkpDetectWorker;
+
+/* @detector is the pipeline's and outlives the worker.  The thread starts
+ * at the first submit. */
+FkpDetectWorker *fkp_detect_worker_new (FkpFaceDetector *detector);
+/* Waits for a run under way, then ends the thread.  NULL is allowed. */
+void fkp_detect_worker_free (FkpDetectWorker *worker);
+/* Copies the frame @s shows and starts fkp_face_detector_detect on the
+ * copy with @threads threads; returns at once.  A run not collected is
+ * dropped. */
+gboolean fkp_detect_worker_submit (FkpDetectWorker *worker, const FkpFaceSampler *s,
+                                   float threshold, int min_size, int threads, GError **error);
+/* Waits for the run to end and appends its detections to @out, or returns
+ * its error. */
+gboolean fkp_detect_worker_collect (FkpDetectWorker *worker, GArray *out, GError **error);
+/* Drops the run, if any: a run under way ends unseen (a net run cannot
+ * stop half way), a finished result is forgotten.  With @wait, returns once
+ * the detector is free (the caller may run it); else at once.  NULL is
+ * allowed. */
+void fkp_detect_worker_drop (FkpDetectWorker *worker, gboolean wait);
+/* How many collects had to wait for their run (tests, benchmarks). */
+uint64_t fkp_detect_worker_get_waits (FkpDetectWorker *worker);
+/* Tests: each run first sleeps a random 0…@max_delay_ms ms (also set by
+ * the environment variable FACEKP_TEST_DETECTOR_DELAY_MS), or with
+ * @hold_until_collected starts only when collect waits for it; neither
+ * may change a result.  The next @failures runs fail with
+ * FKP_FACE_ERROR_INFERENCE. */
+void fkp_detect_worker_set_test_hooks (FkpDetectWorker *worker, guint max_delay_ms,
+                                       gboolean hold_until_collected, guint failures);
+
 /* ---- The tracker (track.c) ------------------------------------------ */
 
 /* Every track's state and lifecycle: tracks start from boxes, step from
@@ -175,6 +211,11 @@ void fkp_tracker_reset (FkpTracker *tracker);
 void fkp_tracker_restart_smoothing (FkpTracker *tracker);
 
 void fkp_tracker_begin_frame (FkpTracker *tracker);
+/* Tracks in the frame being built. */
+guint fkp_tracker_n_tracks (const FkpTracker *tracker);
+/* Remembers where every track is as the detector sees this frame (before
+ * the tracks step on it), for boxes that join some frames later. */
+void fkp_tracker_mark_detection_frame (FkpTracker *tracker);
 /* Whether this frame needs the detector whatever the interval: there is no
  * track, or one jumped, drifted, changed look or was missed. */
 gboolean fkp_tracker_wants_detection (const FkpTracker *tracker);
@@ -186,10 +227,15 @@ gboolean fkp_tracker_step_all (FkpTracker *tracker, const FkpFaceSampler *s, GEr
 /* Continues the tracks with this frame's landmark boxes (sorted in place,
  * larger first): matched tracks step from their points or restart from
  * their box, boxes scoring >= start_min_score start tracks while there is
- * room, unmatched tracks count a miss (or end at once when drop_unmatched). */
+ * room, unmatched tracks count a miss (or end at once when drop_unmatched).
+ * With from_marked_frame the boxes were seen on the frame of the last
+ * fkp_tracker_mark_detection_frame: they are matched against where the
+ * tracks were then, as on that frame, and a track that follows its face and
+ * restarts from its box takes the box moved as its points moved since. */
 gboolean fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s,
                                 FkpFaceDetection *boxes, size_t n_boxes, float start_min_score,
-                                gboolean drop_unmatched, GError **error);
+                                gboolean drop_unmatched, gboolean from_marked_frame,
+                                GError **error);
 /* The whole frame is one face crop: one track, predicted from it. */
 gboolean fkp_tracker_full_frame (FkpTracker *tracker, const FkpFaceSampler *s, GError **error);
 /* Keeps the frame: drops tracks that left the frame and duplicates (except
@@ -202,6 +248,13 @@ void fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, doubl
 
 /* Number of detector runs since creation (tests, benchmarks, the eval tool). */
 uint64_t fkp_face_pipeline_get_detector_runs (const FkpFacePipeline *pipeline);
+/* Of which run on the worker, off the caller's thread (detect_latency > 0). */
+uint64_t fkp_face_pipeline_get_background_detector_runs (const FkpFacePipeline *pipeline);
+/* Of those, how many the frame they joined at had to wait for. */
+uint64_t fkp_face_pipeline_get_detector_join_waits (const FkpFacePipeline *pipeline);
+/* Tests: see fkp_detect_worker_set_test_hooks (only with the detector loaded). */
+void fkp_face_pipeline_set_detector_test_hooks (FkpFacePipeline *pipeline, guint max_delay_ms,
+                                                gboolean hold_until_collected, guint failures);
 
 G_END_DECLS
 

@@ -18,7 +18,18 @@ struct _FkpFacePipeline {
   gboolean have_time;
   double last_time;               /* seconds */
   uint64_t n_detector_runs;       /* statistics for tests and benchmarks */
+  uint64_t n_background_runs;
+
+  /* Detection off this thread (detect_latency > 0). */
+  FkpDetectWorker *worker;        /* made at the first background run */
+  gboolean detection_in_flight;   /* a worker run whose boxes have not joined yet */
+  uint64_t detection_join_frame;  /* the frame (frames_since_reset) they join at */
+  int detection_width, detection_height;   /* the size of the frame it sees */
+  float detection_start_threshold;         /* a new face's threshold when it started */
+  gboolean detection_forced;      /* a run's boxes were lost: detect at the next frame */
 };
+
+static void share_threads (FkpFacePipeline *p);
 
 FKP_PUBLIC GQuark
 fkp_face_error_quark (void)
@@ -49,6 +60,7 @@ fkp_face_options_init (FkpFaceOptions *o)
   o->detector_model = NULL;
   o->source = FKP_FACE_SOURCE_DETECT;
   o->detect_interval = 10;
+  o->detect_latency = 2;
   o->max_faces = 4;
   o->min_face_size = 24;
   o->detector_input_width = 0;
@@ -105,6 +117,8 @@ check_options (const FkpFaceOptions *o, GError **error)
     bad = "source";
   else if (o->detect_interval < 1)
     bad = "detect_interval (must be >= 1)";
+  else if (o->detect_latency < 0 || o->detect_latency > FKP_FACE_MAX_DETECT_LATENCY)
+    bad = "detect_latency (must be 0…30)";
   else if (o->max_faces < 1 || o->max_faces > FKP_FACE_MAX_FACES_LIMIT)
     bad = "max_faces (must be 1…64)";
   else if (o->min_face_size < 0)
@@ -196,6 +210,7 @@ fkp_face_pipeline_free (FkpFacePipeline *p)
 {
   if (p == NULL)
     return;
+  fkp_detect_worker_free (p->worker);   /* first: a run in progress uses the detector */
   fkp_landmark_model_free (p->landmarks);
   fkp_face_detector_free (p->detector);
   fkp_tracker_free (p->tracker);
@@ -209,6 +224,11 @@ FKP_PUBLIC void
 fkp_face_pipeline_reset (FkpFacePipeline *p)
 {
   fkp_tracker_reset (p->tracker);
+  /* A run under way saw a frame from before: its boxes must not join. */
+  fkp_detect_worker_drop (p->worker, FALSE);
+  p->detection_in_flight = FALSE;
+  share_threads (p);
+  p->detection_forced = FALSE;
   p->frames_since_reset = 0;
   p->frames_since_detect = 0;
   p->have_time = FALSE;
@@ -241,6 +261,17 @@ fkp_face_pipeline_set_detect_interval (FkpFacePipeline *p, int frames, GError **
     return FALSE;
   }
   p->opts.detect_interval = frames;
+  return TRUE;
+}
+
+FKP_PUBLIC gboolean
+fkp_face_pipeline_set_detect_latency (FkpFacePipeline *p, int frames, GError **error)
+{
+  FkpFaceOptions wanted = p->opts;
+  wanted.detect_latency = frames;
+  if (!check_options (&wanted, error))
+    return FALSE;
+  p->opts.detect_latency = frames;
   return TRUE;
 }
 
@@ -299,9 +330,9 @@ FKP_PUBLIC void
 fkp_face_pipeline_set_threads (FkpFacePipeline *p, int threads)
 {
   p->opts.threads = MAX (1, threads);
-  fkp_landmark_model_set_threads (p->landmarks, p->opts.threads);
-  if (p->detector)
-    fkp_face_detector_set_threads (p->detector, p->opts.threads);
+  share_threads (p);
+  /* The detector's count is set by whoever runs it next (the worker may be
+   * running it now). */
 }
 
 FKP_PUBLIC const FkpFaceOptions *
@@ -328,37 +359,164 @@ fkp_face_pipeline_get_detector_runs (const FkpFacePipeline *p)
   return p->n_detector_runs;
 }
 
+uint64_t
+fkp_face_pipeline_get_background_detector_runs (const FkpFacePipeline *p)
+{
+  return p->n_background_runs;
+}
+
+uint64_t
+fkp_face_pipeline_get_detector_join_waits (const FkpFacePipeline *p)
+{
+  return p->worker ? fkp_detect_worker_get_waits (p->worker) : 0;
+}
+
+void
+fkp_face_pipeline_set_detector_test_hooks (FkpFacePipeline *p, guint max_delay_ms,
+                                           gboolean hold_until_collected, guint failures)
+{
+  if (p->detector == NULL)
+    return;
+  if (p->worker == NULL)
+    p->worker = fkp_detect_worker_new (p->detector);
+  fkp_detect_worker_set_test_hooks (p->worker, max_delay_ms, hold_until_collected, failures);
+}
+
 /* ---- Processing ------------------------------------------------------- */
 
-/* Between detector runs (every detect_interval frames, or sooner when a
- * track is in doubt) the tracks follow their own points. */
-static gboolean
-process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
+/* While the detector runs on the worker the two nets share the threads:
+ * more threads than cores slow both (each net's run waits for its slowest
+ * part at every step). */
+static int
+background_detector_threads (const FkpFacePipeline *p)
 {
-  if (p->frames_since_detect + 1 < p->opts.detect_interval
-      && !fkp_tracker_wants_detection (p->tracker)) {
-    if (!fkp_tracker_step_all (p->tracker, s, error))
-      return FALSE;
-    p->frames_since_detect++;
-    return TRUE;
-  }
-  const float start_threshold = p->opts.detector_threshold >= 0
-                                  ? p->opts.detector_threshold
-                                  : fkp_face_detector_default_threshold (p->detector);
-  g_array_set_size (p->dets, 0);
-  if (!fkp_face_detector_detect (p->detector, s,
-                                 fkp_tracker_detection_threshold (p->tracker, start_threshold),
-                                 p->opts.min_face_size, p->dets, error))
-    return FALSE;
-  p->n_detector_runs++;
-  p->frames_since_detect = 0;
+  return MAX (1, p->opts.threads / 2);
+}
+
+static void
+share_threads (FkpFacePipeline *p)
+{
+  int landmark = p->detection_in_flight
+                   ? MAX (1, p->opts.threads - background_detector_threads (p))
+                   : p->opts.threads;
+  fkp_landmark_model_set_threads (p->landmarks, landmark);
+}
+
+static float
+start_threshold (const FkpFacePipeline *p)
+{
+  return p->opts.detector_threshold >= 0 ? p->opts.detector_threshold
+                                         : fkp_face_detector_default_threshold (p->detector);
+}
+
+/* The detector's boxes, as landmark boxes, continue the tracks on this
+ * frame; from_marked_frame: they were seen on the frame the run started on. */
+static gboolean
+associate_detections (FkpFacePipeline *p, const FkpFaceSampler *s, float start,
+                      gboolean from_marked_frame, GError **error)
+{
   FkpFaceDetection *dets = (FkpFaceDetection *) (void *) p->dets->data;
   for (guint i = 0; i < p->dets->len; i++) {
     FkpFaceBox lm;
     fkp_face_detector_landmark_box (p->detector, &dets[i].box, &lm);
     dets[i].box = lm;
   }
-  return fkp_tracker_associate (p->tracker, s, dets, p->dets->len, start_threshold, FALSE, error);
+  return fkp_tracker_associate (p->tracker, s, dets, p->dets->len, start, FALSE,
+                                from_marked_frame, error);
+}
+
+/* The detector on this frame, on this thread: the frame waits for it. */
+static gboolean
+detect_now (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
+{
+  fkp_detect_worker_drop (p->worker, TRUE);   /* a dropped run may still hold the detector */
+  fkp_face_detector_set_threads (p->detector, p->opts.threads);
+  const float start = start_threshold (p);
+  g_array_set_size (p->dets, 0);
+  if (!fkp_face_detector_detect (p->detector, s,
+                                 fkp_tracker_detection_threshold (p->tracker, start),
+                                 p->opts.min_face_size, p->dets, error))
+    return FALSE;
+  p->n_detector_runs++;
+  p->frames_since_detect = 0;
+  p->detection_forced = FALSE;
+  return associate_detections (p, s, start, FALSE, error);
+}
+
+/* The detector on a copy of this frame, on the worker, while this frame and
+ * the next detect_latency - 1 are tracked; its boxes join at frame
+ * t + detect_latency whenever it ends, so the faces do not depend on how
+ * long it takes.  It gets half the threads: the landmark net runs at the
+ * same time. */
+static gboolean
+detect_in_background (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
+{
+  if (p->worker == NULL)
+    p->worker = fkp_detect_worker_new (p->detector);
+  const float start = start_threshold (p);
+  if (!fkp_detect_worker_submit (p->worker, s, fkp_tracker_detection_threshold (p->tracker, start),
+                                 p->opts.min_face_size, background_detector_threads (p), error))
+    return FALSE;
+  p->detection_in_flight = TRUE;
+  share_threads (p);
+  fkp_tracker_mark_detection_frame (p->tracker);
+  p->detection_join_frame = p->frames_since_reset + (uint64_t) p->opts.detect_latency;
+  p->detection_width = s->width;
+  p->detection_height = s->height;
+  p->detection_start_threshold = start;
+  p->n_detector_runs++;
+  p->n_background_runs++;
+  p->frames_since_detect = 0;
+  p->detection_forced = FALSE;
+  return fkp_tracker_step_all (p->tracker, s, error);
+}
+
+/* The frame a background run joins at: its boxes (from frame t) are matched
+ * against where the tracks were on frame t, and continue them on this one. */
+static gboolean
+join_detection (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
+{
+  p->detection_in_flight = FALSE;
+  share_threads (p);
+  g_array_set_size (p->dets, 0);
+  if (!fkp_detect_worker_collect (p->worker, p->dets, error))
+    return FALSE;
+  p->frames_since_detect++;
+  return associate_detections (p, s, p->detection_start_threshold, TRUE, error);
+}
+
+/* Between detector runs (every detect_interval frames, or sooner when a
+ * track is in doubt) the tracks follow their own points. */
+static gboolean
+process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
+{
+  if (p->detection_in_flight
+      && (s->width != p->detection_width || s->height != p->detection_height)) {
+    /* A frame of another size: the run's boxes would be stale, and so are
+     * the tracks' places; detect on this frame. */
+    fkp_detect_worker_drop (p->worker, FALSE);
+    p->detection_in_flight = FALSE;
+    share_threads (p);
+    return detect_now (p, s, error);
+  }
+  if (p->detection_in_flight) {
+    if (p->frames_since_reset >= p->detection_join_frame)
+      return join_detection (p, s, error);
+    p->frames_since_detect++;
+    return fkp_tracker_step_all (p->tracker, s, error);
+  }
+  if (!p->detection_forced && p->frames_since_detect + 1 < p->opts.detect_interval
+      && !fkp_tracker_wants_detection (p->tracker)) {
+    if (!fkp_tracker_step_all (p->tracker, s, error))
+      return FALSE;
+    p->frames_since_detect++;
+    return TRUE;
+  }
+  /* Without tracks there is nothing to do meanwhile: detect now, and new
+   * faces appear on the frame they are seen on. */
+  if (p->opts.detect_latency == 0 || fkp_tracker_n_tracks (p->tracker) == 0)
+    return detect_now (p, s, error);
+  return detect_in_background (p, s, error);
 }
 
 static gboolean
@@ -381,7 +539,7 @@ process_upstream (FkpFacePipeline *p, const FkpFaceSampler *s, const FkpFaceBox 
     g_array_append_val (p->dets, d);
   }
   return fkp_tracker_associate (p->tracker, s, (FkpFaceDetection *) (void *) p->dets->data,
-                                p->dets->len, 0.0f, TRUE, error);
+                                p->dets->len, 0.0f, TRUE, FALSE, error);
 }
 
 FKP_PUBLIC gboolean
@@ -408,6 +566,7 @@ fkp_face_pipeline_process (FkpFacePipeline *p, const FkpFaceFrame *frame,
 
   fkp_tracker_begin_frame (p->tracker);
   int saved_since_detect = p->frames_since_detect;
+  gboolean was_in_flight = p->detection_in_flight, was_forced = p->detection_forced;
 
   gboolean ok;
   switch (p->opts.source) {
@@ -424,6 +583,18 @@ fkp_face_pipeline_process (FkpFacePipeline *p, const FkpFaceFrame *frame,
   }
   if (!ok) {
     p->frames_since_detect = saved_since_detect;
+    p->detection_forced = was_forced;
+    if (was_in_flight && !p->detection_in_flight) {
+      /* The joining run's boxes are spent (or it failed): detect again. */
+      p->detection_forced = TRUE;
+    } else if (!was_in_flight && p->detection_in_flight) {
+      /* Started on this failed frame: as if it had not. */
+      fkp_detect_worker_drop (p->worker, FALSE);
+      p->detection_in_flight = FALSE;
+      share_threads (p);
+      p->n_detector_runs--;
+      p->n_background_runs--;
+    }
     return FALSE;
   }
 

@@ -179,6 +179,7 @@ typedef struct {
   gboolean restarted;  /* restarted from a box this frame (jumped or strayed) */
   float look[FKP_FACE_SIGNATURE];   /* signature of the crop when last detected or started */
   float last_look[FKP_FACE_SIGNATURE];   /* signature of this frame's crop */
+  FkpFaceBox marked_box;  /* its points' box when the detector's frame was marked */
 } Track;
 
 struct _FkpTracker {
@@ -319,6 +320,36 @@ track_step (FkpTracker *tracker, const FkpFaceSampler *s, Track *t, GError **err
   return TRUE;
 }
 
+/* Where a track was as the detector saw the frame its boxes come from: its
+ * points' box now, or when the frame was marked (fkp_tracker_mark_detection_frame). */
+static void
+box_seen_by_detector (const Track *t, gboolean marked_frame, FkpFaceBox *box)
+{
+  if (marked_frame)
+    *box = t->marked_box;
+  else
+    track_box (t, box);
+}
+
+/* A detection from the marked frame, moved and scaled as the track's points
+ * have moved since: where the face is on this frame.  Only for a track
+ * that follows its face (not suspect): otherwise its motion says nothing
+ * and the box stays where the detector saw the face. */
+static void
+follow_track_motion (const Track *t, const FkpFaceBox *seen, FkpFaceBox *moved)
+{
+  FkpFaceBox now;
+  track_box (t, &now);
+  float dx, dy;
+  centre_offset (&t->marked_box, &now, &dx, &dy);
+  double scale = fkp_face_box_size (&now) / MAX (fkp_face_box_size (&t->marked_box), 1.0f);
+  double cx = seen->x + seen->width / 2 + dx, cy = seen->y + seen->height / 2 + dy;
+  moved->width = (float) (seen->width * scale);
+  moved->height = (float) (seen->height * scale);
+  moved->x = (float) (cx - moved->width / 2);
+  moved->y = (float) (cy - moved->height / 2);
+}
+
 /* Starts (or restarts) a track from a landmark box: crop from the box, then
  * refine.  A weak detection (score < CONFIRM_BELOW_SCORE) is confirmed only
  * if the refined points' box overlaps the detection's landmark box (IoU >=
@@ -359,7 +390,7 @@ visible_fraction (const FkpFaceBox *b, int width, int height)
 gboolean
 fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDetection *boxes,
                        size_t n_boxes, float start_min_score, gboolean drop_unmatched,
-                       GError **error)
+                       gboolean from_marked_frame, GError **error)
 {
   /* When there are more faces than room, the larger (nearer, more
    * prominent) ones get the tracks: upstream boxes have no score to rank
@@ -372,7 +403,7 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
   gboolean *box_used = g_new0 (gboolean, MAX (1, n_boxes));
   for (size_t i = 0; i < n_tracks; i++) {
     FkpFaceBox tb;
-    track_box (&g_array_index (work, Track, i), &tb);
+    box_seen_by_detector (&g_array_index (work, Track, i), from_marked_frame, &tb);
     for (size_t j = 0; j < n_boxes; j++)
       iou[i * n_boxes + j] = fkp_face_box_iou (&tb, &boxes[j].box);
   }
@@ -394,7 +425,7 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
     const Track *t = &g_array_index (work, Track, i);
     gboolean suspect = t->jumped || t->drifted || t->changed;
     FkpFaceBox tb;
-    track_box (t, &tb);
+    box_seen_by_detector (t, from_marked_frame, &tb);
     double track_size = MAX (fkp_face_box_size (&tb), 1.0f);
     for (size_t j = 0; j < n_boxes; j++) {
       const FkpFaceBox *bb = &boxes[j].box;
@@ -435,7 +466,10 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
                          && b->score >= start_min_score;
       if (t.jumped || strayed) {
         Track before = t;
-        ok = track_start_from_box (tracker, s, &t, &b->box, b->score, &confirmed, error);
+        FkpFaceBox start = b->box;
+        if (from_marked_frame && !(t.jumped || t.drifted || t.changed))
+          follow_track_motion (&t, &b->box, &start);
+        ok = track_start_from_box (tracker, s, &t, &start, b->score, &confirmed, error);
         t.restarted = TRUE;
         if (ok && !confirmed) {
           /* Not confirmed: keep the old points; a jumped track counts a
@@ -531,6 +565,21 @@ fkp_tracker_begin_frame (FkpTracker *tracker)
     memcpy (tracker->work->data, tracker->tracks->data, tracker->tracks->len * sizeof (Track));
   for (guint i = 0; i < tracker->work->len; i++)
     g_array_index (tracker->work, Track, i).restarted = FALSE;
+}
+
+guint
+fkp_tracker_n_tracks (const FkpTracker *tracker)
+{
+  return tracker->work->len;
+}
+
+void
+fkp_tracker_mark_detection_frame (FkpTracker *tracker)
+{
+  for (guint i = 0; i < tracker->work->len; i++) {
+    Track *t = &g_array_index (tracker->work, Track, i);
+    track_box (t, &t->marked_box);
+  }
 }
 
 gboolean

@@ -95,6 +95,7 @@ enum {
   PROP_FACE_SOURCE,
   PROP_MAX_FACES,
   PROP_DETECT_INTERVAL,
+  PROP_DETECT_LATENCY,
   PROP_MIN_FACE_SIZE,
   PROP_DETECTOR_THRESHOLD,
   PROP_SMOOTHING,
@@ -165,6 +166,7 @@ settings_init (GstFacekpSettings *s)
   s->source = (GstFacekpFaceSource) opts.source;
   s->max_faces = opts.max_faces;
   s->detect_interval = opts.detect_interval;
+  s->detect_latency = opts.detect_latency;
   s->min_face_size = opts.min_face_size;
   s->detector_threshold = opts.detector_threshold;
   s->smoothing = opts.smoothing;
@@ -222,6 +224,7 @@ settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts)
   opts->source = (FkpFaceSource) s->source;
   opts->max_faces = s->max_faces;
   opts->detect_interval = s->detect_interval;
+  opts->detect_latency = s->detect_latency;
   opts->min_face_size = s->min_face_size;
   opts->detector_threshold = s->detector_threshold;
   opts->smoothing = s->smoothing;
@@ -279,6 +282,10 @@ gst_facekp_filter_set_property (GObject *object, guint prop_id, const GValue *va
       break;
     case PROP_DETECT_INTERVAL:
       s->detect_interval = g_value_get_int (value);
+      self->dirty |= FACEKP_DIRTY_TRACKING;
+      break;
+    case PROP_DETECT_LATENCY:
+      s->detect_latency = g_value_get_int (value);
       self->dirty |= FACEKP_DIRTY_TRACKING;
       break;
     case PROP_MIN_FACE_SIZE:
@@ -347,6 +354,7 @@ gst_facekp_filter_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_FACE_SOURCE: g_value_set_enum (value, s->source); break;
     case PROP_MAX_FACES: g_value_set_int (value, s->max_faces); break;
     case PROP_DETECT_INTERVAL: g_value_set_int (value, s->detect_interval); break;
+    case PROP_DETECT_LATENCY: g_value_set_int (value, s->detect_latency); break;
     case PROP_MIN_FACE_SIZE: g_value_set_int (value, s->min_face_size); break;
     case PROP_DETECTOR_THRESHOLD: g_value_set_float (value, s->detector_threshold); break;
     case PROP_SMOOTHING: g_value_set_boolean (value, s->smoothing); break;
@@ -501,6 +509,7 @@ apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
   if (dirty & FACEKP_DIRTY_TRACKING) {
     if (!fkp_face_pipeline_set_max_faces (self->pipeline, s->max_faces, &error)
         || !fkp_face_pipeline_set_detect_interval (self->pipeline, s->detect_interval, &error)
+        || !fkp_face_pipeline_set_detect_latency (self->pipeline, s->detect_latency, &error)
         || !fkp_face_pipeline_set_min_face_size (self->pipeline, s->min_face_size, &error)
         || !fkp_face_pipeline_set_detector_threshold (self->pipeline, s->detector_threshold,
                                                       &error)) {
@@ -901,6 +910,24 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
           "Run the face detector every N frames while tracking (and whenever a track is lost)",
           1, 10000, d.detect_interval, PARAM_FLAGS));
   /**
+   * GstFacekpFilter:detect-latency:
+   *
+   * With #GstFacekpFilter:face-source `detect`, while faces are tracked: the
+   * detector runs on its own thread, on a copy of the frame that needs it,
+   * and its faces join this many frames later, 0 to 30; the frames between
+   * are tracked meanwhile, so no frame waits for a whole detector run.  The
+   * faces do not depend on how long the detector takes: the frame they join
+   * at waits for the detector if it has not finished.  Without tracks the
+   * detector runs on the frame itself.  0: every detector run is on the
+   * frame that needs it, which waits for it (the faces of the element
+   * before this property, bit for bit).
+   */
+  g_object_class_install_property (gobject_class, PROP_DETECT_LATENCY,
+      g_param_spec_int ("detect-latency", "Detect latency",
+          "Frames after which the face detector's results join while faces are tracked (it "
+          "runs on its own thread meanwhile); 0 = on the frame itself, which waits for it",
+          0, FKP_FACE_MAX_DETECT_LATENCY, d.detect_latency, PARAM_FLAGS));
+  /**
    * GstFacekpFilter:min-face-size:
    *
    * Ignore detected or upstream face boxes whose larger side is smaller than
@@ -1020,8 +1047,10 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * GstFacekpFilter:threads:
    *
    * Threads each model run uses, 1 to 64; 0 = one per CPU core, at most 8.
-   * Several elements in one process should use the same value (the BLAS
-   * thread count is process-wide).
+   * While the detector runs on its own thread (#GstFacekpFilter:detect-latency)
+   * it takes half of them and the landmark model the rest.  Several elements
+   * in one process should use the same value (the BLAS thread count is
+   * process-wide).
    */
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",

@@ -68,6 +68,7 @@ typedef struct {
   GstFacekpFaceSource source;
   gint max_faces;
   gint detect_interval;
+  gint detect_latency;
   gint min_face_size;
   gfloat detector_threshold;
   gboolean smoothing;
@@ -83,7 +84,7 @@ typedef struct {
 typedef enum {
   FACEKP_DIRTY_MODELS = 1 << 0,
   FACEKP_DIRTY_SOURCE = 1 << 1,
-  FACEKP_DIRTY_TRACKING = 1 << 2,   /* max-faces, detect-interval, min-face-size, threshold */
+  FACEKP_DIRTY_TRACKING = 1 << 2,   /* max-faces, detect-interval/-latency, min-face-size, threshold */
   FACEKP_DIRTY_SMOOTHING = 1 << 3,
   FACEKP_DIRTY_THREADS = 1 << 4,
   FACEKP_DIRTY_STICKERS = 1 << 5,

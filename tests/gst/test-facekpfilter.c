@@ -1,7 +1,8 @@
 /* facekpfilter through GstHarness: formats, metadata against the face
  * pipeline and the ground truth, ROI meta, bus messages, export, property
  * changes while playing, renegotiation, no and many faces, flush and EOS,
- * overlay attach versus blend, and start-up errors.
+ * flushes, caps, model and state changes while the detector runs on its
+ * own thread, overlay attach versus blend, and start-up errors.
  *
  * Frames are canvases with dataset face crops (tests/data/gst-*.jpg) pasted
  * at known places, so every face has ground-truth landmarks. */
@@ -756,7 +757,9 @@ GST_START_TEST (test_property_changes_playing)
   out = push_pull (h, NEXT_FRAME (c));
   fail_unless_equals_int (gst_buffer_get_face_landmarks_meta (out)->n_faces, 1);
   gst_buffer_unref (out);
-  g_object_set (f, "max-faces", 4, "detect-interval", 1, NULL);
+  /* With detect-latency 0 the detector runs on that very frame (the
+   * default would give the new faces 2 frames later). */
+  g_object_set (f, "max-faces", 4, "detect-interval", 1, "detect-latency", 0, NULL);
   out = push_pull (h, NEXT_FRAME (c));
   if (model_is_accurate ())
     fail_unless_equals_int (gst_buffer_get_face_landmarks_meta (out)->n_faces, 3);
@@ -999,6 +1002,99 @@ GST_START_TEST (test_flush_and_eos)
 }
 GST_END_TEST;
 
+/* ---- The detector on its own thread ---------------------------------- */
+
+/* Pushes frame @i of @c and returns the id of its one face (0: none). */
+static guint
+push_face_frame (GstHarness *h, const TestCanvas *c, GstVideoFormat format, int i)
+{
+  GstBuffer *out = push_pull (h, test_canvas_to_buffer (c, format, i * FRAME_NS, FRAME_NS));
+  GstFaceLandmarksMeta *meta = gst_buffer_get_face_landmarks_meta (out);
+  fail_unless (meta != NULL);
+  fail_unless_equals_int (meta->width, c->width);
+  assert_finds_canvas_faces (out, c, "with a detector run under way");
+  guint id = meta->n_faces == 1 ? meta->faces[0].id : 0;
+  gst_buffer_unref (out);
+  return id;
+}
+
+static void
+resend_stream_start (GstHarness *h, GstCaps *caps)
+{
+  fail_unless (gst_harness_push_event (h, gst_event_new_stream_start ("facekp-test")));
+  fail_unless (gst_harness_push_event (h, gst_event_new_caps (caps)));
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  gst_caps_unref (caps);
+}
+
+/* A flush, a caps change, a model change and a state change each while a
+ * detector run is under way (every run made to last 0-300 ms): no stale
+ * faces, no hang, the faces found on the next frame. */
+GST_START_TEST (test_detection_in_flight)
+{
+  if (!model_is_accurate ())
+    return;   /* tracks need a model that keeps them */
+  g_setenv ("FACEKP_TEST_DETECTOR_DELAY_MS", "300", TRUE);
+  TestCanvas *big = one_face_canvas (640, 480);
+  TestCanvas *small = one_face_canvas (320, 240);
+  /* A run every other frame, joining 3 frames later: frames 2, 6, 10, ... */
+  GstHarness *h = new_harness ("stickers=\"\" post-messages=none detect-interval=2 detect-latency=3",
+                               GST_VIDEO_FORMAT_I420, 640, 480);
+  GstElement *f = filter_of (h);
+  gint latency;
+  g_object_get (f, "detect-latency", &latency, NULL);
+  fail_unless_equals_int (latency, 3);
+
+  guint id = push_face_frame (h, big, GST_VIDEO_FORMAT_I420, 0);
+  fail_unless (id > 0);
+  for (int i = 1; i < 4; i++)   /* the run from frame 2 joins at frame 5 */
+    fail_unless_equals_int (push_face_frame (h, big, GST_VIDEO_FORMAT_I420, i), id);
+
+  /* Flush: the run is dropped, the face found again with a new id. */
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  guint after_flush = push_face_frame (h, big, GST_VIDEO_FORMAT_I420, 0);
+  fail_unless (after_flush > id);
+  for (int i = 1; i < 4; i++)
+    fail_unless_equals_int (push_face_frame (h, big, GST_VIDEO_FORMAT_I420, i), after_flush);
+
+  /* New caps (another size) under way: faces of the new frames only. */
+  gst_harness_set_src_caps (h, test_caps (GST_VIDEO_FORMAT_I420, 320, 240));
+  guint after_caps = push_face_frame (h, small, GST_VIDEO_FORMAT_I420, 4);
+  fail_unless (after_caps > after_flush);
+  for (int i = 5; i < 8; i++)
+    fail_unless_equals_int (push_face_frame (h, small, GST_VIDEO_FORMAT_I420, i), after_caps);
+
+  /* A new landmark model replaces the face pipeline under way. */
+  gchar *model = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, NULL);
+  g_object_set (f, "model", model, NULL);
+  g_free (model);
+  guint after_model = push_face_frame (h, small, GST_VIDEO_FORMAT_I420, 8);
+  fail_unless (after_model > 0);
+  for (int i = 9; i < 11; i++)
+    push_face_frame (h, small, GST_VIDEO_FORMAT_I420, i);
+
+  /* Down to READY (the pipeline is freed) and back, then down to NULL with
+   * a run under way. */
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_READY),
+                          GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+                          GST_STATE_CHANGE_SUCCESS);
+  resend_stream_start (h, test_caps (GST_VIDEO_FORMAT_I420, 320, 240));
+  for (int i = 0; i < 4; i++)
+    fail_unless (push_face_frame (h, small, GST_VIDEO_FORMAT_I420, i) > 0);
+  gst_harness_teardown (h);
+  g_unsetenv ("FACEKP_TEST_DETECTOR_DELAY_MS");
+  test_canvas_free (big);
+  test_canvas_free (small);
+}
+GST_END_TEST;
+
 /* ---- Overlay: attach or blend ---------------------------------------- */
 
 GST_START_TEST (test_overlay_attached_when_accepted)
@@ -1158,6 +1254,7 @@ facekpfilter_suite (void)
   tcase_add_test (tc, test_no_faces);
   tcase_add_test (tc, test_many_faces);
   tcase_add_test (tc, test_flush_and_eos);
+  tcase_add_test (tc, test_detection_in_flight);
   tcase_add_test (tc, test_overlay_attached_when_accepted);
   tcase_add_test (tc, test_qos_drops_late_frames);
   tcase_add_test (tc, test_start_errors);

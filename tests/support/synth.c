@@ -102,12 +102,25 @@ fkp_synth_sequence_init (FkpSynthSequence *seq)
   seq->frame_ns = 33333333;
 }
 
+/* 64-bit FNV-1a over `n` bytes, continuing from `hash`. */
+static guint64
+fnv1a (guint64 hash, const void *data, size_t n)
+{
+  const uint8_t *bytes = data;
+  for (size_t i = 0; i < n; i++) {
+    hash ^= bytes[i];
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
 gboolean
 fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
                         const FkpSynthFace *faces, size_t n_faces, const FkpSynthSequence *seq,
                         FkpSynthResult *res, GError **error)
 {
   memset (res, 0, sizeof *res);
+  res->output_digest = 0xcbf29ce484222325ull;
   int stride = seq->width * 4;
   uint8_t *canvas = g_malloc ((size_t) stride * seq->height);
   FkpFaceList out;
@@ -156,6 +169,8 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
       if (!ok)
         break;
       res->n_frames++;
+      res->output_digest = fnv1a (res->output_digest, &out.n_faces, sizeof out.n_faces);
+      res->output_digest = fnv1a (res->output_digest, out.faces, out.n_faces * sizeof *out.faces);
       int n_truth = visible ? slots_here : 0;
       size_t n_out = MIN (out.n_faces, (size_t) FKP_FACE_MAX_FACES_LIMIT);
       for (int k = 0; k < n_truth; k++) {

@@ -63,6 +63,7 @@ typedef struct {
   double oracle_nme_sum;      /* the landmark model alone, crop from the true points, same frames */
   size_t n_oracle;
   double process_seconds;     /* time inside fkp_face_pipeline_process */
+  guint64 output_digest;      /* FNV-1a of every frame's faces, bit for bit: equal runs, equal digests */
 } FkpSynthResult;
 
 /* Runs `pipeline` (DETECT or FULL_FRAME source; reset first) over a

@@ -23,7 +23,9 @@
  * smoothed: docs/face-pipeline.md.
  *
  * Threads: one pipeline must not be used by two threads at once; distinct
- * pipelines may run concurrently.
+ * pipelines may run concurrently.  With detect_latency > 0 a pipeline owns
+ * one more thread, which runs the detector; fkp_face_pipeline_free waits
+ * for it.
  */
 #ifndef FACEKP_FACE_H
 #define FACEKP_FACE_H
@@ -112,6 +114,10 @@ typedef struct {
   const char *detector_model;  /* same; NULL = the shipped models/face-detector.onnx (loaded only for DETECT) */
   FkpFaceSource source;        /* default DETECT */
   int detect_interval;         /* run the detector every N frames while tracking (>= 1; default 10) */
+  int detect_latency;          /* while there are tracks, a detector run started at frame t runs
+                                  on its own thread and its boxes join at frame t + N, the frames
+                                  between tracked meanwhile; 0 = the frame waits for the detector
+                                  (0 … FKP_FACE_MAX_DETECT_LATENCY; default 2) */
   int max_faces;               /* at most this many faces (1 … 64; default 4) */
   int min_face_size;           /* ignore detected/upstream boxes whose larger side is smaller (px; default 24) */
   int detector_input_width;    /* detector input in pixels (multiples of facekp.input.multiple, */
@@ -125,6 +131,7 @@ typedef struct {
 } FkpFaceOptions;
 
 #define FKP_FACE_MAX_FACES_LIMIT 64
+#define FKP_FACE_MAX_DETECT_LATENCY 30
 
 /* Fills `opts` with the defaults above. */
 void fkp_face_options_init (FkpFaceOptions *opts);
@@ -168,6 +175,8 @@ void fkp_face_pipeline_reset (FkpFacePipeline *pipeline);
 gboolean fkp_face_pipeline_set_source (FkpFacePipeline *pipeline, FkpFaceSource source,
                                        GError **error);   /* DETECT needs the detector model loadable */
 gboolean fkp_face_pipeline_set_detect_interval (FkpFacePipeline *pipeline, int frames, GError **error);
+/* A detector run already under way keeps the frame it joins at. */
+gboolean fkp_face_pipeline_set_detect_latency (FkpFacePipeline *pipeline, int frames, GError **error);
 gboolean fkp_face_pipeline_set_max_faces (FkpFacePipeline *pipeline, int max_faces, GError **error);
 gboolean fkp_face_pipeline_set_min_face_size (FkpFacePipeline *pipeline, int pixels, GError **error);
 gboolean fkp_face_pipeline_set_detector_threshold (FkpFacePipeline *pipeline, float threshold,
