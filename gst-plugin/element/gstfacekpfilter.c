@@ -124,36 +124,6 @@ G_DEFINE_TYPE (GstFacekpFilter, gst_facekp_filter, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (facekpfilter, "facekpfilter", GST_RANK_NONE,
     GST_TYPE_FACEKP_FILTER);
 
-GType
-gst_facekp_face_source_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    { GST_FACEKP_FACE_SOURCE_DETECT, "Find faces with the CNN face detector, then track them", "detect" },
-    { GST_FACEKP_FACE_SOURCE_UPSTREAM, "Use GstVideoRegionOfInterestMeta of type \"face\" from upstream (e.g. facedetect)", "upstream" },
-    { GST_FACEKP_FACE_SOURCE_FULL_FRAME, "The whole frame is one face crop", "full-frame" },
-    { 0, NULL, NULL },
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstFacekpFaceSource", values));
-  return type;
-}
-
-GType
-gst_facekp_messages_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    { GST_FACEKP_MESSAGES_NONE, "Post no messages", "none" },
-    { GST_FACEKP_MESSAGES_EVERY_FRAME, "Post a message for every frame", "every-frame" },
-    { GST_FACEKP_MESSAGES_ON_CHANGE, "Post only when the set of face ids changes", "on-change" },
-    { 0, NULL, NULL },
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstFacekpMessages", values));
-  return type;
-}
-
 /* ---- Settings -------------------------------------------------------- */
 
 static void
@@ -453,8 +423,7 @@ gst_facekp_filter_stop (GstBaseTransform *trans)
   g_clear_pointer (&self->pack, fkp_sticker_pack_free);
   g_clear_pointer (&self->export, facekp_export_close);
   fkp_face_list_clear (&self->faces);
-  g_clear_pointer (&self->luma, g_free);
-  self->luma_size = 0;
+  facekp_luma_scratch_clear (&self->luma);
   return TRUE;
 }
 
@@ -637,65 +606,6 @@ gst_facekp_filter_propose_allocation (GstBaseTransform *trans, GstQuery *decide_
 
 /* ---- Per frame ------------------------------------------------------- */
 
-/* Describes @frame for the face pipeline, extracting luma where the frame
- * has no plane the pipeline can read directly. */
-static gboolean
-describe_frame (GstFacekpFilter *self, GstVideoFrame *frame, FkpFaceFrame *out)
-{
-  GstVideoFormat format = GST_VIDEO_FRAME_FORMAT (frame);
-  gint width = GST_VIDEO_FRAME_WIDTH (frame);
-  gint height = GST_VIDEO_FRAME_HEIGHT (frame);
-
-  out->width = width;
-  out->height = height;
-  out->data = GST_VIDEO_FRAME_PLANE_DATA (frame, 0);
-  out->stride = GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0);
-
-  switch (format) {
-    case GST_VIDEO_FORMAT_RGBx: out->format = FKP_FACE_FORMAT_RGBx; return TRUE;
-    case GST_VIDEO_FORMAT_BGRx: out->format = FKP_FACE_FORMAT_BGRx; return TRUE;
-    case GST_VIDEO_FORMAT_xRGB: out->format = FKP_FACE_FORMAT_xRGB; return TRUE;
-    case GST_VIDEO_FORMAT_xBGR: out->format = FKP_FACE_FORMAT_xBGR; return TRUE;
-    case GST_VIDEO_FORMAT_RGBA: out->format = FKP_FACE_FORMAT_RGBA; return TRUE;
-    case GST_VIDEO_FORMAT_BGRA: out->format = FKP_FACE_FORMAT_BGRA; return TRUE;
-    case GST_VIDEO_FORMAT_ARGB: out->format = FKP_FACE_FORMAT_ARGB; return TRUE;
-    case GST_VIDEO_FORMAT_ABGR: out->format = FKP_FACE_FORMAT_ABGR; return TRUE;
-    case GST_VIDEO_FORMAT_RGB: out->format = FKP_FACE_FORMAT_RGB; return TRUE;
-    case GST_VIDEO_FORMAT_BGR: out->format = FKP_FACE_FORMAT_BGR; return TRUE;
-    default:
-      break;
-  }
-
-  /* YUV and gray: the pipeline reads luma as GRAY8. */
-  out->format = FKP_FACE_FORMAT_GRAY8;
-  gint pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, GST_VIDEO_COMP_Y);
-  if (pstride == 1) {
-    /* Planar or semi-planar: the Y plane as it is, no copy. */
-    out->data = GST_VIDEO_FRAME_COMP_DATA (frame, GST_VIDEO_COMP_Y);
-    out->stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, GST_VIDEO_COMP_Y);
-    return TRUE;
-  }
-
-  /* Packed YUV (YUY2, UYVY, AYUV): gather the Y samples into a gray image. */
-  gsize need = (gsize) width * height;
-  if (self->luma_size < need) {
-    g_free (self->luma);
-    self->luma = g_malloc (need);
-    self->luma_size = need;
-  }
-  const guint8 *src = GST_VIDEO_FRAME_COMP_DATA (frame, GST_VIDEO_COMP_Y);
-  gint src_stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, GST_VIDEO_COMP_Y);
-  for (gint y = 0; y < height; y++) {
-    const guint8 *row = src + (gsize) y * src_stride;
-    guint8 *dst = self->luma + (gsize) y * width;
-    for (gint x = 0; x < width; x++)
-      dst[x] = row[(gsize) x * pstride];
-  }
-  out->data = self->luma;
-  out->stride = width;
-  return TRUE;
-}
-
 static gboolean
 ids_changed (GstFacekpFilter *self, const FkpFace *faces, guint n_faces)
 {
@@ -737,7 +647,7 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
     fkp_face_pipeline_reset (self->pipeline);
 
   FkpFaceFrame fframe;
-  describe_frame (self, frame, &fframe);
+  facekp_frame_describe (frame, &self->luma, &fframe);
   GstClockTime pts = GST_BUFFER_PTS (buffer);
   fframe.timestamp_ns = GST_CLOCK_TIME_IS_VALID (pts) ? pts : FKP_FACE_TIMESTAMP_NONE;
 
@@ -821,7 +731,7 @@ gst_facekp_filter_finalize (GObject *object)
   GstFacekpFilter *self = GST_FACEKP_FILTER (object);
   settings_clear (&self->settings);
   fkp_face_list_clear (&self->faces);
-  g_free (self->luma);
+  facekp_luma_scratch_clear (&self->luma);
   g_array_free (self->posted_ids, TRUE);
   G_OBJECT_CLASS (gst_facekp_filter_parent_class)->finalize (object);
 }

@@ -12,6 +12,7 @@
 
 #include "facekp/gstfacelandmarksmeta.h"
 #include "facekpexport.h"
+#include "facekpframe.h"
 
 G_BEGIN_DECLS
 
@@ -106,8 +107,7 @@ struct _GstFacekpFilter {
   gboolean attach_overlay;     /* downstream takes GstVideoOverlayCompositionMeta */
   gboolean overlay_queried;    /* attach_overlay is known for the current caps */
   FkpFaceList faces;           /* the pipeline's output, copied once into the meta */
-  guint8 *luma;                /* Y extracted from packed YUV */
-  gsize luma_size;
+  FacekpLumaScratch luma;      /* Y gathered from packed YUV */
   guint64 frame_index;
   GArray *posted_ids;          /* ids in the last "facekp" message (on-change) */
   gboolean posted_once;
