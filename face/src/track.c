@@ -395,7 +395,8 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
   /* When there are more faces than room, the larger (nearer, more
    * prominent) ones get the tracks: upstream boxes have no score to rank
    * by, and a weak detection still has to be confirmed by its landmarks. */
-  qsort (boxes, n_boxes, sizeof *boxes, by_size_desc);
+  if (n_boxes > 1)   /* qsort's pointer must be valid even for no element: boxes may be NULL */
+    qsort (boxes, n_boxes, sizeof *boxes, by_size_desc);
   GArray *work = tracker->work;
   size_t n_tracks = work->len;
   float *iou = g_new0 (float, MAX (1, n_tracks * n_boxes));
@@ -665,7 +666,8 @@ fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
       t->id = tracker->next_id++;
     smooth (tracker, t, dt);
   }
-  qsort (tracker->work->data, tracker->work->len, sizeof (Track), by_id);
+  if (tracker->work->len > 1)   /* an empty GArray's data may be NULL, which qsort must not get */
+    qsort (tracker->work->data, tracker->work->len, sizeof (Track), by_id);
   GArray *kept = tracker->work;
   tracker->work = tracker->tracks;
   tracker->tracks = kept;
