@@ -57,8 +57,11 @@ fkp_net_new_from_data (const void *data, size_t size, const FkpNetOptions *opts,
     return NULL;
   }
   /* A developer aid: per-kernel CPU times printed to stderr by fkp_net_free(). */
-  if (g_getenv ("FKP_NN_PROFILE"))
+  const char *profile = g_getenv ("FKP_NN_PROFILE");
+  if (profile) {
     net->profile_us = g_new0 (double, MAX (net->n_steps, 1));
+    net->profile_wall = g_strcmp0 (profile, "wall") == 0;
+  }
   return net;
 }
 
@@ -104,7 +107,7 @@ fkp_nn_threads (const FkpNet *net)
 static void
 print_profile (const FkpNet *net)
 {
-  const gboolean wall = g_strcmp0 (g_getenv ("FKP_NN_PROFILE"), "wall") == 0;
+  const gboolean wall = net->profile_wall;
   const int cores = wall ? fkp_nn_threads (net) : 1;
   const double peak = fkp_sgemm_peak_gflops (fkp_sgemm_isa ()) * cores;
   double total = 0.0;
@@ -284,8 +287,7 @@ fkp_net_run (FkpNet *net, GError **error)
   /* Process CPU time: on a busy machine it stays meaningful where wall
    * time does not (it sums all threads).  FKP_NN_PROFILE=wall measures wall
    * time instead, to see what threads gain. */
-  const clockid_t clock = g_strcmp0 (g_getenv ("FKP_NN_PROFILE"), "wall") == 0
-                            ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID;
+  const clockid_t clock = net->profile_wall ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID;
   for (int i = 0; i < net->n_steps; i++) {
     struct timespec t0, t1;
     clock_gettime (clock, &t0);

@@ -107,6 +107,7 @@ struct _FkpNet {
   int pool_threads;                 /* the thread count the pool was made for (0: none yet) */
   FkpNetStats stats;
   double *profile_us;               /* per-step time when FKP_NN_PROFILE is set */
+  gboolean profile_wall;            /* FKP_NN_PROFILE=wall: wall time, not CPU time */
   int profile_runs;
 };
 
