@@ -58,6 +58,11 @@ same_pads (int in, int k, int s, int d, gboolean upper, int *begin, int *end, in
 
 /* ---- Conv (+ BatchNorm + activation) ---------------------------------- */
 
+/* How many convs of the last conv_check's net ran as Winograd. */
+static size_t last_conv_winograd;
+/* conv_check's weights are uniform in ±this. */
+static float conv_weight_scale = 1.0f;
+
 /* Builds Conv (+ BatchNorm) (+ activation) with these parameters, runs it
  * and compares with a naive 7-loop convolution. */
 static void
@@ -71,7 +76,7 @@ conv_check (int groups, int Cg, int Mg, int kh, int kw, int sh, int sw, int dh, 
 
   int64_t xdims[4] = { 1, C, H, W }, wdims[4] = { M, Cg, kh, kw }, cdims[1] = { M };
   float *x = random_floats (dims_count (4, xdims), -1, 1);
-  float *w = random_floats (dims_count (4, wdims), -1, 1);
+  float *w = random_floats (dims_count (4, wdims), -conv_weight_scale, conv_weight_scale);
   float *bias = random_floats (M, -1, 1);
   float *gamma = random_floats (M, 0.5, 1.5), *beta = random_floats (M, -0.5, 0.5);
   float *mean = random_floats (M, -0.5, 0.5), *var = random_floats (M, 0.2, 2);
@@ -109,6 +114,9 @@ conv_check (int groups, int Cg, int Mg, int kh, int kw, int sh, int sw, int dh, 
   builder_output (b, last);
   FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
   builder_free (b);
+  FkpNetStats stats;
+  fkp_net_get_stats (net, &stats);
+  last_conv_winograd = stats.n_winograd_convs;
 
   FkpShape shape;
   g_assert_true (fkp_net_get_output_shape (net, 0, &shape));
@@ -193,6 +201,49 @@ test_conv (void)
 {
   for (int i = 0; i < 3 * CASES; i++)
     test_conv_case (i % 3);
+}
+
+/* 3×3 stride-1 convs that the loader runs as Winograd (F(4,3) on larger
+ * maps, F(2,3) on small ones): random channels (output channels past one
+ * chunk of 96 included), maps whose sides are not multiples of the tile
+ * (partial tiles on the right and bottom), every padding from 0 to 2 on each
+ * side, with and without bias, BatchNorm and each activation (ReLU and
+ * LeakyRelu in the store, the others after it), on 1 or 2 threads.
+ *
+ * The weights are scaled by 1/√(9C), as trained nets' are (and BatchNorm
+ * keeps them), so that the sums are of the order of the output: with ±1
+ * weights a sum reaches ±25 and the error of F(4,3), ~1e-5 of the sums'
+ * range, exceeds 1e-4 of the range a Clip or Tanh squeezes them to. */
+static void
+test_conv_winograd (void)
+{
+  static const int edges[][4] = {   /* C, M, OH, OW */
+    { 16, 16, 7, 7 }, { 16, 17, 8, 9 }, { 17, 200, 14, 14 }, { 64, 97, 28, 28 },
+    { 24, 145, 13, 30 }, { 33, 40, 40, 7 }, { 16, 16, 61, 5 }, { 96, 16, 10, 10 },
+  };
+  const int n_edges = G_N_ELEMENTS (edges);
+  for (int i = 0; i < n_edges + 2 * CASES; i++) {
+    int C, M, OH, OW;
+    if (i < n_edges) {
+      C = edges[i][0]; M = edges[i][1]; OH = edges[i][2]; OW = edges[i][3];
+    } else {
+      C = g_test_rand_int_range (16, 49);
+      M = g_test_rand_int_range (16, 201);
+      OH = g_test_rand_int_range (7, 41);
+      OW = g_test_rand_int_range (7, 41);
+    }
+    const int pt = g_test_rand_int_range (0, 3), pl = g_test_rand_int_range (0, 3);
+    const int pb = g_test_rand_int_range (0, 3), pr = g_test_rand_int_range (0, 3);
+    const int H = OH + 2 - pt - pb, W = OW + 2 - pl - pr;
+    if (H < 1 || W < 1)
+      continue;
+    conv_weight_scale = (float) (1.0 / sqrt (9.0 * C));
+    conv_check (1, C, M, 3, 3, 1, 1, 1, 1, pt, pl, pb, pr, 0, OH, OW, H, W, g_test_rand_bit (),
+                g_test_rand_bit (), g_test_rand_int_range (0, 6));
+    conv_weight_scale = 1.0f;
+    if (g_strcmp0 (g_getenv ("FKP_NN_WINOGRAD"), "0") != 0)
+      g_assert_cmpuint (last_conv_winograd, ==, 1);
+  }
 }
 
 /* Shapes large enough that im2col and the direct loop work in several bands
@@ -1352,6 +1403,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nn/ops/conv", test_conv);
   g_test_add_func ("/nn/ops/conv-banded", test_conv_banded);
+  g_test_add_func ("/nn/ops/conv-winograd", test_conv_winograd);
   g_test_add_func ("/nn/ops/pools", test_pools);
   g_test_add_func ("/nn/ops/pools-large", test_pools_large);
   g_test_add_func ("/nn/ops/global-pools", test_global_pools);

@@ -149,6 +149,8 @@ out:
     for (int i = 0; i < net->n_steps; i++) {
       const Step *s = &net->steps[i];
       net->stats.n_macs += s->macs;
+      if (s->op == OP_CONV && g_str_has_prefix (fkp_nn_conv_algo_name (s), "winograd"))
+        net->stats.n_winograd_convs++;
       weights += (uint64_t) s->n_weights * 4;
     }
     for (int t = 0; t < net->n_tensors; t++)

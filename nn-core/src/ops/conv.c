@@ -7,9 +7,10 @@
  * a following BatchNormalization into the weights, and the packing stage
  * packs them (both below). */
 #include "load/loader.h"
+#include "ops/conv-winograd.h"
 #include "sgemm/sgemm.h"
 
-enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DIRECT };
+enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DIRECT, CONV_WINOGRAD };
 
 /* Largest im2col band in floats (1 MiB): big enough for long GEMMs, small
  * enough to stay in cache (a larger band is used only when one output row
@@ -23,6 +24,8 @@ typedef struct {
   size_t unfolded_floats;           /* a band's floats: where the sgemm's scratch starts */
   float *weights;                   /* [M][C/g][kh][kw]; NULL once packed */
   FkpSgemmA **gemm;                 /* per group, its weights packed (GEMM algos), or NULL */
+  int winograd_tile;                /* CONV_WINOGRAD: output tile side (4 or 2) */
+  FkpNnWinograd *winograd;          /* CONV_WINOGRAD: its transformed weights, once packed */
   float *bias;                      /* length M, or NULL */
 } ConvParams;
 
@@ -468,6 +471,11 @@ fkp_nn_run_conv (FkpNet *net, const Step *step)
     return;   /* bias and activation already applied */
   }
   const int parts = step->macs >= CONV_SPLIT_MIN_MACS ? fkp_nn_threads (net) : 1;
+  if (conv->algo == CONV_WINOGRAD) {
+    fkp_nn_winograd_run (net, parts, conv->winograd, x, H, W, conv->pad_top, conv->pad_left, y, OH,
+                         OW, conv->bias, &step->act);
+    return;
+  }
   GemmConvJob j = { net, conv, &step->act, x, y, H, W, OH, OW, Cg, Mg, P, NULL };
   /* Several bands, or parts that each get enough rows of a large map:
    * each part unfolds its own rows. */
@@ -494,6 +502,7 @@ fkp_nn_clear_conv (void *params)
   for (int g = 0; conv->gemm != NULL && g < conv->groups; g++)
     fkp_sgemm_a_free (conv->gemm[g]);
   g_free (conv->gemm);
+  fkp_nn_winograd_free (conv->winograd);
   g_free (conv->bias);
 }
 
@@ -502,8 +511,12 @@ fkp_nn_conv_algo_name (const Step *s)
 {
   static const char *const names[] = {
     [CONV_GEMM_1X1] = "1x1", [CONV_IM2COL] = "im2col", [CONV_DIRECT] = "direct",
+    [CONV_WINOGRAD] = "winograd",
   };
-  return names[((const ConvParams *) s->params)->algo];
+  const ConvParams *conv = s->params;
+  if (conv->algo == CONV_WINOGRAD)
+    return conv->winograd_tile == 4 ? "winograd F(4,3)" : "winograd F(2,3)";
+  return names[conv->algo];
 }
 
 /* ---- Load: the builder, BatchNorm folding, weight packing ----------------- */
@@ -587,6 +600,14 @@ fkp_nn_build_conv (Node *node, GError **error)
     conv->algo = CONV_IM2COL;
   if (conv->algo == CONV_GEMM_1X1 && Cg == 1 && Mg <= 2)
     conv->algo = CONV_DIRECT;
+  /* 3×3 at stride 1: Winograd where the map is large enough to pay
+   * (conv-winograd.c); FKP_NN_WINOGRAD=0 keeps im2col, for comparisons. */
+  if (conv->algo == CONV_IM2COL && KH == 3 && KW == 3 && conv->sh == 1 && conv->sw == 1
+      && conv->dh == 1 && conv->dw == 1 && group == 1 && fkp_nn_winograd_enabled ()) {
+    conv->winograd_tile = fkp_nn_winograd_pick ((int) C, (int) M, (int) OH, (int) OW);
+    if (conv->winograd_tile > 0)
+      conv->algo = CONV_WINOGRAD;
+  }
   s->macs = (uint64_t) M * OH * OW * Cg * KH * KW;
   if (conv->algo == CONV_IM2COL) {
     uint64_t per_row = (uint64_t) Cg * KH * KW * OW;
@@ -630,6 +651,19 @@ fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *sc
   ConvParams *conv = s->params;
   if (conv->algo == CONV_DIRECT)
     return TRUE;
+  if (conv->algo == CONV_WINOGRAD) {
+    conv->winograd = fkp_nn_winograd_new (fkp_sgemm_isa (), conv->winograd_tile, conv->weights,
+                                          (int) output->shape.dims[1], (int) input->shape.dims[1]);
+    if (conv->winograd == NULL)
+      return fail (error, FKP_NN_ERROR_OUT_OF_MEMORY, "%s: out of memory packing weights",
+                   s->label);
+    *scratch_floats = MAX (*scratch_floats, fkp_nn_winograd_scratch_floats (conv->winograd));
+    /* the transformed weights: α² floats per 3×3 kernel */
+    s->n_weights = (size_t) conv->winograd->alpha * conv->winograd->alpha * conv->winograd->M
+                   * conv->winograd->C + (size_t) conv->winograd->M;
+    g_clear_pointer (&conv->weights, g_free);
+    return TRUE;
+  }
   const int G = conv->groups, Mg = (int) output->shape.dims[1] / G;
   const int K = (int) input->shape.dims[1] / G * conv->kh * conv->kw;
   const int P = (int) (output->shape.dims[2] * output->shape.dims[3]);
