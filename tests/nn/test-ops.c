@@ -274,6 +274,99 @@ test_conv_banded (void)
 
 /* ---- Pools --------------------------------------------------------- */
 
+/* Conv (+ activation) + MaxPool k×k/k, which the loader fuses into one step
+ * (the conv pools each band of its output as it makes it), against a naive
+ * conv, activation and pool: direct convs (3×3 on a few channels, and
+ * depthwise) and 1×1 ones, maps whose sides are not multiples of k with
+ * the last window cut by ceil_mode or by padding at the end, bands of
+ * several rows, 1 or 2 threads. */
+static void
+test_conv_maxpool (void)
+{
+  for (int i = 0; i < CASES; i++) {
+    const int kind = i % 3;   /* 0: 3×3 dense, 1: 3×3 depthwise, 2: 1×1 */
+    const int C = kind == 0 ? g_test_rand_int_range (1, 4) : g_test_rand_int_range (1, 40);
+    const int M = kind == 1 ? C : g_test_rand_int_range (1, 70);
+    const int groups = kind == 1 ? C : 1, Cg = C / groups, ks = kind == 2 ? 1 : 3;
+    const int pad = kind == 2 ? 0 : g_test_rand_int_range (0, 2);
+    const int H = g_test_rand_int_range (4, 90), W = g_test_rand_int_range (4, 90);
+    const int OH = H + 2 * pad - ks + 1, OW = W + 2 * pad - ks + 1;
+    const int k = g_test_rand_int_range (2, 4), ending = g_test_rand_int_range (0, 3);
+    /* ending 0: floor, 1: ceil_mode, 2: padding at the end up to a whole window */
+    const int pb = ending == 2 ? (k - OH % k) % k : 0, pr = ending == 2 ? (k - OW % k) % k : 0;
+    const int PH = ending == 0 ? OH / k : (OH + k - 1) / k, PW = ending == 0 ? OW / k : (OW + k - 1) / k;
+    const int act = g_test_rand_int_range (0, 6);
+    const float alpha = 0.1f, lo = -0.3f, hi = 0.6f;
+    if (OH < k || OW < k)
+      continue;
+    int64_t xdims[4] = { 1, C, H, W }, wdims[4] = { M, Cg, ks, ks }, bdims[1] = { M };
+    float *x = random_floats (dims_count (4, xdims), -1, 1);
+    float *w = random_floats (dims_count (4, wdims), -0.5, 0.5);
+    float *bias = random_floats (M, -0.5, 0.5);
+    Builder *b = builder_new (13);
+    builder_input (b, "x", 4, xdims);
+    builder_init_float (b, "w", 4, wdims, w);
+    builder_init_float (b, "b", 1, bdims, bias);
+    Onnx__NodeProto *n = builder_node (b, "Conv", "conv", IN ("x", "w", "b"), OUT ("c"));
+    node_int (b, n, "group", groups);
+    node_ints (b, n, "pads", 4, (int64_t[]) { pad, pad, pad, pad });
+    const char *pooled_in = "c";
+    if (act) {
+      add_act_node (b, act, "c", "a", alpha, lo, hi, 0);
+      pooled_in = "a";
+    }
+    n = builder_node (b, "MaxPool", "pool", IN (pooled_in), OUT ("y"));
+    node_ints (b, n, "kernel_shape", 2, (int64_t[]) { k, k });
+    node_ints (b, n, "strides", 2, (int64_t[]) { k, k });
+    node_ints (b, n, "pads", 4, (int64_t[]) { 0, 0, pb, pr });
+    node_int (b, n, "ceil_mode", ending == 1);
+    builder_output (b, "y");
+    FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
+    builder_free (b);
+    FkpNetStats stats;
+    fkp_net_get_stats (net, &stats);
+    if (g_strcmp0 (g_getenv ("FKP_NN_FUSE_POOL"), "0") != 0)
+      g_assert_cmpuint (stats.n_steps, ==, 1);
+    FkpShape shape;
+    fkp_net_get_output_shape (net, 0, &shape);
+    g_assert_cmpint (shape.dims[2], ==, PH);
+    g_assert_cmpint (shape.dims[3], ==, PW);
+    memcpy (fkp_net_get_input_data (net, 0), x, dims_count (4, xdims) * sizeof (float));
+    fkp_net_run (net, NULL);
+
+    float *conv = g_new (float, (size_t) M * OH * OW), *ref = g_new (float, (size_t) M * PH * PW);
+    for (int m = 0; m < M; m++)
+      for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+          double acc = bias[m];
+          for (int c = 0; c < Cg; c++)
+            for (int ky = 0; ky < ks; ky++)
+              for (int kx = 0; kx < ks; kx++) {
+                const int iy = oy - pad + ky, ix = ox - pad + kx;
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                  acc += (double) w[((m * Cg + c) * ks + ky) * ks + kx]
+                         * x[(((m / (M / groups)) * Cg + c) * H + iy) * W + ix];
+              }
+          conv[(m * OH + oy) * OW + ox] = ref_act ((float) acc, act, alpha, lo, hi);
+        }
+    for (int m = 0; m < M; m++)
+      for (int py = 0; py < PH; py++)
+        for (int px = 0; px < PW; px++) {
+          float best = -INFINITY;
+          for (int y = py * k; y < MIN (py * k + k, OH); y++)
+            for (int xx = px * k; xx < MIN (px * k + k, OW); xx++)
+              best = MAX (best, conv[(m * OH + y) * OW + xx]);
+          ref[(m * PH + py) * PW + px] = best;
+        }
+    char *what = g_strdup_printf ("conv%d C%d M%d g%d pad%d H%d W%d + maxpool %d ending%d act%d",
+                                  ks, C, M, groups, pad, H, W, k, ending, act);
+    assert_close (fkp_net_get_output_data (net, 0), ref, (size_t) M * PH * PW, TOL, what);
+    g_free (what);
+    g_free (conv); g_free (ref); g_free (x); g_free (w); g_free (bias);
+    fkp_net_free (net);
+  }
+}
+
 /* Threads for pool_check's net: the large cases also run split in parts. */
 static int pool_threads = 1;
 
@@ -1404,6 +1497,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/ops/conv", test_conv);
   g_test_add_func ("/nn/ops/conv-banded", test_conv_banded);
   g_test_add_func ("/nn/ops/conv-winograd", test_conv_winograd);
+  g_test_add_func ("/nn/ops/conv-maxpool", test_conv_maxpool);
   g_test_add_func ("/nn/ops/pools", test_pools);
   g_test_add_func ("/nn/ops/pools-large", test_pools_large);
   g_test_add_func ("/nn/ops/global-pools", test_global_pools);

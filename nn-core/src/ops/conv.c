@@ -24,6 +24,9 @@ typedef struct {
   size_t unfolded_floats;           /* a band's floats: where the sgemm's scratch starts */
   float *weights;                   /* [M][C/g][kh][kw]; NULL once packed */
   FkpSgemmA **gemm;                 /* per group, its weights packed (GEMM algos), or NULL */
+  int pool_k;                       /* > 0: a fused k×k/k MaxPool pools the output as it is made */
+  int conv_h, conv_w;               /* pool_k > 0: the conv's own output size */
+  int pool_band;                    /* pool_k > 0: pooled rows per band of scratch */
   int winograd_tile;                /* CONV_WINOGRAD: output tile side (4 or 2) */
   FkpNnWinograd *winograd;          /* CONV_WINOGRAD: its transformed weights, once packed */
   float *bias;                      /* length M, or NULL */
@@ -193,10 +196,10 @@ typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
 #define DIRECT_BLOCK(MB, NV)                                                              \
 FKP_SIMD static void                                                                      \
 direct_block_##MB##x##NV (const ConvParams *conv, const float *xg, int H, int W, float *y,  \
-                          int OH, int OW, int Cg, int m0, int oy0, int oy1, int in_lo,    \
-                          int in_hi)                                                      \
+                          size_t ldm, int y_row0, int OW, int Cg, int m0, int oy0, int oy1, \
+                          int in_lo, int in_hi)                                           \
 {                                                                                         \
-  const size_t P = (size_t) OH * OW, HW = (size_t) H * W;                                 \
+  const size_t HW = (size_t) H * W;                                                       \
   const int kw = conv->kw, taps = conv->kh * conv->kw, stride_m = Cg * taps;              \
   const int width = 8 * (NV);                                                             \
   const float *wb = conv->weights + (size_t) m0 * stride_m;                               \
@@ -210,7 +213,7 @@ direct_block_##MB##x##NV (const ConvParams *conv, const float *xg, int H, int W,
       ky_lo++;                                                                            \
     while (ky_hi > ky_lo && iy0 + (ky_hi - 1) * conv->dh >= H)                            \
       ky_hi--;                                                                            \
-    float *out = y + (size_t) m0 * P + (size_t) oy * OW;                                  \
+    float *out = y + (size_t) m0 * ldm + (size_t) (oy - y_row0) * OW;                     \
     /* The last block overlaps the one before rather than leave up to                     \
      * width - 1 columns to the slow border code (they get the same values                \
      * twice). */                                                                         \
@@ -239,13 +242,13 @@ direct_block_##MB##x##NV (const ConvParams *conv, const float *xg, int H, int W,
         }                                                                                 \
       for (int j = 0; j < MB; j++)                                                        \
         for (int v = 0; v < NV; v++)                                                      \
-          *(v8f *) (out + j * P + ox + 8 * v) = acc[j][v];                                \
+          *(v8f *) (out + j * ldm + ox + 8 * v) = acc[j][v];                              \
     }                                                                                     \
     for (int j = 0; j < MB; j++) {                                                        \
       for (int x = 0; x < in_lo; x++)                                                     \
-        out[j * P + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
+        out[j * ldm + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
       for (int x = vec_end; x < OW; x++)                                                  \
-        out[j * P + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
+        out[j * ldm + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
     }                                                                                     \
   }                                                                                       \
 }
@@ -264,6 +267,45 @@ typedef struct {
   int H, W, M, OH, OW, Cg, Mg, in_lo, in_hi, band;
 } DirectJob;
 
+/* Output rows [oy0, oy1) of a stride-1 direct convolution, all channels,
+ * activation included, into `out`: channel m's row oy at
+ * out + m·ldm + (oy - out_row0)·OW (the output tensor, or a band of
+ * scratch that a fused MaxPool reads). */
+static void
+direct_band (const DirectJob *j, int oy0, int oy1, float *out, size_t ldm, int out_row0)
+{
+  const ConvParams *conv = j->conv;
+  const int H = j->H, W = j->W, M = j->M, OW = j->OW, Cg = j->Cg, Mg = j->Mg;
+  const size_t HW = (size_t) H * W;
+  for (int m = 0; m < M;) {
+    const int g = m / Mg, in_group = Mg - m % Mg;
+    const float *xg = j->x + (size_t) g * Cg * HW;
+    /* Blocks of 12 sums where the interior is wide enough: 4 channels
+     * × 24 columns (the detector's first conv, 3 -> 16), 1 channel × 32
+     * columns (depthwise); else 8 or 4 channels × 8 columns, or one. */
+    const int interior = j->in_hi - j->in_lo;
+    if (in_group >= 4 && interior >= 24) {
+      direct_block_4x3 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 4;
+    } else if (in_group >= 8) {
+      direct_block_8x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 8;
+    } else if (in_group >= 4) {
+      direct_block_4x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 4;
+    } else if (interior >= 32) {
+      direct_block_1x4 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 1;
+    } else {
+      direct_block_1x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 1;
+    }
+  }
+  for (int m = 0; m < M; m++)
+    fkp_nn_apply_activation (out + m * ldm + (size_t) (oy0 - out_row0) * OW,
+                             (size_t) (oy1 - oy0) * OW, j->act);
+}
+
 /* One part of a direct convolution: a range of bands of output rows. */
 static void
 conv_direct_part (void *ctx, int part, int n_parts)
@@ -279,32 +321,7 @@ conv_direct_part (void *ctx, int part, int n_parts)
     const int oy0 = b * j->band, oy1 = MIN (OH, oy0 + j->band);
     const size_t band_len = (size_t) (oy1 - oy0) * OW;
     if (conv->sw == 1) {
-      for (int m = 0; m < M;) {
-        const int g = m / Mg, in_group = Mg - m % Mg;
-        const float *xg = j->x + (size_t) g * Cg * HW;
-        /* Blocks of 12 sums where the interior is wide enough: 4 channels
-         * × 24 columns (the detector's first conv, 3 -> 16), 1 channel × 32
-         * columns (depthwise); else 8 or 4 channels × 8 columns, or one. */
-        const int interior = j->in_hi - j->in_lo;
-        if (in_group >= 4 && interior >= 24) {
-          direct_block_4x3 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 4;
-        } else if (in_group >= 8) {
-          direct_block_8x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 8;
-        } else if (in_group >= 4) {
-          direct_block_4x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 4;
-        } else if (interior >= 32) {
-          direct_block_1x4 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 1;
-        } else {
-          direct_block_1x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 1;
-        }
-      }
-      for (int m = 0; m < M; m++)
-        fkp_nn_apply_activation (j->y + m * P + (size_t) oy0 * OW, band_len, j->act);
+      direct_band (j, oy0, oy1, j->y, P, 0);
       continue;
     }
     for (int m = 0; m < M; m++) {
@@ -332,19 +349,27 @@ conv_direct_part (void *ctx, int part, int n_parts)
 #define DIRECT_TILE 4096
 
 static void
-conv_direct (FkpNet *net, const ConvParams *conv, const Activation *act, const float *x, int H,
-             int W, float *y, int M, int OH, int OW, int Cg, int Mg)
+direct_job_init (DirectJob *j, const ConvParams *conv, const Activation *act, const float *x,
+                 int H, int W, float *y, int M, int OH, int OW, int Cg, int Mg)
 {
-  DirectJob j = { conv, act, x, y, H, W, M, OH, OW, Cg, Mg, 0, OW, MAX (1, DIRECT_TILE / OW) };
+  *j = (DirectJob) { conv, act, x, y, H, W, M, OH, OW, Cg, Mg, 0, OW, MAX (1, DIRECT_TILE / OW) };
   /* Columns whose whole window lies inside the input rows. */
   for (int kx = 0; kx < conv->kw; kx++) {
     int lo, hi;
     valid_range (W, OW, conv->sw, conv->pad_left, kx * conv->dw, &lo, &hi);
-    j.in_lo = MAX (j.in_lo, lo);
-    j.in_hi = MIN (j.in_hi, hi);
+    j->in_lo = MAX (j->in_lo, lo);
+    j->in_hi = MIN (j->in_hi, hi);
   }
-  if (j.in_hi < j.in_lo)
-    j.in_hi = j.in_lo;
+  if (j->in_hi < j->in_lo)
+    j->in_hi = j->in_lo;
+}
+
+static void
+conv_direct (FkpNet *net, const ConvParams *conv, const Activation *act, const float *x, int H,
+             int W, float *y, int M, int OH, int OW, int Cg, int Mg)
+{
+  DirectJob j;
+  direct_job_init (&j, conv, act, x, H, W, y, M, OH, OW, Cg, Mg);
   const int n_bands = (OH + j.band - 1) / j.band;
   const int64_t macs = (int64_t) M * OH * OW * Cg * conv->kh * conv->kw;
   fkp_nn_parallel (net, macs >= 64 * 1024 ? n_bands : 1, conv_direct_part, &j);
@@ -454,6 +479,90 @@ conv_im2col_rows_part (void *ctx, int part, int n_parts)
 /* Below this many multiply-accumulates one thread does the whole step. */
 #define CONV_SPLIT_MIN_MACS (64 * 1024)
 
+/* ---- A conv with its MaxPool fused (fkp_nn_conv_fuse_maxpool) --------------
+ * Each band of k·pool_band output rows, every channel, is computed into the
+ * thread's scratch and pooled from there: the conv's full-size output (the
+ * detector's first conv: 16 × 478 × 638 floats, 19 MB) is never written
+ * to memory and read back. */
+
+/* FALSE when the environment sets FKP_NN_FUSE_POOL=0: nets loaded then run
+ * every MaxPool as its own step (for comparisons and benchmarks). */
+static gboolean
+fkp_nn_conv_pool_enabled (void)
+{
+  const char *value = g_getenv ("FKP_NN_FUSE_POOL");
+  return value == NULL || strcmp (value, "0") != 0;
+}
+
+/* Floats of one band: about 256 KiB, in L2 while it is pooled. */
+#define POOL_BAND_FLOATS (64 * 1024)
+
+typedef struct {
+  FkpNet *net;
+  const ConvParams *conv;
+  const Activation *act;
+  const float *x;
+  float *y;                         /* the pooled output, M × PH × PW */
+  int H, W, M, OH, OW, Cg, Mg;      /* OH × OW: the conv's own output */
+  int PH, PW;
+  DirectJob direct;                 /* CONV_DIRECT */
+} PooledJob;
+
+static size_t
+pool_band_floats (const ConvParams *conv, int M)
+{
+  return ((size_t) M * conv->pool_k * conv->pool_band * conv->conv_w + 15) / 16 * 16;
+}
+
+static void
+conv_pooled_part (void *ctx, int part, int n_parts)
+{
+  const PooledJob *j = ctx;
+  const ConvParams *conv = j->conv;
+  const int k = conv->pool_k, OW = j->OW;
+  float *band = j->net->scratch + (size_t) part * j->net->scratch_floats;
+  float *sgemm_scratch = band + pool_band_floats (conv, j->M);
+  const int n_bands = (j->PH + conv->pool_band - 1) / conv->pool_band;
+  int b_lo, b_hi;
+  fkp_nn_split (n_bands, part, n_parts, 1, &b_lo, &b_hi);
+  for (int b = b_lo; b < b_hi; b++) {
+    const int py0 = b * conv->pool_band, py1 = MIN (j->PH, py0 + conv->pool_band);
+    const int oy0 = py0 * k, rows = MIN ((py1 - py0) * k, j->OH - oy0);
+    const size_t ldm = (size_t) rows * OW;
+    if (conv->algo == CONV_DIRECT) {
+      direct_band (&j->direct, oy0, oy0 + rows, band, ldm, oy0);
+    } else {   /* 1×1, stride 1, unpadded: output row oy is input row oy */
+      const FkpSgemmA *a = conv->gemm[0];
+      const FkpSgemmEpilogue epilogue = {
+        .bias = conv->bias,
+        .relu = j->act->kind == ACT_RELU || j->act->kind == ACT_LEAKY_RELU,
+        .negative_slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f,
+      };
+      fkp_sgemm_run (a, j->x + (size_t) oy0 * j->W, (size_t) j->H * j->W, band, ldm, &epilogue, 0,
+                     a->n_panels, 0, (int) ldm, sgemm_scratch);
+      if (!act_in_epilogue (j->act))
+        fkp_nn_apply_activation (band, (size_t) j->M * ldm, j->act);
+    }
+    for (int m = 0; m < j->M; m++)
+      fkp_nn_maxpool_tiles (band + m * ldm, rows, OW, k,
+                            j->y + ((size_t) m * j->PH + py0) * j->PW, py1 - py0, j->PW);
+  }
+}
+
+gboolean
+fkp_nn_conv_fuse_maxpool (Step *s, int k, int64_t conv_h, int64_t conv_w)
+{
+  ConvParams *conv = s->params;
+  const gboolean direct = conv->algo == CONV_DIRECT && conv->sh == 1 && conv->sw == 1;
+  const gboolean pointwise = conv->algo == CONV_GEMM_1X1 && conv->groups == 1;
+  if (!(direct || pointwise) || conv->pool_k > 0 || !fkp_nn_conv_pool_enabled ())
+    return FALSE;
+  conv->pool_k = k;
+  conv->conv_h = (int) conv_h;
+  conv->conv_w = (int) conv_w;
+  return TRUE;
+}
+
 void
 fkp_nn_run_conv (FkpNet *net, const Step *step)
 {
@@ -466,6 +575,15 @@ fkp_nn_run_conv (FkpNet *net, const Step *step)
   const int G = conv->groups, Cg = C / G, Mg = M / G;
   const size_t P = (size_t) OH * OW;
 
+  if (conv->pool_k > 0) {
+    PooledJob j = { net, conv, &step->act, x, y, H, W, M, conv->conv_h, conv->conv_w, Cg, Mg, OH,
+                    OW, { 0 } };
+    if (conv->algo == CONV_DIRECT)
+      direct_job_init (&j.direct, conv, &step->act, x, H, W, NULL, M, j.OH, j.OW, Cg, Mg);
+    const int n_bands = (OH + conv->pool_band - 1) / conv->pool_band;
+    fkp_nn_parallel (net, step->macs >= CONV_SPLIT_MIN_MACS ? n_bands : 1, conv_pooled_part, &j);
+    return;
+  }
   if (conv->algo == CONV_DIRECT) {
     conv_direct (net, conv, &step->act, x, H, W, y, M, OH, OW, Cg, Mg);
     return;   /* bias and activation already applied */
@@ -516,6 +634,8 @@ fkp_nn_conv_algo_name (const Step *s)
   const ConvParams *conv = s->params;
   if (conv->algo == CONV_WINOGRAD)
     return conv->winograd_tile == 4 ? "winograd F(4,3)" : "winograd F(2,3)";
+  if (conv->pool_k > 0)
+    return conv->algo == CONV_DIRECT ? "direct + maxpool" : "1x1 + maxpool";
   return names[conv->algo];
 }
 
@@ -649,6 +769,15 @@ fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *sc
                   GError **error)
 {
   ConvParams *conv = s->params;
+  const int M = (int) output->shape.dims[1];
+  size_t band_floats = 0;
+  if (conv->pool_k > 0) {
+    const size_t per_pooled_row = (size_t) M * conv->pool_k * conv->conv_w;
+    conv->pool_band = (int) CLAMP (POOL_BAND_FLOATS / per_pooled_row, 1,
+                                   (size_t) output->shape.dims[2]);
+    band_floats = pool_band_floats (conv, M);
+    *scratch_floats = MAX (*scratch_floats, band_floats);
+  }
   if (conv->algo == CONV_DIRECT)
     return TRUE;
   if (conv->algo == CONV_WINOGRAD) {
@@ -675,6 +804,10 @@ fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *sc
       return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: out of memory packing weights", s->label);
     *scratch_floats = MAX (*scratch_floats,
                            conv->unfolded_floats + fkp_sgemm_scratch_floats (conv->gemm[g], P));
+    if (conv->pool_k > 0)
+      *scratch_floats = MAX (*scratch_floats,
+                             band_floats + fkp_sgemm_scratch_floats (conv->gemm[g], (int) (
+                               band_floats / M)));
   }
   g_clear_pointer (&conv->weights, g_free);
   return TRUE;
