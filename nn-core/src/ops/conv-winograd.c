@@ -368,7 +368,7 @@ winograd_part (void *ctx, int part, int n_parts)
   const WinogradJob *j = ctx;
   const FkpNnWinograd *w = j->w;
   const int points = w->alpha * w->alpha, nb = w->block_tiles;
-  float *V = j->net->scratch + (size_t) part * j->net->scratch_floats;
+  float *V = fkp_nn_scratch (j->net, part);
   float *P = V + (v_floats (w) + 15) / 16 * 16;
   float *sgemm_scratch = P + (p_floats (w) + 15) / 16 * 16;
   /* V and P rows: the block's tiles rounded up to whole lane vectors */

@@ -425,7 +425,7 @@ run_gemm (const GemmConvJob *j, int g, const float *B, size_t ldb, float *C, int
 static float *
 part_scratch (const GemmConvJob *j, int part)
 {
-  return j->net->scratch + (size_t) part * j->net->scratch_floats;
+  return fkp_nn_scratch (j->net, part);
 }
 
 /* B shared by all parts (the input of a 1×1 conv, or the whole unfolded
@@ -520,7 +520,7 @@ conv_pooled_part (void *ctx, int part, int n_parts)
   const PooledJob *j = ctx;
   const ConvParams *conv = j->conv;
   const int k = conv->pool_k, OW = j->OW;
-  float *band = j->net->scratch + (size_t) part * j->net->scratch_floats;
+  float *band = fkp_nn_scratch (j->net, part);
   float *sgemm_scratch = band + pool_band_floats (conv, j->M);
   const int n_bands = (j->PH + conv->pool_band - 1) / conv->pool_band;
   int b_lo, b_hi;
@@ -606,8 +606,8 @@ fkp_nn_run_conv (FkpNet *net, const Step *step)
   /* Otherwise the parts share B: a 1×1 conv's input, or a small map
    * unfolded whole (one band) first. */
   if (conv->algo == CONV_IM2COL) {
-    im2col (conv, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
-    j.unfolded = net->scratch;
+    im2col (conv, x, Cg, H, W, OH, OW, 0, OH, fkp_nn_scratch (net, 0));
+    j.unfolded = fkp_nn_scratch (net, 0);
   }
   fkp_nn_parallel (net, parts, conv_gemm_shared_part, &j);
 }

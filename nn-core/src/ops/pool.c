@@ -187,7 +187,7 @@ maxpool_flat_part (void *ctx, int part, int n_parts)
   if (hi > lo)
     maxpool_flat (j->pool, j->x + (size_t) lo * j->H * j->W, (size_t) (hi - lo), j->H, j->W,
                   j->y + (size_t) lo * j->OH * j->OW, j->OH, j->OW,
-                  j->net->scratch + (size_t) part * j->net->scratch_floats);
+                  fkp_nn_scratch (j->net, part));
 }
 
 /* Strided max pooling (GoogLeNet's 3×3/2, tiny-YOLO's 2×2/2) computing only
@@ -298,7 +298,7 @@ run_pool (FkpNet *net, const Step *s)
   }
   if (is_max) {
     for (size_t p = 0; p < planes; p++)
-      maxpool_plane (pool, x + p * H * W, H, W, y + p * OH * OW, OH, OW, net->scratch);
+      maxpool_plane (pool, x + p * H * W, H, W, y + p * OH * OW, OH, OW, fkp_nn_scratch (net, 0));
     return;
   }
   for (size_t p = 0; p < planes; p++) {
