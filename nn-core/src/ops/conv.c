@@ -267,18 +267,27 @@ typedef struct {
   int H, W, M, OH, OW, Cg, Mg, in_lo, in_hi, band;
 } DirectJob;
 
+/* Where a fused MaxPool puts a band's pooled rows (conv_pooled_part). */
+typedef struct {
+  int k;                            /* window side and stride */
+  float *y;                         /* the pooled output, M planes of PH × PW */
+  int PH, PW;
+  int py0, rows;                    /* the band's first pooled row, and how many */
+} PoolTarget;
+
 /* Output rows [oy0, oy1) of a stride-1 direct convolution, all channels,
- * activation included, into `out`: channel m's row oy at
- * out + m·ldm + (oy - out_row0)·OW (the output tensor, or a band of
- * scratch that a fused MaxPool reads). */
+ * into `out`: channel m's row oy at out + m·ldm + (oy - out_row0)·OW (the
+ * output tensor, or a band of scratch).  Each block of channels gets its
+ * activation, and with `pool` its pooling, while it is still in L1. */
 static void
-direct_band (const DirectJob *j, int oy0, int oy1, float *out, size_t ldm, int out_row0)
+direct_band (const DirectJob *j, int oy0, int oy1, float *out, size_t ldm, int out_row0,
+             const PoolTarget *pool)
 {
   const ConvParams *conv = j->conv;
   const int H = j->H, W = j->W, M = j->M, OW = j->OW, Cg = j->Cg, Mg = j->Mg;
   const size_t HW = (size_t) H * W;
   for (int m = 0; m < M;) {
-    const int g = m / Mg, in_group = Mg - m % Mg;
+    const int g = m / Mg, in_group = Mg - m % Mg, first = m;
     const float *xg = j->x + (size_t) g * Cg * HW;
     /* Blocks of 12 sums where the interior is wide enough: 4 channels
      * × 24 columns (the detector's first conv, 3 -> 16), 1 channel × 32
@@ -300,10 +309,15 @@ direct_band (const DirectJob *j, int oy0, int oy1, float *out, size_t ldm, int o
       direct_block_1x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
       m += 1;
     }
+    for (int c = first; c < m; c++) {
+      float *rows = out + c * ldm + (size_t) (oy0 - out_row0) * OW;
+      fkp_nn_apply_activation (rows, (size_t) (oy1 - oy0) * OW, j->act);
+      if (pool != NULL)
+        fkp_nn_maxpool_tiles (rows, oy1 - oy0, OW, pool->k,
+                              pool->y + ((size_t) c * pool->PH + pool->py0) * pool->PW, pool->rows,
+                              pool->PW);
+    }
   }
-  for (int m = 0; m < M; m++)
-    fkp_nn_apply_activation (out + m * ldm + (size_t) (oy0 - out_row0) * OW,
-                             (size_t) (oy1 - oy0) * OW, j->act);
 }
 
 /* One part of a direct convolution: a range of bands of output rows. */
@@ -321,7 +335,7 @@ conv_direct_part (void *ctx, int part, int n_parts)
     const int oy0 = b * j->band, oy1 = MIN (OH, oy0 + j->band);
     const size_t band_len = (size_t) (oy1 - oy0) * OW;
     if (conv->sw == 1) {
-      direct_band (j, oy0, oy1, j->y, P, 0);
+      direct_band (j, oy0, oy1, j->y, P, 0, NULL);
       continue;
     }
     for (int m = 0; m < M; m++) {
@@ -530,19 +544,21 @@ conv_pooled_part (void *ctx, int part, int n_parts)
     const int oy0 = py0 * k, rows = MIN ((py1 - py0) * k, j->OH - oy0);
     const size_t ldm = (size_t) rows * OW;
     if (conv->algo == CONV_DIRECT) {
-      direct_band (&j->direct, oy0, oy0 + rows, band, ldm, oy0);
-    } else {   /* 1×1, stride 1, unpadded: output row oy is input row oy */
-      const FkpSgemmA *a = conv->gemm[0];
-      const FkpSgemmEpilogue epilogue = {
-        .bias = conv->bias,
-        .relu = j->act->kind == ACT_RELU || j->act->kind == ACT_LEAKY_RELU,
-        .negative_slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f,
-      };
-      fkp_sgemm_run (a, j->x + (size_t) oy0 * j->W, (size_t) j->H * j->W, band, ldm, &epilogue, 0,
-                     a->n_panels, 0, (int) ldm, sgemm_scratch);
-      if (!act_in_epilogue (j->act))
-        fkp_nn_apply_activation (band, (size_t) j->M * ldm, j->act);
+      const PoolTarget pool = { k, j->y, j->PH, j->PW, py0, py1 - py0 };
+      direct_band (&j->direct, oy0, oy0 + rows, band, ldm, oy0, &pool);
+      continue;
     }
+    /* 1×1, stride 1, unpadded: output row oy is input row oy */
+    const FkpSgemmA *a = conv->gemm[0];
+    const FkpSgemmEpilogue epilogue = {
+      .bias = conv->bias,
+      .relu = j->act->kind == ACT_RELU || j->act->kind == ACT_LEAKY_RELU,
+      .negative_slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f,
+    };
+    fkp_sgemm_run (a, j->x + (size_t) oy0 * j->W, (size_t) j->H * j->W, band, ldm, &epilogue, 0,
+                   a->n_panels, 0, (int) ldm, sgemm_scratch);
+    if (!act_in_epilogue (j->act))
+      fkp_nn_apply_activation (band, (size_t) j->M * ldm, j->act);
     for (int m = 0; m < j->M; m++)
       fkp_nn_maxpool_tiles (band + m * ldm, rows, OW, k,
                             j->y + ((size_t) m * j->PH + py0) * j->PW, py1 - py0, j->PW);
