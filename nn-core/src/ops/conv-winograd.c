@@ -200,39 +200,45 @@ typedef struct {
   int tiles_w, n_tiles, n_blocks;
 } WinogradJob;
 
-/* The α×α input tiles of one channel for the block's tiles, lane-major:
- * d[point][lane], zero where the tile overhangs the map. */
-static void
-gather_tiles (const WinogradJob *j, const float *plane, int t0, int n,
-              float d[][BLOCK_TILES_MAX])
+/* The 8 input values from (iy, ix0) on, zero outside the map. */
+static inline __attribute__ ((always_inline)) v8f
+load_row8 (const float *plane, int H, int W, int iy, int ix0)
 {
-  const int alpha = j->w->alpha, m = j->w->tile;
-  for (int l = 0; l < n; l++) {
-    const int t = t0 + l, iy0 = t / j->tiles_w * m - j->pad_top, ix0 = t % j->tiles_w * m - j->pad_left;
-    const gboolean inside_x = ix0 >= 0 && ix0 + alpha <= j->W;
-    for (int i = 0; i < alpha; i++) {
-      const int iy = iy0 + i;
-      if (iy < 0 || iy >= j->H) {
-        for (int k = 0; k < alpha; k++)
-          d[i * alpha + k][l] = 0.0f;
-        continue;
-      }
-      const float *row = plane + (size_t) iy * j->W;
-      if (inside_x) {
-        for (int k = 0; k < alpha; k++)
-          d[i * alpha + k][l] = row[ix0 + k];
-      } else {
-        for (int k = 0; k < alpha; k++) {
-          const int ix = ix0 + k;
-          d[i * alpha + k][l] = ix >= 0 && ix < j->W ? row[ix] : 0.0f;
-        }
-      }
-    }
+  if (iy < 0 || iy >= H)
+    return (v8f) { 0 };
+  const float *row = plane + (size_t) iy * W;
+  if (ix0 >= 0 && ix0 + LANES <= W)
+    return load8 (row + ix0);
+  float edge[LANES];
+  for (int k = 0; k < LANES; k++)
+    edge[k] = ix0 + k >= 0 && ix0 + k < W ? row[ix0 + k] : 0.0f;
+  return load8 (edge);
+}
+
+static const v8i UNPACK_LO = { 0, 8, 1, 9, 4, 12, 5, 13 }, UNPACK_HI = { 2, 10, 3, 11, 6, 14, 7, 15 };
+static const v8i PAIRS_LO = { 0, 1, 8, 9, 4, 5, 12, 13 }, PAIRS_HI = { 2, 3, 10, 11, 6, 7, 14, 15 };
+static const v8i HALVES_LO = { 0, 1, 2, 3, 8, 9, 10, 11 }, HALVES_HI = { 4, 5, 6, 7, 12, 13, 14, 15 };
+
+/* r[q][k] → r[k][q]: 8 rows of 8 become 8 columns, in registers. */
+static inline __attribute__ ((always_inline)) void
+transpose8 (v8f r[8])
+{
+  v8f t[8], u[8];
+  for (int p = 0; p < 4; p++) {
+    t[2 * p] = __builtin_shuffle (r[2 * p], r[2 * p + 1], UNPACK_LO);
+    t[2 * p + 1] = __builtin_shuffle (r[2 * p], r[2 * p + 1], UNPACK_HI);
   }
-  /* the lanes past the block are computed too: keep them finite */
-  for (int l = n; l < (n + LANES - 1) / LANES * LANES; l++)
-    for (int p = 0; p < alpha * alpha; p++)
-      d[p][l] = 0.0f;
+  for (int h = 0; h < 2; h++) {   /* rows 0-3, then 4-7 */
+    v8f *th = t + 4 * h, *uh = u + 4 * h;
+    uh[0] = __builtin_shuffle (th[0], th[2], PAIRS_LO);
+    uh[1] = __builtin_shuffle (th[0], th[2], PAIRS_HI);
+    uh[2] = __builtin_shuffle (th[1], th[3], PAIRS_LO);
+    uh[3] = __builtin_shuffle (th[1], th[3], PAIRS_HI);
+  }
+  for (int k = 0; k < 4; k++) {
+    r[k] = __builtin_shuffle (u[k], u[4 + k], HALVES_LO);
+    r[4 + k] = __builtin_shuffle (u[k], u[4 + k], HALVES_HI);
+  }
 }
 
 /* Bᵀ for F(4,3) on 6 values (z[k·s]), and for F(2,3) on 4. */
@@ -273,20 +279,35 @@ gather_tiles (const WinogradJob *j, const float *plane, int t0, int n,
     o[1] = s1 - s2 - s3;                                                    \
   } while (0)
 
-/* V[point][c][lane] = Bᵀ·d·B for each channel's tiles of the block. */
+/* V[point][c][lane] = Bᵀ·d·B for each channel's tiles of the block, 8
+ * tiles (lanes) at a time: each tile's rows read as vectors (through a
+ * zero-padded copy at the map's edges) and transposed in registers. */
 FKP_SIMD static void
 transform_input (const WinogradJob *j, int t0, int n, float *V, size_t ldv)
 {
   const FkpNnWinograd *w = j->w;
-  const int alpha = w->alpha, C = w->C;
+  const int alpha = w->alpha, C = w->C, m = w->tile;
   const size_t HW = (size_t) j->H * j->W;
-  float d[36][BLOCK_TILES_MAX] __attribute__ ((aligned (32)));
-  for (int c = 0; c < C; c++) {
-    gather_tiles (j, j->x + c * HW, t0, n, d);
-    for (int l = 0; l < n; l += LANES) {
-      v8f z[36], t[36], r[6];
-      for (int p = 0; p < alpha * alpha; p++)
-        z[p] = load8 (&d[p][l]);
+  for (int l = 0; l < n; l += LANES) {
+    const int lanes = MIN (LANES, n - l);
+    int iy0[LANES], ix0[LANES];
+    for (int q = 0; q < lanes; q++) {
+      const int t = t0 + l + q;
+      iy0[q] = t / j->tiles_w * m - j->pad_top;
+      ix0[q] = t % j->tiles_w * m - j->pad_left;
+    }
+    for (int c = 0; c < C; c++) {
+      const float *plane = j->x + c * HW;
+      v8f z[36], t[36], r[8];
+      /* row i of each lane's tile as one vector (8 values, α used),
+       * transposed into the tiles' value k of row i, lane by lane */
+      for (int i = 0; i < alpha; i++) {
+        for (int q = 0; q < LANES; q++)
+          r[q] = q < lanes ? load_row8 (plane, j->H, j->W, iy0[q] + i, ix0[q]) : (v8f) { 0 };
+        transpose8 (r);
+        for (int k = 0; k < alpha; k++)
+          z[i * alpha + k] = r[k];
+      }
       /* columns: t = Bᵀ·d, then rows: Bᵀ·tᵀ */
       for (int k = 0; k < alpha; k++) {
         if (alpha == 6)
@@ -318,6 +339,8 @@ transform_output (const WinogradJob *j, int t0, int n, const float *P, size_t ld
   const int alpha = w->alpha, m = w->tile;
   const Activation *act = j->act;
   const size_t OHW = (size_t) j->OH * j->OW;
+  const gboolean act_in_store = act->kind == ACT_NONE || act->kind == ACT_RELU
+                                || act->kind == ACT_LEAKY_RELU;
   float out[16][LANES] __attribute__ ((aligned (32)));
   for (int row = 0; row < rows; row++) {
     const int oc = r0 + row;
@@ -335,6 +358,7 @@ transform_output (const WinogradJob *j, int t0, int n, const float *P, size_t ld
         for (int i = 0; i < m; i++)
           q[i * alpha + k] = o[i];
       }
+      v8f res[16];
       for (int i = 0; i < m; i++) {       /* rows: (Aᵀ·qᵀ)ᵀ */
         if (alpha == 6)
           AT4 ((q + i * 6), 1, o);
@@ -346,17 +370,56 @@ transform_output (const WinogradJob *j, int t0, int n, const float *P, size_t ld
             v = (v8f) ((v8i) v & (v > 0.0f));
           else if (act->kind == ACT_LEAKY_RELU)
             v = (v8f) (((v8i) v & (v > 0.0f)) | ((v8i) (v * act->alpha) & ~(v > 0.0f)));
-          store8 (out[i * m + k], v);
+          res[i * m + k] = v;
         }
       }
-      if (act->kind != ACT_NONE && act->kind != ACT_RELU && act->kind != ACT_LEAKY_RELU)
+      const int lanes = MIN (LANES, n - l);
+      int oy0[LANES], ox0[LANES];
+      gboolean inside = lanes == LANES && act_in_store;
+      for (int lane = 0; lane < lanes; lane++) {
+        const int t = t0 + l + lane;
+        oy0[lane] = t / j->tiles_w * m;
+        ox0[lane] = t % j->tiles_w * m;
+        inside &= oy0[lane] + m <= j->OH && ox0[lane] + m <= j->OW;
+      }
+      if (inside) {
+        /* each tile's row of m values: a lane of each of m vectors,
+         * gathered by shuffles into one 4- or 2-float store per tile */
+        for (int i = 0; i < m; i++) {
+          const v8f *row = res + i * m;
+          if (m == 4) {
+            const v8f t0v = __builtin_shuffle (row[0], row[1], UNPACK_LO);
+            const v8f t1v = __builtin_shuffle (row[0], row[1], UNPACK_HI);
+            const v8f t2v = __builtin_shuffle (row[2], row[3], UNPACK_LO);
+            const v8f t3v = __builtin_shuffle (row[2], row[3], UNPACK_HI);
+            const v8f u[4] = {
+              __builtin_shuffle (t0v, t2v, PAIRS_LO), __builtin_shuffle (t0v, t2v, PAIRS_HI),
+              __builtin_shuffle (t1v, t3v, PAIRS_LO), __builtin_shuffle (t1v, t3v, PAIRS_HI),
+            };
+            for (int lane = 0; lane < LANES; lane++)
+              memcpy (plane + (size_t) (oy0[lane] + i) * j->OW + ox0[lane],
+                      (const float *) &u[lane % 4] + 4 * (lane / 4), 4 * sizeof (float));
+          } else {
+            const v8f u[2] = { __builtin_shuffle (row[0], row[1], UNPACK_LO),
+                               __builtin_shuffle (row[0], row[1], UNPACK_HI) };
+            /* u[0]: lanes 0, 1, 4, 5 in pairs; u[1]: lanes 2, 3, 6, 7 */
+            for (int lane = 0; lane < LANES; lane++)
+              memcpy (plane + (size_t) (oy0[lane] + i) * j->OW + ox0[lane],
+                      (const float *) &u[(lane / 2) % 2] + 2 * (lane % 2) + 4 * (lane / 4),
+                      2 * sizeof (float));
+          }
+        }
+        continue;
+      }
+      for (int p = 0; p < m * m; p++)
+        store8 (out[p], res[p]);
+      if (!act_in_store)
         fkp_nn_apply_activation (&out[0][0], (size_t) m * m * LANES, act);
-      for (int lane = 0; lane < MIN (LANES, n - l); lane++) {
-        const int t = t0 + l + lane, oy0 = t / j->tiles_w * m, ox0 = t % j->tiles_w * m;
-        const int ny = MIN (m, j->OH - oy0), nx = MIN (m, j->OW - ox0);
+      for (int lane = 0; lane < lanes; lane++) {
+        const int ny = MIN (m, j->OH - oy0[lane]), nx = MIN (m, j->OW - ox0[lane]);
         for (int i = 0; i < ny; i++)
           for (int k = 0; k < nx; k++)
-            plane[(size_t) (oy0 + i) * j->OW + ox0 + k] = out[i * m + k][lane];
+            plane[(size_t) (oy0[lane] + i) * j->OW + ox0[lane] + k] = out[i * m + k][lane];
       }
     }
   }
