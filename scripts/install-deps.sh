@@ -6,7 +6,9 @@
 #   run    build the libraries, the plugin and the tools, and run them
 #          (scripts/demo.sh)
 #   test   run + what the test suite adds: PyTorch and NumPy (fixture networks
-#          built at test time, training tests), ONNX, Pillow, PyGObject
+#          built at test time, training tests), ONNX, Pillow, PyGObject,
+#          GObject introspection (FacekpMeta-1.0.gir/.typelib), and the Debian
+#          packaging tools the package test builds the .deb files with
 #          (scripts/test.sh)
 #   train  test + matplotlib (training plots, docs/training.md)
 #   bench  run + Node.js and npm (bench/nn: ONNX Runtime from npm)
@@ -30,6 +32,10 @@ run_packages=(
 test_packages=(
   python3-torch python3-numpy python3-pil python3-onnx
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  # introspection data for the meta library (python3 examples/python-meta.py)
+  gobject-introspection libgirepository1.0-dev
+  # dpkg-buildpackage for tests/packaging (debian/)
+  debhelper dpkg-dev
 )
 train_packages=(python3-matplotlib)
 

@@ -4,8 +4,9 @@
     test-examples.py EXAMPLE --source-dir SRC --build-dir BUILD --work-dir DIR
 
 EXAMPLE is one of: webcam, file-to-file, batch, streaming, print-landmarks,
-bus-messages.  Clips are cut at test time from examples/media/sample.avi (four
-people), a few frames long so each test takes seconds.
+bus-messages, python-meta (needs the build's FacekpMeta typelib).  Clips are
+cut at test time from examples/media/sample.avi (four people), a few frames
+long so each test takes seconds; python-meta runs on the whole sample.
 """
 import argparse
 import json
@@ -469,6 +470,48 @@ def test_bus_messages(args, media):
           "bus-messages.py --on-change printed no faces for frame 0")
 
 
+def test_python_meta(args, media):
+    """python-meta.py reads GstFaceLandmarksMeta through FacekpMeta (GI) on the
+    whole sample; its lines carry what the element exported in the same run."""
+    export = os.path.join(args.work_dir, "python-meta.jsonl")
+    meta_dir = os.path.join(args.build_dir, "gst-plugin", "meta")
+    # As the example's documentation says to run it from the build tree.
+    env = dict(os.environ, GI_TYPELIB_PATH=meta_dir, LD_LIBRARY_PATH=meta_dir)
+    result = run(["/usr/bin/python3", os.path.join(args.examples, "python-meta.py"),
+                  "--export", export, media.sample], env=env)
+    check(result.returncode == 0, f"python-meta.py exited with {result.returncode}")
+    printed = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    records = read_jsonl(export)
+    check(len(records) > 0 and len(printed) == len(records),
+          f"python-meta.py printed {len(printed)} lines, the export has {len(records)}")
+    check_faces_found([len(record["faces"]) for record in records], export)
+    # Numbers may differ in their last printed digit at most (2 decimals for
+    # coordinates, 4 for scores).
+    for line, record in zip(printed, records):
+        frame = record["frame"]
+        check(set(line) <= set(record), f"frame {frame}: keys {sorted(set(line) - set(record))} "
+              "are not in the export")
+        for key in ("frame", "pts", "running_time", "width", "height"):
+            check(line[key] == record[key], f"frame {frame}: {key} {line[key]} vs {record[key]}")
+        check([f["id"] for f in line["faces"]] == [f["id"] for f in record["faces"]],
+              f"frame {frame}: ids {[f['id'] for f in line['faces']]} vs "
+              f"{[f['id'] for f in record['faces']]}")
+        for face, exported in zip(line["faces"], record["faces"]):
+            check(abs(face["score"] - exported["score"]) <= 0.00011,
+                  f"frame {frame} face {face['id']}: score {face['score']} vs {exported['score']}")
+            check(len(face["box"]) == 4 and all(abs(a - b) <= 0.011
+                                                for a, b in zip(face["box"], exported["box"])),
+                  f"frame {frame} face {face['id']}: box {face['box']} vs {exported['box']}")
+            check(len(face["points"]) == 68 and all(
+                      abs(p[0] - q[0]) <= 0.011 and abs(p[1] - q[1]) <= 0.011
+                      for p, q in zip(face["points"], exported["points"])),
+                  f"frame {frame} face {face['id']}: points differ from the export")
+    with open(export, encoding="utf-8") as lines:
+        identical = sum(a == b for a, b in zip(result.stdout.splitlines(), lines.read().splitlines()))
+    print(f"python-meta.py: {len(printed)} frames, {sum(len(r['faces']) for r in records)} faces; "
+          f"{identical} lines byte-identical to the export")
+
+
 TESTS = {
     "webcam": test_webcam,
     "file-to-file": test_file_to_file,
@@ -476,6 +519,7 @@ TESTS = {
     "streaming": test_streaming,
     "print-landmarks": test_print_landmarks,
     "bus-messages": test_bus_messages,
+    "python-meta": test_python_meta,
 }
 
 
