@@ -4,9 +4,10 @@
     test-examples.py EXAMPLE --source-dir SRC --build-dir BUILD --work-dir DIR
 
 EXAMPLE is one of: webcam, file-to-file, batch, streaming, print-landmarks,
-bus-messages, python-meta (needs the build's FacekpMeta typelib).  Clips are
-cut at test time from examples/media/sample.avi (four people), a few frames
-long so each test takes seconds; python-meta runs on the whole sample.
+bus-messages, python-meta (needs the build's FacekpMeta typelib), demo
+(scripts/demo.sh).  Clips are cut at test time from examples/media/sample.avi
+(four people), a few frames long so each test takes seconds; python-meta runs
+on the whole sample.
 """
 import argparse
 import json
@@ -512,6 +513,26 @@ def test_python_meta(args, media):
           f"{identical} lines byte-identical to the export")
 
 
+def test_demo(args, media):
+    """scripts/demo.sh with an absolute BUILD (and again with one relative to
+    the checkout), run from another folder, on a short clip."""
+    clip = media.video_only()
+    input_frames = decode_frames(clip)
+    demo = os.path.join(args.source_dir, "scripts", "demo.sh")
+    for build in (os.path.abspath(args.build_dir),
+                  os.path.relpath(os.path.abspath(args.build_dir), os.path.abspath(args.source_dir))):
+        out = os.path.join(args.work_dir, "demo-absolute" if os.path.isabs(build) else "demo-relative")
+        env = {k: v for k, v in os.environ.items() if k != "GST_PLUGIN_PATH"}
+        env["BUILD"] = build
+        result = run(["bash", demo, clip, out], env=env, cwd=args.work_dir)
+        check(result.returncode == 0, f"BUILD={build} demo.sh exited with {result.returncode}")
+        records = read_jsonl(os.path.join(out, "clip.jsonl"))
+        check(len(records) == CLIP_FRAMES, f"BUILD={build}: {len(records)} JSON lines")
+        check(f"{CLIP_FRAMES} frames" in result.stdout, f"BUILD={build}: no summary line")
+        check_stickered(input_frames, decode_frames(os.path.join(out, "clip-stickers.avi")),
+                        f"BUILD={build} demo.sh")
+
+
 TESTS = {
     "webcam": test_webcam,
     "file-to-file": test_file_to_file,
@@ -520,6 +541,7 @@ TESTS = {
     "print-landmarks": test_print_landmarks,
     "bus-messages": test_bus_messages,
     "python-meta": test_python_meta,
+    "demo": test_demo,
 }
 
 
