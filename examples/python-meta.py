@@ -17,8 +17,9 @@ From the build tree:
     GST_PLUGIN_PATH=build/gst-plugin GI_TYPELIB_PATH=build/gst-plugin/meta \\
     LD_LIBRARY_PATH=build/gst-plugin/meta examples/python-meta.py clip.avi
 
-After `meson install` or with the Debian packages (gir1.2-facekpmeta-1.0) no
-variable is needed.  Needs Debian's python3-gi and gir1.2-gstreamer-1.0 (run
+With the Debian package gir1.2-facekpmeta-1.0 (or an install with prefix /usr)
+no variable is needed; under /usr/local, GI_TYPELIB_PATH must name
+/usr/local/lib/<multiarch>/girepository-1.0.  Needs Debian's python3-gi and gir1.2-gstreamer-1.0 (run
 it with /usr/bin/python3).
 """
 import argparse
