@@ -700,11 +700,13 @@ fkp_sticker_pack_find (const char *name_or_path, GError **error)
   const char *roots[3];
   guint n_roots = 0;
   g_autofree char *installed = g_build_filename (FACEKP_DATADIR, "stickers", NULL);
-  g_autofree char *source = g_build_filename (FACEKP_SOURCE_DIR, "stickers", "packs", NULL);
   if (override && *override)
     roots[n_roots++] = override;
   roots[n_roots++] = installed;
+#ifdef FACEKP_SOURCE_DIR   /* not in distribution packages */
+  g_autofree char *source = g_build_filename (FACEKP_SOURCE_DIR, "stickers", "packs", NULL);
   roots[n_roots++] = source;
+#endif
 
   g_autoptr (GString) tried = g_string_new (NULL);
   for (guint i = 0; i < n_roots; i++) {
