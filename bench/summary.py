@@ -30,7 +30,7 @@ def main():
         ort[(row["model"], row["threads"])] = row["ort_median_ms"]
         ok = row["ratio"] <= 0.9
         print(f"| {row['model']}, {row['threads']} thread(s): nn-core/ORT <= 0.90 "
-              f"| {row["ratio"]:.3f} ({row['nn_median_ms']:.2f} / {row['ort_median_ms']:.2f} ms) "
+              f"| {row['ratio']:.3f} ({row['nn_median_ms']:.2f} / {row['ort_median_ms']:.2f} ms) "
               f"| {'met' if ok else 'NOT met'} |")
     landmark = next((v for (m, t), v in ort.items() if "160" not in m and "detector" not in m
                      and t == 2), None)
