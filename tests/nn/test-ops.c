@@ -332,7 +332,7 @@ test_conv_maxpool (void)
     builder_free (b);
     FkpNetStats stats;
     fkp_net_get_stats (net, &stats);
-    if (g_strcmp0 (g_getenv ("FKP_NN_FUSE_POOL"), "0") != 0)
+    if (g_strcmp0 (g_getenv ("FKP_NN_FUSE"), "0") != 0)
       g_assert_cmpuint (stats.n_steps, ==, 1);
     FkpShape shape;
     fkp_net_get_output_shape (net, 0, &shape);
@@ -370,6 +370,112 @@ test_conv_maxpool (void)
     assert_close (fkp_net_get_output_data (net, 0), ref, (size_t) M * PH * PW, TOL, what);
     g_free (what);
     g_free (conv); g_free (ref); g_free (x); g_free (w); g_free (bias);
+    fkp_net_free (net);
+  }
+}
+
+/* A stride-1 direct conv (depthwise, or dense on a few channels) + its
+ * activation, then a 1×1 conv + activation (+ a tiling MaxPool): the loader
+ * makes one step that runs the direct conv band by band into the 1×1's
+ * GEMM; against naive convolutions and pool. */
+static void
+test_conv_pre (void)
+{
+  for (int i = 0; i < CASES; i++) {
+    const gboolean depthwise = i % 2 == 0, pooled = i % 3 != 0;
+    const int C0 = depthwise ? g_test_rand_int_range (1, 40) : g_test_rand_int_range (1, 4);
+    const int C1 = depthwise ? C0 : g_test_rand_int_range (1, 9), M = g_test_rand_int_range (1, 70);
+    const int g0 = depthwise ? C0 : 1, Cg0 = C0 / g0, pad = g_test_rand_int_range (0, 2);
+    const int H = g_test_rand_int_range (4, 80), W = g_test_rand_int_range (4, 80);
+    const int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2, k = 2;
+    const int PH = pooled ? (OH + 1) / 2 : OH, PW = pooled ? (OW + 1) / 2 : OW;
+    const int act0 = g_test_rand_int_range (0, 3), act1 = g_test_rand_int_range (0, 6);
+    const float alpha = 0.1f, lo = -0.3f, hi = 0.6f;
+    if (OH < 2 || OW < 2 || (!depthwise && C1 <= 2))
+      continue;   /* (a dense direct conv needs M > 2, or it is 1×1-like) */
+    int64_t xdims[4] = { 1, C0, H, W }, w0dims[4] = { C1, Cg0, 3, 3 }, w1dims[4] = { M, C1, 1, 1 };
+    int64_t b0dims[1] = { C1 }, b1dims[1] = { M };
+    float *x = random_floats (dims_count (4, xdims), -1, 1);
+    float *w0 = random_floats (dims_count (4, w0dims), -0.5, 0.5);
+    float *w1 = random_floats (dims_count (4, w1dims), -0.5, 0.5);
+    float *b0 = random_floats (C1, -0.5, 0.5), *b1 = random_floats (M, -0.5, 0.5);
+    Builder *b = builder_new (13);
+    builder_input (b, "x", 4, xdims);
+    builder_init_float (b, "w0", 4, w0dims, w0);
+    builder_init_float (b, "b0", 1, b0dims, b0);
+    builder_init_float (b, "w1", 4, w1dims, w1);
+    builder_init_float (b, "b1", 1, b1dims, b1);
+    Onnx__NodeProto *n = builder_node (b, "Conv", "dw", IN ("x", "w0", "b0"), OUT ("c0"));
+    node_int (b, n, "group", g0);
+    node_ints (b, n, "pads", 4, (int64_t[]) { pad, pad, pad, pad });
+    const char *mid = "c0";
+    if (act0) {
+      add_act_node (b, act0, "c0", "a0", alpha, lo, hi, 0);
+      mid = "a0";
+    }
+    builder_node (b, "Conv", "pw", IN (mid, "w1", "b1"), OUT ("c1"));
+    const char *last = "c1";
+    if (act1) {
+      add_act_node (b, act1, "c1", "a1", alpha, lo, hi, 1);
+      last = "a1";
+    }
+    if (pooled) {
+      n = builder_node (b, "MaxPool", "pool", IN (last), OUT ("y"));
+      node_ints (b, n, "kernel_shape", 2, (int64_t[]) { k, k });
+      node_ints (b, n, "strides", 2, (int64_t[]) { k, k });
+      node_int (b, n, "ceil_mode", 1);
+      last = "y";
+    }
+    builder_output (b, last);
+    FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
+    builder_free (b);
+    FkpNetStats stats;
+    fkp_net_get_stats (net, &stats);
+    if (g_strcmp0 (g_getenv ("FKP_NN_FUSE"), "0") != 0)
+      g_assert_cmpuint (stats.n_steps, ==, 1);
+    memcpy (fkp_net_get_input_data (net, 0), x, dims_count (4, xdims) * sizeof (float));
+    fkp_net_run (net, NULL);
+
+    float *mid_ref = g_new (float, (size_t) C1 * OH * OW), *out = g_new (float, (size_t) M * OH * OW);
+    float *ref = g_new (float, (size_t) M * PH * PW);
+    for (int c = 0; c < C1; c++)
+      for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+          double acc = b0[c];
+          for (int ci = 0; ci < Cg0; ci++)
+            for (int ky = 0; ky < 3; ky++)
+              for (int kx = 0; kx < 3; kx++) {
+                const int iy = oy - pad + ky, ix = ox - pad + kx;
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                  acc += (double) w0[((c * Cg0 + ci) * 3 + ky) * 3 + kx]
+                         * x[(((depthwise ? c : 0) + ci) * H + iy) * W + ix];
+              }
+          mid_ref[(c * OH + oy) * OW + ox] = ref_act ((float) acc, act0, alpha, lo, hi);
+        }
+    for (int m = 0; m < M; m++)
+      for (int p = 0; p < OH * OW; p++) {
+        double acc = b1[m];
+        for (int c = 0; c < C1; c++)
+          acc += (double) w1[m * C1 + c] * mid_ref[c * OH * OW + p];
+        out[m * OH * OW + p] = ref_act ((float) acc, act1, alpha, lo, hi);
+      }
+    for (int m = 0; m < M; m++)
+      for (int py = 0; py < PH; py++)
+        for (int px = 0; px < PW; px++) {
+          float best = -INFINITY;
+          const int kk = pooled ? k : 1;
+          for (int y = py * kk; y < MIN (py * kk + kk, OH); y++)
+            for (int xx = px * kk; xx < MIN (px * kk + kk, OW); xx++)
+              best = MAX (best, out[(m * OH + y) * OW + xx]);
+          ref[(m * PH + py) * PW + px] = best;
+        }
+    char *what = g_strdup_printf ("%s C%d→%d pad%d act%d, 1x1 →%d act%d%s H%d W%d",
+                                  depthwise ? "depthwise" : "dense", C0, C1, pad, act0, M, act1,
+                                  pooled ? " + maxpool" : "", H, W);
+    assert_close (fkp_net_get_output_data (net, 0), ref, (size_t) M * PH * PW, TOL, what);
+    g_free (what);
+    g_free (mid_ref); g_free (out); g_free (ref); g_free (x); g_free (w0); g_free (w1);
+    g_free (b0); g_free (b1);
     fkp_net_free (net);
   }
 }
@@ -1505,6 +1611,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/ops/conv-banded", test_conv_banded);
   g_test_add_func ("/nn/ops/conv-winograd", test_conv_winograd);
   g_test_add_func ("/nn/ops/conv-maxpool", test_conv_maxpool);
+  g_test_add_func ("/nn/ops/conv-pre", test_conv_pre);
   g_test_add_func ("/nn/ops/pools", test_pools);
   g_test_add_func ("/nn/ops/pools-large", test_pools_large);
   g_test_add_func ("/nn/ops/global-pools", test_global_pools);

@@ -68,6 +68,21 @@ fuse_steps (Loader *L)
     Step *s = S (L, i);
     if (s->dead || !fkp_nn_ops[s->op].fuses_activation)
       continue;
+    /* A 1×1 conv that alone reads a stride-1 direct conv's output makes
+     * that output itself, band by band. */
+    if (s->op == OP_CONV) {
+      const int t = s->inputs[0];
+      Tensor *in = T (L, t);
+      Step *pre = in->producer >= 0 ? S (L, in->producer) : NULL;
+      if (pre != NULL && !pre->dead && in->n_uses == 1 && !in->is_output && !aliased[t]
+          && in->alias_of < 0 && in->kind == TK_ACTIVATION
+          && fkp_nn_conv_fuse_pre (s, pre, in->shape.dims[1], in->shape.dims[2], in->shape.dims[3])) {
+        s->inputs[0] = pre->inputs[0];
+        pre->dead = TRUE;
+        in->producer = -1;
+        count_uses (L, last_reader, aliased);
+      }
+    }
     gboolean pooled = FALSE;
     while (!pooled) {
       int t = s->output;

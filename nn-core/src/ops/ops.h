@@ -102,6 +102,11 @@ const char *fkp_nn_conv_algo_name (const Step *conv);
  * it do so: it keeps its own output size, conv_h × conv_w, in a band of
  * scratch, and the fusion stage makes the pool's output tensor its output. */
 gboolean fkp_nn_conv_fuse_maxpool (Step *conv, int k, int64_t conv_h, int64_t conv_w);
+/* Whether a 1×1 conv can make its input itself, band by band, with `pre`,
+ * the stride-1 direct conv (depthwise, say) whose output it alone reads, of
+ * in_c × in_h × in_w; if so takes over pre's parameters and activation:
+ * the fusion stage then drops `pre` and gives the conv pre's input. */
+gboolean fkp_nn_conv_fuse_pre (Step *conv, Step *pre, int64_t in_c, int64_t in_h, int64_t in_w);
 
 /* window.c: kernel windows of Conv and the pools */
 typedef enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } AutoPad;
