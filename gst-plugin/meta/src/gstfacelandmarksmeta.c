@@ -126,3 +126,22 @@ gst_buffer_add_face_landmarks_meta (GstBuffer *buffer, const FkpFace *faces,
   lm->faces = n_faces ? g_memdup2 (faces, (gsize) n_faces * sizeof (FkpFace)) : NULL;
   return lm;
 }
+
+FKP_PUBLIC gboolean
+gst_face_landmarks_meta_get_expression (const GstFaceLandmarksMeta *meta, guint face_index,
+                                        const gchar *expression, gfloat *value,
+                                        gboolean *active, gboolean *started)
+{
+  g_return_val_if_fail (meta != NULL, FALSE);
+  FkpExpression e;
+  if (face_index >= meta->n_faces || !fkp_expression_from_name (expression, &e))
+    return FALSE;
+  const FkpFace *face = &meta->faces[face_index];
+  if (value)
+    *value = face->expressions[e];
+  if (active)
+    *active = (face->expression_states >> e) & 1;
+  if (started)
+    *started = (face->expression_started >> e) & 1;
+  return TRUE;
+}
