@@ -909,7 +909,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * GstFacekpFilter:stickers:
    *
    * The sticker pack drawn on every face: a pack name (`default`, `seed`,
-   * `glasses`, `sunglasses`, `moustache`, `crown`), looked up as
+   * `glasses`, `sunglasses`, `moustache`, `crown`, `expressions`), looked up as
    * `NAME/NAME.ini` in `$FACEKP_STICKERS_DIR`, the installed data directory,
    * then the source tree, or the path of a pack's `.ini` file.  `none` (or
    * empty): no stickers, for applications that only want the landmarks.
@@ -939,7 +939,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    *
    * When to post the `facekp` element message with the frame's faces on the
    * bus: never, for every frame, or only when the list of face ids differs
-   * from the one in the last message.
+   * from the last message's.  Unless never, `facekp-expression` messages too.
    */
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_enum ("post-messages", "Post messages",
