@@ -14,43 +14,18 @@
 #define DT (1.0 / FPS)
 #define BIT(e) (1u << (e))
 
-typedef struct {
-  char *name;
-  float points[FKP_FACE_N_POINTS][2];
-} Labelled;
+typedef TestLabels Labelled;
 
 static GArray *
 load_labelled (void)
 {
-  char *path = test_data_path ("expressions-faces.csv");
-  char *text = NULL;
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  g_free (path);
-  GArray *rows = g_array_new (FALSE, FALSE, sizeof (Labelled));
-  char **lines = g_strsplit (text, "\n", -1);
-  for (guint i = 1; lines[i]; i++) {
-    if (*g_strstrip (lines[i]) == '\0')
-      continue;
-    char **cells = g_strsplit (lines[i], ",", -1);
-    g_assert_cmpuint (g_strv_length (cells), ==, 1 + 2 * FKP_FACE_N_POINTS);
-    Labelled l;
-    l.name = g_strdup (cells[0]);
-    for (int k = 0; k < 2 * FKP_FACE_N_POINTS; k++)
-      l.points[k / 2][k % 2] = (float) g_ascii_strtod (cells[k + 1], NULL);
-    g_array_append_val (rows, l);
-    g_strfreev (cells);
-  }
-  g_strfreev (lines);
-  g_free (text);
-  return rows;
+  return test_load_labels ("expressions-faces.csv");
 }
 
 static void
 free_labelled (GArray *rows)
 {
-  for (guint i = 0; i < rows->len; i++)
-    g_free (g_array_index (rows, Labelled, i).name);
-  g_array_free (rows, TRUE);
+  test_free_labels (rows);
 }
 
 static double
