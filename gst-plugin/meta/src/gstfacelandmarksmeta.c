@@ -227,3 +227,22 @@ gst_face_landmarks_face_get_point (const GstFaceLandmarksFace *face, guint index
   if (y)
     *y = face->face.points[index][1];
 }
+
+FKP_PUBLIC gboolean
+gst_face_landmarks_meta_get_expression (const GstFaceLandmarksMeta *meta, guint face_index,
+                                        const gchar *expression, gfloat *value,
+                                        gboolean *active, gboolean *started)
+{
+  g_return_val_if_fail (meta != NULL, FALSE);
+  FkpExpression e;
+  if (face_index >= meta->n_faces || !fkp_expression_from_name (expression, &e))
+    return FALSE;
+  const FkpFace *face = &meta->faces[face_index];
+  if (value)
+    *value = face->expressions[e];
+  if (active)
+    *active = (face->expression_states >> e) & 1;
+  if (started)
+    *started = (face->expression_started >> e) & 1;
+  return TRUE;
+}

@@ -192,9 +192,34 @@ const gfloat *gst_face_landmarks_face_get_points (const GstFaceLandmarksFace *fa
 void gst_face_landmarks_face_get_point (const GstFaceLandmarksFace *face, guint index,
                                         gfloat *x, gfloat *y);
 
+/**
+ * gst_face_landmarks_meta_get_expression:
+ * @meta: a face landmarks meta
+ * @face_index: index of the face in @meta->faces
+ * @expression: the expression's name: `mouth-open`, `smile`,
+ *   `left-eye-closed`, `right-eye-closed`, `eyes-closed` or `brows-raised`
+ *   (`_` may stand for `-`)
+ * @value: (out) (optional): its value on this frame, 0 to 1
+ * @active: (out) (optional): whether its state holds on this frame
+ * @started: (out) (optional): whether its state turned on at this frame
+ *
+ * Reads one expression of one face (the FkpFace fields `expressions`,
+ * `expression_states` and `expression_started`, by name).
+ *
+ * Returns: FALSE (outputs untouched) when @face_index is out of range or
+ *   @expression is not a known name
+ */
+gboolean gst_face_landmarks_meta_get_expression (const GstFaceLandmarksMeta *meta,
+                                                 guint face_index, const gchar *expression,
+                                                 gfloat *value, gboolean *active,
+                                                 gboolean *started);
+
 /* Name of the GstStructure facekpfilter adds as a parameter to each
  * GstVideoRegionOfInterestMeta of type "face": fields "id" (int), "score"
- * (double) and "landmarks" (GstValueArray of 136 doubles x0, y0, ... x67, y67). */
+ * (double), "landmarks" (GstValueArray of 136 doubles x0, y0, ... x67, y67),
+ * "expressions" (a GstStructure named "facekp/expressions" with one double
+ * field per expression, named as in gst_face_landmarks_meta_get_expression)
+ * and "active-expressions" (GstValueArray of the names whose state holds). */
 #define GST_FACE_LANDMARKS_ROI_PARAM_NAME "facekp/landmarks"
 
 G_END_DECLS
