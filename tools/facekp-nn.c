@@ -72,7 +72,7 @@ cmd_info (FkpNet *net)
     g_free (s);
   }
   printf ("opset %" G_GINT64_FORMAT ", %zu nodes, %zu kernels after folding and fusion"
-          " (%zu 3x3 convs as Winograd)\n", st.opset, st.n_nodes, st.n_steps, st.n_winograd_convs);
+          " (%zu convs as Winograd)\n", st.opset, st.n_nodes, st.n_steps, st.n_winograd_convs);
   printf ("ops:");
   size_t count;
   const char *op;

@@ -203,49 +203,53 @@ test_conv (void)
     test_conv_case (i % 3);
 }
 
-/* 3×3 stride-1 convs that the loader runs as Winograd (F(4,3) on larger
- * maps, F(2,3) on small ones): random channels (output channels past one
+/* 3×3 and 5×5 stride-1 convs that the loader runs as Winograd (F(4,3) on
+ * larger maps, F(2,3) on small ones, F(2,5)): random channels (output channels past one
  * chunk of 96 included), maps whose sides are not multiples of the tile
  * (partial tiles on the right and bottom), every padding from 0 to 2 on each
- * side, with and without bias, BatchNorm and each activation (ReLU and
+ * side (up to r - 1), with and without bias, BatchNorm and each activation (ReLU and
  * LeakyRelu in the store, the others after it), on 1 or 2 threads.
  *
- * The weights are scaled by 1/√(9C), as trained nets' are (and BatchNorm
+ * The weights are scaled by 1/√(r²C), as trained nets' are (and BatchNorm
  * keeps them), so that the sums are of the order of the output: with ±1
  * weights a sum reaches ±25 and the error of F(4,3), ~1e-5 of the sums'
  * range, exceeds 1e-4 of the range a Clip or Tanh squeezes them to. */
 static void
 test_conv_winograd (void)
 {
-  static const int edges[][4] = {   /* C, M, OH, OW */
-    { 16, 16, 7, 7 }, { 16, 17, 8, 9 }, { 17, 200, 14, 14 }, { 64, 97, 28, 28 },
-    { 24, 145, 13, 30 }, { 33, 40, 40, 7 }, { 16, 16, 61, 5 }, { 96, 16, 10, 10 },
+  static const int edges[][5] = {   /* r, C, M, OH, OW */
+    { 3, 16, 16, 7, 7 }, { 3, 16, 17, 8, 9 }, { 3, 17, 200, 14, 14 }, { 3, 64, 97, 28, 28 },
+    { 3, 24, 145, 13, 30 }, { 3, 33, 40, 40, 7 }, { 3, 16, 16, 61, 5 }, { 3, 96, 16, 10, 10 },
+    { 5, 16, 16, 7, 7 }, { 5, 96, 32, 14, 14 }, { 5, 64, 128, 7, 7 }, { 5, 24, 150, 13, 9 },
   };
   const int n_edges = G_N_ELEMENTS (edges);
   for (int i = 0; i < n_edges + 2 * CASES; i++) {
-    int C, M, OH, OW;
+    int r, C, M, OH, OW;
     if (i < n_edges) {
-      C = edges[i][0]; M = edges[i][1]; OH = edges[i][2]; OW = edges[i][3];
+      r = edges[i][0]; C = edges[i][1]; M = edges[i][2]; OH = edges[i][3]; OW = edges[i][4];
     } else {
+      r = i % 4 < 2 ? 3 : 5;
       C = g_test_rand_int_range (16, 49);
       M = g_test_rand_int_range (16, 201);
       OH = g_test_rand_int_range (7, 41);
       OW = g_test_rand_int_range (7, 41);
-      /* every other case on whole 4×4 tiles, where Winograd always pays;
-       * the others, whatever the loader picks, must be right too */
+      /* every other case on whole tiles (4×4 for 3×3, 2×2 for 5×5), where
+       * Winograd always pays; the others, whatever the loader picks, must
+       * be right too */
       if (i % 2 == 0) {
-        OH = (OH + 3) / 4 * 4;
-        OW = (OW + 3) / 4 * 4;
+        const int m = r == 3 ? 4 : 2;
+        OH = (OH + m - 1) / m * m;
+        OW = (OW + m - 1) / m * m;
       }
     }
     const gboolean must_be_winograd = i < n_edges || i % 2 == 0;
-    const int pt = g_test_rand_int_range (0, 3), pl = g_test_rand_int_range (0, 3);
-    const int pb = g_test_rand_int_range (0, 3), pr = g_test_rand_int_range (0, 3);
-    const int H = OH + 2 - pt - pb, W = OW + 2 - pl - pr;
+    const int pt = g_test_rand_int_range (0, r), pl = g_test_rand_int_range (0, r);
+    const int pb = g_test_rand_int_range (0, r), pr = g_test_rand_int_range (0, r);
+    const int H = OH + r - 1 - pt - pb, W = OW + r - 1 - pl - pr;
     if (H < 1 || W < 1)
       continue;
-    conv_weight_scale = (float) (1.0 / sqrt (9.0 * C));
-    conv_check (1, C, M, 3, 3, 1, 1, 1, 1, pt, pl, pb, pr, 0, OH, OW, H, W, g_test_rand_bit (),
+    conv_weight_scale = (float) (1.0 / sqrt ((double) r * r * C));
+    conv_check (1, C, M, r, r, 1, 1, 1, 1, pt, pl, pb, pr, 0, OH, OW, H, W, g_test_rand_bit (),
                 g_test_rand_bit (), g_test_rand_int_range (0, 6));
     conv_weight_scale = 1.0f;
     if (must_be_winograd && g_strcmp0 (g_getenv ("FKP_NN_WINOGRAD"), "0") != 0)

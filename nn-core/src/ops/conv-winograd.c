@@ -1,13 +1,14 @@
-/* Winograd convolution F(m×m, 3×3), m = 4 or 2 (Lavin and Gray, "Fast
- * Algorithms for Convolutional Neural Networks", 2016).
+/* Winograd convolution F(m×m, r×r): F(4,3), F(2,3) and F(2,5) (Lavin and
+ * Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
  *
  * The output is cut into m×m tiles, each computed from an α×α input tile
- * (α = m + 2).  In the transform domain a 3×3 convolution becomes, for each
+ * (α = m + r - 1).  In the transform domain a convolution becomes, for each
  * of the α² points, a product of the transformed weights (M×C, done once at
  * load) with the transformed input tiles (C×tiles): α² GEMMs on the
  * engine's sgemm, then an inverse transform per tile.  F(4,3) does 36
  * multiplies for 16 outputs where the direct form does 144 (4× fewer); F(2,3)
- * 16 for 4 (2.25×), with smaller tiles that suit 7×7 maps.
+ * 16 for 4 (2.25×), with smaller tiles that suit 7×7 maps; F(2,5) 36 for
+ * 4 where the direct form does 100 (2.8×).
  *
  * The tiles go in blocks of the sgemm's tile width (the GEMMs' N); per
  * block each thread transforms the input into its scratch (V: α² × C ×
@@ -50,34 +51,49 @@ store8 (float *p, v8f v)
 
 /* ---- Weight transform (load time, in double) ---------------------------- */
 
-/* G (α×3): u = G·g·Gᵀ for a 3×3 kernel g. */
-static const double G4[6][3] = {
-  { 1.0 / 4, 0, 0 },
-  { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
-  { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
-  { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
-  { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
-  { 0, 0, 1 },
-};
-static const double G2[4][3] = {
-  { 1, 0, 0 },
-  { 0.5, 0.5, 0.5 },
-  { 0.5, -0.5, 0.5 },
-  { 0, 0, 1 },
-};
+/* G (α×r): u = G·g·Gᵀ for an r×r kernel g.  Row p of G is c_p·(1, x_p,
+ * x_p², …) for the finite points x_p (0, 1, -1, 2, -2 for α = 6; 0, 1, -1
+ * for α = 4), scaled as Bᵀ and Aᵀ below need, and (0, …, 0, 1) for the point
+ * at infinity: F(4,3) and F(2,5) share α = 6, its points, Bᵀ and the
+ * scales. */
+static void
+g_row (int alpha, int p, int r, double *row)
+{
+  static const double x6[5] = { 0, 1, -1, 2, -2 }, c6[5] = { 1.0 / 4, -1.0 / 6, -1.0 / 6,
+                                                            1.0 / 24, 1.0 / 24 };
+  static const double x4[3] = { 0, 1, -1 }, c4[3] = { 1, 0.5, 0.5 };
+  for (int k = 0; k < r; k++)
+    row[k] = 0.0;
+  if (p == alpha - 1) {   /* the point at infinity */
+    row[r - 1] = 1.0;
+    return;
+  }
+  const double x = alpha == 6 ? x6[p] : x4[p], c = alpha == 6 ? c6[p] : c4[p];
+  double power = 1.0;
+  for (int k = 0; k < r; k++, power *= x)
+    row[k] = c * power;
+}
 
 static void
-transform_kernel (int alpha, const float *g, float *u, size_t u_stride)
+transform_kernel (int alpha, int r, const float *g, float *u, size_t u_stride)
 {
-  const double (*G)[3] = alpha == 6 ? G4 : G2;
-  double gt[6][3];   /* G·g */
+  double G[6][5], gt[6][5];   /* G, and G·g */
+  for (int p = 0; p < alpha; p++)
+    g_row (alpha, p, r, G[p]);
   for (int i = 0; i < alpha; i++)
-    for (int b = 0; b < 3; b++)
-      gt[i][b] = G[i][0] * g[0 * 3 + b] + G[i][1] * g[1 * 3 + b] + G[i][2] * g[2 * 3 + b];
+    for (int b = 0; b < r; b++) {
+      double sum = 0.0;
+      for (int a = 0; a < r; a++)
+        sum += G[i][a] * g[a * r + b];
+      gt[i][b] = sum;
+    }
   for (int i = 0; i < alpha; i++)
-    for (int j = 0; j < alpha; j++)
-      u[(size_t) (i * alpha + j) * u_stride] =
-        (float) (gt[i][0] * G[j][0] + gt[i][1] * G[j][1] + gt[i][2] * G[j][2]);
+    for (int j = 0; j < alpha; j++) {
+      double sum = 0.0;
+      for (int b = 0; b < r; b++)
+        sum += gt[i][b] * G[j][b];
+      u[(size_t) (i * alpha + j) * u_stride] = (float) sum;
+    }
 }
 
 gboolean
@@ -88,18 +104,20 @@ fkp_nn_winograd_enabled (void)
 }
 
 int
-fkp_nn_winograd_pick (int C, int M, int OH, int OW)
+fkp_nn_winograd_pick (int r, int C, int M, int OH, int OW)
 {
-  if (C < 8 || M < 8 || OH < 4 || OW < 4)
+  if ((r != 3 && r != 5) || C < 8 || M < 8 || OH < 4 || OW < 4)
     return 0;
   /* Multiply-adds of the GEMMs, counting the columns a block pads to (8),
    * and the transforms (about α² adds per element, slower than an FMA of
    * the GEMM: weighted 2×), against im2col's. */
-  const double direct = 9.0 * M * C * OH * OW;
+  const double direct = (double) r * r * M * C * OH * OW;
   double best = 0.75 * direct;
   int pick = 0;
   for (int m = 4; m >= 2; m -= 2) {
-    const int alpha = m + 2;
+    const int alpha = m + r - 1;
+    if (alpha != 4 && alpha != 6)
+      continue;
     const double tiles = (double) ((OH + m - 1) / m) * ((OW + m - 1) / m);
     const double cols = ((int) tiles + 7) / 8 * 8;
     const double cost = (double) alpha * alpha * ((double) M * C * cols + 2.0 * (M + C) * tiles);
@@ -112,11 +130,12 @@ fkp_nn_winograd_pick (int C, int M, int OH, int OW)
 }
 
 FkpNnWinograd *
-fkp_nn_winograd_new (FkpSgemmIsa isa, int tile, const float *weights, int M, int C)
+fkp_nn_winograd_new (FkpSgemmIsa isa, int tile, int r, const float *weights, int M, int C)
 {
-  const int alpha = tile + 2, points = alpha * alpha;
+  const int alpha = tile + r - 1, points = alpha * alpha;
   FkpNnWinograd *w = g_new0 (FkpNnWinograd, 1);
   w->tile = tile;
+  w->kernel = r;
   w->alpha = alpha;
   w->M = M;
   w->C = C;
@@ -131,7 +150,7 @@ fkp_nn_winograd_new (FkpSgemmIsa isa, int tile, const float *weights, int M, int
   }
   for (int m = 0; m < M; m++)
     for (int c = 0; c < C; c++)
-      transform_kernel (alpha, weights + ((size_t) m * C + c) * 9, u + (size_t) m * C + c,
+      transform_kernel (alpha, r, weights + ((size_t) m * C + c) * r * r, u + (size_t) m * C + c,
                         (size_t) M * C);
   gboolean ok = TRUE;
   for (int k = 0; k < w->n_chunks && ok; k++) {
@@ -272,6 +291,13 @@ transpose8 (v8f r[8])
     o[2] = p12 + 4.0f * p34;                                                \
     o[3] = m12 + 8.0f * m34 + s5;                                           \
   } while (0)
+#define AT6TO2(s_, st, o)                                                   \
+  do {                                                                      \
+    const v8f s0 = s_[0], s1 = s_[st], s2 = s_[2 * (st)], s3 = s_[3 * (st)]; \
+    const v8f s4 = s_[4 * (st)], s5 = s_[5 * (st)];                         \
+    o[0] = s0 + (s1 + s2) + (s3 + s4);                                      \
+    o[1] = (s1 - s2) + 2.0f * (s3 - s4) + s5;                               \
+  } while (0)
 #define AT2(s_, st, o)                                                      \
   do {                                                                      \
     const v8f s0 = s_[0], s1 = s_[st], s2 = s_[2 * (st)], s3 = s_[3 * (st)]; \
@@ -351,8 +377,10 @@ transform_output (const WinogradJob *j, int t0, int n, const float *P, size_t ld
       for (int p = 0; p < alpha * alpha; p++)
         s[p] = load8 (P + ((size_t) p * rows + row) * ldp + l);
       for (int k = 0; k < alpha; k++) {   /* columns: q = Aᵀ·s */
-        if (alpha == 6)
+        if (alpha == 6 && m == 4)
           AT4 ((s + k), 6, o);
+        else if (alpha == 6)
+          AT6TO2 ((s + k), 6, o);
         else
           AT2 ((s + k), 4, o);
         for (int i = 0; i < m; i++)
@@ -360,8 +388,10 @@ transform_output (const WinogradJob *j, int t0, int n, const float *P, size_t ld
       }
       v8f res[16];
       for (int i = 0; i < m; i++) {       /* rows: (Aᵀ·qᵀ)ᵀ */
-        if (alpha == 6)
+        if (alpha == 6 && m == 4)
           AT4 ((q + i * 6), 1, o);
+        else if (alpha == 6)
+          AT6TO2 ((q + i * 6), 1, o);
         else
           AT2 ((q + i * 4), 1, o);
         for (int k = 0; k < m; k++) {

@@ -227,7 +227,8 @@ fkp_nn_conv_algo_name (const Step *s)
   };
   const ConvParams *conv = s->params;
   if (conv->algo == CONV_WINOGRAD)
-    return conv->winograd_tile == 4 ? "winograd F(4,3)" : "winograd F(2,3)";
+    return conv->kh == 5 ? "winograd F(2,5)"
+           : conv->winograd_tile == 4 ? "winograd F(4,3)" : "winograd F(2,3)";
   if (conv->pre != NULL)
     return conv->pool_k > 0 ? "direct + 1x1 + maxpool" : "direct + 1x1";
   if (conv->pool_k > 0)
@@ -316,11 +317,11 @@ fkp_nn_build_conv (Node *node, GError **error)
     conv->algo = CONV_IM2COL;
   if (conv->algo == CONV_GEMM_1X1 && Cg == 1 && Mg <= 2)
     conv->algo = CONV_DIRECT;
-  /* 3×3 at stride 1: Winograd where the map is large enough to pay
+  /* 3×3 and 5×5 at stride 1: Winograd where the map is large enough to pay
    * (conv-winograd.c); FKP_NN_WINOGRAD=0 keeps im2col, for comparisons. */
-  if (conv->algo == CONV_IM2COL && KH == 3 && KW == 3 && conv->sh == 1 && conv->sw == 1
+  if (conv->algo == CONV_IM2COL && KH == KW && conv->sh == 1 && conv->sw == 1
       && conv->dh == 1 && conv->dw == 1 && group == 1 && fkp_nn_winograd_enabled ()) {
-    conv->winograd_tile = fkp_nn_winograd_pick ((int) C, (int) M, (int) OH, (int) OW);
+    conv->winograd_tile = fkp_nn_winograd_pick ((int) KH, (int) C, (int) M, (int) OH, (int) OW);
     if (conv->winograd_tile > 0)
       conv->algo = CONV_WINOGRAD;
   }
@@ -374,7 +375,8 @@ fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *sc
   if (conv->algo == CONV_DIRECT)
     return TRUE;
   if (conv->algo == CONV_WINOGRAD) {
-    conv->winograd = fkp_nn_winograd_new (fkp_sgemm_isa (), conv->winograd_tile, conv->weights,
+    conv->winograd = fkp_nn_winograd_new (fkp_sgemm_isa (), conv->winograd_tile, conv->kh,
+                                          conv->weights,
                                           (int) output->shape.dims[1], (int) input->shape.dims[1]);
     if (conv->winograd == NULL)
       return fail (error, FKP_NN_ERROR_OUT_OF_MEMORY, "%s: out of memory packing weights",
