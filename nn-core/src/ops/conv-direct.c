@@ -94,6 +94,20 @@ direct_point (const ConvParams *conv, const float *xg, int H, int W, int Cg, con
 }
 
 typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
+typedef int v8i __attribute__ ((vector_size (32), aligned (4)));
+
+static inline __attribute__ ((always_inline)) v8f
+rectify8 (v8f v, float slope)
+{
+  const v8i positive = v > 0.0f;
+  return (v8f) (((v8i) v & positive) | ((v8i) (v * slope) & ~positive));
+}
+
+static inline __attribute__ ((always_inline)) float
+rectify1 (float v, gboolean rectify, float slope)
+{
+  return rectify && !(v > 0.0f) ? v * slope : v;
+}
 
 /* Stride-1 direct convolution of output rows [oy0, oy1) for MB output
  * channels from m0 at once: NV vectors of 8 columns at a time, every tap
@@ -107,8 +121,11 @@ typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
 FKP_SIMD static void                                                                      \
 direct_block_##MB##x##NV (const ConvParams *conv, const float *xg, int H, int W, float *y,  \
                           size_t ldm, int y_row0, int OW, int Cg, int m0, int oy0, int oy1, \
-                          int in_lo, int in_hi)                                           \
+                          int in_lo, int in_hi, const Activation *act)                    \
 {                                                                                         \
+  /* ReLU and LeakyRelu as it stores (x > 0 ? x : slope·x); others after */               \
+  const gboolean rectify = act->kind == ACT_RELU || act->kind == ACT_LEAKY_RELU;           \
+  const float slope = act->kind == ACT_LEAKY_RELU ? act->alpha : 0.0f;                    \
   const size_t HW = (size_t) H * W;                                                       \
   const int kw = conv->kw, taps = conv->kh * conv->kw, stride_m = Cg * taps;              \
   const int width = 8 * (NV);                                                             \
@@ -152,13 +169,16 @@ direct_block_##MB##x##NV (const ConvParams *conv, const float *xg, int H, int W,
         }                                                                                 \
       for (int j = 0; j < MB; j++)                                                        \
         for (int v = 0; v < NV; v++)                                                      \
-          *(v8f *) (out + j * ldm + ox + 8 * v) = acc[j][v];                              \
+          *(v8f *) (out + j * ldm + ox + 8 * v) = rectify ? rectify8 (acc[j][v], slope)      \
+                                                          : acc[j][v];                    \
     }                                                                                     \
     for (int j = 0; j < MB; j++) {                                                        \
       for (int x = 0; x < in_lo; x++)                                                     \
-        out[j * ldm + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
+        out[j * ldm + x] = rectify1 (direct_point (conv, xg, H, W, Cg, wb + j * stride_m,   \
+                                                   oy, x, bias[j]), rectify, slope);      \
       for (int x = vec_end; x < OW; x++)                                                  \
-        out[j * ldm + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
+        out[j * ldm + x] = rectify1 (direct_point (conv, xg, H, W, Cg, wb + j * stride_m,   \
+                                                   oy, x, bias[j]), rectify, slope);      \
     }                                                                                     \
   }                                                                                       \
 }
@@ -185,24 +205,30 @@ fkp_nn_conv_direct_band (const DirectJob *j, int oy0, int oy1, float *out, size_
      * columns (depthwise); else 8 or 4 channels × 8 columns, or one. */
     const int interior = j->in_hi - j->in_lo;
     if (in_group >= 4 && interior >= 24) {
-      direct_block_4x3 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      direct_block_4x3 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi,
+                        j->act);
       m += 4;
     } else if (in_group >= 8) {
-      direct_block_8x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      direct_block_8x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi,
+                        j->act);
       m += 8;
     } else if (in_group >= 4) {
-      direct_block_4x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      direct_block_4x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi,
+                        j->act);
       m += 4;
     } else if (interior >= 32) {
-      direct_block_1x4 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      direct_block_1x4 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi,
+                        j->act);
       m += 1;
     } else {
-      direct_block_1x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      direct_block_1x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi,
+                        j->act);
       m += 1;
     }
     for (int c = first; c < m; c++) {
       float *rows = out + c * ldm + (size_t) (oy0 - out_row0) * OW;
-      fkp_nn_apply_activation (rows, (size_t) (oy1 - oy0) * OW, j->act);
+      if (j->act->kind != ACT_RELU && j->act->kind != ACT_LEAKY_RELU)   /* (done as stored) */
+        fkp_nn_apply_activation (rows, (size_t) (oy1 - oy0) * OW, j->act);
       if (pool != NULL)
         fkp_nn_maxpool_tiles (rows, oy1 - oy0, OW, pool->k,
                               pool->y + ((size_t) c * pool->PH + pool->py0) * pool->PW, pool->rows,

@@ -360,17 +360,39 @@ fkp_nn_pool_tiling_max (const Step *step)
 /* Vertical max of the k rows first (contiguous, vectorises), then of each
  * k adjacent columns, in chunks that stay on the stack.  The last window
  * of a row or column may be cut short by the edge (ceil_mode). */
+typedef float v8f_pool __attribute__ ((vector_size (32), aligned (4)));
+typedef int v8i_pool __attribute__ ((vector_size (32)));
+
+static inline __attribute__ ((always_inline)) v8f_pool
+max8 (v8f_pool a, v8f_pool b)
+{
+  const v8i_pool greater = a > b;
+  return (v8f_pool) (((v8i_pool) a & greater) | ((v8i_pool) b & ~greater));
+}
+
 FKP_SIMD static void
 maxpool_tiles (const float *in, int in_rows, int W, int k, float *out, int out_rows, int OW)
 {
   enum { CHUNK = 512 };
   float column_max[CHUNK];
   const int chunk_out = CHUNK / k;
+  static const v8i_pool even = { 0, 2, 4, 6, 8, 10, 12, 14 }, odd = { 1, 3, 5, 7, 9, 11, 13, 15 };
   for (int r = 0; r < out_rows; r++) {
     const float *top = in + (size_t) r * k * W;
     const int window_rows = MIN (k, in_rows - r * k);
     float *dst = out + (size_t) r * OW;
-    for (int ox0 = 0; ox0 < OW; ox0 += chunk_out) {
+    int ox0 = 0;
+    /* 2×2 windows of two whole rows, 8 at a time: the max of the rows,
+     * then of the even and odd columns */
+    if (k == 2 && window_rows == 2)
+      for (; ox0 + 8 <= OW && 2 * ox0 + 16 <= W; ox0 += 8) {
+        const v8f_pool *r0 = (const v8f_pool *) (top + 2 * ox0);
+        const v8f_pool *r1 = (const v8f_pool *) (top + W + 2 * ox0);
+        const v8f_pool a = max8 (r0[0], r1[0]), b = max8 (r0[1], r1[1]);
+        *(v8f_pool *) (dst + ox0) = max8 (__builtin_shuffle (a, b, even),
+                                          __builtin_shuffle (a, b, odd));
+      }
+    for (; ox0 < OW; ox0 += chunk_out) {
       const int n_out = MIN (chunk_out, OW - ox0), n_in = MIN (n_out * k, W - ox0 * k);
       const float *src = top + (size_t) ox0 * k;
       for (int x = 0; x < n_in; x++)
