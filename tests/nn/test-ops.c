@@ -285,6 +285,35 @@ test_conv_banded (void)
 
 /* ---- Pools --------------------------------------------------------- */
 
+/* Conv `name` from `in` with weights `w` and bias `bias` (group, the same
+ * padding on every side), then activation `act` if any; returns the name
+ * of the last output (`conv_out`, or `act_out`). */
+static const char *
+add_conv_act (Builder *b, const char *name, const char *in, const char *w, const char *bias,
+              int group, int pad, const char *conv_out, int act, const char *act_out, float alpha,
+              float lo, float hi, int tag)
+{
+  Onnx__NodeProto *n = builder_node (b, "Conv", name, IN (in, w, bias), OUT (conv_out));
+  node_int (b, n, "group", group);
+  node_ints (b, n, "pads", 4, (int64_t[]) { pad, pad, pad, pad });
+  if (!act)
+    return conv_out;
+  add_act_node (b, act, conv_out, act_out, alpha, lo, hi, tag);
+  return act_out;
+}
+
+/* MaxPool k×k, stride k, padded at the end only, ceil_mode as given. */
+static void
+add_tiling_maxpool (Builder *b, const char *in, const char *out, int k, int pb, int pr,
+                    gboolean ceil_mode)
+{
+  Onnx__NodeProto *n = builder_node (b, "MaxPool", "pool", IN (in), OUT (out));
+  node_ints (b, n, "kernel_shape", 2, (int64_t[]) { k, k });
+  node_ints (b, n, "strides", 2, (int64_t[]) { k, k });
+  node_ints (b, n, "pads", 4, (int64_t[]) { 0, 0, pb, pr });
+  node_int (b, n, "ceil_mode", ceil_mode);
+}
+
 /* Conv (+ activation) + MaxPool k×k/k, which the loader fuses into one step
  * (the conv pools each band of its output as it makes it), against a naive
  * conv, activation and pool: direct convs (3×3 on a few channels, and
@@ -318,19 +347,9 @@ test_conv_maxpool (void)
     builder_input (b, "x", 4, xdims);
     builder_init_float (b, "w", 4, wdims, w);
     builder_init_float (b, "b", 1, bdims, bias);
-    Onnx__NodeProto *n = builder_node (b, "Conv", "conv", IN ("x", "w", "b"), OUT ("c"));
-    node_int (b, n, "group", groups);
-    node_ints (b, n, "pads", 4, (int64_t[]) { pad, pad, pad, pad });
-    const char *pooled_in = "c";
-    if (act) {
-      add_act_node (b, act, "c", "a", alpha, lo, hi, 0);
-      pooled_in = "a";
-    }
-    n = builder_node (b, "MaxPool", "pool", IN (pooled_in), OUT ("y"));
-    node_ints (b, n, "kernel_shape", 2, (int64_t[]) { k, k });
-    node_ints (b, n, "strides", 2, (int64_t[]) { k, k });
-    node_ints (b, n, "pads", 4, (int64_t[]) { 0, 0, pb, pr });
-    node_int (b, n, "ceil_mode", ending == 1);
+    const char *pooled_in = add_conv_act (b, "conv", "x", "w", "b", groups, pad, "c", act, "a",
+                                          alpha, lo, hi, 0);
+    add_tiling_maxpool (b, pooled_in, "y", k, pb, pr, ending == 1);
     builder_output (b, "y");
     FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
     builder_free (b);
@@ -409,25 +428,12 @@ test_conv_pre (void)
     builder_init_float (b, "b0", 1, b0dims, b0);
     builder_init_float (b, "w1", 4, w1dims, w1);
     builder_init_float (b, "b1", 1, b1dims, b1);
-    Onnx__NodeProto *n = builder_node (b, "Conv", "dw", IN ("x", "w0", "b0"), OUT ("c0"));
-    node_int (b, n, "group", g0);
-    node_ints (b, n, "pads", 4, (int64_t[]) { pad, pad, pad, pad });
-    const char *mid = "c0";
-    if (act0) {
-      add_act_node (b, act0, "c0", "a0", alpha, lo, hi, 0);
-      mid = "a0";
-    }
-    builder_node (b, "Conv", "pw", IN (mid, "w1", "b1"), OUT ("c1"));
-    const char *last = "c1";
-    if (act1) {
-      add_act_node (b, act1, "c1", "a1", alpha, lo, hi, 1);
-      last = "a1";
-    }
+    const char *mid = add_conv_act (b, "dw", "x", "w0", "b0", g0, pad, "c0", act0, "a0", alpha, lo,
+                                    hi, 0);
+    const char *last = add_conv_act (b, "pw", mid, "w1", "b1", 1, 0, "c1", act1, "a1", alpha, lo,
+                                     hi, 1);
     if (pooled) {
-      n = builder_node (b, "MaxPool", "pool", IN (last), OUT ("y"));
-      node_ints (b, n, "kernel_shape", 2, (int64_t[]) { k, k });
-      node_ints (b, n, "strides", 2, (int64_t[]) { k, k });
-      node_int (b, n, "ceil_mode", 1);
+      add_tiling_maxpool (b, last, "y", k, 0, 0, TRUE);
       last = "y";
     }
     builder_output (b, last);
