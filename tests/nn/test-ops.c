@@ -58,6 +58,17 @@ same_pads (int in, int k, int s, int d, gboolean upper, int *begin, int *end, in
 
 /* ---- Conv (+ BatchNorm + activation) ---------------------------------- */
 
+/* The built model loaded on 1 or 2 threads (the builder freed), and its
+ * statistics. */
+static FkpNet *
+load_random_threads (Builder *b, FkpNetStats *stats)
+{
+  FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
+  builder_free (b);
+  fkp_net_get_stats (net, stats);
+  return net;
+}
+
 /* How many convs of the last conv_check's net ran as Winograd. */
 static size_t last_conv_winograd;
 /* conv_check's weights are uniform in ±this. */
@@ -112,10 +123,8 @@ conv_check (int groups, int Cg, int Mg, int kh, int kw, int sh, int sw, int dh, 
     last = "y";
   }
   builder_output (b, last);
-  FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
-  builder_free (b);
   FkpNetStats stats;
-  fkp_net_get_stats (net, &stats);
+  FkpNet *net = load_random_threads (b, &stats);
   last_conv_winograd = stats.n_winograd_convs;
 
   FkpShape shape;
@@ -351,10 +360,8 @@ test_conv_maxpool (void)
                                           alpha, lo, hi, 0);
     add_tiling_maxpool (b, pooled_in, "y", k, pb, pr, ending == 1);
     builder_output (b, "y");
-    FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
-    builder_free (b);
     FkpNetStats stats;
-    fkp_net_get_stats (net, &stats);
+    FkpNet *net = load_random_threads (b, &stats);
     if (g_strcmp0 (g_getenv ("FKP_NN_FUSE"), "0") != 0)
       g_assert_cmpuint (stats.n_steps, ==, 1);
     FkpShape shape;
@@ -437,10 +444,8 @@ test_conv_pre (void)
       last = "y";
     }
     builder_output (b, last);
-    FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
-    builder_free (b);
     FkpNetStats stats;
-    fkp_net_get_stats (net, &stats);
+    FkpNet *net = load_random_threads (b, &stats);
     if (g_strcmp0 (g_getenv ("FKP_NN_FUSE"), "0") != 0)
       g_assert_cmpuint (stats.n_steps, ==, 1);
     memcpy (fkp_net_get_input_data (net, 0), x, dims_count (4, xdims) * sizeof (float));
