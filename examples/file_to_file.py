@@ -402,18 +402,38 @@ class Transcode:
     def _unreadable_output(self):
         """None if the written file demuxes again, else why not: a muxer can
         finish without error and still write a file its own demuxer refuses
-        (mp4mux on some inputs with audio), which must not pass as done."""
-        check = Gst.parse_launch("filesrc name=src ! parsebin ! fakesink async=false")
-        check.get_by_name("src").set_property("location", self.output_path)
+        (mp4mux on some inputs with audio), which must not pass as done.
+
+        Every stream gets a sink that prerolls, so ASYNC_DONE comes once each
+        has its first buffer (with a sink that does not preroll it never came,
+        and the check sat out its whole timeout on every good file)."""
+        check = Gst.Pipeline.new("read-back")
+        source = make("filesrc", location=self.output_path)
+        parse = make("parsebin")
+        check.add(source)
+        check.add(parse)
+        link_chain(source, parse)
+
+        def on_pad(_parse, pad):
+            # A queue each: one demuxer thread feeds every stream, and a sink
+            # that prerolls blocks it until all have.
+            queue = make("queue")
+            sink = make("fakesink", sync=False)
+            for element in (queue, sink):
+                check.add(element)
+                element.sync_state_with_parent()
+            queue.link(sink)
+            pad.link(queue.get_static_pad("sink"))
+
+        parse.connect("pad-added", on_pad)
         check.set_state(Gst.State.PAUSED)
         message = check.get_bus().timed_pop_filtered(
             10 * Gst.SECOND, Gst.MessageType.ERROR | Gst.MessageType.ASYNC_DONE)
-        result = check.get_state(0)[1] if message is None else None
         reason = None
-        if message is not None and message.type == Gst.MessageType.ERROR:
-            reason = f"the written file does not read back: {message.parse_error()[0].message}"
-        elif message is None and result != Gst.State.PAUSED:
+        if message is None:
             reason = "the written file does not read back (no preroll within 10 s)"
+        elif message.type == Gst.MessageType.ERROR:
+            reason = f"the written file does not read back: {message.parse_error()[0].message}"
         check.set_state(Gst.State.NULL)
         return reason
 

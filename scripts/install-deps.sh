@@ -6,7 +6,8 @@
 #   run    build the libraries, the plugin and the tools, and run them
 #          (scripts/demo.sh)
 #   test   run + what the test suite adds: PyTorch and NumPy (fixture networks
-#          built at test time, training tests), ONNX, Pillow, PyGObject
+#          built at test time, training tests), ONNX, Pillow, PyGObject, Slurm
+#          and MUNGE (the Slurm batch example's one-node cluster)
 #          (scripts/test.sh)
 #   train  test + matplotlib (training plots, docs/training.md)
 #   bench  run + Node.js and npm (bench/nn: ONNX Runtime from npm)
@@ -30,6 +31,9 @@ run_packages=(
 test_packages=(
   python3-torch python3-numpy python3-pil python3-onnx
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  # tests/examples/test-slurm.py: a one-node Slurm cluster, started and
+  # stopped by the test itself (the packages' own services are not used)
+  slurm-wlm munge
 )
 train_packages=(python3-matplotlib)
 
