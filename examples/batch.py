@@ -177,13 +177,14 @@ class FileJob:
         (SIGKILL, node loss) left under .partial/, whatever its tag."""
         root = os.path.join(self.output_dir, PARTIAL_DIR)
         names = [os.path.basename(output) for output in self.final]
+        # Only files: another process may have just made its own empty
+        # folder here and be about to write into it.
         for tag in os.listdir(root) if os.path.isdir(root) else []:
             for name in names:
                 try:
                     os.unlink(os.path.join(root, tag, name))
-                except FileNotFoundError:
+                except (FileNotFoundError, NotADirectoryError):
                     pass
-            _remove_empty_dir(os.path.join(root, tag))
 
     def start(self):
         self.started = time.monotonic()
@@ -244,7 +245,6 @@ class FileJob:
                 if os.path.exists(path):
                     os.unlink(path)
         _remove_empty_dir(self.partial_dir)
-        _remove_empty_dir(os.path.dirname(self.partial_dir))
         self.result = file_result(self.input_path, self.output_dir, error, self.frames,
                                   time.monotonic() - self.started)
         if self.on_done is not None:
@@ -256,6 +256,16 @@ def _remove_empty_dir(path):
         os.rmdir(path)
     except OSError:   # not empty (another run's files), or already gone
         pass
+
+
+def remove_empty_partial_dirs(output_dir):
+    """Once no file runs any more: .partial/ and its folders, where empty
+    (a run killed with SIGKILL leaves its folder; its files go when the
+    same input is run again)."""
+    root = os.path.join(output_dir, PARTIAL_DIR)
+    for tag in os.listdir(root) if os.path.isdir(root) else []:
+        _remove_empty_dir(os.path.join(root, tag))
+    _remove_empty_dir(root)
 
 
 def run_file(path, output_dir, stickers="default", threads=0, stall_timeout=60.0, tag=None,
@@ -431,6 +441,7 @@ def main():
     batch = Batch(inputs, output_dir, jobs, args.stickers, threads, args.stall_timeout)
     if inputs:
         batch.run()
+    remove_empty_partial_dirs(output_dir)
     return 1 if batch.summary(skipped) or batch.stopped else 0
 
 
