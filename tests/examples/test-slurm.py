@@ -12,11 +12,14 @@ by `hostname -s`, SLURM_CONF exported to every command), then:
    --jobs 1, the same threads) writes; the broken file's task alone fails,
    with the reference's error line; the summary job's counts, frames and
    faces agree with the outputs;
-2. submits two longer clips and a short one, cancels one task mid-file
-   (scancel: SIGTERM) and requeues another mid-file (scontrol requeue): the
-   cancelled file leaves no output, partial or final; the requeued one
-   completes in the same submission; a re-submission runs only the cancelled
-   file, and everything then equals the local outputs.
+2. submits three longer clips and a short one, and mid-file cancels one task
+   (scancel: SIGTERM), kills another's process with SIGKILL (no chance to
+   clean up, as on node loss or the OOM killer) and requeues a third
+   (scontrol requeue): the
+   cancelled file leaves no output, partial or final; the killed one no
+   final output; the requeued one completes in the same submission; a
+   re-submission runs only the cancelled and killed files, clears what the
+   kill left, and everything then equals the local outputs.
 
 Everything started is stopped at the end by PID, on failure too.  Exit 77
 (skipped) when the Slurm or MUNGE programs are not installed.
@@ -38,6 +41,7 @@ SKIP = 77
 DAEMONS = ["munged", "slurmctld", "slurmd"]
 CLIENTS = ["sbatch", "squeue", "scancel", "scontrol", "sinfo"]
 THREADS = 1              # facekpfilter threads = --cpus-per-task
+FRAMES_LONG = 20         # the clips stopped mid-file
 WAIT_SECONDS = 150       # for any one submission to finish
 
 
@@ -119,7 +123,10 @@ class Cluster:
             f"SlurmctldLogFile={r}/slurmctld.log", f"SlurmdLogFile={r}/slurmd.log",
             "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none",
             "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU",
-            "SchedulerType=sched/builtin", "MpiDefault=none", "MailProg=/bin/true",
+            # The scheduler also runs on a timer (60 s by default): a requeued
+            # job becomes eligible with no event to start it.
+            "SchedulerType=sched/builtin", "SchedulerParameters=sched_interval=2",
+            "MpiDefault=none", "MailProg=/bin/true",
             "JobAcctGatherType=jobacct_gather/none", "AccountingStorageType=accounting_storage/none",
             "ReturnToService=2",
             # scancel: SIGTERM, then SIGKILL this many seconds later.
@@ -177,21 +184,34 @@ class Cluster:
                 raise Failure(f"jobs still queued or running after {seconds} s:\n{running}")
             time.sleep(0.5)
 
-    def _leftover_processes(self):
-        """PIDs of processes that carry our SLURM_CONF (job steps, their
-        programs) once the daemons are gone, other than this test."""
-        marker = f"SLURM_CONF={self.conf}".encode()
+    def _processes(self, *markers):
+        """PIDs of the processes (other than this one) whose environment
+        holds every one of MARKERS."""
+        wanted = {marker.encode() for marker in markers}
         pids = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) == os.getpid():
                 continue
             try:
                 with open(f"/proc/{entry}/environ", "rb") as environ:
-                    if marker in environ.read().split(b"\0"):
+                    if wanted <= set(environ.read().split(b"\0")):
                         pids.append(int(entry))
             except OSError:
                 pass
         return pids
+
+    def task_process(self, array, index):
+        """PID of the program an array task runs (the batch script execs it)."""
+        pids = self._processes(f"SLURM_CONF={self.conf}", f"SLURM_ARRAY_JOB_ID={array}",
+                               f"SLURM_ARRAY_TASK_ID={index}")
+        programs = [pid for pid in pids if b"facekp-slurm.py" in open(f"/proc/{pid}/cmdline", "rb").read()]
+        check(len(programs) == 1, f"task {array}_{index}: processes {pids}, programs {programs}")
+        return programs[0]
+
+    def _leftover_processes(self):
+        """Processes started for jobs (they carry our SLURM_CONF), once the
+        daemons are gone."""
+        return self._processes(f"SLURM_CONF={self.conf}")
 
     def stop(self):
         """Cancels what is queued, stops the daemons, then kills by PID any
@@ -433,10 +453,11 @@ def task_index(run_dir, name):
 
 
 def case_cancel(args, cluster, media):
-    """scancel and scontrol requeue mid-file, then a re-submission."""
+    """scancel, scancel --signal=KILL and scontrol requeue mid-file, then a re-submission."""
     folder = os.path.join(args.work_dir, "videos-cancel")
     os.makedirs(folder)
-    clips = {"long.avi": (0, 30), "requeued.avi": (15, 30), "short.avi": (5, 4)}
+    clips = {"long.avi": (0, FRAMES_LONG), "killed.avi": (8, FRAMES_LONG),
+             "requeued.avi": (15, FRAMES_LONG), "short.avi": (5, 4)}
     for name, (first, count) in clips.items():
         media.clip(os.path.join(folder, name), first, count)
     reference = os.path.join(args.work_dir, "local-out-cancel")
@@ -452,7 +473,12 @@ def case_cancel(args, cluster, media):
     partial = wait_mid_file(output, "long")
     lines = sum(1 for _ in open(partial))
     cluster.slurm("scancel", long_task)
-    log(f"scancel {long_task} with {lines} of 30 frames written to {partial}")
+    log(f"scancel {long_task} with {lines} of {FRAMES_LONG} frames written to {partial}")
+    killed_task = f"{array}_{task_index(run_dir, 'killed.avi')}"
+    killed_partial = wait_mid_file(output, "killed")
+    pid = cluster.task_process(array, task_index(run_dir, "killed.avi"))
+    os.kill(pid, signal.SIGKILL)
+    log(f"SIGKILL to {killed_task} (pid {pid}) with {killed_partial} part written")
     requeue_partial = wait_mid_file(output, "requeued")
     cluster.slurm("scontrol", "requeue", requeued_task)
     log(f"scontrol requeue {requeued_task} with {requeue_partial} part written")
@@ -464,11 +490,22 @@ def case_cancel(args, cluster, media):
     check(long_state == "CANCELLED", f"{long_task} ended {long_state}")
     check(outputs_named(output, "long") == [],
           f"the cancelled task left outputs: {outputs_named(output, 'long')}")
-    check(partial_files(output) == [], f"partial files left: {partial_files(output)}")
+    killed_state = states[task_index(run_dir, "killed.avi")][0]
+    check(killed_state != "COMPLETED", f"{killed_task} ended {killed_state}")
+    check(outputs_named(output, "killed") == [],
+          f"the killed task left outputs: {outputs_named(output, 'killed')}")
+    # SIGKILL leaves the killed file's partial outputs, and nothing else.
+    leftovers = partial_files(output)
+    check(leftovers and all(os.path.basename(path).startswith("killed.") for path in leftovers),
+          f"partial files after the first submission: {leftovers}")
+    log(f"{killed_task} ended {killed_state}, left {leftovers}")
     data, records = summary_records(output)
     check(not records["long.avi"]["ok"] and "SIGTERM" in records["long.avi"]["error"],
           f"summary for the cancelled file: {records['long.avi']}")
+    check(not records["killed.avi"]["ok"] and "no result" in records["killed.avi"]["error"],
+          f"summary for the killed file: {records['killed.avi']}")
     log(f"cancelled file in the summary: {records['long.avi']['error']}")
+    log(f"killed file in the summary: {records['killed.avi']['error']}")
     requeued = cluster.slurm("scontrol", "-o", "show", "job", requeued_task)
     check("Restarts=1" in requeued and "JobState=COMPLETED" in requeued,
           f"the requeued task: {requeued.strip()}")
@@ -479,16 +516,18 @@ def case_cancel(args, cluster, media):
 
     began = time.monotonic()
     array, summary, run_dir, printed = submit(args, cluster, folder, output)
-    check("2 done before, 1 submitted" in printed, "the re-submission did not skip the done files")
+    check("2 done before, 2 submitted" in printed, "the re-submission did not skip the done files")
     cluster.wait_ended(array, summary)
     log(f"case 2: re-submission done in {time.monotonic() - began:.1f} s")
-    check(cluster.jobs(array)[0] == ("COMPLETED", "0:0"), f"re-submitted task: {cluster.jobs(array)}")
+    states = cluster.jobs(array)
+    check(states == {0: ("COMPLETED", "0:0"), 1: ("COMPLETED", "0:0")},
+          f"re-submitted tasks: {states}")
     for name, (_, count) in clips.items():
         check_same_outputs(name, output, reference, count)
     check(os.stat(short_video).st_mtime_ns == short_stamp, "the re-submission rewrote a done file")
     check(partial_files(output) == [], f"partial files left: {partial_files(output)}")
     data, records = summary_records(output)
-    check((data["files"], data["ok"], data["failed"]) == (3, 3, 0),
+    check((data["files"], data["ok"], data["failed"]) == (4, 4, 0),
           f"summary after the re-submission: {data['ok']} ok, {data['failed']} failed")
     for name, (_, count) in clips.items():
         check_summary_record(records[name], reference, count)
