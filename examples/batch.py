@@ -400,6 +400,14 @@ class Batch:
         return sum(1 for record in records if not record["ok"])
 
 
+def add_file_options(parser):
+    """The per-file step's options, the same for batch.py and the Slurm tasks."""
+    parser.add_argument("--stickers", default="default",
+                        help="sticker pack name or .ini path (default: default; none for none)")
+    parser.add_argument("--stall-timeout", type=float, default=60.0,
+                        help="fail a file that makes no progress for this many seconds (default 60)")
+
+
 def main():
     parser = argparse.ArgumentParser(description="Stickers on every video in a folder, in parallel.")
     parser.add_argument("input_dir")
@@ -408,10 +416,7 @@ def main():
                         help="files processed at once (default: CPU cores)")
     parser.add_argument("--threads", type=int, default=0,
                         help="facekpfilter threads per file (default: CPU cores / jobs)")
-    parser.add_argument("--stickers", default="default",
-                        help="sticker pack name or .ini path (default: default; '' for none)")
-    parser.add_argument("--stall-timeout", type=float, default=60.0,
-                        help="fail a file that makes no progress for this many seconds (default 60)")
+    add_file_options(parser)
     parser.add_argument("--skip-done", action="store_true",
                         help="leave files whose two outputs are already in the output folder")
     args = parser.parse_args()

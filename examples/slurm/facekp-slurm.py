@@ -159,7 +159,7 @@ def submit(args):
     write_atomically(os.path.join(run_dir, "jobs.txt"), f"{array_job}\n{summary_job}\n")
     print(f"{len(inputs)} files: {done} done before, {len(pending)} submitted")
     print(f"array job {array_job}: {tasks} tasks of up to {args.files_per_task} file(s), "
-          f"{args.max_running or 'no limit on how many'} at a time, {args.threads} CPUs each")
+          f"{args.max_running or 'no limit on how many'} at a time, {args.threads} CPU(s) each")
     print(f"summary job {summary_job} -> {os.path.join(output_dir, 'summary.txt')}")
     print(f"logs: {run_dir}/logs/")
     return 0
@@ -275,10 +275,7 @@ def main():
                                help="files each array task runs, one after the other (default 1)")
     submit_parser.add_argument("--max-running", type=int, default=0,
                                help="tasks running at once, the array's %%N (default: no limit)")
-    submit_parser.add_argument("--stickers", default="default",
-                               help="sticker pack name or .ini path (default: default)")
-    submit_parser.add_argument("--stall-timeout", type=float, default=60.0,
-                               help="fail a file that makes no progress this long (default 60 s)")
+    batch.add_file_options(submit_parser)
     submit_parser.add_argument("--redo", action="store_true",
                                help="run every file again, done or not")
     submit_parser.add_argument("--job-name", default="facekp")
