@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
 # Installs the Debian packages facekp needs, by what you want to do:
 #
-#   scripts/install-deps.sh [run] [test] [train] [bench]     (default: run)
+#   scripts/install-deps.sh [run] [test] [train] [bench] [deb]    (default: run)
 #
 #   run    build the libraries, the plugin and the tools, and run them
 #          (scripts/demo.sh)
 #   test   run + what the test suite adds: PyTorch and NumPy (fixture networks
-#          built at test time, training tests), ONNX, Pillow, PyGObject, Slurm
-#          and MUNGE (the Slurm batch example's one-node cluster)
+#          built at test time, training tests), ONNX, Pillow, PyGObject,
+#          GObject introspection (FacekpMeta-1.0.gir/.typelib), the Debian
+#          packaging tools the package test builds the .deb files with, and
+#          Slurm and MUNGE (the Slurm batch example's one-node cluster)
 #          (scripts/test.sh)
 #   train  test + matplotlib (training plots, docs/training.md)
 #   bench  run + Node.js and npm (bench/nn: ONNX Runtime from npm)
+#   deb    run + GObject introspection and debhelper: the Debian packages
+#          (scripts/build-deb.sh; test includes it)
+#
+#   --list GROUP...  prints the packages, one a line, and installs nothing.
 #
 # Idempotent: re-running only installs what is missing.
 set -euo pipefail
+list_only=0
+if [ "${1:-}" = "--list" ]; then
+  list_only=1
+  shift
+fi
 
 run_packages=(
   # build
@@ -28,9 +39,16 @@ run_packages=(
   # the demo's summary and the examples run on Debian's interpreter
   python3
 )
+deb_packages=(
+  # introspection data for the meta library (examples/python-meta.py)
+  gobject-introspection libgirepository1.0-dev
+  # dpkg-buildpackage with debian/ (scripts/build-deb.sh, tests/packaging)
+  debhelper dpkg-dev
+)
 test_packages=(
   python3-torch python3-numpy python3-pil python3-onnx
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  "${deb_packages[@]}"
   # tests/examples/test-slurm.py: a one-node Slurm cluster, started and
   # stopped by the test itself (the packages' own services are not used)
   slurm-wlm munge
@@ -45,13 +63,19 @@ for group in "${groups[@]}"; do
     run) packages+=("${run_packages[@]}") ;;
     test) packages+=("${run_packages[@]}" "${test_packages[@]}") ;;
     train) packages+=("${run_packages[@]}" "${test_packages[@]}" "${train_packages[@]}") ;;
+    deb) packages+=("${run_packages[@]}" "${deb_packages[@]}") ;;
     bench)
       packages+=("${run_packages[@]}")
       # Node.js comes with some machine images; Debian's only where none is present.
       command -v node >/dev/null 2>&1 || packages+=(nodejs npm) ;;
-    *) echo "install-deps: unknown group '$group' (run, test, train, bench)" >&2; exit 2 ;;
+    *) echo "install-deps: unknown group '$group' (run, test, train, bench, deb)" >&2; exit 2 ;;
   esac
 done
+
+if [ $list_only -eq 1 ]; then
+  printf '%s\n' "${packages[@]}" | awk '!seen[$0]++'
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,5 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh test
 BUILD=${BUILD:-build}
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD"
+# The suite covers the Python bindings (examples/python-meta.py): insist on
+# the introspection data, which install-deps.sh test provides.
+meson configure "$BUILD" -Dintrospection=enabled
 meson compile -C "$BUILD"
 meson test -C "$BUILD" --print-errorlogs --num-processes 2 "$@"

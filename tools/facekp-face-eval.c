@@ -10,6 +10,11 @@
  *             of the faces found
  * sequence    a synthetic 640x480 video made of the split's faces, moving,
  *             rolling ±20°, scaling x0.75–1.25 (tests/support/synth.c)
+ * expressions the full-frame pipeline's expression values against the same
+ *             formulas on the true points: Spearman rank correlation per
+ *             expression, and the states a still face settles in
+ *             (fkp_expression_state_at_rest) as a confusion table with
+ *             balanced accuracy (docs/accuracy.md#expressions)
  */
 #include "synth.h"
 
@@ -83,6 +88,165 @@ load_split (const char *dir, const char *split, int limit, GArray *samples, GErr
   return ok;
 }
 
+/* Ranks 1…n, ties sharing their mean rank (for Spearman's rho). */
+static void
+ranks (const double *x, size_t n, double *rank)
+{
+  size_t *order = g_new (size_t, n);
+  for (size_t i = 0; i < n; i++)
+    order[i] = i;
+  for (size_t i = 1; i < n; i++)   /* insertion sort: n is a few hundred */
+    for (size_t j = i; j > 0 && x[order[j - 1]] > x[order[j]]; j--) {
+      size_t tmp = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = tmp;
+    }
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j + 1 < n && x[order[j + 1]] == x[order[i]])
+      j++;
+    for (size_t k = i; k <= j; k++)
+      rank[order[k]] = 0.5 * (double) (i + j) + 1.0;
+    i = j + 1;
+  }
+  g_free (order);
+}
+
+/* Spearman's rho: Pearson's correlation of the ranks. */
+static double
+spearman (const double *a, const double *b, size_t n)
+{
+  double *ra = g_new (double, n), *rb = g_new (double, n);
+  ranks (a, n, ra);
+  ranks (b, n, rb);
+  double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+  for (size_t i = 0; i < n; i++) {
+    ma += ra[i] / n;
+    mb += rb[i] / n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    sab += (ra[i] - ma) * (rb[i] - mb);
+    saa += (ra[i] - ma) * (ra[i] - ma);
+    sbb += (rb[i] - mb) * (rb[i] - mb);
+  }
+  g_free (ra);
+  g_free (rb);
+  return saa > 0 && sbb > 0 ? sab / sqrt (saa * sbb) : NAN;
+}
+
+/* Each expression's value from the pipeline (full-frame, as `--mode
+ * full-frame`) and from the labels; rows to @per_image when given. */
+static gboolean
+evaluate_expressions (FkpFacePipeline *pipeline, GArray *samples, const char *per_image,
+                      const char *points_path, GError **error)
+{
+  FILE *points_csv = points_path ? fopen (points_path, "w") : NULL;
+  size_t n = samples->len;
+  double *truth[FKP_EXPRESSION_N], *pred[FKP_EXPRESSION_N];
+  for (int e = 0; e < FKP_EXPRESSION_N; e++) {
+    truth[e] = g_new (double, n);
+    pred[e] = g_new (double, n);
+  }
+  FILE *rows = per_image ? fopen (per_image, "w") : NULL;
+  if (rows) {
+    fprintf (rows, "name");
+    for (int e = 0; e < FKP_EXPRESSION_N; e++)
+      fprintf (rows, ",true_%s,pred_%s", fkp_expression_get_name (e), fkp_expression_get_name (e));
+    fprintf (rows, "\n");
+  }
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  gboolean ok = TRUE;
+  double inner_error = 0, face_width = 0;
+  gint64 t0 = g_get_monotonic_time ();
+  for (size_t i = 0; i < n && ok; i++) {
+    Sample *s = &g_array_index (samples, Sample, i);
+    fkp_face_pipeline_reset (pipeline);
+    ok = fkp_face_pipeline_process (pipeline, &s->face.image, NULL, 0, &out, error);
+    if (!ok)
+      break;
+    for (int k = 60; k < 68; k++)
+      inner_error += hypot (out.faces[0].points[k][0] - s->face.points[k][0],
+                            out.faces[0].points[k][1] - s->face.points[k][1]) / (8.0 * n);
+    FkpFaceBox tb;
+    fkp_face_points_bounds ((const float (*)[2]) s->face.points, FKP_FACE_N_POINTS, &tb);
+    face_width += tb.width / n;
+    float values[FKP_FACE_MAX_EXPRESSIONS];
+    fkp_expression_measure ((const float (*)[2]) s->face.points, values);
+    if (rows)
+      fprintf (rows, "%s", s->name);
+    for (int e = 0; e < FKP_EXPRESSION_N; e++) {
+      truth[e][i] = values[e];
+      pred[e][i] = out.faces[0].expressions[e];   /* full-frame: always one face */
+      if (rows)
+        fprintf (rows, ",%.5f,%.5f", truth[e][i], pred[e][i]);
+    }
+    if (points_csv) {   /* the data set's layout, for analyses of other formulas */
+      fprintf (points_csv, "%s", s->name);
+      for (int k = 0; k < FKP_FACE_N_POINTS; k++)
+        fprintf (points_csv, ",%.3f,%.3f", out.faces[0].points[k][0], out.faces[0].points[k][1]);
+      fprintf (points_csv, "\n");
+    }
+    if (rows)
+      fprintf (rows, "\n");
+  }
+  double seconds = (g_get_monotonic_time () - t0) / 1e6;
+  if (rows)
+    fclose (rows);
+  if (points_csv)
+    fclose (points_csv);
+  if (ok) {
+    printf ("expressions images=%zu ms_per_image=%.2f (full-frame pipeline)\n", n,
+            1000 * seconds / MAX (n, 1));
+    printf ("%-17s %8s %6s %6s %6s %6s %8s %8s %9s\n", "expression", "spearman", "TP", "FN",
+            "FP", "TN", "TPR", "TNR", "bal.acc");
+    for (int e = 0; e < FKP_EXPRESSION_N; e++) {
+      size_t tp = 0, fn = 0, fp = 0, tn = 0;
+      for (size_t i = 0; i < n; i++) {
+        gboolean t = fkp_expression_state_at_rest (e, (float) truth[e][i]);
+        gboolean p = fkp_expression_state_at_rest (e, (float) pred[e][i]);
+        tp += t && p;
+        fn += t && !p;
+        fp += !t && p;
+        tn += !t && !p;
+      }
+      double tpr = tp + fn ? (double) tp / (tp + fn) : NAN;
+      double tnr = tn + fp ? (double) tn / (tn + fp) : NAN;
+      printf ("%-17s %8.4f %6zu %6zu %6zu %6zu %8.4f %8.4f %9.4f\n", fkp_expression_get_name (e),
+              spearman (truth[e], pred[e], n), tp, fn, fp, tn, tpr, tnr, 0.5 * (tpr + tnr));
+    }
+    /* What point errors alone do to mouth_open's ranking: the true points
+     * against themselves plus Gaussian noise of sigma px per coordinate. */
+    printf ("faces %.1f px wide on average; inner-lip points (60-67) off by %.2f px on average\n",
+            face_width, inner_error);
+    GRand *rand = g_rand_new_with_seed (1);
+    double *noisy = g_new (double, n);
+    for (double sigma = 0.5; sigma <= 2.0; sigma *= 2) {
+      for (size_t i = 0; i < n; i++) {
+        float p[FKP_FACE_N_POINTS][2], v[FKP_FACE_MAX_EXPRESSIONS];
+        memcpy (p, g_array_index (samples, Sample, i).face.points, sizeof p);
+        for (int k = 0; k < FKP_FACE_N_POINTS; k++)
+          for (int c = 0; c < 2; c++) {   /* Box-Muller */
+            double u = 1.0 - g_rand_double (rand), w = g_rand_double (rand);
+            p[k][c] += (float) (sigma * sqrt (-2 * log (u)) * cos (2 * G_PI * w));
+          }
+        fkp_expression_measure ((const float (*)[2]) p, v);
+        noisy[i] = v[FKP_EXPRESSION_MOUTH_OPEN];
+      }
+      printf ("mouth-open spearman, true points vs true + %.1f px noise: %.4f\n", sigma,
+              spearman (truth[FKP_EXPRESSION_MOUTH_OPEN], noisy, n));
+    }
+    g_free (noisy);
+    g_rand_free (rand);
+  }
+  fkp_face_list_clear (&out);
+  for (int e = 0; e < FKP_EXPRESSION_N; e++) {
+    g_free (truth[e]);
+    g_free (pred[e]);
+  }
+  return ok;
+}
+
 static int
 cmp_double (const void *a, const void *b)
 {
@@ -113,17 +277,18 @@ report (const char *mode, double *nme, size_t n, size_t n_total, double seconds)
 int
 main (int argc, char **argv)
 {
-  char *mode = NULL, *model = NULL, *detector = NULL, *per_image = NULL;
+  char *mode = NULL, *model = NULL, *detector = NULL, *per_image = NULL, *points_out = NULL;
   int threads = 1, limit = 0, slots = 2, frames = 30, gap = 15, interval = 10;
   gboolean no_smoothing = FALSE, no_oracle = FALSE;
   double beta = -1, min_cutoff = -1;
   GOptionEntry entries[] = {
-    { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode, "full-frame (default), points, detect, sequence", "MODE" },
+    { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode, "full-frame (default), points, detect, sequence, expressions", "MODE" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "landmark model (default: the shipped one)", "PATH" },
     { "detector", 0, 0, G_OPTION_ARG_FILENAME, &detector, "detector model (default: the shipped one)", "PATH" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "threads per model run", "N" },
     { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "use only the first N images", "N" },
-    { "per-image", 0, 0, G_OPTION_ARG_FILENAME, &per_image, "write name,nme rows here", "FILE" },
+    { "per-image", 0, 0, G_OPTION_ARG_FILENAME, &per_image, "write name,nme rows here (expressions: each value, true and predicted)", "FILE" },
+    { "points-out", 0, 0, G_OPTION_ARG_FILENAME, &points_out, "expressions: write the predicted points here (the data set's CSV layout, no header)", "FILE" },
     { "slots", 0, 0, G_OPTION_ARG_INT, &slots, "sequence: faces on screen at once (2)", "N" },
     { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "sequence: frames per group of faces (30)", "N" },
     { "gap", 0, 0, G_OPTION_ARG_INT, &gap, "sequence: empty frames between groups (15)", "N" },
@@ -147,7 +312,8 @@ main (int argc, char **argv)
     mode = g_strdup ("full-frame");
   gboolean m_full = !strcmp (mode, "full-frame"), m_points = !strcmp (mode, "points");
   gboolean m_detect = !strcmp (mode, "detect"), m_seq = !strcmp (mode, "sequence");
-  if (!m_full && !m_points && !m_detect && !m_seq) {
+  gboolean m_expr = !strcmp (mode, "expressions");
+  if (!m_full && !m_points && !m_detect && !m_seq && !m_expr) {
     fprintf (stderr, "unknown mode %s\n", mode);
     return 2;
   }
@@ -169,7 +335,7 @@ main (int argc, char **argv)
     opts.smoothing_beta = (float) beta;
   if (min_cutoff > 0)
     opts.smoothing_min_cutoff = (float) min_cutoff;
-  opts.source = m_full ? FKP_FACE_SOURCE_FULL_FRAME : FKP_FACE_SOURCE_DETECT;
+  opts.source = m_full || m_expr ? FKP_FACE_SOURCE_FULL_FRAME : FKP_FACE_SOURCE_DETECT;
   if (m_points)
     opts.source = FKP_FACE_SOURCE_FULL_FRAME;
   FkpFacePipeline *pipeline = fkp_face_pipeline_new (&opts, &error);
@@ -192,7 +358,12 @@ main (int argc, char **argv)
           exported_nme ? exported_nme : "absent");
 
   int status = 0;
-  if (m_seq) {
+  if (m_expr) {
+    if (!evaluate_expressions (pipeline, samples, per_image, points_out, &error)) {
+      fprintf (stderr, "facekp-face-eval: %s\n", error->message);
+      status = 1;
+    }
+  } else if (m_seq) {
     FkpSynthSequence seq;
     fkp_synth_sequence_init (&seq);
     seq.n_slots = MAX (1, slots);
@@ -283,5 +454,6 @@ main (int argc, char **argv)
   g_free (model);
   g_free (detector);
   g_free (per_image);
+  g_free (points_out);
   return status;
 }

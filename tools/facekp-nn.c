@@ -71,8 +71,8 @@ cmd_info (FkpNet *net)
     printf ("output %s %s float32\n", fkp_net_get_output_name (net, i), s);
     g_free (s);
   }
-  printf ("opset %" G_GINT64_FORMAT ", %zu nodes, %zu kernels after folding and fusion\n",
-          st.opset, st.n_nodes, st.n_steps);
+  printf ("opset %" G_GINT64_FORMAT ", %zu nodes, %zu kernels after folding and fusion"
+          " (%zu convs as Winograd)\n", st.opset, st.n_nodes, st.n_steps, st.n_winograd_convs);
   printf ("ops:");
   size_t count;
   const char *op;

@@ -68,6 +68,7 @@ main (int argc, char **argv)
   int tile_height = 300;
   double margin = 0.3;
   gint64 time_ms = 0;
+  g_autofree char *expressions = NULL;
   GOptionEntry entries[] = {
     { "pack", 'p', 0, G_OPTION_ARG_STRING, &pack_name, "Pack name or .ini path", "PACK" },
     { "csv", 'c', 0, G_OPTION_ARG_FILENAME, &csv, "Landmark CSV (name, x0, y0, ...)", "CSV" },
@@ -76,6 +77,8 @@ main (int argc, char **argv)
     { "points", 0, 0, G_OPTION_ARG_NONE, &with_points, "Add a row with the landmarks", NULL },
     { "height", 0, 0, G_OPTION_ARG_INT, &tile_height, "Face image height in pixels", "PX" },
     { "time-ms", 0, 0, G_OPTION_ARG_INT64, &time_ms, "Time for animated stickers", "MS" },
+    { "expressions", 0, 0, G_OPTION_ARG_STRING, &expressions,
+      "Expressions held on every face for --time-ms (names, comma-separated), for triggered stickers", "LIST" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("IMAGE...");
@@ -147,6 +150,16 @@ main (int argc, char **argv)
         y1 = MAX (y1, face.points[k][1]);
       }
       face.box = (FkpFaceBox) { x0, y0, x1 - x0, y1 - y0 };
+      g_auto (GStrv) held = g_strsplit (expressions ? expressions : "", ",", -1);
+      for (guint k = 0; k < FKP_FACE_MAX_EXPRESSIONS; k++)
+        face.expression_held_ms[k] = FKP_EXPRESSION_NEVER;
+      for (guint k = 0; held[k]; k++) {
+        FkpExpression e;
+        if (!fkp_expression_from_name (g_strstrip (held[k]), &e))
+          continue;
+        face.expression_states |= 1u << e;
+        face.expression_held_ms[e] = (float) time_ms;
+      }
       fkp_sticker_pack_render (pack, cr, &face, 1, (guint64) time_ms * 1000000u,
                                points_row ? FKP_STICKER_DRAW_POINTS | FKP_STICKER_DRAW_BOXES
                                           : FKP_STICKER_DRAW_STICKERS);

@@ -141,6 +141,7 @@ def main():
     parser.add_argument("--faces", default="1,2", help="faces per clip, N,...")
     parser.add_argument("--detect-latencies", default="",
                         help="run each facekpfilter row with these detect-latency values, L,...")
+    parser.add_argument("--json", help="also write the rows here (bench/run.sh reads them)")
     parser.add_argument("--keep-openblas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as they are")
     args = parser.parse_args()
@@ -205,6 +206,14 @@ def main():
                   f"{max(per_frame):.1f}" if per_frame else "")
         print(f"| {size} | {n} | {label} | {fps:.1f} | {ms:.2f} | {ems:.2f} | {ratio:.2f} "
               f"| {found_text} | {spread} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([dict(size=size, faces=n, pipeline=label, fps=fps, ms=ms, element_ms=ems,
+                            faces_found=nf,
+                            element_median_ms=percentile(per_frame, 0.5) if per_frame else None,
+                            element_p95_ms=percentile(per_frame, 0.95) if per_frame else None,
+                            element_max_ms=max(per_frame) if per_frame else None)
+                       for size, n, label, fps, ms, ems, ratio, nf, per_frame in rows], f, indent=1)
     target = [r for r in rows if r[0] == "640x480" and r[1] == 1 and "stickers=default" in r[2]]
     if target:
         print(f"\ntarget: >= 60 fps at 640x480, one face, stickers: {target[0][3]:.1f} fps "

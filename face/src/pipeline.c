@@ -81,7 +81,12 @@ fkp_face_find_model (const char *file_name, GError **error)
     return NULL;
   }
   const char *env = g_getenv ("FACEKP_MODELS_DIR");
-  const char *dirs[3] = { env, FACEKP_DATADIR "/models", FACEKP_SOURCE_DIR "/models" };
+#ifdef FACEKP_SOURCE_DIR
+  const char *source_tree = FACEKP_SOURCE_DIR "/models";
+#else
+  const char *source_tree = NULL;   /* a distribution package: installed files only */
+#endif
+  const char *dirs[3] = { env, FACEKP_DATADIR "/models", source_tree };
   for (int i = 0; i < 3; i++) {
     if (dirs[i] == NULL || *dirs[i] == '\0')
       continue;
@@ -91,8 +96,9 @@ fkp_face_find_model (const char *file_name, GError **error)
     g_free (path);
   }
   g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_NOT_FOUND,
-               "model %s not found in $FACEKP_MODELS_DIR (%s), %s or %s", file_name,
-               env ? env : "unset", FACEKP_DATADIR "/models", FACEKP_SOURCE_DIR "/models");
+               "model %s not found in $FACEKP_MODELS_DIR (%s), %s%s%s", file_name,
+               env ? env : "unset", FACEKP_DATADIR "/models", source_tree ? " or " : "",
+               source_tree ? source_tree : "");
   return NULL;
 }
 

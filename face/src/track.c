@@ -3,6 +3,7 @@
  * lifecycle (start, step, misses, ids, drop).  The rules are described in
  * docs/face-pipeline.md. */
 #include "face-private.h"
+#include <facekp/expressions.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -180,6 +181,7 @@ typedef struct {
   float look[FKP_FACE_SIGNATURE];   /* signature of the crop when last detected or started */
   float last_look[FKP_FACE_SIGNATURE];   /* signature of this frame's crop */
   FkpFaceBox marked_box;  /* its points' box when the detector's frame was marked */
+  FkpExpressionTracker expressions;   /* from the smoothed points (expressions.c) */
 } Track;
 
 struct _FkpTracker {
@@ -677,12 +679,14 @@ fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
     out->capacity = kept->len;
   }
   for (guint i = 0; i < kept->len; i++) {
-    const Track *t = &g_array_index (kept, Track, i);
+    Track *t = &g_array_index (kept, Track, i);
     FkpFace *f = &out->faces[i];
     f->id = t->id;
     f->score = t->score;
     memcpy (f->points, t->smooth, sizeof f->points);
     fkp_face_points_bounds ((const float (*)[2]) f->points, FKP_FACE_N_POINTS, &f->box);
+    /* On the points the caller gets, over the same time step as the smoothing. */
+    fkp_expression_tracker_update (&t->expressions, (const float (*)[2]) t->smooth, dt, f);
   }
   out->n_faces = kept->len;
 }

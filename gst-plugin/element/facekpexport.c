@@ -67,6 +67,29 @@ append_time (GString *s, GstClockTime t)
     g_string_append (s, "null");
 }
 
+/* "], "expressions": {"mouth_open": 0.72, ...}, "events": ["mouth-open"]"
+ * without the leading bracket: each value, then the expressions whose
+ * state turned on at this frame. */
+static void
+append_expressions (GString *s, const FkpFace *f)
+{
+  g_string_append (s, "], \"expressions\": {");
+  for (int e = 0; e < FKP_EXPRESSION_N; e++) {
+    g_string_append (s, e ? ", \"" : "\"");
+    for (const char *c = fkp_expression_get_name (e); *c; c++)
+      g_string_append_c (s, *c == '-' ? '_' : *c);
+    g_string_append (s, "\": ");
+    append_number (s, f->expressions[e], "%.3f");
+  }
+  g_string_append (s, "}, \"events\": [");
+  gboolean first = TRUE;
+  for (int e = 0; e < FKP_EXPRESSION_N; e++)
+    if (f->expression_started & (1u << e)) {
+      g_string_append_printf (s, "%s\"%s\"", first ? "" : ", ", fkp_expression_get_name (e));
+      first = FALSE;
+    }
+}
+
 void
 facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
                             GstClockTime running_time, guint width, guint height,
@@ -98,6 +121,7 @@ facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
       append_number (s, f->points[p][1], "%.2f");
       g_string_append_c (s, ']');
     }
+    append_expressions (s, f);
     g_string_append (s, "]}");
   }
   g_string_append (s, "]}");

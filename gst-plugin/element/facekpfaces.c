@@ -1,7 +1,8 @@
 /* What facekpfilter attaches and posts for a frame's faces, besides the
  * overlay (facekpoverlay.c) and the JSON export (facekpexport.c): the "face"
- * region-of-interest metas (and reading upstream's as boxes), and the
- * "facekp" bus message.  Both carry the same box and landmark encoding. */
+ * region-of-interest metas (and reading upstream's as boxes), the "facekp"
+ * bus message and the "facekp-expression" messages.  The first two carry
+ * the same box, landmark and expression encoding. */
 #include "facekpfaces.h"
 
 #include <math.h>
@@ -64,6 +65,30 @@ pixel_box (const FkpFaceBox *b, gint width, gint height, guint box[4])
   box[3] = (guint) (y1 - y0);
 }
 
+/* Adds "expressions", the face's expression values as a "facekp/expressions"
+ * structure, and "active-expressions", the names of those whose state holds. */
+static void
+add_expressions (GstStructure *to, const FkpFace *face)
+{
+  GstStructure *values = gst_structure_new_empty ("facekp/expressions");
+  GValue active = G_VALUE_INIT;
+  g_value_init (&active, GST_TYPE_ARRAY);
+  GValue name = G_VALUE_INIT;
+  g_value_init (&name, G_TYPE_STRING);
+  for (int e = 0; e < FKP_EXPRESSION_N; e++) {
+    gst_structure_set (values, fkp_expression_get_name (e), G_TYPE_DOUBLE,
+                       (gdouble) face->expressions[e], NULL);
+    if (face->expression_states & (1u << e)) {
+      g_value_set_static_string (&name, fkp_expression_get_name (e));
+      gst_value_array_append_value (&active, &name);
+    }
+  }
+  g_value_unset (&name);
+  gst_structure_set (to, "expressions", GST_TYPE_STRUCTURE, values, NULL);
+  gst_structure_free (values);
+  gst_structure_take_value (to, "active-expressions", &active);
+}
+
 void
 facekp_faces_attach_roi_metas (GstBuffer *buffer, const FkpFace *faces, guint n_faces,
                                gint width, gint height)
@@ -80,8 +105,51 @@ facekp_faces_attach_roi_metas (GstBuffer *buffer, const FkpFace *faces, guint n_
     GValue points = G_VALUE_INIT;
     landmarks_array_init (&points, f);
     gst_structure_take_value (param, "landmarks", &points);
+    add_expressions (param, f);
     gst_video_region_of_interest_meta_add_param (roi, param);
   }
+}
+
+static void
+buffer_times (const GstSegment *segment, GstBuffer *buffer, GstClockTime *running_time,
+              GstClockTime *stream_time)
+{
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  *running_time = *stream_time = GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID (pts) && segment->format == GST_FORMAT_TIME) {
+    *running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
+    *stream_time = gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts);
+  }
+}
+
+guint
+facekp_faces_post_expression_messages (GstElement *element, const GstSegment *segment,
+                                       GstBuffer *buffer, guint64 frame_index,
+                                       const FkpFace *faces, guint n_faces)
+{
+  GstClockTime running_time, stream_time;
+  buffer_times (segment, buffer, &running_time, &stream_time);
+  guint posted = 0;
+  for (guint i = 0; i < n_faces; i++) {
+    const FkpFace *f = &faces[i];
+    guint32 changed = f->expression_started | f->expression_ended;
+    for (int e = 0; e < FKP_EXPRESSION_N; e++) {
+      if (!(changed & (1u << e)))
+        continue;
+      GstStructure *st = gst_structure_new ("facekp-expression",
+          "id", G_TYPE_INT, (gint) f->id,
+          "expression", G_TYPE_STRING, fkp_expression_get_name (e),
+          "state", G_TYPE_BOOLEAN, (gboolean) ((f->expression_states >> e) & 1),
+          "value", G_TYPE_DOUBLE, (gdouble) f->expressions[e],
+          "running-time", G_TYPE_UINT64, running_time,
+          "stream-time", G_TYPE_UINT64, stream_time,
+          "timestamp", G_TYPE_UINT64, GST_BUFFER_PTS (buffer),
+          "frame", G_TYPE_UINT64, frame_index, NULL);
+      gst_element_post_message (element, gst_message_new_element (GST_OBJECT (element), st));
+      posted++;
+    }
+  }
+  return posted;
 }
 
 GstMessage *
@@ -90,11 +158,8 @@ facekp_faces_message_new (GstObject *src, const GstSegment *segment, GstBuffer *
                           gint width, gint height)
 {
   GstClockTime pts = GST_BUFFER_PTS (buffer);
-  GstClockTime running_time = GST_CLOCK_TIME_NONE, stream_time = GST_CLOCK_TIME_NONE;
-  if (GST_CLOCK_TIME_IS_VALID (pts) && segment->format == GST_FORMAT_TIME) {
-    running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
-    stream_time = gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts);
-  }
+  GstClockTime running_time, stream_time;
+  buffer_times (segment, buffer, &running_time, &stream_time);
 
   GValue list = G_VALUE_INIT;
   g_value_init (&list, GST_TYPE_LIST);
@@ -111,6 +176,7 @@ facekp_faces_message_new (GstObject *src, const GstSegment *segment, GstBuffer *
     GValue points = G_VALUE_INIT;
     landmarks_array_init (&points, f);
     gst_structure_take_value (s, "landmarks", &points);
+    add_expressions (s, f);
     GValue sv = G_VALUE_INIT;
     g_value_init (&sv, GST_TYPE_STRUCTURE);
     gst_value_set_structure (&sv, s);

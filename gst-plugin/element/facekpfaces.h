@@ -25,6 +25,13 @@ GstMessage *facekp_faces_message_new (GstObject *src, const GstSegment *segment,
                                       guint64 frame_index, const FkpFace *faces, guint n_faces,
                                       gint width, gint height);
 
+/* Posts one "facekp-expression" element message from @element for every
+ * expression state that turned on or off on this frame (FkpFace
+ * expression_started / expression_ended); returns how many. */
+guint facekp_faces_post_expression_messages (GstElement *element, const GstSegment *segment,
+                                             GstBuffer *buffer, guint64 frame_index,
+                                             const FkpFace *faces, guint n_faces);
+
 G_END_DECLS
 
 #endif /* FACEKP_FACES_H */

@@ -25,7 +25,9 @@
  *   when the faces' ids change (#GstFacekpFilter:post-messages), with the
  *   fields `timestamp`, `stream-time`, `running-time`, `duration`, `frame`
  *   and `faces`, a list of `face` structures (`x`, `y`, `width`, `height` as
- *   facedetect gives them, plus `id`, `score` and `landmarks`);
+ *   facedetect gives them, plus `id`, `score`, `landmarks` and `expressions`),
+ *   and unless post-messages is `none` a `facekp-expression` message each
+ *   time an expression state of a face turns on or off;
  * - appends one JSON line with the faces to a file when
  *   #GstFacekpFilter:export-location is set;
  * - draws the sticker pack (#GstFacekpFilter:stickers) and, for debugging,
@@ -699,6 +701,9 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
       || (s.post_messages == GST_FACEKP_MESSAGES_ON_CHANGE
           && ids_changed (self, faces, n_faces)))
     post_faces_message (self, buffer, faces, n_faces, width, height);
+  if (s.post_messages != GST_FACEKP_MESSAGES_NONE)
+    facekp_faces_post_expression_messages (GST_ELEMENT (self), &GST_BASE_TRANSFORM (self)->segment,
+        buffer, self->frame_index, faces, n_faces);
 
   FkpStickerDrawFlags flags = (self->pack ? FKP_STICKER_DRAW_STICKERS : 0)
       | (s.draw_landmarks ? FKP_STICKER_DRAW_POINTS : 0)
@@ -904,7 +909,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * GstFacekpFilter:stickers:
    *
    * The sticker pack drawn on every face: a pack name (`default`, `seed`,
-   * `glasses`, `sunglasses`, `moustache`, `crown`), looked up as
+   * `glasses`, `sunglasses`, `moustache`, `crown`, `expressions`), looked up as
    * `NAME/NAME.ini` in `$FACEKP_STICKERS_DIR`, the installed data directory,
    * then the source tree, or the path of a pack's `.ini` file.  `none` (or
    * empty): no stickers, for applications that only want the landmarks.
@@ -934,7 +939,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    *
    * When to post the `facekp` element message with the frame's faces on the
    * bus: never, for every frame, or only when the list of face ids differs
-   * from the one in the last message.
+   * from the last message's.  Unless never, `facekp-expression` messages too.
    */
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_enum ("post-messages", "Post messages",

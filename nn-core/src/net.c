@@ -96,7 +96,8 @@ fkp_net_new_from_file (const char *path, const FkpNetOptions *opts, GError **err
 int
 fkp_nn_threads (const FkpNet *net)
 {
-  return fkp_nn_pool_size (net->pool);
+  /* a step of a branch run on one thread (run/parallel.c) has that one */
+  return fkp_nn_in_branch () ? 1 : fkp_nn_pool_size (net->pool);
 }
 
 /* FKP_NN_PROFILE: each step's time per run and share of the run; for the
@@ -116,10 +117,19 @@ print_profile (const FkpNet *net)
   g_printerr ("%s time per run (%d runs, %d threads); peak %.1f GFLOP/s: %s on %d core%s, "
               "measured\n", wall ? "wall" : "CPU", net->profile_runs, fkp_nn_threads (net), peak,
               fkp_sgemm_isa_name (), cores, cores > 1 ? "s" : "");
+  int region = 0, side_by_side = 0;
+  for (int r = 0; r < net->n_regions; r++)
+    side_by_side += net->regions[r].side_by_side && net->regions[r].plan_threads > 1;
   for (int i = 0; i < net->n_steps; i++) {
     const Step *s = &net->steps[i];
     const FkpShape *shape = &net->tensors[s->output].shape;
     const double us = net->profile_us[i] / net->profile_runs;
+    while (region < net->n_regions
+           && net->regions[region].first + net->regions[region].n_steps <= i)
+      region++;
+    const FkpNnRegion *r = region < net->n_regions && net->regions[region].first <= i
+                           && net->regions[region].side_by_side
+                           && net->regions[region].plan_threads > 1 ? &net->regions[region] : NULL;
     GString *line = g_string_new (NULL);
     g_string_append_printf (line, "%8.1f us %5.1f%%", us, 100.0 * net->profile_us[i] / total);
     if (s->macs > 0 && us > 0.0) {
@@ -128,6 +138,8 @@ print_profile (const FkpNet *net)
     } else {
       g_string_append_printf (line, "%*s", 28, "");
     }
+    if (r != NULL)
+      g_string_append_printf (line, "  [thread %d]", r->thread_of_branch[r->branch_of[i - r->first]]);
     g_string_append_printf (line, "  %s", s->label);
     if (s->op == OP_CONV)
       g_string_append_printf (line, " %s", fkp_nn_conv_algo_name (s));
@@ -138,6 +150,8 @@ print_profile (const FkpNet *net)
     g_string_free (line, TRUE);
   }
   g_printerr ("total %.1f us per run\n", total / net->profile_runs);
+  g_printerr ("%d windows of independent branches, %d run side by side (steps marked [thread "
+              "t]: on thread t alone; their times overlap)\n", net->n_regions, side_by_side);
 }
 
 FKP_PUBLIC void
@@ -159,6 +173,12 @@ fkp_net_free (FkpNet *net)
     fkp_nn_step_clear (&net->steps[i]);
   }
   g_free (net->steps);
+  for (int r = 0; r < net->n_regions; r++) {
+    g_free (net->regions[r].branch_of);
+    g_free (net->regions[r].branch_cost);
+    g_free (net->regions[r].thread_of_branch);
+  }
+  g_free (net->regions);
   g_free (net->inputs);
   g_free (net->outputs);
   g_strfreev (net->meta_keys);
@@ -279,23 +299,9 @@ fkp_net_run (FkpNet *net, GError **error)
         net->pool = fkp_nn_pool_new (net->threads);
     }
   }
-  if (!net->profile_us) {
-    for (int i = 0; i < net->n_steps; i++)
-      fkp_nn_run_step (net, &net->steps[i]);
-    return TRUE;
-  }
-  /* Process CPU time: on a busy machine it stays meaningful where wall
-   * time does not (it sums all threads).  FKP_NN_PROFILE=wall measures wall
-   * time instead, to see what threads gain. */
-  const clockid_t clock = net->profile_wall ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID;
-  for (int i = 0; i < net->n_steps; i++) {
-    struct timespec t0, t1;
-    clock_gettime (clock, &t0);
-    fkp_nn_run_step (net, &net->steps[i]);
-    clock_gettime (clock, &t1);
-    net->profile_us[i] += (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
-  }
-  net->profile_runs++;
+  fkp_nn_run_steps (net);
+  if (net->profile_us)
+    net->profile_runs++;
   return TRUE;
 }
 

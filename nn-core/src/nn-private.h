@@ -85,6 +85,20 @@ struct _Step {
 
 typedef struct _FkpNnPool FkpNnPool;
 
+/* A window of steps that form independent branches (load/branches.c),
+ * run side by side by a net with several threads (run/parallel.c). */
+typedef struct {
+  int first, n_steps;               /* steps [first, first + n_steps) */
+  int n_branches;
+  int *branch_of;                   /* owned: per step of the window, its branch */
+  double *branch_cost;              /* owned: per branch, its estimated cost */
+  /* How the net's current thread count runs it (run/parallel.c), decided
+   * when that count is first used: */
+  int plan_threads;                 /* the thread count planned for; 0: none yet */
+  gboolean side_by_side;            /* branches on threads; else step by step, each split */
+  int *thread_of_branch;            /* owned: per branch, the part that runs it */
+} FkpNnRegion;
+
 struct _FkpNet {
   Tensor *tensors;
   int n_tensors;
@@ -105,6 +119,8 @@ struct _FkpNet {
   int threads;
   FkpNnPool *pool;                  /* threads - 1 workers, made at the first run */
   int pool_threads;                 /* the thread count the pool was made for (0: none yet) */
+  FkpNnRegion *regions;             /* in step order */
+  int n_regions;
   FkpNetStats stats;
   double *profile_us;               /* per-step time when FKP_NN_PROFILE is set */
   gboolean profile_wall;            /* FKP_NN_PROFILE=wall: wall time, not CPU time */
@@ -120,6 +136,16 @@ int fkp_nn_pool_size (const FkpNnPool *pool);
  * size) and returns when all are done; each part runs once, in the caller or
  * a worker, whichever claims it first. */
 void fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx);
+/* Whether this thread is running a step of a branch that the net runs side
+ * by side with others: then fkp_nn_parallel runs its task whole, inline. */
+gboolean fkp_nn_in_branch (void);
+/* Part `part`'s scratch area (of net->scratch_floats floats): each thread
+ * of a run, and each branch run side by side, has its own. */
+float *fkp_nn_scratch (const FkpNet *net, int part);
+/* Runs the net's steps in order, the windows of branches side by side
+ * where that pays for the net's thread count, timing each step when
+ * FKP_NN_PROFILE is set. */
+void fkp_nn_run_steps (FkpNet *net);
 /* Part `part` of [0, n) cut into n_parts ranges of whole `align` units. */
 void fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi);
 /* The arena and the scratch areas, 64-byte aligned (NULL when the memory is

@@ -19,7 +19,7 @@ FKP_PUBLIC G_DEFINE_QUARK (fkp-sticker-error-quark, fkp_sticker_error)
 static const char *const pack_keys[] = { "name", "version", "description", "author", NULL };
 static const char *const sticker_keys[] = {
   "image", "images", "frame-duration", "anchor", "size", "reference", "offset",
-  "rotate", "opacity", "z", "faces", NULL
+  "rotate", "opacity", "z", "faces", "trigger", "play", "fade-in", "fade-out", NULL
 };
 
 typedef struct {
@@ -390,6 +390,55 @@ parse_anchor (Sticker *sticker, const Where *where, const char *text, GError **e
   return TRUE;
 }
 
+/* trigger=, play=, fade-in=, fade-out= (docs/stickers.md, "Triggers"). */
+static gboolean
+parse_trigger (Sticker *sticker, const Where *where, const char *trigger, const char *play,
+               const char *fade_in, const char *fade_out, GError **error)
+{
+  if (!trigger) {
+    const char *orphan = play ? "play" : fade_in ? "fade-in" : fade_out ? "fade-out" : NULL;
+    if (orphan) {
+      set_error (error, FKP_STICKER_ERROR_INVALID_VALUE, where, orphan,
+                 "needs trigger= (the expression it follows)");
+      return FALSE;
+    }
+    return TRUE;
+  }
+  if (!fkp_expression_from_name (trigger, &sticker->trigger)) {
+    GString *names = g_string_new (NULL);
+    for (int e = 0; e < FKP_EXPRESSION_N; e++)
+      g_string_append_printf (names, "%s%s", e ? ", " : "", fkp_expression_get_name (e));
+    set_error (error, FKP_STICKER_ERROR_INVALID_VALUE, where, "trigger",
+               "unknown expression \"%s\" (known: %s)", trigger, names->str);
+    g_string_free (names, TRUE);
+    return FALSE;
+  }
+  sticker->triggered = TRUE;
+  if (play && g_ascii_strcasecmp (play, "once") == 0)
+    sticker->play_once = TRUE;
+  else if (play && g_ascii_strcasecmp (play, "while") != 0) {
+    set_error (error, FKP_STICKER_ERROR_INVALID_VALUE, where, "play",
+               "\"%s\" is neither while nor once", play);
+    return FALSE;
+  }
+  const char *keys[2] = { "fade-in", "fade-out" };
+  const char *texts[2] = { fade_in, fade_out };
+  guint *fields[2] = { &sticker->fade_in_ms, &sticker->fade_out_ms };
+  for (int i = 0; i < 2; i++) {
+    gint64 ms;
+    if (!texts[i])
+      continue;
+    if (!parse_int (texts[i], 0, MAX_FRAME_DURATION_MS, &ms)) {
+      set_error (error, FKP_STICKER_ERROR_INVALID_VALUE, where, keys[i],
+                 "\"%s\" is not a whole number of milliseconds from 0 to %d", texts[i],
+                 MAX_FRAME_DURATION_MS);
+      return FALSE;
+    }
+    *fields[i] = (guint) ms;
+  }
+  return TRUE;
+}
+
 static gboolean
 parse_sticker (FkpStickerPack *pack, GHashTable *by_path, const char *pack_dir,
                GKeyFile *kf, const Where *where, Sticker *sticker, GError **error)
@@ -397,6 +446,7 @@ parse_sticker (FkpStickerPack *pack, GHashTable *by_path, const char *pack_dir,
   g_autofree char *image = NULL, *images = NULL, *frame_duration = NULL, *anchor = NULL;
   g_autofree char *size = NULL, *reference = NULL, *offset = NULL, *rotate = NULL;
   g_autofree char *opacity = NULL, *z = NULL, *faces = NULL;
+  g_autofree char *trigger = NULL, *play = NULL, *fade_in = NULL, *fade_out = NULL;
   guint count;
 
   if (!check_known_keys (kf, where, sticker_keys, FALSE, error))
@@ -411,7 +461,13 @@ parse_sticker (FkpStickerPack *pack, GHashTable *by_path, const char *pack_dir,
       !get_string (kf, where, "rotate", &rotate, error) ||
       !get_string (kf, where, "opacity", &opacity, error) ||
       !get_string (kf, where, "z", &z, error) ||
-      !get_string (kf, where, "faces", &faces, error))
+      !get_string (kf, where, "faces", &faces, error) ||
+      !get_string (kf, where, "trigger", &trigger, error) ||
+      !get_string (kf, where, "play", &play, error) ||
+      !get_string (kf, where, "fade-in", &fade_in, error) ||
+      !get_string (kf, where, "fade-out", &fade_out, error))
+    return FALSE;
+  if (!parse_trigger (sticker, where, trigger, play, fade_in, fade_out, error))
     return FALSE;
 
   /* Images: exactly one of image= and images=. */
@@ -700,11 +756,13 @@ fkp_sticker_pack_find (const char *name_or_path, GError **error)
   const char *roots[3];
   guint n_roots = 0;
   g_autofree char *installed = g_build_filename (FACEKP_DATADIR, "stickers", NULL);
-  g_autofree char *source = g_build_filename (FACEKP_SOURCE_DIR, "stickers", "packs", NULL);
   if (override && *override)
     roots[n_roots++] = override;
   roots[n_roots++] = installed;
+#ifdef FACEKP_SOURCE_DIR   /* not in distribution packages */
+  g_autofree char *source = g_build_filename (FACEKP_SOURCE_DIR, "stickers", "packs", NULL);
   roots[n_roots++] = source;
+#endif
 
   g_autoptr (GString) tried = g_string_new (NULL);
   for (guint i = 0; i < n_roots; i++) {

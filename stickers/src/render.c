@@ -62,6 +62,50 @@ length_ok (double length)
   return isfinite (length) && length >= FKP_STICKER_MIN_LENGTH;
 }
 
+/* How much of a triggered sticker shows on @face, 0 to 1 (1 for others):
+ * play=while: while the expression holds, fading in over fade-in ms from
+ * its start, and out over fade-out ms from its end; play=once: while it
+ * holds and its frames last, fading in from the start and out over the
+ * last fade-out ms of the frames. */
+static double
+trigger_visibility (const Sticker *sticker, const FkpFace *face)
+{
+  if (!sticker->triggered)
+    return 1.0;
+  const int e = sticker->trigger;
+  const gboolean on = (face->expression_states >> e) & 1;
+  const double held = face->expression_held_ms[e];
+  if (!on) {
+    /* Never on (held < 0), or a finished once-animation: nothing. */
+    if (sticker->play_once || !(held >= 0) || held >= sticker->fade_out_ms)
+      return 0.0;
+    return 1.0 - held / sticker->fade_out_ms;
+  }
+  double shown = sticker->fade_in_ms > 0 ? MIN (1.0, held / sticker->fade_in_ms) : 1.0;
+  if (sticker->play_once) {
+    double left = (double) sticker->n_frames * sticker->frame_duration_ms - held;
+    if (!(left > 0))
+      return 0.0;
+    if (sticker->fade_out_ms > 0)
+      shown = MIN (shown, left / sticker->fade_out_ms);
+  }
+  return shown;
+}
+
+/* The image of @sticker to draw on @face at @timestamp_ns: animations loop
+ * on the stream's clock, or with play=once run from the expression's start. */
+static guint
+sticker_frame (const Sticker *sticker, const FkpFace *face, guint64 timestamp_ns)
+{
+  if (sticker->n_frames <= 1)
+    return 0;
+  if (sticker->triggered && sticker->play_once) {
+    double held = MAX (0.0, face->expression_held_ms[sticker->trigger]);
+    return MIN (sticker->n_frames - 1, (guint) (held / sticker->frame_duration_ms));
+  }
+  return (guint) ((timestamp_ns / 1000000u / sticker->frame_duration_ms) % sticker->n_frames);
+}
+
 static gboolean
 place_sticker (const Sticker *sticker, guint index, const FkpFace *face,
                FkpStickerPlacement *out)
@@ -98,6 +142,10 @@ place_sticker (const Sticker *sticker, guint index, const FkpFace *face,
     anchor[1] -= c * lift;
   }
 
+  double shown = trigger_visibility (sticker, face);
+  if (!(shown > 0.0))
+    return FALSE;
+
   double angle = sticker->rotate ? frame.eye_angle : 0.0;
   double ca = cos (angle), sa = sin (angle);
   double ox = sticker->offset[0] * reference, oy = sticker->offset[1] * reference;
@@ -109,7 +157,7 @@ place_sticker (const Sticker *sticker, guint index, const FkpFace *face,
   out->height = sticker->size[1] > 0 ? sticker->size[1] * reference
                                      : out->width * first->height / first->width;
   out->angle = angle;
-  out->opacity = sticker->opacity;
+  out->opacity = sticker->opacity * shown;
   out->z = sticker->z;
   out->sticker_index = index;
   return isfinite (out->centre[0]) && isfinite (out->centre[1]) && isfinite (out->width) &&
@@ -128,6 +176,7 @@ fkp_sticker_pack_place (const FkpStickerPack *pack, guint index, const FkpFace *
 typedef struct {
   FkpStickerPlacement placement;
   guint face_index;
+  guint frame;          /* which of the sticker's images */
 } Placed;
 
 static int
@@ -145,15 +194,18 @@ compare_placed (gconstpointer a, gconstpointer b)
 
 /* All placements of all faces in drawing order. */
 static GArray *
-place_all (const FkpStickerPack *pack, const FkpFace *faces, guint n_faces)
+place_all (const FkpStickerPack *pack, const FkpFace *faces, guint n_faces,
+           guint64 timestamp_ns)
 {
   GArray *placed = g_array_new (FALSE, FALSE, sizeof (Placed));
   for (guint f = 0; f < n_faces; f++) {
     for (guint i = 0; i < pack->n_stickers; i++) {
       Placed item = { .face_index = f };
       if (place_sticker (&pack->stickers[i], i, &faces[f], &item.placement) &&
-          item.placement.opacity > 0)
+          item.placement.opacity > 0) {
+        item.frame = sticker_frame (&pack->stickers[i], &faces[f], timestamp_ns);
         g_array_append_val (placed, item);
+      }
     }
   }
   g_array_sort (placed, compare_placed);
@@ -363,12 +415,9 @@ target_blend (Target *t, cairo_surface_t *raster, const FkpStickerPlacement *pla
 
 static void
 draw_placement (FkpStickerPack *pack, cairo_t *cr, Target *target,
-                const FkpStickerPlacement *placement, guint64 timestamp_ns)
+                const FkpStickerPlacement *placement, guint frame)
 {
   const Sticker *sticker = &pack->stickers[placement->sticker_index];
-  guint frame = 0;
-  if (sticker->n_frames > 1)
-    frame = (guint) ((timestamp_ns / 1000000u / sticker->frame_duration_ms) % sticker->n_frames);
   /* Too large to be meant (e.g. a bogus face box): skip rather than allocate. */
   if (placement->width > RASTER_MAX_SIDE || placement->height > RASTER_MAX_SIDE ||
       placement->width < 0.5 || placement->height < 0.5)
@@ -466,13 +515,13 @@ fkp_sticker_pack_render (FkpStickerPack *pack, cairo_t *cr, const FkpFace *faces
   g_return_if_fail (faces != NULL || n_faces == 0);
 
   if (pack && (flags & FKP_STICKER_DRAW_STICKERS) && n_faces > 0) {
-    g_autoptr (GArray) placed = place_all (pack, faces, n_faces);
+    g_autoptr (GArray) placed = place_all (pack, faces, n_faces, timestamp_ns);
     Target target;
     target_begin (&target, cr);
     g_mutex_lock (&pack->lock);
     for (guint i = 0; i < placed->len; i++)
       draw_placement (pack, cr, &target, &g_array_index (placed, Placed, i).placement,
-                      timestamp_ns);
+                      g_array_index (placed, Placed, i).frame);
     g_mutex_unlock (&pack->lock);
     target_end (&target);
   }
@@ -509,7 +558,7 @@ fkp_sticker_pack_get_extents (const FkpStickerPack *pack, const FkpFace *faces,
   Bounds bounds = { 0 };
 
   if (pack && (flags & FKP_STICKER_DRAW_STICKERS)) {
-    g_autoptr (GArray) placed = place_all (pack, faces, n_faces);
+    g_autoptr (GArray) placed = place_all (pack, faces, n_faces, 0);
     for (guint i = 0; i < placed->len; i++) {
       const FkpStickerPlacement *p = &g_array_index (placed, Placed, i).placement;
       if (p->width > RASTER_MAX_SIDE || p->height > RASTER_MAX_SIDE || p->width < 0.5 ||

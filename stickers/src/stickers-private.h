@@ -41,6 +41,10 @@ typedef struct {
   int z;
   int *face_ids;              /* NULL: every face */
   guint n_face_ids;
+  gboolean triggered;         /* drawn only around the face's `trigger` expression */
+  FkpExpression trigger;
+  gboolean play_once;         /* frames from the expression's start, once; else while it holds */
+  guint fade_in_ms, fade_out_ms;
 } Sticker;
 
 /* How far above the eye line, in eye distances, the forehead anchor lies. */

@@ -4,8 +4,10 @@
     test-examples.py EXAMPLE --source-dir SRC --build-dir BUILD --work-dir DIR
 
 EXAMPLE is one of: webcam, file-to-file, batch, streaming, print-landmarks,
-bus-messages.  Clips are cut at test time from examples/media/sample.avi (four
-people), a few frames long so each test takes seconds.
+bus-messages, python-meta (needs the build's FacekpMeta typelib), demo
+(scripts/demo.sh).  Clips are cut at test time from examples/media/sample.avi
+(four people), a few frames long so each test takes seconds; python-meta runs
+on the whole sample.
 """
 import argparse
 import json
@@ -469,6 +471,68 @@ def test_bus_messages(args, media):
           "bus-messages.py --on-change printed no faces for frame 0")
 
 
+def test_python_meta(args, media):
+    """python-meta.py reads GstFaceLandmarksMeta through FacekpMeta (GI) on the
+    whole sample; its lines carry what the element exported in the same run."""
+    export = os.path.join(args.work_dir, "python-meta.jsonl")
+    meta_dir = os.path.join(args.build_dir, "gst-plugin", "meta")
+    # As the example's documentation says to run it from the build tree.
+    env = dict(os.environ, GI_TYPELIB_PATH=meta_dir, LD_LIBRARY_PATH=meta_dir)
+    result = run(["/usr/bin/python3", os.path.join(args.examples, "python-meta.py"),
+                  "--export", export, media.sample], env=env)
+    check(result.returncode == 0, f"python-meta.py exited with {result.returncode}")
+    printed = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    records = read_jsonl(export)
+    check(len(records) > 0 and len(printed) == len(records),
+          f"python-meta.py printed {len(printed)} lines, the export has {len(records)}")
+    check_faces_found([len(record["faces"]) for record in records], export)
+    # Numbers may differ in their last printed digit at most (2 decimals for
+    # coordinates, 4 for scores).
+    for line, record in zip(printed, records):
+        frame = record["frame"]
+        check(set(line) <= set(record), f"frame {frame}: keys {sorted(set(line) - set(record))} "
+              "are not in the export")
+        for key in ("frame", "pts", "running_time", "width", "height"):
+            check(line[key] == record[key], f"frame {frame}: {key} {line[key]} vs {record[key]}")
+        check([f["id"] for f in line["faces"]] == [f["id"] for f in record["faces"]],
+              f"frame {frame}: ids {[f['id'] for f in line['faces']]} vs "
+              f"{[f['id'] for f in record['faces']]}")
+        for face, exported in zip(line["faces"], record["faces"]):
+            check(abs(face["score"] - exported["score"]) <= 0.00011,
+                  f"frame {frame} face {face['id']}: score {face['score']} vs {exported['score']}")
+            check(len(face["box"]) == 4 and all(abs(a - b) <= 0.011
+                                                for a, b in zip(face["box"], exported["box"])),
+                  f"frame {frame} face {face['id']}: box {face['box']} vs {exported['box']}")
+            check(len(face["points"]) == 68 and all(
+                      abs(p[0] - q[0]) <= 0.011 and abs(p[1] - q[1]) <= 0.011
+                      for p, q in zip(face["points"], exported["points"])),
+                  f"frame {frame} face {face['id']}: points differ from the export")
+    with open(export, encoding="utf-8") as lines:
+        identical = sum(a == b for a, b in zip(result.stdout.splitlines(), lines.read().splitlines()))
+    print(f"python-meta.py: {len(printed)} frames, {sum(len(r['faces']) for r in records)} faces; "
+          f"{identical} lines byte-identical to the export")
+
+
+def test_demo(args, media):
+    """scripts/demo.sh with an absolute BUILD (and again with one relative to
+    the checkout), run from another folder, on a short clip."""
+    clip = media.video_only()
+    input_frames = decode_frames(clip)
+    demo = os.path.join(args.source_dir, "scripts", "demo.sh")
+    for build in (os.path.abspath(args.build_dir),
+                  os.path.relpath(os.path.abspath(args.build_dir), os.path.abspath(args.source_dir))):
+        out = os.path.join(args.work_dir, "demo-absolute" if os.path.isabs(build) else "demo-relative")
+        env = {k: v for k, v in os.environ.items() if k != "GST_PLUGIN_PATH"}
+        env["BUILD"] = build
+        result = run(["bash", demo, clip, out], env=env, cwd=args.work_dir)
+        check(result.returncode == 0, f"BUILD={build} demo.sh exited with {result.returncode}")
+        records = read_jsonl(os.path.join(out, "clip.jsonl"))
+        check(len(records) == CLIP_FRAMES, f"BUILD={build}: {len(records)} JSON lines")
+        check(f"{CLIP_FRAMES} frames" in result.stdout, f"BUILD={build}: no summary line")
+        check_stickered(input_frames, decode_frames(os.path.join(out, "clip-stickers.avi")),
+                        f"BUILD={build} demo.sh")
+
+
 TESTS = {
     "webcam": test_webcam,
     "file-to-file": test_file_to_file,
@@ -476,6 +540,8 @@ TESTS = {
     "streaming": test_streaming,
     "print-landmarks": test_print_landmarks,
     "bus-messages": test_bus_messages,
+    "python-meta": test_python_meta,
+    "demo": test_demo,
 }
 
 

@@ -28,34 +28,59 @@ test_load_png (const char *path, cairo_surface_t **surface)
 }
 
 GArray *
-test_load_crops (void)
+test_load_labels (const char *csv_name)
 {
-  char *csv = test_data_path ("face-crops.csv");
+  char *csv = test_data_path (csv_name);
   char *text = NULL;
   GError *error = NULL;
   if (!g_file_get_contents (csv, &text, NULL, &error))
     g_error ("%s", error->message);
-  GArray *crops = g_array_new (FALSE, TRUE, sizeof (TestCrop));
+  GArray *rows = g_array_new (FALSE, TRUE, sizeof (TestLabels));
   char **lines = g_strsplit (text, "\n", -1);
   for (guint i = 1; lines[i]; i++) {
     if (*g_strstrip (lines[i]) == '\0')
       continue;
     char **cells = g_strsplit (lines[i], ",", -1);
     g_assert_cmpuint (g_strv_length (cells), ==, 1 + 2 * FKP_FACE_N_POINTS);
-    TestCrop c;
-    memset (&c, 0, sizeof c);
-    c.name = g_strdup (cells[0]);
+    TestLabels row;
+    memset (&row, 0, sizeof row);
+    row.name = g_strdup (cells[0]);
     for (int k = 0; k < 2 * FKP_FACE_N_POINTS; k++)
-      c.face.points[k / 2][k % 2] = (float) g_ascii_strtod (cells[k + 1], NULL);
-    char *png = test_data_path (c.name);
-    c.face.image = test_load_png (png, &c.surface);
-    g_free (png);
+      row.points[k / 2][k % 2] = (float) g_ascii_strtod (cells[k + 1], NULL);
     g_strfreev (cells);
-    g_array_append_val (crops, c);
+    g_array_append_val (rows, row);
   }
   g_strfreev (lines);
   g_free (text);
   g_free (csv);
+  return rows;
+}
+
+void
+test_free_labels (GArray *rows)
+{
+  for (guint i = 0; i < rows->len; i++)
+    g_free (g_array_index (rows, TestLabels, i).name);
+  g_array_free (rows, TRUE);
+}
+
+GArray *
+test_load_crops (void)
+{
+  GArray *labels = test_load_labels ("face-crops.csv");
+  GArray *crops = g_array_new (FALSE, TRUE, sizeof (TestCrop));
+  for (guint i = 0; i < labels->len; i++) {
+    const TestLabels *row = &g_array_index (labels, TestLabels, i);
+    TestCrop c;
+    memset (&c, 0, sizeof c);
+    c.name = g_strdup (row->name);
+    memcpy (c.face.points, row->points, sizeof c.face.points);
+    char *png = test_data_path (c.name);
+    c.face.image = test_load_png (png, &c.surface);
+    g_free (png);
+    g_array_append_val (crops, c);
+  }
+  test_free_labels (labels);
   g_assert_cmpuint (crops->len, >=, 4);
   return crops;
 }

@@ -115,6 +115,10 @@ def best_nme(line, truth):
     return min((nme(face["points"], truth) for face in line["faces"]), default=math.inf)
 
 
+EXPRESSION_KEYS = ["mouth_open", "smile", "left_eye_closed", "right_eye_closed", "eyes_closed",
+                   "brows_raised"]
+
+
 def validate_line(text, index):
     """The export schema of docs/element.md, field for field and in order."""
     line = json.loads(text)
@@ -125,7 +129,13 @@ def validate_line(text, index):
         ok &= check(line[key] is None or (isinstance(line[key], int) and line[key] >= 0),
                     f"line {index}: {key} {line[key]!r}")
     for face in line["faces"]:
-        ok &= check(list(face) == ["id", "score", "box", "points"], f"line {index}: face keys")
+        ok &= check(list(face) == ["id", "score", "box", "points", "expressions", "events"],
+                    f"line {index}: face keys")
+        ok &= check(list(face["expressions"]) == EXPRESSION_KEYS
+                    and all(0.0 <= v <= 1.0 for v in face["expressions"].values()),
+                    f"line {index}: expressions {face['expressions']}")
+        ok &= check(all(e.replace("-", "_") in EXPRESSION_KEYS for e in face["events"]),
+                    f"line {index}: events {face['events']}")
         ok &= check(isinstance(face["id"], int) and face["id"] >= 1, f"line {index}: id")
         ok &= check(0.0 <= face["score"] <= 1.0, f"line {index}: score {face['score']}")
         ok &= check(len(face["box"]) == 4, f"line {index}: box")

@@ -86,6 +86,56 @@ GST_START_TEST (test_api_tags)
 }
 GST_END_TEST;
 
+/* The copies and accessors bindings read the faces through (FacekpMeta.Face). */
+GST_START_TEST (test_face_accessors)
+{
+  GstBuffer *buf = gst_buffer_new ();
+  FkpFace faces[2];
+  make_face (&faces[0], 3, 10, 20);
+  make_face (&faces[1], 7, 200, 40);
+  faces[1].score = 0.5f;
+  GstFaceLandmarksMeta *meta = gst_buffer_add_face_landmarks_meta (buf, faces, 2, 640, 480);
+
+  fail_unless (gst_face_landmarks_meta_get_face (meta, 2) == NULL);
+  GList *list = gst_face_landmarks_meta_get_faces (meta);
+  fail_unless_equals_int (g_list_length (list), 2);
+  gst_buffer_unref (buf);   /* the copies outlive the meta */
+
+  guint i = 0;
+  for (GList *l = list; l; l = l->next, i++) {
+    const GstFaceLandmarksFace *face = l->data;
+    const FkpFace *want = &faces[i];
+    fail_unless_equals_int (gst_face_landmarks_face_get_id (face), want->id);
+    fail_unless_equals_float (gst_face_landmarks_face_get_score (face), want->score);
+    gfloat x, y, w, h;
+    gst_face_landmarks_face_get_box (face, &x, &y, &w, &h);
+    fail_unless (x == want->box.x && y == want->box.y && w == want->box.width
+                 && h == want->box.height);
+    guint n_values = 0;
+    const gfloat *flat = gst_face_landmarks_face_get_points (face, &n_values);
+    fail_unless_equals_int (n_values, 2 * FKP_FACE_N_POINTS);
+    for (guint p = 0; p < FKP_FACE_N_POINTS; p++) {
+      fail_unless (flat[2 * p] == want->points[p][0] && flat[2 * p + 1] == want->points[p][1]);
+      gst_face_landmarks_face_get_point (face, p, &x, &y);
+      fail_unless (x == want->points[p][0] && y == want->points[p][1]);
+    }
+    GstFaceLandmarksFace *copy = g_boxed_copy (GST_TYPE_FACE_LANDMARKS_FACE, face);
+    fail_unless (copy != face);
+    fail_unless_equals_int (gst_face_landmarks_face_get_id (copy), want->id);
+    g_boxed_free (GST_TYPE_FACE_LANDMARKS_FACE, copy);
+  }
+  g_list_free_full (list, (GDestroyNotify) gst_face_landmarks_face_free);
+  fail_unless_equals_string (g_type_name (GST_TYPE_FACE_LANDMARKS_FACE), "GstFaceLandmarksFace");
+
+  /* No faces: an empty list. */
+  buf = gst_buffer_new ();
+  meta = gst_buffer_add_face_landmarks_meta (buf, NULL, 0, 320, 240);
+  fail_unless (gst_face_landmarks_meta_get_faces (meta) == NULL);
+  fail_unless (gst_face_landmarks_meta_get_face (meta, 0) == NULL);
+  gst_buffer_unref (buf);
+}
+GST_END_TEST;
+
 /* Pushes one 320x240 frame with a meta through @launch and returns the output's meta
  * (the output buffer is stored in @out). */
 static GstFaceLandmarksMeta *
@@ -150,6 +200,7 @@ meta_suite (void)
   tcase_add_test (tc, test_add_get_copies_faces);
   tcase_add_test (tc, test_zero_faces);
   tcase_add_test (tc, test_api_tags);
+  tcase_add_test (tc, test_face_accessors);
   tcase_add_test (tc, test_videoscale_rescales);
   return s;
 }

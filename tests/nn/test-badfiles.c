@@ -900,7 +900,7 @@ test_api (void)
   fkp_net_get_stats (net, &stats);
   g_assert_cmpint (stats.opset, ==, 17);
   g_assert_cmpuint (stats.n_nodes, ==, 9);
-  g_assert_cmpuint (stats.n_steps, ==, 3);   /* conv+bn+relu, pool, gemm */
+  g_assert_cmpuint (stats.n_steps, ==, 2);   /* conv+bn+relu+pool, gemm */
   g_assert_cmpuint (stats.n_macs, ==, 3 * 64 * 18 + 4 * 48);
   g_assert_cmpuint (stats.n_parameters, ==, 54 + 5 * 3 + 4 * 48);
   size_t count;

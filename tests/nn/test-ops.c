@@ -58,6 +58,11 @@ same_pads (int in, int k, int s, int d, gboolean upper, int *begin, int *end, in
 
 /* ---- Conv (+ BatchNorm + activation) ---------------------------------- */
 
+/* How many convs of the last conv_check's net ran as Winograd. */
+static size_t last_conv_winograd;
+/* conv_check's weights are uniform in ±this. */
+static float conv_weight_scale = 1.0f;
+
 /* Builds Conv (+ BatchNorm) (+ activation) with these parameters, runs it
  * and compares with a naive 7-loop convolution. */
 static void
@@ -71,7 +76,7 @@ conv_check (int groups, int Cg, int Mg, int kh, int kw, int sh, int sw, int dh, 
 
   int64_t xdims[4] = { 1, C, H, W }, wdims[4] = { M, Cg, kh, kw }, cdims[1] = { M };
   float *x = random_floats (dims_count (4, xdims), -1, 1);
-  float *w = random_floats (dims_count (4, wdims), -1, 1);
+  float *w = random_floats (dims_count (4, wdims), -conv_weight_scale, conv_weight_scale);
   float *bias = random_floats (M, -1, 1);
   float *gamma = random_floats (M, 0.5, 1.5), *beta = random_floats (M, -0.5, 0.5);
   float *mean = random_floats (M, -0.5, 0.5), *var = random_floats (M, 0.2, 2);
@@ -109,6 +114,9 @@ conv_check (int groups, int Cg, int Mg, int kh, int kw, int sh, int sw, int dh, 
   builder_output (b, last);
   FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
   builder_free (b);
+  FkpNetStats stats;
+  fkp_net_get_stats (net, &stats);
+  last_conv_winograd = stats.n_winograd_convs;
 
   FkpShape shape;
   g_assert_true (fkp_net_get_output_shape (net, 0, &shape));
@@ -195,6 +203,60 @@ test_conv (void)
     test_conv_case (i % 3);
 }
 
+/* 3×3 and 5×5 stride-1 convs that the loader runs as Winograd (F(4,3) on
+ * larger maps, F(2,3) on small ones, F(2,5)): random channels (output channels past one
+ * chunk of 96 included), maps whose sides are not multiples of the tile
+ * (partial tiles on the right and bottom), every padding from 0 to 2 on each
+ * side (up to r - 1), with and without bias, BatchNorm and each activation (ReLU and
+ * LeakyRelu in the store, the others after it), on 1 or 2 threads.
+ *
+ * The weights are scaled by 1/√(r²C), as trained nets' are (and BatchNorm
+ * keeps them), so that the sums are of the order of the output: with ±1
+ * weights a sum reaches ±25 and the error of F(4,3), ~1e-5 of the sums'
+ * range, exceeds 1e-4 of the range a Clip or Tanh squeezes them to. */
+static void
+test_conv_winograd (void)
+{
+  static const int edges[][5] = {   /* r, C, M, OH, OW */
+    { 3, 16, 16, 7, 7 }, { 3, 16, 17, 8, 9 }, { 3, 17, 200, 14, 14 }, { 3, 64, 97, 28, 28 },
+    { 3, 24, 145, 13, 30 }, { 3, 33, 40, 40, 7 }, { 3, 16, 16, 61, 5 }, { 3, 96, 16, 10, 10 },
+    { 5, 16, 16, 7, 7 }, { 5, 96, 32, 14, 14 }, { 5, 64, 128, 7, 7 }, { 5, 24, 150, 13, 9 },
+  };
+  const int n_edges = G_N_ELEMENTS (edges);
+  for (int i = 0; i < n_edges + 2 * CASES; i++) {
+    int r, C, M, OH, OW;
+    if (i < n_edges) {
+      r = edges[i][0]; C = edges[i][1]; M = edges[i][2]; OH = edges[i][3]; OW = edges[i][4];
+    } else {
+      r = i % 4 < 2 ? 3 : 5;
+      C = g_test_rand_int_range (16, 49);
+      M = g_test_rand_int_range (16, 201);
+      OH = g_test_rand_int_range (7, 41);
+      OW = g_test_rand_int_range (7, 41);
+      /* every other case on whole tiles (4×4 for 3×3, 2×2 for 5×5), where
+       * Winograd always pays; the others, whatever the loader picks, must
+       * be right too */
+      if (i % 2 == 0) {
+        const int m = r == 3 ? 4 : 2;
+        OH = (OH + m - 1) / m * m;
+        OW = (OW + m - 1) / m * m;
+      }
+    }
+    const gboolean must_be_winograd = i < n_edges || i % 2 == 0;
+    const int pt = g_test_rand_int_range (0, r), pl = g_test_rand_int_range (0, r);
+    const int pb = g_test_rand_int_range (0, r), pr = g_test_rand_int_range (0, r);
+    const int H = OH + r - 1 - pt - pb, W = OW + r - 1 - pl - pr;
+    if (H < 1 || W < 1)
+      continue;
+    conv_weight_scale = (float) (1.0 / sqrt ((double) r * r * C));
+    conv_check (1, C, M, r, r, 1, 1, 1, 1, pt, pl, pb, pr, 0, OH, OW, H, W, g_test_rand_bit (),
+                g_test_rand_bit (), g_test_rand_int_range (0, 6));
+    conv_weight_scale = 1.0f;
+    if (must_be_winograd && g_strcmp0 (g_getenv ("FKP_NN_WINOGRAD"), "0") != 0)
+      g_assert_cmpuint (last_conv_winograd, ==, 1);
+  }
+}
+
 /* Shapes large enough that im2col and the direct loop work in several bands
  * of output rows (small random shapes fit in one). */
 static void
@@ -222,6 +284,205 @@ test_conv_banded (void)
 }
 
 /* ---- Pools --------------------------------------------------------- */
+
+/* Conv (+ activation) + MaxPool k×k/k, which the loader fuses into one step
+ * (the conv pools each band of its output as it makes it), against a naive
+ * conv, activation and pool: direct convs (3×3 on a few channels, and
+ * depthwise) and 1×1 ones, maps whose sides are not multiples of k with
+ * the last window cut by ceil_mode or by padding at the end, bands of
+ * several rows, 1 or 2 threads. */
+static void
+test_conv_maxpool (void)
+{
+  for (int i = 0; i < CASES; i++) {
+    const int kind = i % 3;   /* 0: 3×3 dense, 1: 3×3 depthwise, 2: 1×1 */
+    const int C = kind == 0 ? g_test_rand_int_range (1, 4) : g_test_rand_int_range (1, 40);
+    const int M = kind == 1 ? C : g_test_rand_int_range (1, 70);
+    const int groups = kind == 1 ? C : 1, Cg = C / groups, ks = kind == 2 ? 1 : 3;
+    const int pad = kind == 2 ? 0 : g_test_rand_int_range (0, 2);
+    const int H = g_test_rand_int_range (4, 90), W = g_test_rand_int_range (4, 90);
+    const int OH = H + 2 * pad - ks + 1, OW = W + 2 * pad - ks + 1;
+    const int k = g_test_rand_int_range (2, 4), ending = g_test_rand_int_range (0, 3);
+    /* ending 0: floor, 1: ceil_mode, 2: padding at the end up to a whole window */
+    const int pb = ending == 2 ? (k - OH % k) % k : 0, pr = ending == 2 ? (k - OW % k) % k : 0;
+    const int PH = ending == 0 ? OH / k : (OH + k - 1) / k, PW = ending == 0 ? OW / k : (OW + k - 1) / k;
+    const int act = g_test_rand_int_range (0, 6);
+    const float alpha = 0.1f, lo = -0.3f, hi = 0.6f;
+    if (OH < k || OW < k)
+      continue;
+    int64_t xdims[4] = { 1, C, H, W }, wdims[4] = { M, Cg, ks, ks }, bdims[1] = { M };
+    float *x = random_floats (dims_count (4, xdims), -1, 1);
+    float *w = random_floats (dims_count (4, wdims), -0.5, 0.5);
+    float *bias = random_floats (M, -0.5, 0.5);
+    Builder *b = builder_new (13);
+    builder_input (b, "x", 4, xdims);
+    builder_init_float (b, "w", 4, wdims, w);
+    builder_init_float (b, "b", 1, bdims, bias);
+    Onnx__NodeProto *n = builder_node (b, "Conv", "conv", IN ("x", "w", "b"), OUT ("c"));
+    node_int (b, n, "group", groups);
+    node_ints (b, n, "pads", 4, (int64_t[]) { pad, pad, pad, pad });
+    const char *pooled_in = "c";
+    if (act) {
+      add_act_node (b, act, "c", "a", alpha, lo, hi, 0);
+      pooled_in = "a";
+    }
+    n = builder_node (b, "MaxPool", "pool", IN (pooled_in), OUT ("y"));
+    node_ints (b, n, "kernel_shape", 2, (int64_t[]) { k, k });
+    node_ints (b, n, "strides", 2, (int64_t[]) { k, k });
+    node_ints (b, n, "pads", 4, (int64_t[]) { 0, 0, pb, pr });
+    node_int (b, n, "ceil_mode", ending == 1);
+    builder_output (b, "y");
+    FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
+    builder_free (b);
+    FkpNetStats stats;
+    fkp_net_get_stats (net, &stats);
+    if (g_strcmp0 (g_getenv ("FKP_NN_FUSE"), "0") != 0)
+      g_assert_cmpuint (stats.n_steps, ==, 1);
+    FkpShape shape;
+    fkp_net_get_output_shape (net, 0, &shape);
+    g_assert_cmpint (shape.dims[2], ==, PH);
+    g_assert_cmpint (shape.dims[3], ==, PW);
+    memcpy (fkp_net_get_input_data (net, 0), x, dims_count (4, xdims) * sizeof (float));
+    fkp_net_run (net, NULL);
+
+    float *conv = g_new (float, (size_t) M * OH * OW), *ref = g_new (float, (size_t) M * PH * PW);
+    for (int m = 0; m < M; m++)
+      for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+          double acc = bias[m];
+          for (int c = 0; c < Cg; c++)
+            for (int ky = 0; ky < ks; ky++)
+              for (int kx = 0; kx < ks; kx++) {
+                const int iy = oy - pad + ky, ix = ox - pad + kx;
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                  acc += (double) w[((m * Cg + c) * ks + ky) * ks + kx]
+                         * x[(((m / (M / groups)) * Cg + c) * H + iy) * W + ix];
+              }
+          conv[(m * OH + oy) * OW + ox] = ref_act ((float) acc, act, alpha, lo, hi);
+        }
+    for (int m = 0; m < M; m++)
+      for (int py = 0; py < PH; py++)
+        for (int px = 0; px < PW; px++) {
+          float best = -INFINITY;
+          for (int y = py * k; y < MIN (py * k + k, OH); y++)
+            for (int xx = px * k; xx < MIN (px * k + k, OW); xx++)
+              best = MAX (best, conv[(m * OH + y) * OW + xx]);
+          ref[(m * PH + py) * PW + px] = best;
+        }
+    char *what = g_strdup_printf ("conv%d C%d M%d g%d pad%d H%d W%d + maxpool %d ending%d act%d",
+                                  ks, C, M, groups, pad, H, W, k, ending, act);
+    assert_close (fkp_net_get_output_data (net, 0), ref, (size_t) M * PH * PW, TOL, what);
+    g_free (what);
+    g_free (conv); g_free (ref); g_free (x); g_free (w); g_free (bias);
+    fkp_net_free (net);
+  }
+}
+
+/* A stride-1 direct conv (depthwise, or dense on a few channels) + its
+ * activation, then a 1×1 conv + activation (+ a tiling MaxPool): the loader
+ * makes one step that runs the direct conv band by band into the 1×1's
+ * GEMM; against naive convolutions and pool. */
+static void
+test_conv_pre (void)
+{
+  for (int i = 0; i < CASES; i++) {
+    const gboolean depthwise = i % 2 == 0, pooled = i % 3 != 0;
+    const int C0 = depthwise ? g_test_rand_int_range (1, 40) : g_test_rand_int_range (1, 4);
+    const int C1 = depthwise ? C0 : g_test_rand_int_range (1, 9), M = g_test_rand_int_range (1, 70);
+    const int g0 = depthwise ? C0 : 1, Cg0 = C0 / g0, pad = g_test_rand_int_range (0, 2);
+    const int H = g_test_rand_int_range (4, 80), W = g_test_rand_int_range (4, 80);
+    const int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2, k = 2;
+    const int PH = pooled ? (OH + 1) / 2 : OH, PW = pooled ? (OW + 1) / 2 : OW;
+    const int act0 = g_test_rand_int_range (0, 3), act1 = g_test_rand_int_range (0, 6);
+    const float alpha = 0.1f, lo = -0.3f, hi = 0.6f;
+    if (OH < 2 || OW < 2 || (!depthwise && C1 <= 2))
+      continue;   /* (a dense direct conv needs M > 2, or it is 1×1-like) */
+    int64_t xdims[4] = { 1, C0, H, W }, w0dims[4] = { C1, Cg0, 3, 3 }, w1dims[4] = { M, C1, 1, 1 };
+    int64_t b0dims[1] = { C1 }, b1dims[1] = { M };
+    float *x = random_floats (dims_count (4, xdims), -1, 1);
+    float *w0 = random_floats (dims_count (4, w0dims), -0.5, 0.5);
+    float *w1 = random_floats (dims_count (4, w1dims), -0.5, 0.5);
+    float *b0 = random_floats (C1, -0.5, 0.5), *b1 = random_floats (M, -0.5, 0.5);
+    Builder *b = builder_new (13);
+    builder_input (b, "x", 4, xdims);
+    builder_init_float (b, "w0", 4, w0dims, w0);
+    builder_init_float (b, "b0", 1, b0dims, b0);
+    builder_init_float (b, "w1", 4, w1dims, w1);
+    builder_init_float (b, "b1", 1, b1dims, b1);
+    Onnx__NodeProto *n = builder_node (b, "Conv", "dw", IN ("x", "w0", "b0"), OUT ("c0"));
+    node_int (b, n, "group", g0);
+    node_ints (b, n, "pads", 4, (int64_t[]) { pad, pad, pad, pad });
+    const char *mid = "c0";
+    if (act0) {
+      add_act_node (b, act0, "c0", "a0", alpha, lo, hi, 0);
+      mid = "a0";
+    }
+    builder_node (b, "Conv", "pw", IN (mid, "w1", "b1"), OUT ("c1"));
+    const char *last = "c1";
+    if (act1) {
+      add_act_node (b, act1, "c1", "a1", alpha, lo, hi, 1);
+      last = "a1";
+    }
+    if (pooled) {
+      n = builder_node (b, "MaxPool", "pool", IN (last), OUT ("y"));
+      node_ints (b, n, "kernel_shape", 2, (int64_t[]) { k, k });
+      node_ints (b, n, "strides", 2, (int64_t[]) { k, k });
+      node_int (b, n, "ceil_mode", 1);
+      last = "y";
+    }
+    builder_output (b, last);
+    FkpNet *net = load_built (b, g_test_rand_int_range (1, 3));
+    builder_free (b);
+    FkpNetStats stats;
+    fkp_net_get_stats (net, &stats);
+    if (g_strcmp0 (g_getenv ("FKP_NN_FUSE"), "0") != 0)
+      g_assert_cmpuint (stats.n_steps, ==, 1);
+    memcpy (fkp_net_get_input_data (net, 0), x, dims_count (4, xdims) * sizeof (float));
+    fkp_net_run (net, NULL);
+
+    float *mid_ref = g_new (float, (size_t) C1 * OH * OW), *out = g_new (float, (size_t) M * OH * OW);
+    float *ref = g_new (float, (size_t) M * PH * PW);
+    for (int c = 0; c < C1; c++)
+      for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+          double acc = b0[c];
+          for (int ci = 0; ci < Cg0; ci++)
+            for (int ky = 0; ky < 3; ky++)
+              for (int kx = 0; kx < 3; kx++) {
+                const int iy = oy - pad + ky, ix = ox - pad + kx;
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                  acc += (double) w0[((c * Cg0 + ci) * 3 + ky) * 3 + kx]
+                         * x[(((depthwise ? c : 0) + ci) * H + iy) * W + ix];
+              }
+          mid_ref[(c * OH + oy) * OW + ox] = ref_act ((float) acc, act0, alpha, lo, hi);
+        }
+    for (int m = 0; m < M; m++)
+      for (int p = 0; p < OH * OW; p++) {
+        double acc = b1[m];
+        for (int c = 0; c < C1; c++)
+          acc += (double) w1[m * C1 + c] * mid_ref[c * OH * OW + p];
+        out[m * OH * OW + p] = ref_act ((float) acc, act1, alpha, lo, hi);
+      }
+    for (int m = 0; m < M; m++)
+      for (int py = 0; py < PH; py++)
+        for (int px = 0; px < PW; px++) {
+          float best = -INFINITY;
+          const int kk = pooled ? k : 1;
+          for (int y = py * kk; y < MIN (py * kk + kk, OH); y++)
+            for (int xx = px * kk; xx < MIN (px * kk + kk, OW); xx++)
+              best = MAX (best, out[(m * OH + y) * OW + xx]);
+          ref[(m * PH + py) * PW + px] = best;
+        }
+    char *what = g_strdup_printf ("%s C%d→%d pad%d act%d, 1x1 →%d act%d%s H%d W%d",
+                                  depthwise ? "depthwise" : "dense", C0, C1, pad, act0, M, act1,
+                                  pooled ? " + maxpool" : "", H, W);
+    assert_close (fkp_net_get_output_data (net, 0), ref, (size_t) M * PH * PW, TOL, what);
+    g_free (what);
+    g_free (mid_ref); g_free (out); g_free (ref); g_free (x); g_free (w0); g_free (w1);
+    g_free (b0); g_free (b1);
+    fkp_net_free (net);
+  }
+}
 
 /* Threads for pool_check's net: the large cases also run split in parts. */
 static int pool_threads = 1;
@@ -1352,6 +1613,9 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nn/ops/conv", test_conv);
   g_test_add_func ("/nn/ops/conv-banded", test_conv_banded);
+  g_test_add_func ("/nn/ops/conv-winograd", test_conv_winograd);
+  g_test_add_func ("/nn/ops/conv-maxpool", test_conv_maxpool);
+  g_test_add_func ("/nn/ops/conv-pre", test_conv_pre);
   g_test_add_func ("/nn/ops/pools", test_pools);
   g_test_add_func ("/nn/ops/pools-large", test_pools_large);
   g_test_add_func ("/nn/ops/global-pools", test_global_pools);

@@ -24,6 +24,84 @@ G_BEGIN_DECLS
 #define FKP_FACE_N_POINTS 68
 
 /**
+ * FkpExpression:
+ * @FKP_EXPRESSION_MOUTH_OPEN: inner lips apart (`mouth-open`)
+ * @FKP_EXPRESSION_SMILE: mouth widened and corners lifted (`smile`)
+ * @FKP_EXPRESSION_LEFT_EYE_CLOSED: the eye on the image's left (points
+ *   36–41) closed (`left-eye-closed`)
+ * @FKP_EXPRESSION_RIGHT_EYE_CLOSED: the eye on the image's right (42–47)
+ *   closed (`right-eye-closed`)
+ * @FKP_EXPRESSION_EYES_CLOSED: both eyes closed, a blink (`eyes-closed`)
+ * @FKP_EXPRESSION_BROWS_RAISED: eyebrows raised (`brows-raised`)
+ * @FKP_EXPRESSION_N: how many expressions this version computes
+ *
+ * The expressions computed per face and frame from the points (formulas in
+ * docs/face-pipeline.md).  Values index FkpFace.expressions and are bit
+ * numbers of FkpFace.expression_states.  New expressions (head turn and nod
+ * once the pipeline has a head pose) are appended: existing numbers never
+ * change, and FKP_FACE_MAX_EXPRESSIONS leaves them room without changing
+ * FkpFace's layout.
+ */
+typedef enum {
+  FKP_EXPRESSION_MOUTH_OPEN,
+  FKP_EXPRESSION_SMILE,
+  FKP_EXPRESSION_LEFT_EYE_CLOSED,
+  FKP_EXPRESSION_RIGHT_EYE_CLOSED,
+  FKP_EXPRESSION_EYES_CLOSED,
+  FKP_EXPRESSION_BROWS_RAISED,
+  FKP_EXPRESSION_N
+} FkpExpression;
+
+/**
+ * FKP_FACE_MAX_EXPRESSIONS:
+ *
+ * Room for expressions in FkpFace (FKP_EXPRESSION_N of them are used).
+ */
+#define FKP_FACE_MAX_EXPRESSIONS 16
+
+/**
+ * FKP_EXPRESSION_NEVER:
+ *
+ * FkpFace.expression_held_ms of an expression that has not held yet on
+ * this face (its state is off and has been since the face appeared).
+ */
+#define FKP_EXPRESSION_NEVER (-1.0f)
+
+/* (Hidden from the GObject-introspection scanner, which cannot parse
+ * function bodies in headers.) */
+#ifndef __GI_SCANNER__
+/* Names, as in events, messages and sticker packs ("mouth-open"); NULL for
+ * a number this version does not know. */
+static inline const char *
+fkp_expression_get_name (FkpExpression expression)
+{
+  static const char *const names[FKP_EXPRESSION_N] = {
+    "mouth-open", "smile", "left-eye-closed", "right-eye-closed", "eyes-closed", "brows-raised",
+  };
+  return (unsigned) expression < FKP_EXPRESSION_N ? names[expression] : NULL;
+}
+
+/* The expression named @name, written with '-' or '_' ("mouth-open" or
+ * "mouth_open"); FALSE for an unknown name. */
+static inline gboolean
+fkp_expression_from_name (const char *name, FkpExpression *expression)
+{
+  for (int e = 0; name != NULL && e < FKP_EXPRESSION_N; e++) {
+    const char *known = fkp_expression_get_name ((FkpExpression) e);
+    gsize i = 0;
+    while (known[i] != '\0'
+           && (name[i] == known[i] || (known[i] == '-' && name[i] == '_')))
+      i++;
+    if (known[i] == '\0' && name[i] == '\0') {
+      *expression = (FkpExpression) e;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+#endif
+
+/**
  * FkpFaceBox:
  * @x: left edge, frame pixels
  * @y: top edge, frame pixels
@@ -43,14 +121,30 @@ typedef struct {
  * @score: the detector's score at the face's last detection, 0..1; 1 for
  *   faces from upstream boxes or the full frame
  * @points: x, y of each landmark in frame pixels, iBUG 68-point order
+ * @expressions: each FkpExpression's value on this frame, 0 (none) to 1
+ *   (full), from the points alone; 0 where not computed
+ * @expression_held_ms: how long each expression's current state has held
+ *   on this face, in milliseconds of stream time (FKP_EXPRESSION_NEVER:
+ *   off, and never on yet)
+ * @expression_states: bit e (1 << FkpExpression) set while expression e
+ *   holds (its state is on: hysteresis, minimum duration and the face's own
+ *   baseline applied)
+ * @expression_started: bit e set on the frame where e's state turned on
+ * @expression_ended: bit e set on the frame where e's state turned off
  *
- * One face in one frame.
+ * One face in one frame.  The expression fields are appended after the
+ * points, so code that knows only the first four fields keeps working.
  */
 typedef struct {
   guint id;
   FkpFaceBox box;
   float score;
   float points[FKP_FACE_N_POINTS][2];
+  float expressions[FKP_FACE_MAX_EXPRESSIONS];
+  float expression_held_ms[FKP_FACE_MAX_EXPRESSIONS];
+  guint32 expression_states;
+  guint32 expression_started;
+  guint32 expression_ended;
 } FkpFace;
 
 G_END_DECLS

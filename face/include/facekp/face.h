@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <glib.h>
 #include <facekp/face-types.h>
+#include <facekp/expressions.h>
 
 G_BEGIN_DECLS
 

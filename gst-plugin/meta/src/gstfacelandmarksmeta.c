@@ -126,3 +126,123 @@ gst_buffer_add_face_landmarks_meta (GstBuffer *buffer, const FkpFace *faces,
   lm->faces = n_faces ? g_memdup2 (faces, (gsize) n_faces * sizeof (FkpFace)) : NULL;
   return lm;
 }
+
+FKP_PUBLIC GstFaceLandmarksMeta *
+gst_buffer_get_face_landmarks_meta (GstBuffer *buffer)
+{
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  return (GstFaceLandmarksMeta *) gst_buffer_get_meta (buffer, GST_FACE_LANDMARKS_META_API_TYPE);
+}
+
+/* GstFaceLandmarksFace: a whole FkpFace, so that a field added to FkpFace
+ * reaches bindings with one accessor and no change to copying. */
+struct _GstFaceLandmarksFace {
+  FkpFace face;
+};
+
+FKP_PUBLIC GType gst_face_landmarks_face_get_type (void);
+G_DEFINE_BOXED_TYPE (GstFaceLandmarksFace, gst_face_landmarks_face,
+                     gst_face_landmarks_face_copy, gst_face_landmarks_face_free)
+
+FKP_PUBLIC GstFaceLandmarksFace *
+gst_face_landmarks_face_copy (const GstFaceLandmarksFace *face)
+{
+  g_return_val_if_fail (face != NULL, NULL);
+  return g_memdup2 (face, sizeof *face);
+}
+
+FKP_PUBLIC void
+gst_face_landmarks_face_free (GstFaceLandmarksFace *face)
+{
+  g_free (face);
+}
+
+FKP_PUBLIC GstFaceLandmarksFace *
+gst_face_landmarks_meta_get_face (const GstFaceLandmarksMeta *meta, guint index)
+{
+  g_return_val_if_fail (meta != NULL, NULL);
+  if (index >= meta->n_faces)
+    return NULL;
+  GstFaceLandmarksFace *face = g_new (GstFaceLandmarksFace, 1);
+  face->face = meta->faces[index];
+  return face;
+}
+
+FKP_PUBLIC GList *
+gst_face_landmarks_meta_get_faces (const GstFaceLandmarksMeta *meta)
+{
+  g_return_val_if_fail (meta != NULL, NULL);
+  GList *faces = NULL;
+  for (guint i = meta->n_faces; i > 0; i--)
+    faces = g_list_prepend (faces, gst_face_landmarks_meta_get_face (meta, i - 1));
+  return faces;
+}
+
+FKP_PUBLIC guint
+gst_face_landmarks_face_get_id (const GstFaceLandmarksFace *face)
+{
+  g_return_val_if_fail (face != NULL, 0);
+  return face->face.id;
+}
+
+FKP_PUBLIC gfloat
+gst_face_landmarks_face_get_score (const GstFaceLandmarksFace *face)
+{
+  g_return_val_if_fail (face != NULL, 0.0f);
+  return face->face.score;
+}
+
+FKP_PUBLIC void
+gst_face_landmarks_face_get_box (const GstFaceLandmarksFace *face, gfloat *x, gfloat *y,
+                                 gfloat *width, gfloat *height)
+{
+  g_return_if_fail (face != NULL);
+  if (x)
+    *x = face->face.box.x;
+  if (y)
+    *y = face->face.box.y;
+  if (width)
+    *width = face->face.box.width;
+  if (height)
+    *height = face->face.box.height;
+}
+
+FKP_PUBLIC const gfloat *
+gst_face_landmarks_face_get_points (const GstFaceLandmarksFace *face, guint *n_values)
+{
+  g_return_val_if_fail (face != NULL, NULL);
+  g_return_val_if_fail (n_values != NULL, NULL);
+  *n_values = 2 * FKP_FACE_N_POINTS;
+  return &face->face.points[0][0];
+}
+
+FKP_PUBLIC void
+gst_face_landmarks_face_get_point (const GstFaceLandmarksFace *face, guint index,
+                                   gfloat *x, gfloat *y)
+{
+  g_return_if_fail (face != NULL);
+  g_return_if_fail (index < FKP_FACE_N_POINTS);
+  if (x)
+    *x = face->face.points[index][0];
+  if (y)
+    *y = face->face.points[index][1];
+}
+
+FKP_PUBLIC gboolean
+gst_face_landmarks_meta_get_expression (const GstFaceLandmarksMeta *meta, guint face_index,
+                                        const gchar *expression, gfloat *value,
+                                        gboolean *active, gboolean *started)
+{
+  g_return_val_if_fail (meta != NULL, FALSE);
+  FkpExpression e;
+  if (face_index >= meta->n_faces || !fkp_expression_from_name (expression, &e))
+    return FALSE;
+  const FkpFace *face = &meta->faces[face_index];
+  if (value)
+    *value = face->expressions[e];
+  if (active)
+    *active = (face->expression_states >> e) & 1;
+  if (started)
+    *started = (face->expression_started >> e) & 1;
+  return TRUE;
+}

@@ -1,7 +1,9 @@
 /* Loader stage 3, fusion, on the built steps: a BatchNormalization after a
  * Conv folded into its weights, activations run as the epilogue of the op
- * before them (the kinds whose table entry says so), channel concats
- * written in place by their producers; then the dead steps dropped. */
+ * before them (the kinds whose table entry says so), a MaxPool whose
+ * windows tile its input run by the Conv before it as it stores, channel
+ * concats written in place by their producers; then the dead steps
+ * dropped. */
 #include "load/loader.h"
 
 int
@@ -42,10 +44,20 @@ count_uses (Loader *L, int *last_reader, gboolean *aliased)
   }
 }
 
+/* Whether `pooled` windows of side k tile `size` (floor), or all but the
+ * last, which the edge cuts (ceil_mode). */
+static gboolean
+pooled_size_fits (int64_t size, int64_t pooled, int k)
+{
+  return pooled == size / k || pooled == (size + k - 1) / k;
+}
+
 /* Folds a BatchNormalization that follows a Conv into the conv's weights,
  * then an activation into the epilogue of the op before it where the
- * table allows (Conv, Gemm, MatMul, BatchNormalization, binary ops), when
- * the intermediate tensor has no other reader. */
+ * table allows (Conv, Gemm, MatMul, BatchNormalization, binary ops), then
+ * a tiling MaxPool into a Conv that can pool as it stores (nothing after
+ * it: a BatchNormalization with a negative scale does not commute with
+ * max), when the intermediate tensor has no other reader. */
 void
 fuse_steps (Loader *L)
 {
@@ -56,17 +68,38 @@ fuse_steps (Loader *L)
     Step *s = S (L, i);
     if (s->dead || !fkp_nn_ops[s->op].fuses_activation)
       continue;
-    for (;;) {
+    /* A 1×1 conv that alone reads a stride-1 direct conv's output makes
+     * that output itself, band by band. */
+    if (s->op == OP_CONV) {
+      const int t = s->inputs[0];
+      Tensor *in = T (L, t);
+      Step *pre = in->producer >= 0 ? S (L, in->producer) : NULL;
+      if (pre != NULL && !pre->dead && in->n_uses == 1 && !in->is_output && !aliased[t]
+          && in->alias_of < 0 && in->kind == TK_ACTIVATION
+          && fkp_nn_conv_fuse_pre (s, pre, in->shape.dims[1], in->shape.dims[2], in->shape.dims[3])) {
+        s->inputs[0] = pre->inputs[0];
+        pre->dead = TRUE;
+        in->producer = -1;
+        count_uses (L, last_reader, aliased);
+      }
+    }
+    gboolean pooled = FALSE;
+    while (!pooled) {
       int t = s->output;
       Tensor *out = T (L, t);
       if (out->n_uses != 1 || out->is_output || aliased[t] || last_reader[t] < 0)
         break;
       Step *next = S (L, last_reader[t]);
+      const int pool_k = next->op == OP_POOL && s->op == OP_CONV ? fkp_nn_pool_tiling_max (next) : 0;
       if (next->op == OP_BATCHNORM && s->op == OP_CONV && s->act.kind == ACT_NONE) {
         fkp_nn_conv_fold_batchnorm (s, next, T (L, s->inputs[0])->shape.dims[1],
                                     out->shape.dims[1]);
       } else if (next->op == OP_ACTIVATION && s->act.kind == ACT_NONE) {
         s->act = next->act;
+      } else if (pool_k > 0 && pooled_size_fits (out->shape.dims[2], T (L, next->output)->shape.dims[2], pool_k)
+                 && pooled_size_fits (out->shape.dims[3], T (L, next->output)->shape.dims[3], pool_k)
+                 && fkp_nn_conv_fuse_maxpool (s, pool_k, out->shape.dims[2], out->shape.dims[3])) {
+        pooled = TRUE;
       } else {
         break;
       }

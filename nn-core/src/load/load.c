@@ -5,8 +5,9 @@
  *               constants, with its output shape inferred
  *   3. fuse.c   fusion: BatchNorm into Conv, activation epilogues, concats
  *               written in place
- *   4. pack.c   weight packing for the sgemm
- *   5. plan.c   memory planning: one arena, by tensor lifetime
+ *   4. branches.c  the windows of independent branches, for threads
+ *   5. pack.c   weight packing for the sgemm
+ *   6. plan.c   memory planning: one arena, by tensor lifetime
  * node.c holds the builders' helpers.  This file runs the stages and
  * gathers the net's information and statistics. */
 #include "load/loader.h"
@@ -126,7 +127,8 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
   fuse_steps (L);
   alias_concats (L);
   compact_steps (L);
-  /* Stages 4 and 5: weight packing, then memory planning. */
+  /* Stage 4: branches; 5 and 6: weight packing, then memory planning. */
+  find_branches (L);
   if (!pack_weights (L, error) || !plan_memory (L, error))
     goto out;
   free_unread_constants (L);
@@ -149,6 +151,8 @@ out:
     for (int i = 0; i < net->n_steps; i++) {
       const Step *s = &net->steps[i];
       net->stats.n_macs += s->macs;
+      if (s->op == OP_CONV && g_str_has_prefix (fkp_nn_conv_algo_name (s), "winograd"))
+        net->stats.n_winograd_convs++;
       weights += (uint64_t) s->n_weights * 4;
     }
     for (int t = 0; t < net->n_tensors; t++)

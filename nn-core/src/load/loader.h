@@ -188,6 +188,13 @@ void alias_concats (Loader *L);
 /* Drops dead steps and renumbers producers. */
 void compact_steps (Loader *L);
 
+/* branches.c */
+/* The windows of independent branches (FkpNet.regions). */
+void find_branches (Loader *L);
+/* In plan_memory, once lifetimes are known: every tensor a window touches
+ * stays alive for the whole window. */
+void extend_branch_lifetimes (Loader *L);
+
 /* pack.c */
 gboolean pack_weights (Loader *L, GError **error);
 

@@ -53,6 +53,7 @@ plan_memory (Loader *L, GError **error)
         r->live_last = MAX (r->live_last, i);
     }
   }
+  extend_branch_lifetimes (L);
   GArray *blocks = g_array_new (FALSE, FALSE, sizeof (Block));
   uint64_t naive = 0;
   for (guint t = 0; t < n; t++) {

@@ -1,43 +1,18 @@
 /* Conv.  The kernel: 1×1 as one GEMM straight on the NCHW tensor, other
  * dense kernels as im2col + GEMM, both on the engine's sgemm (sgemm/) with
  * the weights packed at load and bias, ReLU or LeakyRelu applied as it
- * stores; depthwise or very thin convolutions (few output channels per
- * group, e.g. the attention module's 7×7 conv 2→1, where a GEMM with M = 1
- * is slow) as a direct loop.  The builder picks the algorithm; fusion folds
- * a following BatchNormalization into the weights, and the packing stage
- * packs them (both below). */
-#include "load/loader.h"
-#include "sgemm/sgemm.h"
-
-enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DIRECT };
+ * stores; 3×3 at stride 1 as Winograd (conv-winograd.c); depthwise or very
+ * thin convolutions as a direct loop (conv-direct.c); with a fused pool or
+ * pre conv, band by band (conv-banded.c).  The builder picks the
+ * algorithm; fusion folds a following BatchNormalization into the weights,
+ * and the packing stage packs them (both below). */
+#include "ops/conv-private.h"
 
 /* Largest im2col band in floats (1 MiB): big enough for long GEMMs, small
  * enough to stay in cache (a larger band is used only when one output row
  * needs more). */
 #define IM2COL_FLOATS (256 * 1024)
 
-typedef struct {
-  int groups, kh, kw, sh, sw, dh, dw, pad_top, pad_left, pad_bottom, pad_right;
-  int algo;                         /* CONV_* */
-  int im2col_rows;                  /* output rows unfolded per band (CONV_IM2COL) */
-  size_t unfolded_floats;           /* a band's floats: where the sgemm's scratch starts */
-  float *weights;                   /* [M][C/g][kh][kw]; NULL once packed */
-  FkpSgemmA **gemm;                 /* per group, its weights packed (GEMM algos), or NULL */
-  float *bias;                      /* length M, or NULL */
-} ConvParams;
-
-/* Range [lo, hi) of output positions whose input position
- * o * stride - pad + k_off lies in [0, size). */
-static inline void
-valid_range (int size, int out_size, int stride, int pad, int k_off, int *lo, int *hi)
-{
-  int start = pad - k_off;   /* need o * stride >= start */
-  int l = start <= 0 ? 0 : (start + stride - 1) / stride;
-  int end = size + pad - k_off;   /* need o * stride < end */
-  int h = end <= 0 ? 0 : (end - 1) / stride + 1;
-  *lo = MIN (l, out_size);
-  *hi = CLAMP (h, *lo, out_size);
-}
 
 /* Unfolds output rows [oy0, oy0 + rows) of `channels` input planes into
  * rows of (c, ky, kx) × (oy, ox). */
@@ -87,266 +62,6 @@ im2col (const ConvParams *conv, const float *x, int channels, int H, int W, int 
   }
 }
 
-/* Output rows [oy0, oy1) of out (OH×OW) += kernel (kh×kw) correlated with
- * one input plane.  Where every tap of a kernel row is inside the input, the
- * taps of that row are summed in one pass (KW = 3, 5, 7 unrolled), so each
- * output element is loaded and stored once per kernel row instead of once
- * per tap; the borders go tap by tap. */
-#define ROW_TAPS(KW)                                                        \
-  for (int ox = in_lo; ox < in_hi; ox++) {                                  \
-    float acc = dst[ox];                                                    \
-    const float *p = src + ox * sw;                                         \
-    for (int kx = 0; kx < KW; kx++)                                         \
-      acc += wrow[kx] * p[kx * dw];                                         \
-    dst[ox] = acc;                                                          \
-  }
-
-FKP_SIMD static void
-accumulate_rows (const ConvParams *conv, const float *plane, int H, int W, const float *kernel,
-                 float *out, int OH, int OW, int oy0, int oy1)
-{
-  const int sw = conv->sw, dw = conv->dw, kw = conv->kw;
-  int lo[64], hi[64];
-  int in_lo = 0, in_hi = OW;
-  const gboolean fused = kw == 3 || kw == 5 || kw == 7;
-  for (int kx = 0; kx < kw && kx < 64; kx++) {
-    valid_range (W, OW, sw, conv->pad_left, kx * dw, &lo[kx], &hi[kx]);
-    in_lo = MAX (in_lo, lo[kx]);
-    in_hi = MIN (in_hi, hi[kx]);
-  }
-  if (in_hi < in_lo)
-    in_hi = in_lo;
-  for (int ky = 0; ky < conv->kh; ky++) {
-    const int y_off = ky * conv->dh;
-    int oy_lo, oy_hi;
-    valid_range (H, OH, conv->sh, conv->pad_top, y_off, &oy_lo, &oy_hi);
-    oy_lo = MAX (oy_lo, oy0);
-    oy_hi = MIN (oy_hi, oy1);
-    const float *wrow = kernel + ky * kw;
-    for (int oy = oy_lo; oy < oy_hi; oy++) {
-      float *dst = out + (size_t) oy * OW;
-      const float *src = plane + (size_t) (oy * conv->sh - conv->pad_top + y_off) * W
-                         - conv->pad_left;
-      for (int kx = 0; kx < kw; kx++) {
-        int a, b;
-        if (kx < 64) {
-          a = lo[kx];
-          b = hi[kx];
-        } else {
-          valid_range (W, OW, sw, conv->pad_left, kx * dw, &a, &b);
-        }
-        const float w = wrow[kx];
-        const float *sk = src + kx * dw;
-        /* With the fused interior, this tap only covers the borders. */
-        const int stop = fused ? MIN (b, in_lo) : b;
-        for (int ox = a; ox < stop; ox++)
-          dst[ox] += w * sk[ox * sw];
-        if (fused)
-          for (int ox = MAX (a, in_hi); ox < b; ox++)
-            dst[ox] += w * sk[ox * sw];
-      }
-      if (kw == 3) {
-        ROW_TAPS (3)
-      } else if (kw == 5) {
-        ROW_TAPS (5)
-      } else if (kw == 7) {
-        ROW_TAPS (7)
-      }
-    }
-  }
-}
-
-/* One output element computed tap by tap with bounds checks (borders).
- * Always inlined: a call from a SIMD clone into code built for the baseline
- * would pay for every switch between AVX and SSE encodings. */
-static inline __attribute__ ((always_inline)) float
-direct_point (const ConvParams *conv, const float *xg, int H, int W, int Cg, const float *wm,
-              int oy, int ox, float acc)
-{
-  for (int c = 0; c < Cg; c++)
-    for (int ky = 0; ky < conv->kh; ky++) {
-      const int iy = oy * conv->sh - conv->pad_top + ky * conv->dh;
-      if (iy < 0 || iy >= H)
-        continue;
-      for (int kx = 0; kx < conv->kw; kx++) {
-        const int ix = ox * conv->sw - conv->pad_left + kx * conv->dw;
-        if (ix >= 0 && ix < W)
-          acc += wm[(c * conv->kh + ky) * conv->kw + kx] * xg[((size_t) c * H + iy) * W + ix];
-      }
-    }
-  return acc;
-}
-
-typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
-
-/* Stride-1 direct convolution of output rows [oy0, oy1) for MB output
- * channels from m0 at once: NV vectors of 8 columns at a time, every tap
- * of every input channel added into MB·NV registers, one store per output
- * element; each input vector loaded serves the MB channels, each weight
- * broadcast the NV vectors.  MB·NV independent sums keep both FMA ports
- * busy (a depthwise conv's single channel with one vector waited on each
- * FMA's latency).  Columns whose window crosses the left or right edge, and
- * all columns of an interior narrower than 8·NV, are done one by one. */
-#define DIRECT_BLOCK(MB, NV)                                                              \
-FKP_SIMD static void                                                                      \
-direct_block_##MB##x##NV (const ConvParams *conv, const float *xg, int H, int W, float *y,  \
-                          int OH, int OW, int Cg, int m0, int oy0, int oy1, int in_lo,    \
-                          int in_hi)                                                      \
-{                                                                                         \
-  const size_t P = (size_t) OH * OW, HW = (size_t) H * W;                                 \
-  const int kw = conv->kw, taps = conv->kh * conv->kw, stride_m = Cg * taps;              \
-  const int width = 8 * (NV);                                                             \
-  const float *wb = conv->weights + (size_t) m0 * stride_m;                               \
-  float bias[MB];                                                                         \
-  for (int j = 0; j < MB; j++)                                                            \
-    bias[j] = conv->bias ? conv->bias[m0 + j] : 0.0f;                                     \
-  for (int oy = oy0; oy < oy1; oy++) {                                                    \
-    int ky_lo = 0, ky_hi = conv->kh;                                                      \
-    const int iy0 = oy * conv->sh - conv->pad_top;                                        \
-    while (ky_lo < ky_hi && iy0 + ky_lo * conv->dh < 0)                                   \
-      ky_lo++;                                                                            \
-    while (ky_hi > ky_lo && iy0 + (ky_hi - 1) * conv->dh >= H)                            \
-      ky_hi--;                                                                            \
-    float *out = y + (size_t) m0 * P + (size_t) oy * OW;                                  \
-    /* The last block overlaps the one before rather than leave up to                     \
-     * width - 1 columns to the slow border code (they get the same values                \
-     * twice). */                                                                         \
-    const int vec_end = in_hi - in_lo >= width ? in_hi : in_lo;                           \
-    for (int ox = in_lo; ox < vec_end;                                                    \
-         ox = ox + width >= in_hi ? in_hi : MIN (ox + width, in_hi - width)) {            \
-      v8f acc[MB][NV];                                                                    \
-      for (int j = 0; j < MB; j++)                                                        \
-        for (int v = 0; v < NV; v++)                                                      \
-          acc[j][v] = (v8f) { 0 } + bias[j];                                              \
-      for (int c = 0; c < Cg; c++)                                                        \
-        for (int ky = ky_lo; ky < ky_hi; ky++) {                                          \
-          const float *src = xg + c * HW + (size_t) (iy0 + ky * conv->dh) * W             \
-                             + ox - conv->pad_left;                                       \
-          const float *wk = wb + c * taps + ky * kw;                                      \
-          for (int kx = 0; kx < kw; kx++) {                                               \
-            v8f in[NV];                                                                   \
-            for (int v = 0; v < NV; v++)                                                  \
-              in[v] = *(const v8f *) (src + kx * conv->dw + 8 * v);                       \
-            for (int j = 0; j < MB; j++) {                                                \
-              const float w = wk[j * stride_m + kx];                                      \
-              for (int v = 0; v < NV; v++)                                                \
-                acc[j][v] += w * in[v];                                                   \
-            }                                                                             \
-          }                                                                               \
-        }                                                                                 \
-      for (int j = 0; j < MB; j++)                                                        \
-        for (int v = 0; v < NV; v++)                                                      \
-          *(v8f *) (out + j * P + ox + 8 * v) = acc[j][v];                                \
-    }                                                                                     \
-    for (int j = 0; j < MB; j++) {                                                        \
-      for (int x = 0; x < in_lo; x++)                                                     \
-        out[j * P + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
-      for (int x = vec_end; x < OW; x++)                                                  \
-        out[j * P + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
-    }                                                                                     \
-  }                                                                                       \
-}
-
-DIRECT_BLOCK (4, 3)
-DIRECT_BLOCK (1, 4)
-DIRECT_BLOCK (8, 1)
-DIRECT_BLOCK (4, 1)
-DIRECT_BLOCK (1, 1)
-
-typedef struct {
-  const ConvParams *conv;
-  const Activation *act;
-  const float *x;
-  float *y;
-  int H, W, M, OH, OW, Cg, Mg, in_lo, in_hi, band;
-} DirectJob;
-
-/* One part of a direct convolution: a range of bands of output rows. */
-static void
-conv_direct_part (void *ctx, int part, int n_parts)
-{
-  const DirectJob *j = ctx;
-  const ConvParams *conv = j->conv;
-  const int H = j->H, W = j->W, M = j->M, OH = j->OH, OW = j->OW, Cg = j->Cg, Mg = j->Mg;
-  const size_t P = (size_t) OH * OW, HW = (size_t) H * W;
-  const int n_bands = (OH + j->band - 1) / j->band;
-  int b_lo, b_hi;
-  fkp_nn_split (n_bands, part, n_parts, 1, &b_lo, &b_hi);
-  for (int b = b_lo; b < b_hi; b++) {
-    const int oy0 = b * j->band, oy1 = MIN (OH, oy0 + j->band);
-    const size_t band_len = (size_t) (oy1 - oy0) * OW;
-    if (conv->sw == 1) {
-      for (int m = 0; m < M;) {
-        const int g = m / Mg, in_group = Mg - m % Mg;
-        const float *xg = j->x + (size_t) g * Cg * HW;
-        /* Blocks of 12 sums where the interior is wide enough: 4 channels
-         * × 24 columns (the detector's first conv, 3 -> 16), 1 channel × 32
-         * columns (depthwise); else 8 or 4 channels × 8 columns, or one. */
-        const int interior = j->in_hi - j->in_lo;
-        if (in_group >= 4 && interior >= 24) {
-          direct_block_4x3 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 4;
-        } else if (in_group >= 8) {
-          direct_block_8x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 8;
-        } else if (in_group >= 4) {
-          direct_block_4x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 4;
-        } else if (interior >= 32) {
-          direct_block_1x4 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 1;
-        } else {
-          direct_block_1x1 (conv, xg, H, W, j->y, OH, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
-          m += 1;
-        }
-      }
-      for (int m = 0; m < M; m++)
-        fkp_nn_apply_activation (j->y + m * P + (size_t) oy0 * OW, band_len, j->act);
-      continue;
-    }
-    for (int m = 0; m < M; m++) {
-      const int g = m / Mg;
-      float *out = j->y + m * P;
-      float *band_out = out + (size_t) oy0 * OW;
-      /* Start from the bias and finish with the activation while the band
-       * is still in cache. */
-      const float bias = conv->bias ? conv->bias[m] : 0.0f;
-      for (size_t i = 0; i < band_len; i++)
-        band_out[i] = bias;
-      for (int c = 0; c < Cg; c++)
-        accumulate_rows (conv, j->x + (size_t) (g * Cg + c) * HW, H, W,
-                         conv->weights + ((size_t) m * Cg + c) * conv->kh * conv->kw, out, OH, OW,
-                         oy0, oy1);
-      fkp_nn_apply_activation (band_out, band_len, j->act);
-    }
-  }
-}
-
-/* Direct convolution, a band of output rows at a time so that the band of
- * one output channel (at most DIRECT_TILE floats) stays in cache while all
- * of its input channels and taps are added into it; the bands are shared
- * out among the net's threads. */
-#define DIRECT_TILE 4096
-
-static void
-conv_direct (FkpNet *net, const ConvParams *conv, const Activation *act, const float *x, int H,
-             int W, float *y, int M, int OH, int OW, int Cg, int Mg)
-{
-  DirectJob j = { conv, act, x, y, H, W, M, OH, OW, Cg, Mg, 0, OW, MAX (1, DIRECT_TILE / OW) };
-  /* Columns whose whole window lies inside the input rows. */
-  for (int kx = 0; kx < conv->kw; kx++) {
-    int lo, hi;
-    valid_range (W, OW, conv->sw, conv->pad_left, kx * conv->dw, &lo, &hi);
-    j.in_lo = MAX (j.in_lo, lo);
-    j.in_hi = MIN (j.in_hi, hi);
-  }
-  if (j.in_hi < j.in_lo)
-    j.in_hi = j.in_lo;
-  const int n_bands = (OH + j.band - 1) / j.band;
-  const int64_t macs = (int64_t) M * OH * OW * Cg * conv->kh * conv->kw;
-  fkp_nn_parallel (net, macs >= 64 * 1024 ? n_bands : 1, conv_direct_part, &j);
-}
-
 /* ---- GEMM convolutions (1×1 and im2col) on the sgemm ------------------- */
 
 /* Above this many output positions the parts of a GEMM convolution take
@@ -366,12 +81,6 @@ typedef struct {
   const float *unfolded;            /* the whole unfolded input (G = 1), or NULL: B is x */
 } GemmConvJob;
 
-/* The activations the sgemm applies as it stores; the others run after. */
-static gboolean
-act_in_epilogue (const Activation *act)
-{
-  return act->kind == ACT_NONE || act->kind == ACT_RELU || act->kind == ACT_LEAKY_RELU;
-}
 
 /* Group g's rows of panels [p_lo, p_hi) and columns [c_lo, c_hi) of
  * C (the group's output, rows P apart) = weights · B (+ bias, activation). */
@@ -397,7 +106,7 @@ run_gemm (const GemmConvJob *j, int g, const float *B, size_t ldb, float *C, int
 static float *
 part_scratch (const GemmConvJob *j, int part)
 {
-  return j->net->scratch + (size_t) part * j->net->scratch_floats;
+  return fkp_nn_scratch (j->net, part);
 }
 
 /* B shared by all parts (the input of a 1×1 conv, or the whole unfolded
@@ -448,8 +157,6 @@ conv_im2col_rows_part (void *ctx, int part, int n_parts)
   }
 }
 
-/* Below this many multiply-accumulates one thread does the whole step. */
-#define CONV_SPLIT_MIN_MACS (64 * 1024)
 
 void
 fkp_nn_run_conv (FkpNet *net, const Step *step)
@@ -463,11 +170,20 @@ fkp_nn_run_conv (FkpNet *net, const Step *step)
   const int G = conv->groups, Cg = C / G, Mg = M / G;
   const size_t P = (size_t) OH * OW;
 
+  if (conv_is_banded (conv)) {
+    fkp_nn_conv_run_banded (net, step);
+    return;
+  }
   if (conv->algo == CONV_DIRECT) {
-    conv_direct (net, conv, &step->act, x, H, W, y, M, OH, OW, Cg, Mg);
+    fkp_nn_conv_direct (net, conv, &step->act, x, H, W, y, M, OH, OW, Cg, Mg);
     return;   /* bias and activation already applied */
   }
   const int parts = step->macs >= CONV_SPLIT_MIN_MACS ? fkp_nn_threads (net) : 1;
+  if (conv->algo == CONV_WINOGRAD) {
+    fkp_nn_winograd_run (net, parts, conv->winograd, x, H, W, conv->pad_top, conv->pad_left, y, OH,
+                         OW, conv->bias, &step->act);
+    return;
+  }
   GemmConvJob j = { net, conv, &step->act, x, y, H, W, OH, OW, Cg, Mg, P, NULL };
   /* Several bands, or parts that each get enough rows of a large map:
    * each part unfolds its own rows. */
@@ -480,8 +196,8 @@ fkp_nn_run_conv (FkpNet *net, const Step *step)
   /* Otherwise the parts share B: a 1×1 conv's input, or a small map
    * unfolded whole (one band) first. */
   if (conv->algo == CONV_IM2COL) {
-    im2col (conv, x, Cg, H, W, OH, OW, 0, OH, net->scratch);
-    j.unfolded = net->scratch;
+    im2col (conv, x, Cg, H, W, OH, OW, 0, OH, fkp_nn_scratch (net, 0));
+    j.unfolded = fkp_nn_scratch (net, 0);
   }
   fkp_nn_parallel (net, parts, conv_gemm_shared_part, &j);
 }
@@ -494,7 +210,12 @@ fkp_nn_clear_conv (void *params)
   for (int g = 0; conv->gemm != NULL && g < conv->groups; g++)
     fkp_sgemm_a_free (conv->gemm[g]);
   g_free (conv->gemm);
+  fkp_nn_winograd_free (conv->winograd);
   g_free (conv->bias);
+  if (conv->pre != NULL) {
+    fkp_nn_clear_conv (conv->pre);
+    g_free (conv->pre);
+  }
 }
 
 const char *
@@ -502,8 +223,17 @@ fkp_nn_conv_algo_name (const Step *s)
 {
   static const char *const names[] = {
     [CONV_GEMM_1X1] = "1x1", [CONV_IM2COL] = "im2col", [CONV_DIRECT] = "direct",
+    [CONV_WINOGRAD] = "winograd",
   };
-  return names[((const ConvParams *) s->params)->algo];
+  const ConvParams *conv = s->params;
+  if (conv->algo == CONV_WINOGRAD)
+    return conv->kh == 5 ? "winograd F(2,5)"
+           : conv->winograd_tile == 4 ? "winograd F(4,3)" : "winograd F(2,3)";
+  if (conv->pre != NULL)
+    return conv->pool_k > 0 ? "direct + 1x1 + maxpool" : "direct + 1x1";
+  if (conv->pool_k > 0)
+    return conv->algo == CONV_DIRECT ? "direct + maxpool" : "1x1 + maxpool";
+  return names[conv->algo];
 }
 
 /* ---- Load: the builder, BatchNorm folding, weight packing ----------------- */
@@ -587,6 +317,14 @@ fkp_nn_build_conv (Node *node, GError **error)
     conv->algo = CONV_IM2COL;
   if (conv->algo == CONV_GEMM_1X1 && Cg == 1 && Mg <= 2)
     conv->algo = CONV_DIRECT;
+  /* 3×3 and 5×5 at stride 1: Winograd where the map is large enough to pay
+   * (conv-winograd.c); FKP_NN_WINOGRAD=0 keeps im2col, for comparisons. */
+  if (conv->algo == CONV_IM2COL && KH == KW && conv->sh == 1 && conv->sw == 1
+      && conv->dh == 1 && conv->dw == 1 && group == 1 && fkp_nn_winograd_enabled ()) {
+    conv->winograd_tile = fkp_nn_winograd_pick ((int) KH, (int) C, (int) M, (int) OH, (int) OW);
+    if (conv->winograd_tile > 0)
+      conv->algo = CONV_WINOGRAD;
+  }
   s->macs = (uint64_t) M * OH * OW * Cg * KH * KW;
   if (conv->algo == CONV_IM2COL) {
     uint64_t per_row = (uint64_t) Cg * KH * KW * OW;
@@ -628,10 +366,32 @@ fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *sc
                   GError **error)
 {
   ConvParams *conv = s->params;
+  const int M = (int) output->shape.dims[1];
+  size_t band_floats = 0;
+  if (conv_is_banded (conv)) {
+    band_floats = fkp_nn_conv_band_plan (conv, M, (int) output->shape.dims[2]);
+    *scratch_floats = MAX (*scratch_floats, band_floats);
+  }
   if (conv->algo == CONV_DIRECT)
     return TRUE;
+  if (conv->algo == CONV_WINOGRAD) {
+    conv->winograd = fkp_nn_winograd_new (fkp_sgemm_isa (), conv->winograd_tile, conv->kh,
+                                          conv->weights,
+                                          (int) output->shape.dims[1], (int) input->shape.dims[1]);
+    if (conv->winograd == NULL)
+      return fail (error, FKP_NN_ERROR_OUT_OF_MEMORY, "%s: out of memory packing weights",
+                   s->label);
+    *scratch_floats = MAX (*scratch_floats, fkp_nn_winograd_scratch_floats (conv->winograd));
+    /* the transformed weights: α² floats per 3×3 kernel */
+    s->n_weights = (size_t) conv->winograd->alpha * conv->winograd->alpha * conv->winograd->M
+                   * conv->winograd->C + (size_t) conv->winograd->M;
+    g_clear_pointer (&conv->weights, g_free);
+    return TRUE;
+  }
   const int G = conv->groups, Mg = (int) output->shape.dims[1] / G;
-  const int K = (int) input->shape.dims[1] / G * conv->kh * conv->kw;
+  /* with a pre conv, the step's input is the pre conv's */
+  const int in_c = conv->pre != NULL ? conv->in_c : (int) input->shape.dims[1];
+  const int K = in_c / G * conv->kh * conv->kw;
   const int P = (int) (output->shape.dims[2] * output->shape.dims[3]);
   conv->gemm = g_new0 (FkpSgemmA *, G);
   for (int g = 0; g < G; g++) {
@@ -641,6 +401,9 @@ fkp_nn_conv_pack (Step *s, const Tensor *input, const Tensor *output, size_t *sc
       return fail (error, FKP_NN_ERROR_TOO_LARGE, "%s: out of memory packing weights", s->label);
     *scratch_floats = MAX (*scratch_floats,
                            conv->unfolded_floats + fkp_sgemm_scratch_floats (conv->gemm[g], P));
+    if (conv_is_banded (conv))
+      *scratch_floats = MAX (*scratch_floats, band_floats + fkp_sgemm_scratch_floats (
+                               conv->gemm[g], conv->band * MAX (conv->pool_k, 1) * conv->conv_w));
   }
   g_clear_pointer (&conv->weights, g_free);
   return TRUE;

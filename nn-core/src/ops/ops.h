@@ -97,6 +97,16 @@ gboolean fkp_nn_conv_pack (Step *conv, const Tensor *input, const Tensor *output
                            size_t *scratch_floats, GError **error);
 /* The conv algorithm chosen at load ("1x1", "im2col", "direct"), for the profile. */
 const char *fkp_nn_conv_algo_name (const Step *conv);
+/* Whether the conv can pool its output with a following tiling MaxPool of
+ * side k (a stride-1 direct conv, or an ungrouped 1×1 one), and if so makes
+ * it do so: it keeps its own output size, conv_h × conv_w, in a band of
+ * scratch, and the fusion stage makes the pool's output tensor its output. */
+gboolean fkp_nn_conv_fuse_maxpool (Step *conv, int k, int64_t conv_h, int64_t conv_w);
+/* Whether a 1×1 conv can make its input itself, band by band, with `pre`,
+ * the stride-1 direct conv (depthwise, say) whose output it alone reads, of
+ * in_c × in_h × in_w; if so takes over pre's parameters and activation:
+ * the fusion stage then drops `pre` and gives the conv pre's input. */
+gboolean fkp_nn_conv_fuse_pre (Step *conv, Step *pre, int64_t in_c, int64_t in_h, int64_t in_w);
 
 /* window.c: kernel windows of Conv and the pools */
 typedef enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } AutoPad;
@@ -112,6 +122,17 @@ gboolean fkp_nn_window_attrs (const Node *node, int64_t *strides, int64_t *dilat
 /* pool.c */
 gboolean fkp_nn_build_pool (Node *node, GError **error);
 void fkp_nn_run_pool (FkpNet *net, const Step *step);
+/* A MaxPool a conv can run as it stores its output (load/fuse.c, conv.c):
+ * its window side k when its k×k windows tile the input (stride k, no
+ * dilation, 2 ≤ k ≤ 4, padding only at the bottom and right, less than k),
+ * else 0. */
+int fkp_nn_pool_tiling_max (const Step *pool);
+/* Max over the k×k windows of in_rows rows of one plane W wide into
+ * out_rows rows of OW values: window (r, c) covers rows [r·k, r·k + k) and
+ * columns [c·k, c·k + k), cut by the edges (ceil_mode), which none may
+ * start past. */
+void fkp_nn_maxpool_tiles (const float *in, int in_rows, int W, int k, float *out, int out_rows,
+                           int OW);
 gboolean fkp_nn_build_global_pool (Node *node, GError **error);
 void fkp_nn_run_global_pool (FkpNet *net, const Step *step);
 

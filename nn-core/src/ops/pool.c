@@ -187,7 +187,7 @@ maxpool_flat_part (void *ctx, int part, int n_parts)
   if (hi > lo)
     maxpool_flat (j->pool, j->x + (size_t) lo * j->H * j->W, (size_t) (hi - lo), j->H, j->W,
                   j->y + (size_t) lo * j->OH * j->OW, j->OH, j->OW,
-                  j->net->scratch + (size_t) part * j->net->scratch_floats);
+                  fkp_nn_scratch (j->net, part));
 }
 
 /* Strided max pooling (GoogLeNet's 3×3/2, tiny-YOLO's 2×2/2) computing only
@@ -298,7 +298,7 @@ run_pool (FkpNet *net, const Step *s)
   }
   if (is_max) {
     for (size_t p = 0; p < planes; p++)
-      maxpool_plane (pool, x + p * H * W, H, W, y + p * OH * OW, OH, OW, net->scratch);
+      maxpool_plane (pool, x + p * H * W, H, W, y + p * OH * OW, OH, OW, fkp_nn_scratch (net, 0));
     return;
   }
   for (size_t p = 0; p < planes; p++) {
@@ -342,6 +342,73 @@ run_pool (FkpNet *net, const Step *s)
 }
 
 FKP_SIMD_KERNEL_ENTRY (fkp_nn_run_pool, run_pool)
+
+/* ---- MaxPool as a conv's epilogue (conv.c) --------------------------------- */
+
+int
+fkp_nn_pool_tiling_max (const Step *step)
+{
+  const PoolParams *pool = step->params;
+  const int k = pool->kh;
+  if (!pool->is_max || pool->kw != k || pool->sh != k || pool->sw != k || pool->dh != 1
+      || pool->dw != 1 || pool->pad_top != 0 || pool->pad_left != 0 || pool->pad_bottom >= k
+      || pool->pad_right >= k || k < 2 || k > 4)
+    return 0;   /* (padding at the end only cuts the last windows, as ceil_mode does) */
+  return k;
+}
+
+/* Vertical max of the k rows first (contiguous, vectorises), then of each
+ * k adjacent columns, in chunks that stay on the stack.  The last window
+ * of a row or column may be cut short by the edge (ceil_mode). */
+FKP_SIMD static void
+maxpool_tiles (const float *in, int in_rows, int W, int k, float *out, int out_rows, int OW)
+{
+  enum { CHUNK = 512 };
+  float column_max[CHUNK];
+  const int chunk_out = CHUNK / k;
+  for (int r = 0; r < out_rows; r++) {
+    const float *top = in + (size_t) r * k * W;
+    const int window_rows = MIN (k, in_rows - r * k);
+    float *dst = out + (size_t) r * OW;
+    for (int ox0 = 0; ox0 < OW; ox0 += chunk_out) {
+      const int n_out = MIN (chunk_out, OW - ox0), n_in = MIN (n_out * k, W - ox0 * k);
+      const float *src = top + (size_t) ox0 * k;
+      for (int x = 0; x < n_in; x++)
+        column_max[x] = src[x];
+      for (int ky = 1; ky < window_rows; ky++) {
+        const float *row = src + (size_t) ky * W;
+        for (int x = 0; x < n_in; x++)
+          column_max[x] = row[x] > column_max[x] ? row[x] : column_max[x];
+      }
+      const int n_full = n_in / k;
+      if (k == 2) {
+        for (int ox = 0; ox < n_full; ox++) {
+          const float a = column_max[2 * ox], b = column_max[2 * ox + 1];
+          dst[ox0 + ox] = b > a ? b : a;
+        }
+      } else {
+        for (int ox = 0; ox < n_full; ox++) {
+          float m = column_max[k * ox];
+          for (int kx = 1; kx < k; kx++)
+            m = column_max[k * ox + kx] > m ? column_max[k * ox + kx] : m;
+          dst[ox0 + ox] = m;
+        }
+      }
+      if (n_full < n_out) {   /* a window cut by the right edge */
+        float m = column_max[k * n_full];
+        for (int x = k * n_full + 1; x < n_in; x++)
+          m = column_max[x] > m ? column_max[x] : m;
+        dst[ox0 + n_full] = m;
+      }
+    }
+  }
+}
+
+void
+fkp_nn_maxpool_tiles (const float *in, int in_rows, int W, int k, float *out, int out_rows, int OW)
+{
+  maxpool_tiles (in, in_rows, W, k, out, out_rows, OW);
+}
 
 gboolean
 fkp_nn_build_pool (Node *node, GError **error)

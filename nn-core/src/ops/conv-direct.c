@@ -1,0 +1,281 @@
+/* Conv as a direct loop: depthwise convs, very thin ones (the attention
+ * module's 7×7 conv 2→1, where a GEMM with M = 1 is slow) and first layers
+ * on a few channels, where im2col would copy more than the GEMM computes. */
+#include "ops/conv-private.h"
+
+/* Output rows [oy0, oy1) of out (OH×OW) += kernel (kh×kw) correlated with
+ * one input plane.  Where every tap of a kernel row is inside the input, the
+ * taps of that row are summed in one pass (KW = 3, 5, 7 unrolled), so each
+ * output element is loaded and stored once per kernel row instead of once
+ * per tap; the borders go tap by tap. */
+#define ROW_TAPS(KW)                                                        \
+  for (int ox = in_lo; ox < in_hi; ox++) {                                  \
+    float acc = dst[ox];                                                    \
+    const float *p = src + ox * sw;                                         \
+    for (int kx = 0; kx < KW; kx++)                                         \
+      acc += wrow[kx] * p[kx * dw];                                         \
+    dst[ox] = acc;                                                          \
+  }
+
+FKP_SIMD static void
+accumulate_rows (const ConvParams *conv, const float *plane, int H, int W, const float *kernel,
+                 float *out, int OH, int OW, int oy0, int oy1)
+{
+  const int sw = conv->sw, dw = conv->dw, kw = conv->kw;
+  int lo[64], hi[64];
+  int in_lo = 0, in_hi = OW;
+  const gboolean fused = kw == 3 || kw == 5 || kw == 7;
+  for (int kx = 0; kx < kw && kx < 64; kx++) {
+    valid_range (W, OW, sw, conv->pad_left, kx * dw, &lo[kx], &hi[kx]);
+    in_lo = MAX (in_lo, lo[kx]);
+    in_hi = MIN (in_hi, hi[kx]);
+  }
+  if (in_hi < in_lo)
+    in_hi = in_lo;
+  for (int ky = 0; ky < conv->kh; ky++) {
+    const int y_off = ky * conv->dh;
+    int oy_lo, oy_hi;
+    valid_range (H, OH, conv->sh, conv->pad_top, y_off, &oy_lo, &oy_hi);
+    oy_lo = MAX (oy_lo, oy0);
+    oy_hi = MIN (oy_hi, oy1);
+    const float *wrow = kernel + ky * kw;
+    for (int oy = oy_lo; oy < oy_hi; oy++) {
+      float *dst = out + (size_t) oy * OW;
+      const float *src = plane + (size_t) (oy * conv->sh - conv->pad_top + y_off) * W
+                         - conv->pad_left;
+      for (int kx = 0; kx < kw; kx++) {
+        int a, b;
+        if (kx < 64) {
+          a = lo[kx];
+          b = hi[kx];
+        } else {
+          valid_range (W, OW, sw, conv->pad_left, kx * dw, &a, &b);
+        }
+        const float w = wrow[kx];
+        const float *sk = src + kx * dw;
+        /* With the fused interior, this tap only covers the borders. */
+        const int stop = fused ? MIN (b, in_lo) : b;
+        for (int ox = a; ox < stop; ox++)
+          dst[ox] += w * sk[ox * sw];
+        if (fused)
+          for (int ox = MAX (a, in_hi); ox < b; ox++)
+            dst[ox] += w * sk[ox * sw];
+      }
+      if (kw == 3) {
+        ROW_TAPS (3)
+      } else if (kw == 5) {
+        ROW_TAPS (5)
+      } else if (kw == 7) {
+        ROW_TAPS (7)
+      }
+    }
+  }
+}
+
+/* One output element computed tap by tap with bounds checks (borders).
+ * Always inlined: a call from a SIMD clone into code built for the baseline
+ * would pay for every switch between AVX and SSE encodings. */
+static inline __attribute__ ((always_inline)) float
+direct_point (const ConvParams *conv, const float *xg, int H, int W, int Cg, const float *wm,
+              int oy, int ox, float acc)
+{
+  for (int c = 0; c < Cg; c++)
+    for (int ky = 0; ky < conv->kh; ky++) {
+      const int iy = oy * conv->sh - conv->pad_top + ky * conv->dh;
+      if (iy < 0 || iy >= H)
+        continue;
+      for (int kx = 0; kx < conv->kw; kx++) {
+        const int ix = ox * conv->sw - conv->pad_left + kx * conv->dw;
+        if (ix >= 0 && ix < W)
+          acc += wm[(c * conv->kh + ky) * conv->kw + kx] * xg[((size_t) c * H + iy) * W + ix];
+      }
+    }
+  return acc;
+}
+
+typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
+
+/* Stride-1 direct convolution of output rows [oy0, oy1) for MB output
+ * channels from m0 at once: NV vectors of 8 columns at a time, every tap
+ * of every input channel added into MB·NV registers, one store per output
+ * element; each input vector loaded serves the MB channels, each weight
+ * broadcast the NV vectors.  MB·NV independent sums keep both FMA ports
+ * busy (a depthwise conv's single channel with one vector waited on each
+ * FMA's latency).  Columns whose window crosses the left or right edge, and
+ * all columns of an interior narrower than 8·NV, are done one by one. */
+#define DIRECT_BLOCK(MB, NV)                                                              \
+FKP_SIMD static void                                                                      \
+direct_block_##MB##x##NV (const ConvParams *conv, const float *xg, int H, int W, float *y,  \
+                          size_t ldm, int y_row0, int OW, int Cg, int m0, int oy0, int oy1, \
+                          int in_lo, int in_hi)                                           \
+{                                                                                         \
+  const size_t HW = (size_t) H * W;                                                       \
+  const int kw = conv->kw, taps = conv->kh * conv->kw, stride_m = Cg * taps;              \
+  const int width = 8 * (NV);                                                             \
+  const float *wb = conv->weights + (size_t) m0 * stride_m;                               \
+  float bias[MB];                                                                         \
+  for (int j = 0; j < MB; j++)                                                            \
+    bias[j] = conv->bias ? conv->bias[m0 + j] : 0.0f;                                     \
+  for (int oy = oy0; oy < oy1; oy++) {                                                    \
+    int ky_lo = 0, ky_hi = conv->kh;                                                      \
+    const int iy0 = oy * conv->sh - conv->pad_top;                                        \
+    while (ky_lo < ky_hi && iy0 + ky_lo * conv->dh < 0)                                   \
+      ky_lo++;                                                                            \
+    while (ky_hi > ky_lo && iy0 + (ky_hi - 1) * conv->dh >= H)                            \
+      ky_hi--;                                                                            \
+    float *out = y + (size_t) m0 * ldm + (size_t) (oy - y_row0) * OW;                     \
+    /* The last block overlaps the one before rather than leave up to                     \
+     * width - 1 columns to the slow border code (they get the same values                \
+     * twice). */                                                                         \
+    const int vec_end = in_hi - in_lo >= width ? in_hi : in_lo;                           \
+    for (int ox = in_lo; ox < vec_end;                                                    \
+         ox = ox + width >= in_hi ? in_hi : MIN (ox + width, in_hi - width)) {            \
+      v8f acc[MB][NV];                                                                    \
+      for (int j = 0; j < MB; j++)                                                        \
+        for (int v = 0; v < NV; v++)                                                      \
+          acc[j][v] = (v8f) { 0 } + bias[j];                                              \
+      for (int c = 0; c < Cg; c++)                                                        \
+        for (int ky = ky_lo; ky < ky_hi; ky++) {                                          \
+          const float *src = xg + c * HW + (size_t) (iy0 + ky * conv->dh) * W             \
+                             + ox - conv->pad_left;                                       \
+          const float *wk = wb + c * taps + ky * kw;                                      \
+          for (int kx = 0; kx < kw; kx++) {                                               \
+            v8f in[NV];                                                                   \
+            for (int v = 0; v < NV; v++)                                                  \
+              in[v] = *(const v8f *) (src + kx * conv->dw + 8 * v);                       \
+            for (int j = 0; j < MB; j++) {                                                \
+              const float w = wk[j * stride_m + kx];                                      \
+              for (int v = 0; v < NV; v++)                                                \
+                acc[j][v] += w * in[v];                                                   \
+            }                                                                             \
+          }                                                                               \
+        }                                                                                 \
+      for (int j = 0; j < MB; j++)                                                        \
+        for (int v = 0; v < NV; v++)                                                      \
+          *(v8f *) (out + j * ldm + ox + 8 * v) = acc[j][v];                              \
+    }                                                                                     \
+    for (int j = 0; j < MB; j++) {                                                        \
+      for (int x = 0; x < in_lo; x++)                                                     \
+        out[j * ldm + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
+      for (int x = vec_end; x < OW; x++)                                                  \
+        out[j * ldm + x] = direct_point (conv, xg, H, W, Cg, wb + j * stride_m, oy, x, bias[j]); \
+    }                                                                                     \
+  }                                                                                       \
+}
+
+DIRECT_BLOCK (4, 3)
+DIRECT_BLOCK (1, 4)
+DIRECT_BLOCK (8, 1)
+DIRECT_BLOCK (4, 1)
+DIRECT_BLOCK (1, 1)
+
+
+void
+fkp_nn_conv_direct_band (const DirectJob *j, int oy0, int oy1, float *out, size_t ldm, int out_row0,
+             const PoolTarget *pool)
+{
+  const ConvParams *conv = j->conv;
+  const int H = j->H, W = j->W, M = j->M, OW = j->OW, Cg = j->Cg, Mg = j->Mg;
+  const size_t HW = (size_t) H * W;
+  for (int m = 0; m < M;) {
+    const int g = m / Mg, in_group = Mg - m % Mg, first = m;
+    const float *xg = j->x + (size_t) g * Cg * HW;
+    /* Blocks of 12 sums where the interior is wide enough: 4 channels
+     * × 24 columns (the detector's first conv, 3 -> 16), 1 channel × 32
+     * columns (depthwise); else 8 or 4 channels × 8 columns, or one. */
+    const int interior = j->in_hi - j->in_lo;
+    if (in_group >= 4 && interior >= 24) {
+      direct_block_4x3 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 4;
+    } else if (in_group >= 8) {
+      direct_block_8x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 8;
+    } else if (in_group >= 4) {
+      direct_block_4x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 4;
+    } else if (interior >= 32) {
+      direct_block_1x4 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 1;
+    } else {
+      direct_block_1x1 (conv, xg, H, W, out, ldm, out_row0, OW, Cg, m, oy0, oy1, j->in_lo, j->in_hi);
+      m += 1;
+    }
+    for (int c = first; c < m; c++) {
+      float *rows = out + c * ldm + (size_t) (oy0 - out_row0) * OW;
+      fkp_nn_apply_activation (rows, (size_t) (oy1 - oy0) * OW, j->act);
+      if (pool != NULL)
+        fkp_nn_maxpool_tiles (rows, oy1 - oy0, OW, pool->k,
+                              pool->y + ((size_t) c * pool->PH + pool->py0) * pool->PW, pool->rows,
+                              pool->PW);
+    }
+  }
+}
+
+/* One part of a direct convolution: a range of bands of output rows. */
+static void
+conv_direct_part (void *ctx, int part, int n_parts)
+{
+  const DirectJob *j = ctx;
+  const ConvParams *conv = j->conv;
+  const int H = j->H, W = j->W, M = j->M, OH = j->OH, OW = j->OW, Cg = j->Cg, Mg = j->Mg;
+  const size_t P = (size_t) OH * OW, HW = (size_t) H * W;
+  const int n_bands = (OH + j->band - 1) / j->band;
+  int b_lo, b_hi;
+  fkp_nn_split (n_bands, part, n_parts, 1, &b_lo, &b_hi);
+  for (int b = b_lo; b < b_hi; b++) {
+    const int oy0 = b * j->band, oy1 = MIN (OH, oy0 + j->band);
+    const size_t band_len = (size_t) (oy1 - oy0) * OW;
+    if (conv->sw == 1) {
+      fkp_nn_conv_direct_band (j, oy0, oy1, j->y, P, 0, NULL);
+      continue;
+    }
+    for (int m = 0; m < M; m++) {
+      const int g = m / Mg;
+      float *out = j->y + m * P;
+      float *band_out = out + (size_t) oy0 * OW;
+      /* Start from the bias and finish with the activation while the band
+       * is still in cache. */
+      const float bias = conv->bias ? conv->bias[m] : 0.0f;
+      for (size_t i = 0; i < band_len; i++)
+        band_out[i] = bias;
+      for (int c = 0; c < Cg; c++)
+        accumulate_rows (conv, j->x + (size_t) (g * Cg + c) * HW, H, W,
+                         conv->weights + ((size_t) m * Cg + c) * conv->kh * conv->kw, out, OH, OW,
+                         oy0, oy1);
+      fkp_nn_apply_activation (band_out, band_len, j->act);
+    }
+  }
+}
+
+/* Direct convolution, a band of output rows at a time so that the band of
+ * one output channel (at most DIRECT_TILE floats) stays in cache while all
+ * of its input channels and taps are added into it; the bands are shared
+ * out among the net's threads. */
+#define DIRECT_TILE 4096
+
+void
+fkp_nn_conv_direct_job (DirectJob *j, const ConvParams *conv, const Activation *act, const float *x,
+                 int H, int W, float *y, int M, int OH, int OW, int Cg, int Mg)
+{
+  *j = (DirectJob) { conv, act, x, y, H, W, M, OH, OW, Cg, Mg, 0, OW, MAX (1, DIRECT_TILE / OW) };
+  /* Columns whose whole window lies inside the input rows. */
+  for (int kx = 0; kx < conv->kw; kx++) {
+    int lo, hi;
+    valid_range (W, OW, conv->sw, conv->pad_left, kx * conv->dw, &lo, &hi);
+    j->in_lo = MAX (j->in_lo, lo);
+    j->in_hi = MIN (j->in_hi, hi);
+  }
+  if (j->in_hi < j->in_lo)
+    j->in_hi = j->in_lo;
+}
+
+void
+fkp_nn_conv_direct (FkpNet *net, const ConvParams *conv, const Activation *act, const float *x, int H,
+             int W, float *y, int M, int OH, int OW, int Cg, int Mg)
+{
+  DirectJob j;
+  fkp_nn_conv_direct_job (&j, conv, act, x, H, W, y, M, OH, OW, Cg, Mg);
+  const int n_bands = (OH + j.band - 1) / j.band;
+  const int64_t macs = (int64_t) M * OH * OW * Cg * conv->kh * conv->kw;
+  fkp_nn_parallel (net, macs >= 64 * 1024 ? n_bands : 1, conv_direct_part, &j);
+}
