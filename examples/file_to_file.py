@@ -96,6 +96,10 @@ TYPEFIND_BYTES = 64 * 1024
 # Error domain of the messages this script posts itself.
 EXAMPLE_ERROR = "file-to-file-error"
 
+# How often a pipeline that has exposed no stream yet is checked for a
+# demuxer that gave up (see Transcode._watch_streams).
+STREAM_WATCH_MS = 250
+
 
 def avi_declared_frames(path):
     """The frame count an AVI's header declares (OpenDML's dmlh when present,
@@ -184,6 +188,34 @@ def make(factory_name, **properties):
     return element
 
 
+def iterate(iterator):
+    """A Gst.Iterator's items as a list (no gst-python overrides needed)."""
+    items = []
+    while True:
+        result, item = iterator.next()
+        if result == Gst.IteratorResult.OK:
+            items.append(item)
+        elif result == Gst.IteratorResult.RESYNC:
+            iterator.resync()
+            items.clear()
+        else:
+            return items
+
+
+def demux_error(path, factory_name, timeout=5 * Gst.SECOND):
+    """The error FACTORY_NAME posts on PATH when it runs on its own, or None."""
+    pipeline = Gst.Pipeline.new("demux-check")
+    source = make("filesrc", location=path)
+    demux = make(factory_name)
+    pipeline.add(source)
+    pipeline.add(demux)
+    link_chain(source, demux)
+    pipeline.set_state(Gst.State.PAUSED)
+    message = pipeline.get_bus().timed_pop_filtered(timeout, Gst.MessageType.ERROR)
+    pipeline.set_state(Gst.State.NULL)
+    return message.parse_error()[0].message if message is not None else None
+
+
 def link_chain(*elements):
     for upstream, downstream in zip(elements, elements[1:]):
         if not upstream.link(downstream):
@@ -213,6 +245,8 @@ class Transcode:
         self.notes = []            # what happened to the streams, for the summary
         self.video_chain = None
         self.finished = False
+        self.streams_exposed = False
+        self.dead_checks = 0       # consecutive checks that found no thread running
 
         # The muxer is chosen before the pipeline starts, so that it exists
         # when parsebin exposes the streams.
@@ -249,6 +283,7 @@ class Transcode:
             element.sync_state_with_parent()
 
     def _on_parsed_pad(self, _parse, pad):
+        self.streams_exposed = True
         caps = pad.get_current_caps() or pad.query_caps(None)
         kind = caps.get_structure(0).get_name()
         if (kind.startswith("video/") or kind == "image/jpeg") and self.video_chain is None:
@@ -354,6 +389,38 @@ class Transcode:
     def start(self):
         # A failure to start posts an error on the bus; _on_message finishes with it.
         self.pipeline.set_state(Gst.State.PLAYING)
+        GLib.timeout_add(STREAM_WATCH_MS, self._watch_streams)
+
+    def _watch_streams(self):
+        """Fails a file whose demuxer gave up before it exposed a stream.
+
+        parsebin (GStreamer 1.22) drops an error its demuxer posts while
+        parsebin is still setting it up, which a corrupt header can do at
+        once: the pipeline then waits for ever (on some runs, not others).
+        Such a pipeline has no streaming thread left running: every task is
+        paused, none started.  The demuxer is then run on its own to get
+        its error, so the message is the one the error would have given.
+        Two checks in a row must agree: threads hand over to each other."""
+        if self.finished or self.streams_exposed:
+            return GLib.SOURCE_REMOVE
+        elements = [self.source] + iterate(self.parse.iterate_recurse())
+        states = {pad.get_task_state() for element in elements for pad in iterate(element.iterate_pads())}
+        if Gst.TaskState.STARTED in states or Gst.TaskState.PAUSED not in states:
+            self.dead_checks = 0
+            return GLib.SOURCE_CONTINUE
+        self.dead_checks += 1
+        if self.dead_checks < 2:
+            return GLib.SOURCE_CONTINUE
+        demuxers = [element.get_factory().get_name() for element in elements
+                    if element.get_factory() is not None
+                    and "Demux" in element.get_factory().get_metadata("klass")]
+        message = demux_error(self.input_path, demuxers[0]) if demuxers else None
+        if demuxers and message:
+            self._finish(f"{demuxers[0]}: {message}")
+        else:
+            self._finish(f"{demuxers[0] if demuxers else 'parsebin'}: no stream found "
+                         "(corrupt or truncated file?)")
+        return GLib.SOURCE_REMOVE
 
     def progress(self):
         """(position, duration) in nanoseconds; either None when unknown."""
@@ -368,7 +435,11 @@ class Transcode:
             self._finish(self._short_read() or self._unreadable_output())
         elif message.type == Gst.MessageType.ERROR:
             error, debug = message.parse_error()
-            self._finish(f"{message.src.get_name()}: {error.message}")
+            # The element's kind, not its name: avidemux0 in one process is
+            # avidemux4 in another, and the same file should fail the same way.
+            factory = message.src.get_factory() if isinstance(message.src, Gst.Element) else None
+            source = factory.get_name() if factory is not None else message.src.get_name()
+            self._finish(f"{source}: {error.message}")
         elif message.type == Gst.MessageType.APPLICATION:
             structure = message.get_structure()
             if structure.get_name() == EXAMPLE_ERROR:
@@ -402,18 +473,38 @@ class Transcode:
     def _unreadable_output(self):
         """None if the written file demuxes again, else why not: a muxer can
         finish without error and still write a file its own demuxer refuses
-        (mp4mux on some inputs with audio), which must not pass as done."""
-        check = Gst.parse_launch("filesrc name=src ! parsebin ! fakesink async=false")
-        check.get_by_name("src").set_property("location", self.output_path)
+        (mp4mux on some inputs with audio), which must not pass as done.
+
+        Every stream gets a sink that prerolls, so ASYNC_DONE comes once each
+        has its first buffer (with a sink that does not preroll it never came,
+        and the check sat out its whole timeout on every good file)."""
+        check = Gst.Pipeline.new("read-back")
+        source = make("filesrc", location=self.output_path)
+        parse = make("parsebin")
+        check.add(source)
+        check.add(parse)
+        link_chain(source, parse)
+
+        def on_pad(_parse, pad):
+            # A queue each: one demuxer thread feeds every stream, and a sink
+            # that prerolls blocks it until all have.
+            queue = make("queue")
+            sink = make("fakesink", sync=False)
+            for element in (queue, sink):
+                check.add(element)
+                element.sync_state_with_parent()
+            queue.link(sink)
+            pad.link(queue.get_static_pad("sink"))
+
+        parse.connect("pad-added", on_pad)
         check.set_state(Gst.State.PAUSED)
         message = check.get_bus().timed_pop_filtered(
             10 * Gst.SECOND, Gst.MessageType.ERROR | Gst.MessageType.ASYNC_DONE)
-        result = check.get_state(0)[1] if message is None else None
         reason = None
-        if message is not None and message.type == Gst.MessageType.ERROR:
-            reason = f"the written file does not read back: {message.parse_error()[0].message}"
-        elif message is None and result != Gst.State.PAUSED:
+        if message is None:
             reason = "the written file does not read back (no preroll within 10 s)"
+        elif message.type == Gst.MessageType.ERROR:
+            reason = f"the written file does not read back: {message.parse_error()[0].message}"
         check.set_state(Gst.State.NULL)
         return reason
 

@@ -7,8 +7,9 @@
 #          (scripts/demo.sh)
 #   test   run + what the test suite adds: PyTorch and NumPy (fixture networks
 #          built at test time, training tests), ONNX, Pillow, PyGObject,
-#          GObject introspection (FacekpMeta-1.0.gir/.typelib), and the Debian
-#          packaging tools the package test builds the .deb files with
+#          GObject introspection (FacekpMeta-1.0.gir/.typelib), the Debian
+#          packaging tools the package test builds the .deb files with, and
+#          Slurm and MUNGE (the Slurm batch example's one-node cluster)
 #          (scripts/test.sh)
 #   train  test + matplotlib (training plots, docs/training.md)
 #   bench  run + Node.js and npm (bench/nn: ONNX Runtime from npm)
@@ -48,6 +49,9 @@ test_packages=(
   python3-torch python3-numpy python3-pil python3-onnx
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   "${deb_packages[@]}"
+  # tests/examples/test-slurm.py: a one-node Slurm cluster, started and
+  # stopped by the test itself (the packages' own services are not used)
+  slurm-wlm munge
 )
 train_packages=(python3-matplotlib)
 
