@@ -101,12 +101,24 @@ double fkp_one_euro_filter (FkpOneEuro *f, double x, double dt, double min_cutof
 
 typedef struct _FkpLandmarkModel FkpLandmarkModel;
 
+/* What a landmark run says besides the points, from the model's optional
+ * outputs: presence 0…1 (-1 without the output), each point's expected
+ * error in frame pixels (-1 without the output). */
+typedef struct {
+  float presence;
+  float point_error[FKP_FACE_N_POINTS];
+} FkpFaceQuality;
+
 FkpLandmarkModel *fkp_landmark_model_new (const char *path, int threads, GError **error);
 void fkp_landmark_model_free (FkpLandmarkModel *model);
 int fkp_landmark_model_input_size (const FkpLandmarkModel *model);
 int fkp_landmark_model_refine (const FkpLandmarkModel *model);
 const char *fkp_landmark_model_metadata (const FkpLandmarkModel *model, const char *key);
 void fkp_landmark_model_set_threads (FkpLandmarkModel *model, int threads);
+gboolean fkp_landmark_model_has_presence (const FkpLandmarkModel *model);
+/* The quality outputs of the last fkp_landmark_model_predict (the last pass
+ * of a refined one). */
+const FkpFaceQuality *fkp_landmark_model_last_quality (const FkpLandmarkModel *model);
 
 /* The crop the contract takes from points (tracking, refinement). */
 void fkp_landmark_model_crop_from_points (const FkpLandmarkModel *model,

@@ -180,6 +180,8 @@ typedef struct {
   float look[FKP_FACE_SIGNATURE];   /* signature of the crop when last detected or started */
   float last_look[FKP_FACE_SIGNATURE];   /* signature of this frame's crop */
   FkpFaceBox marked_box;  /* its points' box when the detector's frame was marked */
+  FkpFaceQuality quality; /* presence and point errors of this frame's last landmark run */
+  gboolean absent;     /* this frame's presence is below min_presence: dropped at commit */
 } Track;
 
 struct _FkpTracker {
@@ -269,6 +271,23 @@ by_size_desc (const void *pa, const void *pb)
   return (sa < sb) - (sa > sb);
 }
 
+/* Whether a landmark run's presence says "no face": only with a presence
+ * output, and never for the full frame, which is one face by definition. */
+static gboolean
+below_presence (const FkpTracker *tracker, const FkpFaceQuality *q)
+{
+  return q->presence >= 0.0f && tracker->opts->source != FKP_FACE_SOURCE_FULL_FRAME
+         && q->presence < tracker->opts->min_presence;
+}
+
+/* Keeps what the landmark run just made says about the face. */
+static void
+take_quality (FkpTracker *tracker, Track *t)
+{
+  t->quality = *fkp_landmark_model_last_quality (tracker->landmarks);
+  t->absent = below_presence (tracker, &t->quality);
+}
+
 /* Predicts from the previous points and applies the jump check. */
 static gboolean
 track_step (FkpTracker *tracker, const FkpFaceSampler *s, Track *t, GError **error)
@@ -289,6 +308,7 @@ track_step (FkpTracker *tracker, const FkpFaceSampler *s, Track *t, GError **err
   }
   if (!fkp_landmark_model_predict (tracker->landmarks, s, &crop, next, error))
     return FALSE;
+  take_quality (tracker, t);
   /* A face that left (or was covered) leaves background in the crop, where
    * the landmark model may still place a steady face: compare the crop
    * with how it looked when the detector last saw the face. */
@@ -351,7 +371,7 @@ follow_track_motion (const Track *t, const FkpFaceBox *seen, FkpFaceBox *moved)
 }
 
 /* Starts (or restarts) a track from a landmark box: crop from the box, then
- * refine.  A weak detection (score < CONFIRM_BELOW_SCORE) is confirmed only
+ * refine.  A crop whose presence is below min_presence is no face.  A weak detection (score < CONFIRM_BELOW_SCORE) is confirmed only
  * if the refined points' box overlaps the detection's landmark box (IoU >=
  * CONFIRM_MIN_IOU): on a face the landmark model lands on it, on a false
  * detection (mostly weak ones) its points shrink or wander off. */
@@ -364,6 +384,7 @@ track_start_from_box (FkpTracker *tracker, const FkpFaceSampler *s, Track *t,
   fkp_landmark_model_crop_from_box (tracker->landmarks, landmark_box, &crop);
   if (!fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop, t->points, error))
     return FALSE;
+  take_quality (tracker, t);
   memset (t->filters, 0, sizeof t->filters);
   t->jumped = FALSE;
   t->moving = FALSE;
@@ -373,8 +394,11 @@ track_start_from_box (FkpTracker *tracker, const FkpFaceSampler *s, Track *t,
   FkpFaceBox b;
   track_box (t, &b);
   t->detected_size = fkp_face_box_size (&b);
-  *confirmed = tracker->opts->source != FKP_FACE_SOURCE_DETECT || score >= CONFIRM_BELOW_SCORE
-               || fkp_face_box_iou (&b, landmark_box) >= CONFIRM_MIN_IOU;
+  /* A face must also pass presence (whatever its detector score): the
+   * refined crop is where the face would be. */
+  *confirmed = !t->absent
+               && (tracker->opts->source != FKP_FACE_SOURCE_DETECT || score >= CONFIRM_BELOW_SCORE
+                   || fkp_face_box_iou (&b, landmark_box) >= CONFIRM_MIN_IOU);
   return TRUE;
 }
 
@@ -519,7 +543,7 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
   return ok;
 }
 
-/* Drops tracks that left the frame and duplicates (two tracks on one face:
+/* Drops tracks whose crop is no face on this frame (presence), tracks that left the frame and duplicates (two tracks on one face:
  * the younger goes), then caps the count. */
 static void
 prune (FkpTracker *tracker, int width, int height)
@@ -530,7 +554,8 @@ prune (FkpTracker *tracker, int width, int height)
     Track *t = &g_array_index (work, Track, i);
     FkpFaceBox b;
     track_box (t, &b);
-    if (visible_fraction (&b, width, height) < MIN_VISIBLE || fkp_face_box_size (&b) < 1.0f)
+    if (t->absent || visible_fraction (&b, width, height) < MIN_VISIBLE
+        || fkp_face_box_size (&b) < 1.0f)
       continue;
     gboolean duplicate = FALSE;
     for (size_t j = 0; j < kept && !duplicate; j++) {
@@ -626,7 +651,10 @@ fkp_tracker_full_frame (FkpTracker *tracker, const FkpFaceSampler *s, GError **e
   }
   FkpFaceCrop crop;
   fkp_face_crop_from_frame (s->width, s->height, &crop);
-  return fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop, t->points, error);
+  if (!fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop, t->points, error))
+    return FALSE;
+  take_quality (tracker, t);
+  return TRUE;
 }
 
 static void
@@ -680,9 +708,13 @@ fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
     const Track *t = &g_array_index (kept, Track, i);
     FkpFace *f = &out->faces[i];
     f->id = t->id;
-    f->score = t->score;
+    f->detector_score = t->score;
+    f->presence = t->quality.presence;
+    f->score = f->presence >= 0.0f ? f->presence : t->score;
+    memcpy (f->point_error, t->quality.point_error, sizeof f->point_error);
     memcpy (f->points, t->smooth, sizeof f->points);
     fkp_face_points_bounds ((const float (*)[2]) f->points, FKP_FACE_N_POINTS, &f->box);
+    f->roll = (float) (fkp_face_eye_angle ((const float (*)[2]) f->points) * 180.0 / G_PI);
   }
   out->n_faces = kept->len;
 }

@@ -67,6 +67,33 @@ append_time (GString *s, GstClockTime t)
     g_string_append (s, "null");
 }
 
+/* The detector's score, the presence and point errors when the model has
+ * them (null otherwise), and the pose. */
+static void
+append_face_quality (GString *s, const FkpFace *f)
+{
+  g_string_append (s, ", \"detector_score\": ");
+  append_number (s, f->detector_score, "%.4f");
+  g_string_append (s, ", \"presence\": ");
+  if (f->presence >= 0.0f)
+    append_number (s, f->presence, "%.4f");
+  else
+    g_string_append (s, "null");
+  g_string_append (s, ", \"point_error\": ");
+  if (f->point_error[0] >= 0.0f) {
+    for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
+      g_string_append (s, p ? ", " : "[");
+      append_number (s, f->point_error[p], "%.2f");
+    }
+    g_string_append_c (s, ']');
+  } else {
+    g_string_append (s, "null");
+  }
+  g_string_append (s, ", \"pose\": {\"roll\": ");
+  append_number (s, f->roll, "%.2f");
+  g_string_append_c (s, '}');
+}
+
 void
 facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
                             GstClockTime running_time, guint width, guint height,
@@ -98,7 +125,9 @@ facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
       append_number (s, f->points[p][1], "%.2f");
       g_string_append_c (s, ']');
     }
-    g_string_append (s, "]}");
+    g_string_append (s, "]");
+    append_face_quality (s, f);
+    g_string_append_c (s, '}');
   }
   g_string_append (s, "]}");
 }

@@ -25,6 +25,10 @@ GstMessage *facekp_faces_message_new (GstObject *src, const GstSegment *segment,
                                       guint64 frame_index, const FkpFace *faces, guint n_faces,
                                       gint width, gint height);
 
+/* Installs the min-presence property (GstFacekpFilter:min-presence) as
+ * @prop_id of @klass: installed here to keep gstfacekpfilter.c short. */
+void facekp_faces_install_min_presence (GObjectClass *klass, guint prop_id);
+
 G_END_DECLS
 
 #endif /* FACEKP_FACES_H */

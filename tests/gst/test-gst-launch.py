@@ -22,7 +22,7 @@ from PIL import Image, ImageChops, ImageStat
 
 PROPERTIES = [
     "model", "detector-model", "face-source", "max-faces", "detect-interval",
-    "min-face-size", "detector-threshold", "smoothing", "smoothing-min-cutoff",
+    "min-face-size", "detector-threshold", "min-presence", "smoothing", "smoothing-min-cutoff",
     "smoothing-beta", "smoothing-d-cutoff", "stickers", "draw-landmarks", "draw-boxes",
     "post-messages", "export-location", "threads",
 ]
