@@ -312,6 +312,22 @@ def texture_sources(rng, images, count):
             for _ in range(images)]
 
 
+def negative_makers(args):
+    """The non-face sets: name -> function making their sources, each with its own seed
+    (training: photos 2 and 4, test: photo 5; other texture and window draws)."""
+    def rng(k):
+        return np.random.default_rng(args.seed * 1000 + k)
+    return {
+        "photos-train": lambda: photo_sources(args.photos, args.boxes, ["sample2.jpg", "sample4.jpg"],
+                                              rng(1), 500),
+        "photos-test": lambda: photo_sources(args.photos, args.boxes, ["sample5.jpg"], rng(2), 400),
+        "textures-train": lambda: texture_sources(rng(3), 150, 6),
+        "textures-test": lambda: texture_sources(rng(4), 50, 6),
+        "patterns-train": lambda: pattern_sources(rng(5), 4),
+        "patterns-test": lambda: pattern_sources(rng(6), 2),
+    }
+
+
 # ---- fitting ----------------------------------------------------------------------------------
 
 def fit_logistic(z, y, strength, weight):
@@ -486,19 +502,11 @@ def main():
             return {"z": z, "y": np.zeros(len(z), np.float32), "kinds": kinds}
         return cached(os.path.join(cache, f"neg-{name}.npz"), make)
 
-    rng_fit, rng_test = np.random.default_rng(args.seed), np.random.default_rng(args.seed + 100)
     sets = {
         "faces-train": faces("training", args.train_every, args.seed),
         "faces-test": faces("test", 1, args.seed + 1),
-        "photos-train": negatives("photos-train", lambda: photo_sources(
-            args.photos, args.boxes, ["sample2.jpg", "sample4.jpg"], rng_fit, 500)),
-        "photos-test": negatives("photos-test", lambda: photo_sources(
-            args.photos, args.boxes, ["sample5.jpg"], rng_test, 400)),
-        "textures-train": negatives("textures-train", lambda: texture_sources(rng_fit, 150, 6)),
-        "textures-test": negatives("textures-test", lambda: texture_sources(rng_test, 50, 6)),
-        "patterns-train": negatives("patterns-train", lambda: pattern_sources(rng_fit, 4)),
-        "patterns-test": negatives("patterns-test", lambda: pattern_sources(rng_test, 2)),
     }
+    sets.update({name: negatives(name, make) for name, make in negative_makers(args).items()})
     tr = sets["faces-train"]
     fit_mask = ~tr["held"]
     neg_fit = [sets[k] for k in ("photos-train", "textures-train", "patterns-train")]

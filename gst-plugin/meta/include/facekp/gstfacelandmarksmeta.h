@@ -1,7 +1,8 @@
 /* GstFaceLandmarksMeta — the faces facekpfilter found in a video frame, each
- * an FkpFace (facekp/face-types.h): a tracker id, a box, a score and 68
- * landmarks (iBUG layout, 0-based), all in the pixels of the frame the meta
- * is attached to.
+ * an FkpFace (facekp/face-types.h): a tracker id, a box, a score (the
+ * face's presence on this frame), 68 landmarks (iBUG layout, 0-based) with
+ * their expected errors, and the roll, all in the pixels of the frame the
+ * meta is attached to.
  *
  * Reading it in a pad probe:
  *
@@ -81,7 +82,10 @@ GstFaceLandmarksMeta *gst_buffer_add_face_landmarks_meta (GstBuffer *buffer,
 
 /* Name of the GstStructure facekpfilter adds as a parameter to each
  * GstVideoRegionOfInterestMeta of type "face": fields "id" (int), "score"
- * (double) and "landmarks" (GstValueArray of 136 doubles x0, y0, ... x67, y67). */
+ * (double: the face's presence on this frame, FkpFace.score), "landmarks"
+ * (GstValueArray of 136 doubles x0, y0, ... x67, y67), "detector-score" and
+ * "roll" (doubles), and with a landmark model that has them "presence"
+ * (double) and "point-error" (GstValueArray of 68 doubles, pixels). */
 #define GST_FACE_LANDMARKS_ROI_PARAM_NAME "facekp/landmarks"
 
 G_END_DECLS
