@@ -140,10 +140,12 @@ gboolean fkp_landmark_model_predict (FkpLandmarkModel *model, const FkpFaceSampl
                                      const FkpFaceCrop *crop, float (*points)[2],
                                      GError **error);
 /* Prediction on a crop that did not come from points, then facekp.crop.refine
- * re-crops from the predicted points. */
+ * re-crops from the predicted points.  min_presence >= 0 (and a presence
+ * output): a refinement whose presence falls below it from at least it is
+ * undone, and the answer is the pass before's. */
 gboolean fkp_landmark_model_predict_refined (FkpLandmarkModel *model, const FkpFaceSampler *s,
-                                             const FkpFaceCrop *crop, float (*points)[2],
-                                             GError **error);
+                                             const FkpFaceCrop *crop, float min_presence,
+                                             float (*points)[2], GError **error);
 
 /* ---- The detector (detector.c) --------------------------------------- */
 

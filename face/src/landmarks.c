@@ -327,17 +327,28 @@ fkp_landmark_model_last_signature (const FkpLandmarkModel *m, float signature[FK
 
 gboolean
 fkp_landmark_model_predict_refined (FkpLandmarkModel *m, const FkpFaceSampler *s,
-                                    const FkpFaceCrop *crop, float (*points)[2], GError **error)
+                                    const FkpFaceCrop *crop, float min_presence,
+                                    float (*points)[2], GError **error)
 {
   if (!fkp_landmark_model_predict (m, s, crop, points, error))
     return FALSE;
+  FkpFaceCrop last = *crop;
   for (int r = 0; r < m->refine; r++) {
     FkpFaceCrop next;
     fkp_landmark_model_crop_from_points (m, (const float (*)[2]) points, &next);
     if (!(next.side >= 1.0))   /* collapsed points: keep the first answer */
       break;
+    const float before = m->last.presence;
     if (!fkp_landmark_model_predict (m, s, &next, points, error))
       return FALSE;
+    /* A refinement that lost a face the crop before held (its points
+     * shrank onto part of the face or slid off it) is undone: the crop
+     * before is run again, so that the points, the outputs and the crop
+     * kept all belong to it. */
+    if (min_presence >= 0.0f && before >= min_presence && m->last.presence >= 0.0f
+        && m->last.presence < min_presence)
+      return fkp_landmark_model_predict (m, s, &last, points, error);
+    last = next;
   }
   return TRUE;
 }

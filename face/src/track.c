@@ -382,7 +382,8 @@ track_start_from_box (FkpTracker *tracker, const FkpFaceSampler *s, Track *t,
 {
   FkpFaceCrop crop;
   fkp_landmark_model_crop_from_box (tracker->landmarks, landmark_box, &crop);
-  if (!fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop, t->points, error))
+  if (!fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop,
+                                          tracker->opts->min_presence, t->points, error))
     return FALSE;
   take_quality (tracker, t);
   memset (t->filters, 0, sizeof t->filters);
@@ -651,7 +652,8 @@ fkp_tracker_full_frame (FkpTracker *tracker, const FkpFaceSampler *s, GError **e
   }
   FkpFaceCrop crop;
   fkp_face_crop_from_frame (s->width, s->height, &crop);
-  if (!fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop, t->points, error))
+  /* The full frame is one face whatever its presence: refined as always. */
+  if (!fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop, -1.0f, t->points, error))
     return FALSE;
   take_quality (tracker, t);
   return TRUE;

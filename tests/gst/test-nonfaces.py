@@ -29,13 +29,13 @@ def patterns():
     return sorted((int(v), v.value_nick) for v in enum.__enum_values__.values())
 
 
-def run_format(fmt, pats, frames, size, work):
+def run_format(fmt, pats, frames, size, work, props=""):
     export = os.path.join(work, f"{fmt}.jsonl")
     width, height = size
     pipeline = Gst.parse_launch(
         f"videotestsrc name=src num-buffers={len(pats) * frames} pattern={pats[0][0]} ! "
         f"video/x-raw,format={fmt},width={width},height={height},framerate=30/1 ! "
-        f"facekpfilter stickers=none export-location={export} ! fakesink")
+        f"facekpfilter stickers=none export-location={export} {props} ! fakesink")
     src = pipeline.get_by_name("src")
     counter = {"n": 0}
 
@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--all-formats", action="store_true")
     ap.add_argument("--frames", type=int, default=2, help="frames per pattern")
     ap.add_argument("--size", default="320x240")
+    ap.add_argument("--props", default="", help="more facekpfilter properties, e.g. min-presence=0.2")
     args = ap.parse_args()
     Gst.init(None)
     pats = patterns()
@@ -77,7 +78,7 @@ def main():
     failures, total = [], 0
     with tempfile.TemporaryDirectory() as work:
         for fmt in formats:
-            result, error = run_format(fmt, pats, args.frames, size, work)
+            result, error = run_format(fmt, pats, args.frames, size, work, args.props)
             if error:
                 failures.append(error)
                 continue

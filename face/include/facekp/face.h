@@ -130,12 +130,12 @@ typedef struct {
   int threads;                 /* threads per model run; 0 = 1 */
   float min_presence;          /* a face whose landmark-model presence on a frame is below this is
                                   not a face on that frame: a track ends at once, a detection does
-                                  not start one (0 … 1; default 0.5; ignored for a model without a
+                                  not start one (0 … 1; default 0.05; ignored for a model without a
                                   presence output, and for FULL_FRAME, which always gives one face) */
 } FkpFaceOptions;
 
 #define FKP_FACE_MAX_FACES_LIMIT 64
-#define FKP_FACE_DEFAULT_MIN_PRESENCE 0.5f
+#define FKP_FACE_DEFAULT_MIN_PRESENCE 0.05f
 #define FKP_FACE_MAX_DETECT_LATENCY 30
 
 /* Fills `opts` with the defaults above. */
