@@ -233,6 +233,8 @@ void fkp_tracker_mark_detection_frame (FkpTracker *tracker);
 /* Whether this frame needs the detector whatever the interval: there is no
  * track, or one jumped, drifted, changed look or was missed. */
 gboolean fkp_tracker_wants_detection (const FkpTracker *tracker);
+/* A track lost its presence on the last frame: the detector should decide at once. */
+gboolean fkp_tracker_any_absent (const FkpTracker *tracker);
 /* The score to run the detector at: `start_threshold` with no track, lower
  * while there are tracks (a weak detection keeps a track, never starts one). */
 float fkp_tracker_detection_threshold (const FkpTracker *tracker, float start_threshold);

@@ -534,8 +534,11 @@ process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
     return TRUE;
   }
   /* Without tracks there is nothing to do meanwhile: detect now, and new
-   * faces appear on the frame they are seen on. */
-  if (p->opts.detect_latency == 0 || fkp_tracker_n_tracks (p->tracker) == 0)
+   * faces appear on the frame they are seen on.  A track that lost its
+   * presence waits for the detector's word on this very frame too (seen:
+   * it goes on with its id; unseen: it ends). */
+  if (p->opts.detect_latency == 0 || fkp_tracker_n_tracks (p->tracker) == 0
+      || fkp_tracker_any_absent (p->tracker))
     return detect_now (p, s, error);
   return detect_in_background (p, s, error);
 }

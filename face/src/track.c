@@ -162,6 +162,7 @@ fkp_one_euro_filter (FkpOneEuro *f, double x, double dt, double min_cutoff, doub
 #define MIN_VISIBLE 0.5           /* fraction of the points' box inside the frame to keep it */
 #define CONFIRM_MIN_IOU 0.3f      /* points of a weakly detected face must overlap its box this much */
 #define CONFIRM_BELOW_SCORE 0.3f  /* detections below this score need that confirmation */
+#define MAX_ABSENT 2              /* frames in a row below min_presence that end a track */
 
 typedef struct {
   guint id;
@@ -181,7 +182,8 @@ typedef struct {
   float last_look[FKP_FACE_SIGNATURE];   /* signature of this frame's crop */
   FkpFaceBox marked_box;  /* its points' box when the detector's frame was marked */
   FkpFaceQuality quality; /* presence and point errors of this frame's last landmark run */
-  gboolean absent;     /* this frame's presence is below min_presence: dropped at commit */
+  gboolean absent;     /* this frame's presence is below min_presence: left out of the frame's faces */
+  int absent_frames;   /* frames in a row it was absent */
 } Track;
 
 struct _FkpTracker {
@@ -286,6 +288,7 @@ take_quality (FkpTracker *tracker, Track *t)
 {
   t->quality = *fkp_landmark_model_last_quality (tracker->landmarks);
   t->absent = below_presence (tracker, &t->quality);
+  t->absent_frames = t->absent ? t->absent_frames + 1 : 0;
 }
 
 /* Predicts from the previous points and applies the jump check. */
@@ -520,7 +523,7 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
       /* Unseen by the detector: gone at once if its points jumped or its
        * crop no longer looks like the face, else given MAX_MISSES detector
        * runs (one per frame while it is unseen). */
-      if (drop_unmatched || t.jumped || t.changed || ++t.misses >= MAX_MISSES)
+      if (drop_unmatched || t.jumped || t.changed || t.absent || ++t.misses >= MAX_MISSES)
         continue;
       ok = track_step (tracker, s, &t, error);
     }
@@ -544,7 +547,7 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
   return ok;
 }
 
-/* Drops tracks whose crop is no face on this frame (presence), tracks that left the frame and duplicates (two tracks on one face:
+/* Drops tracks whose crop was no face (presence) MAX_ABSENT frames in a row, tracks that left the frame and duplicates (two tracks on one face:
  * the younger goes), then caps the count. */
 static void
 prune (FkpTracker *tracker, int width, int height)
@@ -555,7 +558,7 @@ prune (FkpTracker *tracker, int width, int height)
     Track *t = &g_array_index (work, Track, i);
     FkpFaceBox b;
     track_box (t, &b);
-    if (t->absent || visible_fraction (&b, width, height) < MIN_VISIBLE
+    if (t->absent_frames >= MAX_ABSENT || visible_fraction (&b, width, height) < MIN_VISIBLE
         || fkp_face_box_size (&b) < 1.0f)
       continue;
     gboolean duplicate = FALSE;
@@ -615,9 +618,18 @@ fkp_tracker_wants_detection (const FkpTracker *tracker)
   gboolean need = tracker->work->len == 0;
   for (guint i = 0; i < tracker->work->len && !need; i++) {
     const Track *t = &g_array_index (tracker->work, Track, i);
-    need = t->jumped || t->changed || t->drifted || t->misses > 0;
+    need = t->jumped || t->changed || t->drifted || t->misses > 0 || t->absent;
   }
   return need;
+}
+
+gboolean
+fkp_tracker_any_absent (const FkpTracker *tracker)
+{
+  for (guint i = 0; i < tracker->work->len; i++)
+    if (g_array_index (tracker->work, Track, i).absent)
+      return TRUE;
+  return FALSE;
 }
 
 float
@@ -706,9 +718,14 @@ fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
     out->faces = g_renew (FkpFace, out->faces, kept->len);
     out->capacity = kept->len;
   }
+  size_t n = 0;
   for (guint i = 0; i < kept->len; i++) {
     const Track *t = &g_array_index (kept, Track, i);
-    FkpFace *f = &out->faces[i];
+    /* Not a face on this frame: kept one frame for the detector to confirm
+     * (with its id), but no face of this frame. */
+    if (t->absent)
+      continue;
+    FkpFace *f = &out->faces[n++];
     f->id = t->id;
     f->detector_score = t->score;
     f->presence = t->quality.presence;
@@ -718,5 +735,5 @@ fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
     fkp_face_points_bounds ((const float (*)[2]) f->points, FKP_FACE_N_POINTS, &f->box);
     f->roll = (float) (fkp_face_eye_angle ((const float (*)[2]) f->points) * 180.0 / G_PI);
   }
-  out->n_faces = kept->len;
+  out->n_faces = n;
 }

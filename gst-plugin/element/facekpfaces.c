@@ -161,10 +161,11 @@ facekp_faces_install_min_presence (GObjectClass *klass, guint prop_id)
    * GstFacekpFilter:min-presence:
    *
    * The landmark model's face-presence probability, 0 to 1, below which a
-   * face is not a face on that frame: a tracked face is dropped at once (no
-   * stickers, no meta, no export entry) and a detection does not start a
-   * face.  Needs a model with a presence output (the shipped ones have one;
-   * ignored otherwise, and with face-source `full-frame`, which always gives
+   * face is not a face on that frame: a tracked face is left out at once (no
+   * stickers, no meta, no export entry) and ends unless the detector sees it
+   * on the next frame, and a detection does not start a face.  Needs a model
+   * with a presence output (the default shipped model has one; ignored
+   * otherwise, and with face-source `full-frame`, which always gives
    * one face).  0 keeps every face the detector and tracker give.
    */
   g_object_class_install_property (klass, prop_id,

@@ -129,8 +129,9 @@ typedef struct {
   float smoothing_d_cutoff;    /* Hz; cutoff of the speed estimate (default 1.0) */
   int threads;                 /* threads per model run; 0 = 1 */
   float min_presence;          /* a face whose landmark-model presence on a frame is below this is
-                                  not a face on that frame: a track ends at once, a detection does
-                                  not start one (0 … 1; default 0.05; ignored for a model without a
+                                  not a face on that frame: a track is left out of that frame's
+                                  faces (and ends unless the detector sees it on the next), a
+                                  detection does not start one (0 … 1; default 0.05; ignored for a model without a
                                   presence output, and for FULL_FRAME, which always gives one face) */
 } FkpFaceOptions;
 

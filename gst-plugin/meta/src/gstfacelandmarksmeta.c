@@ -57,7 +57,9 @@ scale_face (FkpFace *face, gfloat sx, gfloat sy)
     if (face->point_error[p] >= 0.0f)
       face->point_error[p] *= (sx + sy) / 2.0f;
   }
-  /* Roll is the eye line's angle, which a scale that is not uniform turns. */
+  /* Roll is the eye line's angle, which only a scale that is not uniform turns. */
+  if (sx == sy)
+    return;
   gdouble dx = 0.0, dy = 0.0;
   for (guint p = 36; p < 42; p++) {
     dx += face->points[p + 6][0] - face->points[p][0];
