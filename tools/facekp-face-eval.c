@@ -280,7 +280,7 @@ main (int argc, char **argv)
   char *mode = NULL, *model = NULL, *detector = NULL, *per_image = NULL, *points_out = NULL;
   int threads = 1, limit = 0, slots = 2, frames = 30, gap = 15, interval = 10;
   gboolean no_smoothing = FALSE, no_oracle = FALSE;
-  double beta = -1, min_cutoff = -1;
+  double beta = -1, min_cutoff = -1, face_size = 0, min_presence = -1;
   GOptionEntry entries[] = {
     { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode, "full-frame (default), points, detect, sequence, expressions", "MODE" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "landmark model (default: the shipped one)", "PATH" },
@@ -296,6 +296,8 @@ main (int argc, char **argv)
     { "no-smoothing", 0, 0, G_OPTION_ARG_NONE, &no_smoothing, "sequence: turn smoothing off", NULL },
     { "beta", 0, 0, G_OPTION_ARG_DOUBLE, &beta, "sequence: One-Euro beta", "B" },
     { "min-cutoff", 0, 0, G_OPTION_ARG_DOUBLE, &min_cutoff, "sequence: One-Euro min cutoff (Hz)", "HZ" },
+    { "face-size", 0, 0, G_OPTION_ARG_DOUBLE, &face_size, "sequence: points' box size at scale 1 (110 px)", "PX" },
+    { "min-presence", 0, 0, G_OPTION_ARG_DOUBLE, &min_presence, "the pipeline's min_presence (0.5)", "P" },
     { "no-oracle", 0, 0, G_OPTION_ARG_NONE, &no_oracle, "sequence: skip the model-alone comparison", NULL },
     { NULL }
   };
@@ -335,6 +337,8 @@ main (int argc, char **argv)
     opts.smoothing_beta = (float) beta;
   if (min_cutoff > 0)
     opts.smoothing_min_cutoff = (float) min_cutoff;
+  if (min_presence >= 0)
+    opts.min_presence = (float) min_presence;
   opts.source = m_full || m_expr ? FKP_FACE_SOURCE_FULL_FRAME : FKP_FACE_SOURCE_DETECT;
   if (m_points)
     opts.source = FKP_FACE_SOURCE_FULL_FRAME;
@@ -369,6 +373,8 @@ main (int argc, char **argv)
     seq.n_slots = MAX (1, slots);
     seq.frames_per_segment = MAX (1, frames);
     seq.gap_frames = MAX (0, gap);
+    if (face_size > 0)
+      seq.face_size = face_size;
     FkpSynthFace *faces = g_new (FkpSynthFace, samples->len);
     for (guint i = 0; i < samples->len; i++)
       faces[i] = g_array_index (samples, Sample, i).face;
@@ -381,10 +387,11 @@ main (int argc, char **argv)
     double oracle = r.n_oracle ? r.oracle_nme_sum / r.n_oracle : NAN;
     printf ("sequence   frames=%zu faces=%zu found=%zu recall=%.4f false_faces=%zu (on empty frames %zu) id_switches=%zu\n"
             "           pipeline_mean_nme=%.5f model_alone_mean_nme=%.5f difference=%+.5f "
-            "failure_rate=%.4f detector_runs=%" G_GUINT64_FORMAT " ms_per_frame=%.2f\n",
+            "failure_rate=%.4f roll_mae_deg=%.3f detector_runs=%" G_GUINT64_FORMAT
+            " ms_per_frame=%.2f\n",
             r.n_frames, r.n_truth, r.n_found, (double) r.n_found / MAX (r.n_truth, 1), r.n_false,
             r.n_false_in_gaps, r.n_id_switches, nme, oracle, nme - oracle,
-            (double) r.n_failures / MAX (r.n_found, 1),
+            (double) r.n_failures / MAX (r.n_found, 1), r.roll_error_sum / MAX (r.n_found, 1),
             fkp_face_pipeline_get_detector_runs (pipeline), 1000 * r.process_seconds / r.n_frames);
     g_free (faces);
   } else {

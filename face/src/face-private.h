@@ -101,12 +101,24 @@ double fkp_one_euro_filter (FkpOneEuro *f, double x, double dt, double min_cutof
 
 typedef struct _FkpLandmarkModel FkpLandmarkModel;
 
+/* What a landmark run says besides the points, from the model's optional
+ * outputs: presence 0…1 (-1 without the output), each point's expected
+ * error in frame pixels (-1 without the output). */
+typedef struct {
+  float presence;
+  float point_error[FKP_FACE_N_POINTS];
+} FkpFaceQuality;
+
 FkpLandmarkModel *fkp_landmark_model_new (const char *path, int threads, GError **error);
 void fkp_landmark_model_free (FkpLandmarkModel *model);
 int fkp_landmark_model_input_size (const FkpLandmarkModel *model);
 int fkp_landmark_model_refine (const FkpLandmarkModel *model);
 const char *fkp_landmark_model_metadata (const FkpLandmarkModel *model, const char *key);
 void fkp_landmark_model_set_threads (FkpLandmarkModel *model, int threads);
+gboolean fkp_landmark_model_has_presence (const FkpLandmarkModel *model);
+/* The quality outputs of the last fkp_landmark_model_predict (the last pass
+ * of a refined one). */
+const FkpFaceQuality *fkp_landmark_model_last_quality (const FkpLandmarkModel *model);
 
 /* The crop the contract takes from points (tracking, refinement). */
 void fkp_landmark_model_crop_from_points (const FkpLandmarkModel *model,
@@ -128,10 +140,12 @@ gboolean fkp_landmark_model_predict (FkpLandmarkModel *model, const FkpFaceSampl
                                      const FkpFaceCrop *crop, float (*points)[2],
                                      GError **error);
 /* Prediction on a crop that did not come from points, then facekp.crop.refine
- * re-crops from the predicted points. */
+ * re-crops from the predicted points.  min_presence >= 0 (and a presence
+ * output): a refinement whose presence falls below it from at least it is
+ * undone, and the answer is the pass before's. */
 gboolean fkp_landmark_model_predict_refined (FkpLandmarkModel *model, const FkpFaceSampler *s,
-                                             const FkpFaceCrop *crop, float (*points)[2],
-                                             GError **error);
+                                             const FkpFaceCrop *crop, float min_presence,
+                                             float (*points)[2], GError **error);
 
 /* ---- The detector (detector.c) --------------------------------------- */
 
@@ -219,6 +233,8 @@ void fkp_tracker_mark_detection_frame (FkpTracker *tracker);
 /* Whether this frame needs the detector whatever the interval: there is no
  * track, or one jumped, drifted, changed look or was missed. */
 gboolean fkp_tracker_wants_detection (const FkpTracker *tracker);
+/* A track lost its presence on the last frame: the detector should decide at once. */
+gboolean fkp_tracker_any_absent (const FkpTracker *tracker);
 /* The score to run the detector at: `start_threshold` with no track, lower
  * while there are tracks (a weak detection keeps a track, never starts one). */
 float fkp_tracker_detection_threshold (const FkpTracker *tracker, float start_threshold);

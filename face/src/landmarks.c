@@ -17,6 +17,9 @@ struct _FkpLandmarkModel {
   gboolean eye_line;   /* facekp.crop.points_angle == eye-line */
   int refine;          /* facekp.crop.refine */
   float *crop;         /* size * size scratch */
+  int presence_output;     /* output index of facekp.presence.output, -1 when the model has none */
+  int point_error_output;  /* output index of facekp.point_error.output, -1 when none */
+  FkpFaceQuality last;     /* what the last prediction's outputs said */
 };
 
 static gboolean
@@ -40,6 +43,29 @@ read_number (FkpLandmarkModel *m, const char *key, const char *fallback, double 
     return FALSE;
   }
   *value = v;
+  return TRUE;
+}
+
+/* An optional output named by a metadata key (docs/model-contract.md): its
+ * index, or -1 when the key is absent; present, it must hold `count` values. */
+static gboolean
+find_quality_output (FkpLandmarkModel *m, const char *key, size_t count, int *index,
+                     GError **error)
+{
+  *index = -1;
+  const char *name = fkp_net_get_metadata (m->net, key);
+  if (name == NULL)
+    return TRUE;
+  int at = fkp_net_find_output (m->net, name);
+  FkpShape shape;
+  if (at < 1 || !fkp_net_get_output_shape (m->net, (size_t) at, &shape)
+      || fkp_shape_n_elements (&shape) != count) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL,
+                 "%s: %s names \"%s\", which is not an output after the first holding %zu "
+                 "value%s", m->path, key, name, count, count == 1 ? "" : "s");
+    return FALSE;
+  }
+  *index = at;
   return TRUE;
 }
 
@@ -143,7 +169,14 @@ fkp_landmark_model_new (const char *path, int threads, GError **error)
                  2 * FKP_FACE_N_POINTS);
     goto fail;
   }
+  if (!find_quality_output (m, "facekp.presence.output", 1, &m->presence_output, error)
+      || !find_quality_output (m, "facekp.point_error.output", FKP_FACE_N_POINTS,
+                               &m->point_error_output, error))
+    goto fail;
   m->crop = g_new (float, (size_t) m->size * m->size);
+  m->last.presence = -1.0f;
+  for (int i = 0; i < FKP_FACE_N_POINTS; i++)
+    m->last.point_error[i] = -1.0f;
   return m;
 
 fail:
@@ -200,6 +233,36 @@ fkp_landmark_model_crop_from_box (const FkpLandmarkModel *m, const FkpFaceBox *b
   fkp_face_crop_from_box (box, m->box_scale, crop);
 }
 
+/* The optional outputs of the run just made: presence as it is, the point
+ * errors (fractions of the crop's side) in frame pixels. */
+static void
+read_quality (FkpLandmarkModel *m, const FkpFaceCrop *crop)
+{
+  FkpFaceQuality *q = &m->last;
+  q->presence = -1.0f;
+  if (m->presence_output >= 0) {
+    const float p = fkp_net_get_output_data (m->net, (size_t) m->presence_output)[0];
+    q->presence = isfinite (p) ? CLAMP (p, 0.0f, 1.0f) : 0.0f;
+  }
+  const float *e = m->point_error_output >= 0
+                     ? fkp_net_get_output_data (m->net, (size_t) m->point_error_output) : NULL;
+  for (int i = 0; i < FKP_FACE_N_POINTS; i++)
+    q->point_error[i] = e != NULL && isfinite (e[i]) ? (float) (MAX (e[i], 0.0f) * crop->side)
+                                                     : -1.0f;
+}
+
+gboolean
+fkp_landmark_model_has_presence (const FkpLandmarkModel *m)
+{
+  return m->presence_output >= 0;
+}
+
+const FkpFaceQuality *
+fkp_landmark_model_last_quality (const FkpLandmarkModel *m)
+{
+  return &m->last;
+}
+
 gboolean
 fkp_landmark_model_predict (FkpLandmarkModel *m, const FkpFaceSampler *s, const FkpFaceCrop *crop,
                             float (*points)[2], GError **error)
@@ -231,6 +294,7 @@ fkp_landmark_model_predict (FkpLandmarkModel *m, const FkpFaceSampler *s, const 
     q[i][1] = (out[2 * i + 1] * m->out_std + m->out_mean) / m->out_reference;
   }
   fkp_face_points_from_crop ((const float (*)[2]) q, FKP_FACE_N_POINTS, crop, points);
+  read_quality (m, crop);
   return TRUE;
 }
 
@@ -263,17 +327,28 @@ fkp_landmark_model_last_signature (const FkpLandmarkModel *m, float signature[FK
 
 gboolean
 fkp_landmark_model_predict_refined (FkpLandmarkModel *m, const FkpFaceSampler *s,
-                                    const FkpFaceCrop *crop, float (*points)[2], GError **error)
+                                    const FkpFaceCrop *crop, float min_presence,
+                                    float (*points)[2], GError **error)
 {
   if (!fkp_landmark_model_predict (m, s, crop, points, error))
     return FALSE;
+  FkpFaceCrop last = *crop;
   for (int r = 0; r < m->refine; r++) {
     FkpFaceCrop next;
     fkp_landmark_model_crop_from_points (m, (const float (*)[2]) points, &next);
     if (!(next.side >= 1.0))   /* collapsed points: keep the first answer */
       break;
+    const float before = m->last.presence;
     if (!fkp_landmark_model_predict (m, s, &next, points, error))
       return FALSE;
+    /* A refinement that lost a face the crop before held (its points
+     * shrank onto part of the face or slid off it) is undone: the crop
+     * before is run again, so that the points, the outputs and the crop
+     * kept all belong to it. */
+    if (min_presence >= 0.0f && before >= min_presence && m->last.presence >= 0.0f
+        && m->last.presence < min_presence)
+      return fkp_landmark_model_predict (m, s, &last, points, error);
+    last = next;
   }
   return TRUE;
 }

@@ -71,6 +71,7 @@ fkp_face_options_init (FkpFaceOptions *o)
   o->smoothing_beta = 40.0f;
   o->smoothing_d_cutoff = 1.0f;
   o->threads = 1;
+  o->min_presence = FKP_FACE_DEFAULT_MIN_PRESENCE;
 }
 
 FKP_PUBLIC char *
@@ -135,6 +136,8 @@ check_options (const FkpFaceOptions *o, GError **error)
     bad = "detector_threshold (must be <= 1, or < 0 for the model's own)";
   else if (o->threads < 0 || o->threads > 256)
     bad = "threads (must be 0…256)";
+  else if (!(o->min_presence >= 0.0f && o->min_presence <= 1.0f))
+    bad = "min_presence (must be 0…1)";
   if (bad != NULL) {
     g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT, "invalid option %s",
                  bad);
@@ -341,6 +344,24 @@ fkp_face_pipeline_set_threads (FkpFacePipeline *p, int threads)
    * running it now). */
 }
 
+FKP_PUBLIC gboolean
+fkp_face_pipeline_set_min_presence (FkpFacePipeline *p, float min_presence, GError **error)
+{
+  if (!(min_presence >= 0.0f && min_presence <= 1.0f)) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT,
+                 "min presence %g is outside 0…1", min_presence);
+    return FALSE;
+  }
+  p->opts.min_presence = min_presence;
+  return TRUE;
+}
+
+FKP_PUBLIC gboolean
+fkp_face_pipeline_has_presence (const FkpFacePipeline *p)
+{
+  return fkp_landmark_model_has_presence (p->landmarks);
+}
+
 FKP_PUBLIC const FkpFaceOptions *
 fkp_face_pipeline_get_options (const FkpFacePipeline *p)
 {
@@ -519,8 +540,11 @@ process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
     return TRUE;
   }
   /* Without tracks there is nothing to do meanwhile: detect now, and new
-   * faces appear on the frame they are seen on. */
-  if (p->opts.detect_latency == 0 || fkp_tracker_n_tracks (p->tracker) == 0)
+   * faces appear on the frame they are seen on.  A track that lost its
+   * presence waits for the detector's word on this very frame too (seen:
+   * it goes on with its id; unseen: it ends). */
+  if (p->opts.detect_latency == 0 || fkp_tracker_n_tracks (p->tracker) == 0
+      || fkp_tracker_any_absent (p->tracker))
     return detect_now (p, s, error);
   return detect_in_background (p, s, error);
 }

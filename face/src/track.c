@@ -163,6 +163,7 @@ fkp_one_euro_filter (FkpOneEuro *f, double x, double dt, double min_cutoff, doub
 #define MIN_VISIBLE 0.5           /* fraction of the points' box inside the frame to keep it */
 #define CONFIRM_MIN_IOU 0.3f      /* points of a weakly detected face must overlap its box this much */
 #define CONFIRM_BELOW_SCORE 0.3f  /* detections below this score need that confirmation */
+#define MAX_ABSENT 2              /* frames in a row below min_presence that end a track */
 
 typedef struct {
   guint id;
@@ -182,6 +183,9 @@ typedef struct {
   float last_look[FKP_FACE_SIGNATURE];   /* signature of this frame's crop */
   FkpFaceBox marked_box;  /* its points' box when the detector's frame was marked */
   FkpExpressionTracker expressions;   /* from the smoothed points (expressions.c) */
+  FkpFaceQuality quality; /* presence and point errors of this frame's last landmark run */
+  gboolean absent;     /* this frame's presence is below min_presence: left out of the frame's faces */
+  int absent_frames;   /* frames in a row it was absent */
 } Track;
 
 struct _FkpTracker {
@@ -271,6 +275,24 @@ by_size_desc (const void *pa, const void *pb)
   return (sa < sb) - (sa > sb);
 }
 
+/* Whether a landmark run's presence says "no face": only with a presence
+ * output, and never for the full frame, which is one face by definition. */
+static gboolean
+below_presence (const FkpTracker *tracker, const FkpFaceQuality *q)
+{
+  return q->presence >= 0.0f && tracker->opts->source != FKP_FACE_SOURCE_FULL_FRAME
+         && q->presence < tracker->opts->min_presence;
+}
+
+/* Keeps what the landmark run just made says about the face. */
+static void
+take_quality (FkpTracker *tracker, Track *t)
+{
+  t->quality = *fkp_landmark_model_last_quality (tracker->landmarks);
+  t->absent = below_presence (tracker, &t->quality);
+  t->absent_frames = t->absent ? t->absent_frames + 1 : 0;
+}
+
 /* Predicts from the previous points and applies the jump check. */
 static gboolean
 track_step (FkpTracker *tracker, const FkpFaceSampler *s, Track *t, GError **error)
@@ -291,6 +313,7 @@ track_step (FkpTracker *tracker, const FkpFaceSampler *s, Track *t, GError **err
   }
   if (!fkp_landmark_model_predict (tracker->landmarks, s, &crop, next, error))
     return FALSE;
+  take_quality (tracker, t);
   /* A face that left (or was covered) leaves background in the crop, where
    * the landmark model may still place a steady face: compare the crop
    * with how it looked when the detector last saw the face. */
@@ -353,7 +376,7 @@ follow_track_motion (const Track *t, const FkpFaceBox *seen, FkpFaceBox *moved)
 }
 
 /* Starts (or restarts) a track from a landmark box: crop from the box, then
- * refine.  A weak detection (score < CONFIRM_BELOW_SCORE) is confirmed only
+ * refine.  A crop whose presence is below min_presence is no face.  A weak detection (score < CONFIRM_BELOW_SCORE) is confirmed only
  * if the refined points' box overlaps the detection's landmark box (IoU >=
  * CONFIRM_MIN_IOU): on a face the landmark model lands on it, on a false
  * detection (mostly weak ones) its points shrink or wander off. */
@@ -364,8 +387,10 @@ track_start_from_box (FkpTracker *tracker, const FkpFaceSampler *s, Track *t,
 {
   FkpFaceCrop crop;
   fkp_landmark_model_crop_from_box (tracker->landmarks, landmark_box, &crop);
-  if (!fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop, t->points, error))
+  if (!fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop,
+                                          tracker->opts->min_presence, t->points, error))
     return FALSE;
+  take_quality (tracker, t);
   memset (t->filters, 0, sizeof t->filters);
   t->jumped = FALSE;
   t->moving = FALSE;
@@ -375,8 +400,11 @@ track_start_from_box (FkpTracker *tracker, const FkpFaceSampler *s, Track *t,
   FkpFaceBox b;
   track_box (t, &b);
   t->detected_size = fkp_face_box_size (&b);
-  *confirmed = tracker->opts->source != FKP_FACE_SOURCE_DETECT || score >= CONFIRM_BELOW_SCORE
-               || fkp_face_box_iou (&b, landmark_box) >= CONFIRM_MIN_IOU;
+  /* A face must also pass presence (whatever its detector score): the
+   * refined crop is where the face would be. */
+  *confirmed = !t->absent
+               && (tracker->opts->source != FKP_FACE_SOURCE_DETECT || score >= CONFIRM_BELOW_SCORE
+                   || fkp_face_box_iou (&b, landmark_box) >= CONFIRM_MIN_IOU);
   return TRUE;
 }
 
@@ -497,7 +525,7 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
       /* Unseen by the detector: gone at once if its points jumped or its
        * crop no longer looks like the face, else given MAX_MISSES detector
        * runs (one per frame while it is unseen). */
-      if (drop_unmatched || t.jumped || t.changed || ++t.misses >= MAX_MISSES)
+      if (drop_unmatched || t.jumped || t.changed || t.absent || ++t.misses >= MAX_MISSES)
         continue;
       ok = track_step (tracker, s, &t, error);
     }
@@ -521,7 +549,7 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
   return ok;
 }
 
-/* Drops tracks that left the frame and duplicates (two tracks on one face:
+/* Drops tracks whose crop was no face (presence) MAX_ABSENT frames in a row, tracks that left the frame and duplicates (two tracks on one face:
  * the younger goes), then caps the count. */
 static void
 prune (FkpTracker *tracker, int width, int height)
@@ -532,7 +560,8 @@ prune (FkpTracker *tracker, int width, int height)
     Track *t = &g_array_index (work, Track, i);
     FkpFaceBox b;
     track_box (t, &b);
-    if (visible_fraction (&b, width, height) < MIN_VISIBLE || fkp_face_box_size (&b) < 1.0f)
+    if (t->absent_frames >= MAX_ABSENT || visible_fraction (&b, width, height) < MIN_VISIBLE
+        || fkp_face_box_size (&b) < 1.0f)
       continue;
     gboolean duplicate = FALSE;
     for (size_t j = 0; j < kept && !duplicate; j++) {
@@ -591,9 +620,18 @@ fkp_tracker_wants_detection (const FkpTracker *tracker)
   gboolean need = tracker->work->len == 0;
   for (guint i = 0; i < tracker->work->len && !need; i++) {
     const Track *t = &g_array_index (tracker->work, Track, i);
-    need = t->jumped || t->changed || t->drifted || t->misses > 0;
+    need = t->jumped || t->changed || t->drifted || t->misses > 0 || t->absent;
   }
   return need;
+}
+
+gboolean
+fkp_tracker_any_absent (const FkpTracker *tracker)
+{
+  for (guint i = 0; i < tracker->work->len; i++)
+    if (g_array_index (tracker->work, Track, i).absent)
+      return TRUE;
+  return FALSE;
 }
 
 float
@@ -628,7 +666,11 @@ fkp_tracker_full_frame (FkpTracker *tracker, const FkpFaceSampler *s, GError **e
   }
   FkpFaceCrop crop;
   fkp_face_crop_from_frame (s->width, s->height, &crop);
-  return fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop, t->points, error);
+  /* The full frame is one face whatever its presence: refined as always. */
+  if (!fkp_landmark_model_predict_refined (tracker->landmarks, s, &crop, -1.0f, t->points, error))
+    return FALSE;
+  take_quality (tracker, t);
+  return TRUE;
 }
 
 static void
@@ -678,15 +720,24 @@ fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
     out->faces = g_renew (FkpFace, out->faces, kept->len);
     out->capacity = kept->len;
   }
+  size_t n = 0;
   for (guint i = 0; i < kept->len; i++) {
     Track *t = &g_array_index (kept, Track, i);
-    FkpFace *f = &out->faces[i];
+    /* Not a face on this frame: kept one frame for the detector to confirm
+     * (with its id), but no face of this frame. */
+    if (t->absent)
+      continue;
+    FkpFace *f = &out->faces[n++];
     f->id = t->id;
-    f->score = t->score;
+    f->detector_score = t->score;
+    f->presence = t->quality.presence;
+    f->score = f->presence >= 0.0f ? f->presence : t->score;
+    memcpy (f->point_error, t->quality.point_error, sizeof f->point_error);
     memcpy (f->points, t->smooth, sizeof f->points);
     fkp_face_points_bounds ((const float (*)[2]) f->points, FKP_FACE_N_POINTS, &f->box);
     /* On the points the caller gets, over the same time step as the smoothing. */
     fkp_expression_tracker_update (&t->expressions, (const float (*)[2]) t->smooth, dt, f);
+    f->roll = (float) (fkp_face_eye_angle ((const float (*)[2]) f->points) * 180.0 / G_PI);
   }
-  out->n_faces = kept->len;
+  out->n_faces = n;
 }

@@ -67,13 +67,12 @@ append_time (GString *s, GstClockTime t)
     g_string_append (s, "null");
 }
 
-/* "], "expressions": {"mouth_open": 0.72, ...}, "events": ["mouth-open"]"
- * without the leading bracket: each value, then the expressions whose
- * state turned on at this frame. */
+/* ", "expressions": {"mouth_open": 0.72, ...}, "events": ["mouth-open"]":
+ * each value, then the expressions whose state turned on at this frame. */
 static void
 append_expressions (GString *s, const FkpFace *f)
 {
-  g_string_append (s, "], \"expressions\": {");
+  g_string_append (s, ", \"expressions\": {");
   for (int e = 0; e < FKP_EXPRESSION_N; e++) {
     g_string_append (s, e ? ", \"" : "\"");
     for (const char *c = fkp_expression_get_name (e); *c; c++)
@@ -88,6 +87,34 @@ append_expressions (GString *s, const FkpFace *f)
       g_string_append_printf (s, "%s\"%s\"", first ? "" : ", ", fkp_expression_get_name (e));
       first = FALSE;
     }
+  g_string_append_c (s, ']');
+}
+
+/* The detector's score, the presence and point errors when the model has
+ * them (null otherwise), and the pose. */
+static void
+append_face_quality (GString *s, const FkpFace *f)
+{
+  g_string_append (s, ", \"detector_score\": ");
+  append_number (s, f->detector_score, "%.4f");
+  g_string_append (s, ", \"presence\": ");
+  if (f->presence >= 0.0f)
+    append_number (s, f->presence, "%.4f");
+  else
+    g_string_append (s, "null");
+  g_string_append (s, ", \"point_error\": ");
+  if (f->point_error[0] >= 0.0f) {
+    for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
+      g_string_append (s, p ? ", " : "[");
+      append_number (s, f->point_error[p], "%.2f");
+    }
+    g_string_append_c (s, ']');
+  } else {
+    g_string_append (s, "null");
+  }
+  g_string_append (s, ", \"pose\": {\"roll\": ");
+  append_number (s, f->roll, "%.2f");
+  g_string_append_c (s, '}');
 }
 
 void
@@ -121,8 +148,10 @@ facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
       append_number (s, f->points[p][1], "%.2f");
       g_string_append_c (s, ']');
     }
+    g_string_append (s, "]");
+    append_face_quality (s, f);
     append_expressions (s, f);
-    g_string_append (s, "]}");
+    g_string_append_c (s, '}');
   }
   g_string_append (s, "]}");
 }

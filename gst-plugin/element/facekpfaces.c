@@ -6,6 +6,7 @@
 #include "facekpfaces.h"
 
 #include <math.h>
+#include <facekp/face.h>
 
 /* Takes the "face" ROI metas upstream attached as this frame's boxes
  * (face-source=upstream).  They are removed from the buffer: the element
@@ -48,6 +49,29 @@ landmarks_array_init (GValue *array, const FkpFace *face)
     }
   }
   g_value_unset (&v);
+}
+
+/* What a face's structure carries besides its box and points: the
+ * detector's score, presence and point errors when the model gives them,
+ * roll (docs/element.md). */
+static void
+set_quality_fields (GstStructure *s, const FkpFace *f)
+{
+  gst_structure_set (s, "detector-score", G_TYPE_DOUBLE, (gdouble) f->detector_score,
+      "roll", G_TYPE_DOUBLE, (gdouble) f->roll, NULL);
+  if (f->presence >= 0.0f)
+    gst_structure_set (s, "presence", G_TYPE_DOUBLE, (gdouble) f->presence, NULL);
+  if (f->point_error[0] >= 0.0f) {
+    GValue errors = G_VALUE_INIT, v = G_VALUE_INIT;
+    g_value_init (&errors, GST_TYPE_ARRAY);
+    g_value_init (&v, G_TYPE_DOUBLE);
+    for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
+      g_value_set_double (&v, f->point_error[p]);
+      gst_value_array_append_value (&errors, &v);
+    }
+    g_value_unset (&v);
+    gst_structure_take_value (s, "point-error", &errors);
+  }
 }
 
 /* The face box as whole pixels, rounded outwards and clipped to the frame:
@@ -105,6 +129,7 @@ facekp_faces_attach_roi_metas (GstBuffer *buffer, const FkpFace *faces, guint n_
     GValue points = G_VALUE_INIT;
     landmarks_array_init (&points, f);
     gst_structure_take_value (param, "landmarks", &points);
+    set_quality_fields (param, f);
     add_expressions (param, f);
     gst_video_region_of_interest_meta_add_param (roi, param);
   }
@@ -176,6 +201,7 @@ facekp_faces_message_new (GstObject *src, const GstSegment *segment, GstBuffer *
     GValue points = G_VALUE_INIT;
     landmarks_array_init (&points, f);
     gst_structure_take_value (s, "landmarks", &points);
+    set_quality_fields (s, f);
     add_expressions (s, f);
     GValue sv = G_VALUE_INIT;
     g_value_init (&sv, GST_TYPE_STRUCTURE);
@@ -192,4 +218,25 @@ facekp_faces_message_new (GstObject *src, const GstSegment *segment, GstBuffer *
       "frame", G_TYPE_UINT64, frame_index, NULL);
   gst_structure_take_value (st, "faces", &list);
   return gst_message_new_element (src, st);
+}
+
+void
+facekp_faces_install_min_presence (GObjectClass *klass, guint prop_id)
+{
+  /**
+   * GstFacekpFilter:min-presence:
+   *
+   * The landmark model's face-presence probability, 0 to 1, below which a
+   * face is not a face on that frame: a tracked face is left out at once (no
+   * stickers, no meta, no export entry) and ends unless the detector sees it
+   * on the next frame, and a detection does not start a face.  Needs a model
+   * with a presence output (the default shipped model has one; ignored
+   * otherwise, and with face-source `full-frame`, which always gives
+   * one face).  0 keeps every face the detector and tracker give.
+   */
+  g_object_class_install_property (klass, prop_id,
+      g_param_spec_float ("min-presence", "Minimum presence",
+          "Drop a face on a frame where the landmark model's presence probability is below "
+          "this (0 = never)", 0.0f, 1.0f, FKP_FACE_DEFAULT_MIN_PRESENCE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 }

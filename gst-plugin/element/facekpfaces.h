@@ -31,6 +31,9 @@ GstMessage *facekp_faces_message_new (GstObject *src, const GstSegment *segment,
 guint facekp_faces_post_expression_messages (GstElement *element, const GstSegment *segment,
                                              GstBuffer *buffer, guint64 frame_index,
                                              const FkpFace *faces, guint n_faces);
+/* Installs the min-presence property (GstFacekpFilter:min-presence) as
+ * @prop_id of @klass: installed here to keep gstfacekpfilter.c short. */
+void facekp_faces_install_min_presence (GObjectClass *klass, guint prop_id);
 
 G_END_DECLS
 

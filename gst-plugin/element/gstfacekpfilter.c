@@ -99,6 +99,7 @@ enum {
   PROP_DETECT_INTERVAL,
   PROP_DETECT_LATENCY,
   PROP_MIN_FACE_SIZE,
+  PROP_MIN_PRESENCE,
   PROP_DETECTOR_THRESHOLD,
   PROP_SMOOTHING,
   PROP_SMOOTHING_MIN_CUTOFF,
@@ -141,6 +142,7 @@ settings_init (GstFacekpSettings *s)
   s->detect_latency = opts.detect_latency;
   s->min_face_size = opts.min_face_size;
   s->detector_threshold = opts.detector_threshold;
+  s->min_presence = opts.min_presence;
   s->smoothing = opts.smoothing;
   s->min_cutoff = opts.smoothing_min_cutoff;
   s->beta = opts.smoothing_beta;
@@ -199,6 +201,7 @@ settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts)
   opts->detect_latency = s->detect_latency;
   opts->min_face_size = s->min_face_size;
   opts->detector_threshold = s->detector_threshold;
+  opts->min_presence = s->min_presence;
   opts->smoothing = s->smoothing;
   opts->smoothing_min_cutoff = s->min_cutoff;
   opts->smoothing_beta = s->beta;
@@ -268,6 +271,10 @@ gst_facekp_filter_set_property (GObject *object, guint prop_id, const GValue *va
       s->detector_threshold = g_value_get_float (value);
       self->dirty |= FACEKP_DIRTY_TRACKING;
       break;
+    case PROP_MIN_PRESENCE:
+      s->min_presence = g_value_get_float (value);
+      self->dirty |= FACEKP_DIRTY_TRACKING;
+      break;
     case PROP_SMOOTHING:
       s->smoothing = g_value_get_boolean (value);
       self->dirty |= FACEKP_DIRTY_SMOOTHING;
@@ -329,6 +336,7 @@ gst_facekp_filter_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_DETECT_LATENCY: g_value_set_int (value, s->detect_latency); break;
     case PROP_MIN_FACE_SIZE: g_value_set_int (value, s->min_face_size); break;
     case PROP_DETECTOR_THRESHOLD: g_value_set_float (value, s->detector_threshold); break;
+    case PROP_MIN_PRESENCE: g_value_set_float (value, s->min_presence); break;
     case PROP_SMOOTHING: g_value_set_boolean (value, s->smoothing); break;
     case PROP_SMOOTHING_MIN_CUTOFF: g_value_set_float (value, s->min_cutoff); break;
     case PROP_SMOOTHING_BETA: g_value_set_float (value, s->beta); break;
@@ -483,7 +491,8 @@ apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
         || !fkp_face_pipeline_set_detect_latency (self->pipeline, s->detect_latency, &error)
         || !fkp_face_pipeline_set_min_face_size (self->pipeline, s->min_face_size, &error)
         || !fkp_face_pipeline_set_detector_threshold (self->pipeline, s->detector_threshold,
-                                                      &error)) {
+                                                      &error)
+        || !fkp_face_pipeline_set_min_presence (self->pipeline, s->min_presence, &error)) {
       GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("%s", error->message), (NULL));
       g_clear_error (&error);
     }
@@ -864,6 +873,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
       g_param_spec_float ("detector-threshold", "Detector threshold",
           "Minimum face detector score; -1 = the detector model's own threshold", -1.0f, 1.0f,
           d.detector_threshold < 0.0f ? -1.0f : d.detector_threshold, PARAM_FLAGS));
+  facekp_faces_install_min_presence (gobject_class, PROP_MIN_PRESENCE);
   /**
    * GstFacekpFilter:smoothing:
    *

@@ -72,6 +72,7 @@ typedef struct {
   gint detect_latency;
   gint min_face_size;
   gfloat detector_threshold;
+  gfloat min_presence;
   gboolean smoothing;
   gfloat min_cutoff, beta, d_cutoff;
   gchar *stickers;
@@ -85,7 +86,7 @@ typedef struct {
 typedef enum {
   FACEKP_DIRTY_MODELS = 1 << 0,
   FACEKP_DIRTY_SOURCE = 1 << 1,
-  FACEKP_DIRTY_TRACKING = 1 << 2,   /* max-faces, detect-interval/-latency, min-face-size, threshold */
+  FACEKP_DIRTY_TRACKING = 1 << 2,   /* max-faces, detect-interval/-latency, min-face-size, thresholds */
   FACEKP_DIRTY_SMOOTHING = 1 << 3,
   FACEKP_DIRTY_THREADS = 1 << 4,
   FACEKP_DIRTY_STICKERS = 1 << 5,

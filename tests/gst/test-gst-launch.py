@@ -22,7 +22,7 @@ from PIL import Image, ImageChops, ImageStat
 
 PROPERTIES = [
     "model", "detector-model", "face-source", "max-faces", "detect-interval",
-    "min-face-size", "detector-threshold", "smoothing", "smoothing-min-cutoff",
+    "min-face-size", "detector-threshold", "min-presence", "smoothing", "smoothing-min-cutoff",
     "smoothing-beta", "smoothing-d-cutoff", "stickers", "draw-landmarks", "draw-boxes",
     "post-messages", "export-location", "threads",
 ]
@@ -129,7 +129,8 @@ def validate_line(text, index):
         ok &= check(line[key] is None or (isinstance(line[key], int) and line[key] >= 0),
                     f"line {index}: {key} {line[key]!r}")
     for face in line["faces"]:
-        ok &= check(list(face) == ["id", "score", "box", "points", "expressions", "events"],
+        ok &= check(list(face) == ["id", "score", "box", "points", "detector_score", "presence",
+                                   "point_error", "pose", "expressions", "events"],
                     f"line {index}: face keys")
         ok &= check(list(face["expressions"]) == EXPRESSION_KEYS
                     and all(0.0 <= v <= 1.0 for v in face["expressions"].values()),
@@ -138,6 +139,21 @@ def validate_line(text, index):
                     f"line {index}: events {face['events']}")
         ok &= check(isinstance(face["id"], int) and face["id"] >= 1, f"line {index}: id")
         ok &= check(0.0 <= face["score"] <= 1.0, f"line {index}: score {face['score']}")
+        ok &= check(0.0 <= face["detector_score"] <= 1.0, f"line {index}: detector_score")
+        # score is the presence where the model has a presence output, else the detector's.
+        ok &= check(face["score"] == (face["presence"] if face["presence"] is not None
+                                      else face["detector_score"]), f"line {index}: score")
+        ok &= check(face["point_error"] is None
+                    or (len(face["point_error"]) == 68 and all(e > 0 for e in face["point_error"])),
+                    f"line {index}: point_error")
+        ok &= check(list(face["pose"]) == ["roll"] and -180 <= face["pose"]["roll"] <= 180,
+                    f"line {index}: pose")
+        # roll is the angle of the written points' eye line (rounding aside).
+        eyes = [[sum(face["points"][k][c] for k in rng) / 6 for c in (0, 1)]
+                for rng in (range(36, 42), range(42, 48))]
+        roll = math.degrees(math.atan2(eyes[1][1] - eyes[0][1], eyes[1][0] - eyes[0][0]))
+        ok &= check(abs((roll - face["pose"]["roll"] + 180) % 360 - 180) < 0.5,
+                    f"line {index}: roll {face['pose']['roll']} against the points' {roll:.2f}")
         ok &= check(len(face["box"]) == 4, f"line {index}: box")
         ok &= check(len(face["points"]) == 68 and all(len(p) == 2 for p in face["points"]),
                     f"line {index}: points")

@@ -4,6 +4,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 #include <facekp/gstfacelandmarksmeta.h>
+#include <math.h>
 
 static void
 make_face (FkpFace *f, guint id, float x, float y)
@@ -18,7 +19,9 @@ make_face (FkpFace *f, guint id, float x, float y)
   for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
     f->points[p][0] = x + p;
     f->points[p][1] = y + 2 * p;
+    f->point_error[p] = 1.0f + 0.1f * p;
   }
+  f->roll = 30.0f;   /* any value: only a scale that is not uniform measures it again */
 }
 
 GST_START_TEST (test_add_get_copies_faces)
@@ -178,7 +181,12 @@ GST_START_TEST (test_videoscale_rescales)
     for (int p = 0; p < FKP_FACE_N_POINTS; p++) {
       fail_unless_equals_float (meta->faces[i].points[p][0], faces[i].points[p][0] * 2);
       fail_unless_equals_float (meta->faces[i].points[p][1], faces[i].points[p][1] * 0.5f);
+      /* An error is a distance in any direction: the mean of the two scales. */
+      fail_unless (fabsf (meta->faces[i].point_error[p] - faces[i].point_error[p] * 1.25f) < 1e-5f);
     }
+    /* Points p sit at (x + p, y + 2p) before, (2x + 2p, y / 2 + p) after: every eye
+     * line runs along (2, 1), atan2 (1, 2) = 26.565 degrees. */
+    fail_unless (fabs (meta->faces[i].roll - atan2 (1.0, 2.0) * 180.0 / G_PI) < 1e-3);
   }
   gst_buffer_unref (out);
 

@@ -206,6 +206,9 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
                                  (const float (*)[2]) truth[k]);
         res->nme_sum += e;
         res->n_failures += e > 0.08;
+        double roll_error = fabs (face->roll - fkp_face_eye_angle ((const float (*)[2]) truth[k])
+                                                 * 180.0 / G_PI);
+        res->roll_error_sum += MIN (roll_error, 360.0 - roll_error);
         if (slot_id[k] == 0) {
           slot_id[k] = face->id;
           if (g_hash_table_contains (ids_used, GUINT_TO_POINTER (face->id))) {

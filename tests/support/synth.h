@@ -62,6 +62,7 @@ typedef struct {
   double nme_sum;             /* over matched appearances */
   double oracle_nme_sum;      /* the landmark model alone, crop from the true points, same frames */
   size_t n_oracle;
+  double roll_error_sum;      /* |roll - the true points' eye-line angle| over matched appearances, degrees */
   double process_seconds;     /* time inside fkp_face_pipeline_process */
   guint64 output_digest;      /* FNV-1a of every frame's faces, bit for bit: equal runs, equal digests */
 } FkpSynthResult;

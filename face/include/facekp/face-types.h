@@ -118,8 +118,9 @@ typedef struct {
  * FkpFace:
  * @id: tracker id, >= 1; the same face keeps its id while it is tracked
  * @box: bounding box of the (smoothed) points
- * @score: the detector's score at the face's last detection, 0..1; 1 for
- *   faces from upstream boxes or the full frame
+ * @score: how sure facekp is that this is a face in this frame, 0..1: the
+ *   landmark model's @presence when the model has a presence output (the
+ *   shipped ones do), else @detector_score
  * @points: x, y of each landmark in frame pixels, iBUG 68-point order
  * @expressions: each FkpExpression's value on this frame, 0 (none) to 1
  *   (full), from the points alone; 0 where not computed
@@ -131,6 +132,17 @@ typedef struct {
  *   baseline applied)
  * @expression_started: bit e set on the frame where e's state turned on
  * @expression_ended: bit e set on the frame where e's state turned off
+ * @detector_score: the detector's score at the face's last detection, 0..1;
+ *   1 for faces from upstream boxes or the full frame
+ * @presence: the landmark model's face-presence probability on this frame's
+ *   crop, 0..1; -1 when the model has no presence output
+ * @point_error: for each point, the distance from the true point the
+ *   model expects, in frame pixels (the mean error of points given this
+ *   number, docs/model-contract.md); -1 when the model has no such output
+ * @roll: head roll in degrees: the angle of the line from the centre of
+ *   the eye on the image's left (points 36–41) to the other eye's (42–47),
+ *   measured from the image's x axis towards its y axis (y pointing down):
+ *   positive when the face is turned clockwise in the picture; -180…180
  *
  * One face in one frame.  The expression fields are appended after the
  * points, so code that knows only the first four fields keeps working.
@@ -145,6 +157,10 @@ typedef struct {
   guint32 expression_states;
   guint32 expression_started;
   guint32 expression_ended;
+  float detector_score;
+  float presence;
+  float point_error[FKP_FACE_N_POINTS];
+  float roll;
 } FkpFace;
 
 G_END_DECLS

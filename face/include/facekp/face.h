@@ -129,9 +129,15 @@ typedef struct {
   float smoothing_beta;        /* speed coefficient, per face size per second; higher = less lag (default 40) */
   float smoothing_d_cutoff;    /* Hz; cutoff of the speed estimate (default 1.0) */
   int threads;                 /* threads per model run; 0 = 1 */
+  float min_presence;          /* a face whose landmark-model presence on a frame is below this is
+                                  not a face on that frame: a track is left out of that frame's
+                                  faces (and ends unless the detector sees it on the next), a
+                                  detection does not start one (0 … 1; default 0.05; ignored for a model without a
+                                  presence output, and for FULL_FRAME, which always gives one face) */
 } FkpFaceOptions;
 
 #define FKP_FACE_MAX_FACES_LIMIT 64
+#define FKP_FACE_DEFAULT_MIN_PRESENCE 0.05f
 #define FKP_FACE_MAX_DETECT_LATENCY 30
 
 /* Fills `opts` with the defaults above. */
@@ -186,6 +192,10 @@ gboolean fkp_face_pipeline_set_smoothing (FkpFacePipeline *pipeline, gboolean en
                                           float min_cutoff, float beta, float d_cutoff,
                                           GError **error);
 void fkp_face_pipeline_set_threads (FkpFacePipeline *pipeline, int threads);
+gboolean fkp_face_pipeline_set_min_presence (FkpFacePipeline *pipeline, float min_presence,
+                                             GError **error);
+/* Whether the landmark model has a presence output (docs/model-contract.md). */
+gboolean fkp_face_pipeline_has_presence (const FkpFacePipeline *pipeline);
 
 /* The options in force (model paths resolved; valid until the next setter or free). */
 const FkpFaceOptions *fkp_face_pipeline_get_options (const FkpFacePipeline *pipeline);

@@ -2,6 +2,7 @@
  * that keeps the coordinates right through copies and rescaling. */
 #include "facekp/gstfacelandmarksmeta.h"
 
+#include <math.h>
 #include <string.h>
 #include <gst/video/video.h>
 
@@ -52,7 +53,19 @@ scale_face (FkpFace *face, gfloat sx, gfloat sy)
   for (guint p = 0; p < FKP_FACE_N_POINTS; p++) {
     face->points[p][0] *= sx;
     face->points[p][1] *= sy;
+    /* An error is a distance in any direction: the mean of the two scales. */
+    if (face->point_error[p] >= 0.0f)
+      face->point_error[p] *= (sx + sy) / 2.0f;
   }
+  /* Roll is the eye line's angle, which only a scale that is not uniform turns. */
+  if (sx == sy)
+    return;
+  gdouble dx = 0.0, dy = 0.0;
+  for (guint p = 36; p < 42; p++) {
+    dx += face->points[p + 6][0] - face->points[p][0];
+    dy += face->points[p + 6][1] - face->points[p][1];
+  }
+  face->roll = (gfloat) (atan2 (dy, dx) * 180.0 / G_PI);
 }
 
 static gboolean

@@ -1,7 +1,8 @@
 /* GstFaceLandmarksMeta — the faces facekpfilter found in a video frame, each
- * an FkpFace (facekp/face-types.h): a tracker id, a box, a score and 68
- * landmarks (iBUG layout, 0-based), all in the pixels of the frame the meta
- * is attached to.
+ * an FkpFace (facekp/face-types.h): a tracker id, a box, a score (the
+ * face's presence on this frame), 68 landmarks (iBUG layout, 0-based) with
+ * their expected errors, and the roll, all in the pixels of the frame the
+ * meta is attached to.
  *
  * Reading it in a pad probe:
  *
@@ -216,10 +217,13 @@ gboolean gst_face_landmarks_meta_get_expression (const GstFaceLandmarksMeta *met
 
 /* Name of the GstStructure facekpfilter adds as a parameter to each
  * GstVideoRegionOfInterestMeta of type "face": fields "id" (int), "score"
- * (double), "landmarks" (GstValueArray of 136 doubles x0, y0, ... x67, y67),
- * "expressions" (a GstStructure named "facekp/expressions" with one double
- * field per expression, named as in gst_face_landmarks_meta_get_expression)
- * and "active-expressions" (GstValueArray of the names whose state holds). */
+ * (double: the face's presence on this frame, FkpFace.score), "landmarks"
+ * (GstValueArray of 136 doubles x0, y0, ... x67, y67), "detector-score" and
+ * "roll" (doubles), with a landmark model that has them "presence" (double)
+ * and "point-error" (GstValueArray of 68 doubles, pixels), "expressions" (a
+ * GstStructure named "facekp/expressions" with one double field per
+ * expression, named as in gst_face_landmarks_meta_get_expression) and
+ * "active-expressions" (GstValueArray of the names whose state holds). */
 #define GST_FACE_LANDMARKS_ROI_PARAM_NAME "facekp/landmarks"
 
 G_END_DECLS
