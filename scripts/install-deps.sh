@@ -10,6 +10,8 @@
 #          (scripts/test.sh)
 #   train  test + matplotlib (training plots, docs/training.md)
 #   bench  run + Node.js and npm (bench/nn: ONNX Runtime from npm)
+#   sanitize  test + clang and its runtime libraries (libFuzzer; the
+#          sanitizer suite itself uses gcc's ASan) (scripts/test-sanitizers.sh)
 #
 # Idempotent: re-running only installs what is missing.
 set -euo pipefail
@@ -32,6 +34,7 @@ test_packages=(
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
 )
 train_packages=(python3-matplotlib)
+sanitize_packages=(clang libclang-rt-14-dev)
 
 packages=()
 groups=("$@")
@@ -41,11 +44,12 @@ for group in "${groups[@]}"; do
     run) packages+=("${run_packages[@]}") ;;
     test) packages+=("${run_packages[@]}" "${test_packages[@]}") ;;
     train) packages+=("${run_packages[@]}" "${test_packages[@]}" "${train_packages[@]}") ;;
+    sanitize) packages+=("${run_packages[@]}" "${test_packages[@]}" "${sanitize_packages[@]}") ;;
     bench)
       packages+=("${run_packages[@]}")
       # Node.js comes with some machine images; Debian's only where none is present.
       command -v node >/dev/null 2>&1 || packages+=(nodejs npm) ;;
-    *) echo "install-deps: unknown group '$group' (run, test, train, bench)" >&2; exit 2 ;;
+    *) echo "install-deps: unknown group '$group' (run, test, train, bench, sanitize)" >&2; exit 2 ;;
   esac
 done
 
