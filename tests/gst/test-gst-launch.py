@@ -118,8 +118,11 @@ def best_nme(line, truth):
 def validate_line(text, index):
     """The export schema of docs/element.md, field for field and in order."""
     line = json.loads(text)
-    ok = check(list(line) == ["frame", "pts", "running_time", "width", "height", "faces"],
-               f"line {index}: keys {list(line)}")
+    keys = ["frame", "pts", "running_time", "width", "height", "faces"]
+    if "dropped" in line:   # a frame QoS dropped: said so, no faces
+        keys.insert(5, "dropped")
+        check(line["dropped"] is True and line["faces"] == [], f"line {index}: dropped line")
+    ok = check(list(line) == keys, f"line {index}: keys {list(line)}")
     ok &= check(line["frame"] == index, f"line {index}: frame {line['frame']}")
     for key in ("pts", "running_time"):
         ok &= check(line[key] is None or (isinstance(line[key], int) and line[key] >= 0),
@@ -229,6 +232,35 @@ def test_export_full_disk(work):
     check(0 < size < limit, f"full disk: export of {size} bytes (limit {limit})")
     lines = read_export(export)   # checks the last line is terminated, every line valid
     check(len(lines) >= 1, "full disk: no complete line kept")
+
+
+def test_export_qos(work):
+    """A sync=true sink that runs late makes the element drop frames for QoS:
+    each stream frame still has its line, the dropped ones saying so, and
+    "frame" numbers the stream's frames."""
+    export = os.path.join(work, "qos.jsonl")
+    n_frames = 45
+    # identity sleeps 70 ms a frame at 30 frames a second: the sink is late
+    # from the second frame on and sends QoS events upstream.
+    result = run(["gst-launch-1.0", "-m", "videotestsrc", "is-live=true",
+                  f"num-buffers={n_frames}", "!",
+                  "video/x-raw,format=I420,width=160,height=120,framerate=30/1", "!",
+                  "facekpfilter", "face-source=full-frame", "stickers=none",
+                  f"export-location={export}", "!", "identity", "sleep-time=70000", "!",
+                  "fakesink", "sync=true", "qos=true"])
+    check(result.returncode == 0, f"QoS pipeline failed: {result.stderr[-500:]}")
+    lines = read_export(export)   # "frame" == line index is checked there
+    check(len(lines) == n_frames, f"QoS run: {len(lines)} lines for {n_frames} frames")
+    dropped = [line["frame"] for line in lines if line.get("dropped")]
+    # -m prints each bus message; the element posts one QoS message per drop.
+    qos_drops = sum(1 for text in result.stdout.splitlines()
+                    if 'element "facekpfilter' in text and "(qos)" in text)
+    check(len(dropped) >= 1, "QoS run: no frame was dropped (the check above cannot fail)")
+    check(len(dropped) == qos_drops,
+          f"QoS run: {len(dropped)} dropped lines, {qos_drops} QoS messages from the element")
+    pts = [line["pts"] for line in lines]
+    check(pts == sorted(pts) and len(set(pts)) == n_frames, "QoS run: pts not one per frame")
+    print(f"QoS run: {len(dropped)} of {n_frames} frames dropped, one line each")
 
 
 def test_stickers_none(work):
@@ -345,6 +377,7 @@ def main():
     test_multifilesrc_sizes(faces, args.work_dir)
     test_export_after_error(args.work_dir)
     test_export_full_disk(args.work_dir)
+    test_export_qos(args.work_dir)
     test_stickers_none(args.work_dir)
     test_end_to_end(faces, args.work_dir)
     if failures:
