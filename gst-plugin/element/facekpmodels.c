@@ -1,3 +1,6 @@
+/* The element's model worker: face pipelines for model changes made while
+ * playing are built here, off the streaming thread, which swaps them in at a
+ * frame boundary; plus the settings-to-options helpers both threads use. */
 #include "facekpmodels.h"
 
 static const gchar *
@@ -45,7 +48,6 @@ facekp_settings_describe_models (const GstFacekpSettings *s)
                                                   : "(default) " FKP_FACE_DETECTOR_MODEL_NAME;
   return g_strdup_printf ("landmark model \"%s\" / detector model \"%s\"", lm, det);
 }
-
 
 /* One job for the worker: build a pipeline (options set) or free one. */
 typedef struct {

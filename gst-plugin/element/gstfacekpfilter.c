@@ -34,7 +34,10 @@
  *   the frame otherwise.
  *
  * Every property can be changed in any state; a change takes effect at the
- * next frame.  A model, sticker pack or export file that cannot be loaded or
+ * next frame, except new models while playing: they load on a worker thread
+ * while frames go on through the old ones, and take over at the first frame
+ * after the load (a "facekp-models" element message says so).  A model,
+ * sticker pack or export file that cannot be loaded or
  * created is an error at start; while running it is a warning, and the
  * element keeps its previous models or pack (or exports nothing).  Flushes,
  * new streams, new caps and discontinuities forget the tracks.  The shipped
@@ -747,6 +750,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * at 1.4 to 2 times the cost per face).  Unset or empty: the shipped
    * `facekp-landmarks68.onnx` (112x112).  Shipped models are looked up in
    * `$FACEKP_MODELS_DIR`, the installed data directory, then the source tree.
+   * Set while playing, it loads off the streaming thread (see above).
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Landmark model",
@@ -922,7 +926,8 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * GstFacekpFilter:export-location:
    *
    * A file to which one JSON line per frame is written, with the frame's
-   * timestamps, size and faces (boxes and points in pixels).  It is truncated
+   * timestamps, size and faces (boxes and points in pixels); frames dropped
+   * for QoS get a line too, with `"dropped": true` and no faces.  It is truncated
    * when the element starts, or when the property is set while running; each
    * line is written whole and flushed, so the file is valid at any moment.
    * Unset or empty: no export.
