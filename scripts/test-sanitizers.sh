@@ -2,7 +2,7 @@
 # The test suites again under AddressSanitizer and UndefinedBehaviorSanitizer
 # (the first error fails the test), in a build of its own; run by .ci/run
 # after scripts/test.sh.  Suites: nn, face, stickers, gst (element and
-# gst-launch) and fuzz (the corpus replayed).  Then, when clang is installed,
+# gst-launch), examples and fuzz (the corpus replayed).  Then, when clang is installed,
 # each libFuzzer target for FUZZ_SECONDS (default 60).  docs/contributing.md says more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +13,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 # Errors stop the test (halt_on_error, also for UBSan, which would go on);
 # leaks are errors too, less tests/lsan.supp (one-time library setup).
-# fast_unwind_on_malloc=0: whole stacks through GLib (built without frame
-# pointers), which the suppressions need to match.
-export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:fast_unwind_on_malloc=0
+export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 # The plugin scanner is a plain program: with the registry filled in the test
@@ -27,9 +25,10 @@ export GST_REGISTRY_FORK=no
 meson compile -C "$SAN_BUILD"
 export FKP_ASAN_RUNTIME
 FKP_ASAN_RUNTIME=$(cc -print-file-name=libasan.so)
-meson test -C "$SAN_BUILD" --print-errorlogs --num-processes 2 \
+# ASan and UBSan make the tests 2-3 times slower: their timeouts too.
+meson test -C "$SAN_BUILD" --print-errorlogs --num-processes 2 --timeout-multiplier 3 \
   --wrapper "$PWD/scripts/sanitizer-env.sh" \
-  --suite nn --suite face --suite stickers --suite gst --suite fuzz "$@"
+  --suite nn --suite face --suite stickers --suite gst --suite examples --suite fuzz "$@"
 
 # The short fuzz run: libFuzzer needs clang; only the fuzz targets are built.
 if ! command -v clang >/dev/null; then

@@ -5,6 +5,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
+#include <time.h>
 
 #include <facekp/face.h>
 #include <facekp/gstfacelandmarksmeta.h>
@@ -111,6 +112,29 @@ pop_models_message (GstBus *bus)
   return found;
 }
 
+/* CPU time of the calling thread.  The harness runs the element's chain
+ * function on the thread that pushes, so this is the streaming thread's own
+ * work per frame, whatever else the machine runs. */
+static double
+thread_cpu_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+typedef struct {
+  GArray *wall, *cpu;       /* steady frames, ms */
+  double swap_wall, swap_cpu;  /* the longest frame during the swap, ms */
+} FrameTimes;
+
+static double
+percentile95 (GArray *values)
+{
+  g_array_sort (values, compare_doubles);
+  return g_array_index (values, double, (guint) (0.95 * (values->len - 1)));
+}
+
 GST_START_TEST (test_model_swap_keeps_streaming)
 {
   const gint width = 320, height = 240;
@@ -120,40 +144,46 @@ GST_START_TEST (test_model_swap_keeps_streaming)
   GstBus *bus = gst_bus_new ();
   gst_element_set_bus (h->element, bus);
 
-  /* How long the models take to load here, on this thread. */
+  /* What loading the models costs, on this thread. */
   FkpFaceOptions opts;
   fkp_face_options_init (&opts);
   opts.threads = 1;
   gint64 t0 = g_get_monotonic_time ();
+  double c0 = thread_cpu_ms ();
   FkpFacePipeline *p = fkp_face_pipeline_new (&opts, NULL);
-  double load_ms = (g_get_monotonic_time () - t0) / 1000.0;
+  double load_cpu = thread_cpu_ms () - c0, load_wall = (g_get_monotonic_time () - t0) / 1e3;
   fail_unless (p != NULL);
   fkp_face_pipeline_free (p);
 
   const guint warmup = 10, steady = 30, max_frames = 600;
-  GArray *steady_ms = g_array_new (FALSE, FALSE, sizeof (double));
-  double swap_max_ms = 0;
+  FrameTimes times = { g_array_new (FALSE, FALSE, sizeof (double)),
+                       g_array_new (FALSE, FALSE, sizeof (double)), 0, 0 };
   guint n_swap_frames = 0, frame = 0;
   gboolean swapping = FALSE, swapped = FALSE;
   gchar *model = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, NULL);
-  for (; frame < max_frames && !(swapped && steady_ms->len >= 2 * steady); frame++) {
+  for (; frame < max_frames && !(swapped && times.wall->len >= 2 * steady); frame++) {
+    GstBuffer *in = gray_frame (width, height, frame * FRAME_NS);
+    t0 = g_get_monotonic_time ();
+    c0 = thread_cpu_ms ();
     if (frame == warmup + steady) {
-      /* The same file by path: a new pipeline, both models loaded again. */
+      /* The same file by path: a new pipeline, both models loaded again.
+       * Timed with the frame: setting the property is part of its cost. */
       g_object_set (f, "model", model, NULL);
       swapping = TRUE;
     }
-    GstBuffer *in = gray_frame (width, height, frame * FRAME_NS);
-    t0 = g_get_monotonic_time ();
     fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
     gst_buffer_unref (gst_harness_pull (h));
-    double ms = (g_get_monotonic_time () - t0) / 1000.0;
+    double cpu = thread_cpu_ms () - c0, wall = (g_get_monotonic_time () - t0) / 1e3;
     gboolean done = swapping && pop_models_message (bus);
     if (swapping) {
-      g_print ("swap frame %u: %.2f ms%s\n", frame, ms, done ? " (swapped)" : "");
-      swap_max_ms = MAX (swap_max_ms, ms);
+      g_print ("swap frame %u: %.2f ms (CPU %.2f ms)%s\n", frame, wall, cpu,
+               done ? ", swapped in" : "");
+      times.swap_wall = MAX (times.swap_wall, wall);
+      times.swap_cpu = MAX (times.swap_cpu, cpu);
       n_swap_frames++;
     } else if (frame >= warmup) {
-      g_array_append_val (steady_ms, ms);
+      g_array_append_val (times.wall, wall);
+      g_array_append_val (times.cpu, cpu);
     }
     if (done) {
       swapping = FALSE;
@@ -165,23 +195,23 @@ GST_START_TEST (test_model_swap_keeps_streaming)
   g_free (model);
   fail_unless (swapped, "the new models never took over");
 
-  g_array_sort (steady_ms, compare_doubles);
-  double p95 = g_array_index (steady_ms, double, (guint) (0.95 * (steady_ms->len - 1)));
-  g_print ("model swap: load %.1f ms on the test's thread; %u frames ran during the swap, "
-           "the longest %.2f ms; steady frames: p95 %.2f ms, max %.2f ms (%u frames)\n",
-           load_ms, n_swap_frames, swap_max_ms, p95,
-           g_array_index (steady_ms, double, steady_ms->len - 1), steady_ms->len);
+  double p95_wall = percentile95 (times.wall), p95_cpu = percentile95 (times.cpu);
+  g_print ("model swap: load %.1f ms (CPU %.1f ms) on the test's thread; %u frames ran during "
+           "the swap, the longest %.2f ms (CPU %.2f ms); steady frames: p95 %.2f ms "
+           "(CPU %.2f ms), %u frames\n", load_wall, load_cpu, n_swap_frames, times.swap_wall,
+           times.swap_cpu, p95_wall, p95_cpu, times.wall->len);
   /* The stream ran while the worker loaded: more than the one frame that
-   * asked for the change, and none of them waited for the load (a frame
-   * that did would take its own time plus the whole load).  On a busy
-   * machine the worker still takes CPU from the frames, so no tighter
-   * bound holds everywhere; docs/element.md has numbers on a quiet one. */
+   * asked for the change.  No frame did the load's work: a frame's CPU time
+   * on the streaming thread stays near the steady frames' (wall times also
+   * count the worker taking CPU from the frames on a busy machine, so they
+   * are reported, not bounded). */
   fail_unless (n_swap_frames >= 2, "no frame ran during the load");
-  fail_unless (swap_max_ms < p95 + 0.75 * load_ms,
-               "a frame took %.1f ms during a %.1f ms load (p95 %.1f ms)",
-               swap_max_ms, load_ms, p95);
+  fail_unless (times.swap_cpu < p95_cpu + 0.5 * load_cpu,
+               "a frame used %.1f ms of CPU during a load of %.1f ms (p95 %.1f ms)",
+               times.swap_cpu, load_cpu, p95_cpu);
 
-  g_array_free (steady_ms, TRUE);
+  g_array_free (times.wall, TRUE);
+  g_array_free (times.cpu, TRUE);
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
   gst_object_unref (f);
