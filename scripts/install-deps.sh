@@ -13,6 +13,8 @@
 #          (scripts/test.sh)
 #   train  test + matplotlib (training plots, docs/training.md)
 #   bench  run + Node.js and npm (bench/nn: ONNX Runtime from npm)
+#   sanitize  test + clang and its runtime libraries (libFuzzer; the
+#          sanitizer suite itself uses gcc's ASan) (scripts/test-sanitizers.sh)
 #   deb    run + GObject introspection and debhelper: the Debian packages
 #          (scripts/build-deb.sh; test includes it)
 #
@@ -54,6 +56,7 @@ test_packages=(
   slurm-wlm munge
 )
 train_packages=(python3-matplotlib)
+sanitize_packages=(clang libclang-rt-14-dev)
 
 packages=()
 groups=("$@")
@@ -64,11 +67,12 @@ for group in "${groups[@]}"; do
     test) packages+=("${run_packages[@]}" "${test_packages[@]}") ;;
     train) packages+=("${run_packages[@]}" "${test_packages[@]}" "${train_packages[@]}") ;;
     deb) packages+=("${run_packages[@]}" "${deb_packages[@]}") ;;
+    sanitize) packages+=("${run_packages[@]}" "${test_packages[@]}" "${sanitize_packages[@]}") ;;
     bench)
       packages+=("${run_packages[@]}")
       # Node.js comes with some machine images; Debian's only where none is present.
       command -v node >/dev/null 2>&1 || packages+=(nodejs npm) ;;
-    *) echo "install-deps: unknown group '$group' (run, test, train, bench, deb)" >&2; exit 2 ;;
+    *) echo "install-deps: unknown group '$group' (run, test, train, bench, deb, sanitize)" >&2; exit 2 ;;
   esac
 done
 

@@ -15,7 +15,6 @@ struct _FacekpExport {
   int fd;
   off_t complete_bytes; /* the file's size at the end of its last whole line */
   GString *line;        /* reused between frames */
-  guint64 n_lines;      /* the next line's "frame" */
 };
 
 FacekpExport *
@@ -120,13 +119,17 @@ append_face_quality (GString *s, const FkpFace *f)
 void
 facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
                             GstClockTime running_time, guint width, guint height,
-                            const FkpFace *faces, guint n_faces)
+                            gboolean dropped, const FkpFace *faces, guint n_faces)
 {
   g_string_append_printf (s, "{\"frame\": %" G_GUINT64_FORMAT ", \"pts\": ", frame_index);
   append_time (s, pts);
   g_string_append (s, ", \"running_time\": ");
   append_time (s, running_time);
-  g_string_append_printf (s, ", \"width\": %u, \"height\": %u, \"faces\": [", width, height);
+  g_string_append_printf (s, ", \"width\": %u, \"height\": %u, ", width, height);
+  /* Only dropped frames carry the key, so lines of processed frames read as before. */
+  if (dropped)
+    g_string_append (s, "\"dropped\": true, ");
+  g_string_append (s, "\"faces\": [");
   for (guint i = 0; i < n_faces; i++) {
     const FkpFace *f = &faces[i];
     if (i)
@@ -157,13 +160,16 @@ facekp_export_format_frame (GString *s, guint64 frame_index, GstClockTime pts,
 }
 
 gboolean
-facekp_export_write_frame (FacekpExport *exp, GstClockTime pts,
-                           GstClockTime running_time, guint width, guint height,
+facekp_export_write_frame (FacekpExport *exp, guint64 frame_index, const GstSegment *segment,
+                           GstClockTime pts, guint width, guint height, gboolean dropped,
                            const FkpFace *faces, guint n_faces, GError **error)
 {
+  GstClockTime running_time = GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID (pts) && segment && segment->format == GST_FORMAT_TIME)
+    running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
   g_string_truncate (exp->line, 0);
-  facekp_export_format_frame (exp->line, exp->n_lines, pts, running_time, width, height,
-                              faces, n_faces);
+  facekp_export_format_frame (exp->line, frame_index, pts, running_time, width, height,
+                              dropped, dropped ? NULL : faces, dropped ? 0 : n_faces);
   g_string_append_c (exp->line, '\n');
   /* The whole line goes out before the frame leaves the element, so a
    * reader (or a crash) never sees half a line that later data completes. */
@@ -188,7 +194,6 @@ facekp_export_write_frame (FacekpExport *exp, GstClockTime pts,
     left -= (gsize) written;
   }
   exp->complete_bytes += (off_t) exp->line->len;
-  exp->n_lines++;
   return TRUE;
 }
 

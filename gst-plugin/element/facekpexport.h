@@ -14,11 +14,15 @@ typedef struct _FacekpExport FacekpExport;
 FacekpExport *facekp_export_open (const gchar *location, GError **error);
 const gchar *facekp_export_get_location (const FacekpExport *exp);
 
-/* Appends one line; its "frame" counts the lines of this file from 0.  Times
- * are GST_CLOCK_TIME_NONE when unknown (written as null).  FALSE and @error
- * on a write failure. */
-gboolean facekp_export_write_frame (FacekpExport *exp, GstClockTime pts, GstClockTime running_time,
-                                    guint width, guint height,
+/* Appends the line of the stream's frame @frame_index (the element counts
+ * every buffer that reaches its sink pad, QoS drops included).  The running
+ * time comes from @pts in @segment (a TIME segment; otherwise, or without a
+ * pts, null).  A @dropped frame (QoS skipped it) gets "dropped": true and no
+ * faces.  FALSE and @error on a write failure, the file then cut back to its
+ * last whole line. */
+gboolean facekp_export_write_frame (FacekpExport *exp, guint64 frame_index,
+                                    const GstSegment *segment, GstClockTime pts,
+                                    guint width, guint height, gboolean dropped,
                                     const FkpFace *faces, guint n_faces,
                                     GError **error);
 
@@ -28,7 +32,7 @@ void facekp_export_close (FacekpExport *exp);
 /* Appends the JSON text of one frame (no newline) to @line; exposed for tests. */
 void facekp_export_format_frame (GString *line, guint64 frame_index,
                                  GstClockTime pts, GstClockTime running_time,
-                                 guint width, guint height,
+                                 guint width, guint height, gboolean dropped,
                                  const FkpFace *faces, guint n_faces);
 
 G_END_DECLS

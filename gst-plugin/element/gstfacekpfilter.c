@@ -36,7 +36,10 @@
  *   the frame otherwise.
  *
  * Every property can be changed in any state; a change takes effect at the
- * next frame.  A model, sticker pack or export file that cannot be loaded or
+ * next frame, except new models while playing: they load on a worker thread
+ * while frames go on through the old ones, and take over at the first frame
+ * after the load (a "facekp-models" element message says so).  A model,
+ * sticker pack or export file that cannot be loaded or
  * created is an error at start; while running it is a warning, and the
  * element keeps its previous models or pack (or exports nothing).  Flushes,
  * new streams, new caps and discontinuities forget the tracks.  The shipped
@@ -79,6 +82,7 @@
 #include "gstfacekpfilter.h"
 #include "facekpoverlay.h"
 #include "facekpfaces.h"
+#include "facekpmodels.h"
 
 #include <math.h>
 #include <string.h>
@@ -174,51 +178,10 @@ settings_copy (GstFacekpSettings *dst, const GstFacekpSettings *src)
   dst->export_location = g_strdup (src->export_location);
 }
 
-/* threads=0: every core, as one element usually owns the machine's CPU. */
-static gint
-effective_threads (gint threads)
-{
-  if (threads > 0)
-    return threads;
-  return CLAMP (g_get_num_processors (), 1, 8);
-}
-
 static const gchar *
 nonempty (const gchar *s)
 {
   return (s && *s) ? s : NULL;
-}
-
-static void
-settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts)
-{
-  fkp_face_options_init (opts);
-  opts->landmark_model = nonempty (s->model);
-  opts->detector_model = nonempty (s->detector_model);
-  opts->source = (FkpFaceSource) s->source;
-  opts->max_faces = s->max_faces;
-  opts->detect_interval = s->detect_interval;
-  opts->detect_latency = s->detect_latency;
-  opts->min_face_size = s->min_face_size;
-  opts->detector_threshold = s->detector_threshold;
-  opts->min_presence = s->min_presence;
-  opts->smoothing = s->smoothing;
-  opts->smoothing_min_cutoff = s->min_cutoff;
-  opts->smoothing_beta = s->beta;
-  opts->smoothing_d_cutoff = s->d_cutoff;
-  opts->threads = effective_threads (s->threads);
-}
-
-/* Names the model files a pipeline would load, for error messages. */
-static gchar *
-describe_models (const GstFacekpSettings *s)
-{
-  const gchar *lm = nonempty (s->model) ? s->model : "(default) " FKP_FACE_LANDMARK_MODEL_NAME;
-  if (s->source != GST_FACEKP_FACE_SOURCE_DETECT)
-    return g_strdup_printf ("landmark model \"%s\"", lm);
-  const gchar *det = nonempty (s->detector_model) ? s->detector_model
-                                                  : "(default) " FKP_FACE_DETECTOR_MODEL_NAME;
-  return g_strdup_printf ("landmark model \"%s\" / detector model \"%s\"", lm, det);
 }
 
 /* ---- Properties ------------------------------------------------------ */
@@ -379,10 +342,10 @@ gst_facekp_filter_start (GstBaseTransform *trans)
   GST_OBJECT_UNLOCK (self);
 
   FkpFaceOptions opts;
-  settings_to_options (&s, &opts);
+  facekp_settings_to_options (&s, &opts);
   self->pipeline = fkp_face_pipeline_new (&opts, &error);
   if (!self->pipeline) {
-    gchar *what = describe_models (&s);
+    gchar *what = facekp_settings_describe_models (&s);
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
         ("Could not load the face models (%s): %s", what, error->message),
         ("%s", error->message));
@@ -408,6 +371,7 @@ gst_facekp_filter_start (GstBaseTransform *trans)
     }
   }
 
+  self->loader = facekp_model_loader_new ();
   self->frame_index = 0;
   self->posted_once = FALSE;
   g_array_set_size (self->posted_ids, 0);
@@ -429,6 +393,7 @@ static gboolean
 gst_facekp_filter_stop (GstBaseTransform *trans)
 {
   GstFacekpFilter *self = GST_FACEKP_FILTER (trans);
+  g_clear_pointer (&self->loader, facekp_model_loader_free);
   g_clear_pointer (&self->pipeline, fkp_face_pipeline_free);
   g_clear_pointer (&self->pack, fkp_sticker_pack_free);
   g_clear_pointer (&self->export, facekp_export_close);
@@ -452,32 +417,25 @@ apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
   GST_OBJECT_UNLOCK (self);
 
   if (dirty & FACEKP_DIRTY_MODELS) {
-    /* New models: build a whole new pipeline, keep the old one if that fails. */
+    /* Loaded on the worker; until it is done, frames run on the old models. */
     FkpFaceOptions opts;
-    settings_to_options (s, &opts);
-    FkpFacePipeline *fresh = fkp_face_pipeline_new (&opts, &error);
-    if (fresh) {
-      fkp_face_pipeline_free (self->pipeline);
-      self->pipeline = fresh;
-      reset = FALSE;
-      /* Everything else came from the same settings. */
-      dirty &= ~(FACEKP_DIRTY_SOURCE | FACEKP_DIRTY_TRACKING | FACEKP_DIRTY_SMOOTHING
-                 | FACEKP_DIRTY_THREADS);
-    } else {
-      gchar *what = describe_models (s);
-      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
-          ("Could not load %s, keeping the models in use: %s", what, error->message),
-          ("%s", error->message));
-      g_free (what);
-      g_clear_error (&error);
-    }
+    facekp_settings_to_options (s, &opts);
+    gchar *what = facekp_settings_describe_models (s);
+    facekp_model_loader_request (self->loader, &opts, what);
+    g_free (what);
+  }
+  if (facekp_model_loader_swap (self->loader, GST_ELEMENT (self), &self->pipeline)) {
+    reset = FALSE;
+    /* Settings changed while the models loaded apply to the new pipeline too. */
+    dirty |= FACEKP_DIRTY_SOURCE | FACEKP_DIRTY_TRACKING | FACEKP_DIRTY_SMOOTHING
+             | FACEKP_DIRTY_THREADS;
   }
   if (reset)
     fkp_face_pipeline_reset (self->pipeline);
 
   if (dirty & FACEKP_DIRTY_SOURCE) {
     if (!fkp_face_pipeline_set_source (self->pipeline, (FkpFaceSource) s->source, &error)) {
-      gchar *what = describe_models (s);
+      gchar *what = facekp_settings_describe_models (s);
       GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
           ("Could not switch the face source (%s): %s", what, error->message),
           ("%s", error->message));
@@ -505,7 +463,7 @@ apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
     }
   }
   if (dirty & FACEKP_DIRTY_THREADS)
-    fkp_face_pipeline_set_threads (self->pipeline, effective_threads (s->threads));
+    fkp_face_pipeline_set_threads (self->pipeline, facekp_effective_threads (s->threads));
 
   if (dirty & FACEKP_DIRTY_STICKERS) {
     if (!wants_stickers (s->stickers)) {
@@ -693,12 +651,9 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
   facekp_faces_attach_roi_metas (buffer, faces, n_faces, width, height);
 
   if (self->export) {
-    GstClockTime running_time = GST_CLOCK_TIME_NONE;
-    GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
-    if (GST_CLOCK_TIME_IS_VALID (pts) && segment->format == GST_FORMAT_TIME)
-      running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
-    if (!facekp_export_write_frame (self->export, pts, running_time,
-            (guint) width, (guint) height, faces, n_faces, &error)) {
+    if (!facekp_export_write_frame (self->export, self->frame_index,
+            &GST_BASE_TRANSFORM (self)->segment, pts, (guint) width, (guint) height, FALSE,
+            faces, n_faces, &error)) {
       GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("%s", error->message), (NULL));
       g_clear_error (&error);
       ret = GST_FLOW_ERROR;
@@ -734,6 +689,31 @@ done:
   if (upstream)
     g_array_free (upstream, TRUE);
   settings_clear (&s);
+  return ret;
+}
+
+/* A frame QoS skips never reaches transform_frame_ip: the export still gets
+ * its line ("dropped": true), and frame_index counts it. */
+static GstFlowReturn
+gst_facekp_filter_submit_input_buffer (GstBaseTransform *trans, gboolean is_discont,
+                                       GstBuffer *input)
+{
+  GstFacekpFilter *self = GST_FACEKP_FILTER (trans);
+  GstClockTime pts = GST_BUFFER_PTS (input);
+  GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS (gst_facekp_filter_parent_class)
+      ->submit_input_buffer (trans, is_discont, input);
+  if (ret != GST_BASE_TRANSFORM_FLOW_DROPPED)
+    return ret;
+  GError *error = NULL;
+  const GstVideoInfo *info = &GST_VIDEO_FILTER (self)->in_info;
+  if (self->export && !facekp_export_write_frame (self->export, self->frame_index,
+          &trans->segment, pts, (guint) GST_VIDEO_INFO_WIDTH (info),
+          (guint) GST_VIDEO_INFO_HEIGHT (info), TRUE, NULL, 0, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("%s", error->message), (NULL));
+    g_clear_error (&error);
+    ret = GST_FLOW_ERROR;
+  }
+  self->frame_index++;
   return ret;
 }
 
@@ -783,6 +763,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * at 1.4 to 2 times the cost per face).  Unset or empty: the shipped
    * `facekp-landmarks68.onnx` (112x112).  Shipped models are looked up in
    * `$FACEKP_MODELS_DIR`, the installed data directory, then the source tree.
+   * Set while playing, it loads off the streaming thread (see above).
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Landmark model",
@@ -959,7 +940,8 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * GstFacekpFilter:export-location:
    *
    * A file to which one JSON line per frame is written, with the frame's
-   * timestamps, size and faces (boxes and points in pixels).  It is truncated
+   * timestamps, size and faces (boxes and points in pixels); frames dropped
+   * for QoS get a line too, with `"dropped": true` and no faces.  It is truncated
    * when the element starts, or when the property is set while running; each
    * line is written whole and flushed, so the file is valid at any moment.
    * Unset or empty: no export.
@@ -994,6 +976,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_facekp_filter_stop);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_facekp_filter_sink_event);
   trans_class->propose_allocation = GST_DEBUG_FUNCPTR (gst_facekp_filter_propose_allocation);
+  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_facekp_filter_submit_input_buffer);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_facekp_filter_set_info);
   filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_facekp_filter_transform_frame_ip);
 

@@ -16,6 +16,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct _FacekpModelLoader FacekpModelLoader;
+
 /**
  * GstFacekpFaceSource:
  * @GST_FACEKP_FACE_SOURCE_DETECT: find faces with the CNN face detector every
@@ -103,6 +105,7 @@ struct _GstFacekpFilter {
 
   /* Streaming thread only (start/stop run with the stream stopped). */
   FkpFacePipeline *pipeline;
+  FacekpModelLoader *loader;   /* model changes while playing load here */
   FkpStickerPack *pack;
   FacekpExport *export;
   gboolean attach_overlay;     /* downstream takes GstVideoOverlayCompositionMeta */

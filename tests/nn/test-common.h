@@ -8,6 +8,20 @@
 #include "facekp/nn.h"
 #include "onnx-builder.h"
 
+/* AddressSanitizer reserves terabytes of address space for its shadow, so a
+ * process of an ASan build cannot start under RLIMIT_AS: the tests that set
+ * one check the same errors without the limit there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FKP_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FKP_TEST_UNDER_ASAN 1
+#endif
+#endif
+#ifndef FKP_TEST_UNDER_ASAN
+#define FKP_TEST_UNDER_ASAN 0
+#endif
+
 static inline float *
 random_floats (size_t n, float lo, float hi)
 {

@@ -1,0 +1,189 @@
+/* The element's model worker: face pipelines for model changes made while
+ * playing are built here, off the streaming thread, which swaps them in at a
+ * frame boundary; plus the settings-to-options helpers both threads use. */
+#include "facekpmodels.h"
+
+static const gchar *
+nonempty (const gchar *s)
+{
+  return (s && *s) ? s : NULL;
+}
+
+/* threads=0: every core, as one element usually owns the machine's CPU. */
+gint
+facekp_effective_threads (gint threads)
+{
+  if (threads > 0)
+    return threads;
+  return CLAMP (g_get_num_processors (), 1, 8);
+}
+
+void
+facekp_settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts)
+{
+  fkp_face_options_init (opts);
+  opts->landmark_model = nonempty (s->model);
+  opts->detector_model = nonempty (s->detector_model);
+  opts->source = (FkpFaceSource) s->source;
+  opts->max_faces = s->max_faces;
+  opts->detect_interval = s->detect_interval;
+  opts->detect_latency = s->detect_latency;
+  opts->min_face_size = s->min_face_size;
+  opts->detector_threshold = s->detector_threshold;
+  opts->min_presence = s->min_presence;
+  opts->smoothing = s->smoothing;
+  opts->smoothing_min_cutoff = s->min_cutoff;
+  opts->smoothing_beta = s->beta;
+  opts->smoothing_d_cutoff = s->d_cutoff;
+  opts->threads = facekp_effective_threads (s->threads);
+}
+
+/* Names the model files a pipeline would load, for error messages. */
+gchar *
+facekp_settings_describe_models (const GstFacekpSettings *s)
+{
+  const gchar *lm = nonempty (s->model) ? s->model : "(default) " FKP_FACE_LANDMARK_MODEL_NAME;
+  if (s->source != GST_FACEKP_FACE_SOURCE_DETECT)
+    return g_strdup_printf ("landmark model \"%s\"", lm);
+  const gchar *det = nonempty (s->detector_model) ? s->detector_model
+                                                  : "(default) " FKP_FACE_DETECTOR_MODEL_NAME;
+  return g_strdup_printf ("landmark model \"%s\" / detector model \"%s\"", lm, det);
+}
+
+/* One job for the worker: build a pipeline (options set) or free one. */
+typedef struct {
+  FkpFaceOptions opts;
+  gchar *landmark_model, *detector_model;  /* what opts point at */
+  gchar *what;
+  guint64 generation;
+  FkpFacePipeline *pipeline;  /* built, or to free */
+  GError *error;
+  gboolean build;
+} ModelJob;
+
+struct _FacekpModelLoader {
+  GThreadPool *worker;   /* one thread: jobs run in order */
+  GAsyncQueue *built;    /* finished builds, ModelJob */
+  guint64 requested;     /* generation of the newest request */
+};
+
+static void
+model_job_free (ModelJob *job)
+{
+  g_clear_pointer (&job->pipeline, fkp_face_pipeline_free);
+  g_clear_error (&job->error);
+  g_free (job->landmark_model);
+  g_free (job->detector_model);
+  g_free (job->what);
+  g_free (job);
+}
+
+static void
+run_job (gpointer data, gpointer user_data)
+{
+  ModelJob *job = data;
+  FacekpModelLoader *loader = user_data;
+  if (!job->build) {
+    model_job_free (job);
+    return;
+  }
+  job->pipeline = fkp_face_pipeline_new (&job->opts, &job->error);
+  g_async_queue_push (loader->built, job);
+}
+
+FacekpModelLoader *
+facekp_model_loader_new (void)
+{
+  FacekpModelLoader *loader = g_new0 (FacekpModelLoader, 1);
+  loader->built = g_async_queue_new ();
+  /* Exclusive, so that the thread exists from now on and a load never waits
+   * for one to be made; it only sleeps between jobs. */
+  loader->worker = g_thread_pool_new (run_job, loader, 1, TRUE, NULL);
+  return loader;
+}
+
+void
+facekp_model_loader_request (FacekpModelLoader *loader, const FkpFaceOptions *opts,
+                             const gchar *what)
+{
+  ModelJob *job = g_new0 (ModelJob, 1);
+  job->opts = *opts;
+  job->landmark_model = g_strdup (opts->landmark_model);
+  job->detector_model = g_strdup (opts->detector_model);
+  job->opts.landmark_model = job->landmark_model;
+  job->opts.detector_model = job->detector_model;
+  job->what = g_strdup (what);
+  job->generation = ++loader->requested;
+  job->build = TRUE;
+  g_thread_pool_push (loader->worker, job, NULL);
+}
+
+gboolean
+facekp_model_loader_collect (FacekpModelLoader *loader, FkpFacePipeline **pipeline,
+                             gchar **what, GError **error)
+{
+  ModelJob *job;
+  while ((job = g_async_queue_try_pop (loader->built))) {
+    if (job->generation != loader->requested) {
+      /* Superseded by a later change: never shown, freed off this thread. */
+      facekp_model_loader_retire (loader, g_steal_pointer (&job->pipeline));
+      model_job_free (job);
+      continue;
+    }
+    *pipeline = g_steal_pointer (&job->pipeline);
+    *what = g_steal_pointer (&job->what);
+    if (job->error)
+      g_propagate_error (error, g_steal_pointer (&job->error));
+    model_job_free (job);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+void
+facekp_model_loader_retire (FacekpModelLoader *loader, FkpFacePipeline *pipeline)
+{
+  if (!pipeline)
+    return;
+  ModelJob *job = g_new0 (ModelJob, 1);
+  job->pipeline = pipeline;
+  g_thread_pool_push (loader->worker, job, NULL);
+}
+
+void
+facekp_model_loader_free (FacekpModelLoader *loader)
+{
+  if (!loader)
+    return;
+  g_thread_pool_free (loader->worker, FALSE, TRUE);
+  ModelJob *job;
+  while ((job = g_async_queue_try_pop (loader->built)))
+    model_job_free (job);
+  g_async_queue_unref (loader->built);
+  g_free (loader);
+}
+
+gboolean
+facekp_model_loader_swap (FacekpModelLoader *loader, GstElement *element,
+                          FkpFacePipeline **pipeline)
+{
+  FkpFacePipeline *fresh = NULL;
+  gchar *what = NULL;
+  GError *error = NULL;
+  if (!facekp_model_loader_collect (loader, &fresh, &what, &error))
+    return FALSE;
+  if (!fresh) {
+    GST_ELEMENT_WARNING (element, RESOURCE, OPEN_READ,
+        ("Could not load %s, keeping the models in use: %s", what, error->message),
+        ("%s", error->message));
+    g_clear_error (&error);
+    g_free (what);
+    return FALSE;
+  }
+  facekp_model_loader_retire (loader, *pipeline);
+  *pipeline = fresh;
+  gst_element_post_message (element, gst_message_new_element (GST_OBJECT (element),
+      gst_structure_new ("facekp-models", "models", G_TYPE_STRING, what, NULL)));
+  g_free (what);
+  return TRUE;
+}

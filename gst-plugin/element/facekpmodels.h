@@ -1,0 +1,50 @@
+/* Face models for facekpfilter loaded off the streaming thread: a model
+ * change while playing builds the new face pipeline on a worker, the stream
+ * keeps running on the old one, and the streaming thread swaps the new one
+ * in at a frame boundary (facekpmodels.c). */
+#ifndef FACEKP_MODELS_H
+#define FACEKP_MODELS_H
+
+#include <gst/gst.h>
+#include <facekp/face.h>
+#include "gstfacekpfilter.h"
+
+G_BEGIN_DECLS
+
+/* threads=0: every core (up to 8), as one element usually owns the CPU. */
+gint facekp_effective_threads (gint threads);
+/* The face pipeline options @s asks for; strings point into @s. */
+void facekp_settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts);
+/* Names the model files a pipeline would load, for messages; g_free it. */
+gchar *facekp_settings_describe_models (const GstFacekpSettings *s);
+
+FacekpModelLoader *facekp_model_loader_new (void);
+
+/* Starts building a pipeline with @opts (copied, strings included); @what
+ * names the models for messages.  A later request supersedes an earlier one
+ * whose result was not collected yet. */
+void facekp_model_loader_request (FacekpModelLoader *loader, const FkpFaceOptions *opts,
+                                  const gchar *what);
+
+/* Without waiting: TRUE when the newest request has finished, with either
+ * *@pipeline (the caller owns it) or *@error set, and *@what (g_free it). */
+gboolean facekp_model_loader_collect (FacekpModelLoader *loader, FkpFacePipeline **pipeline,
+                                      gchar **what, GError **error);
+
+/* Frees @pipeline on the worker (its detector thread may need joining). */
+void facekp_model_loader_retire (FacekpModelLoader *loader, FkpFacePipeline *pipeline);
+
+/* On the streaming thread, at a frame boundary: when the newest request has
+ * finished, either puts its pipeline in *@pipeline (the old one freed on the
+ * worker), posts a "facekp-models" element message (field "models": what
+ * was loaded) and returns TRUE; or posts a warning naming the models and
+ * keeps *@pipeline. */
+gboolean facekp_model_loader_swap (FacekpModelLoader *loader, GstElement *element,
+                                   FkpFacePipeline **pipeline);
+
+/* Waits for the worker's jobs and frees whatever they built. */
+void facekp_model_loader_free (FacekpModelLoader *loader);
+
+G_END_DECLS
+
+#endif
