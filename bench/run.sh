@@ -38,7 +38,7 @@ echo
 bash "$here/nn/run.sh" --build "$build" --shipped --threads 1,2 --rounds "$rounds" --runs 20 \
   --json "$out/nn.json"
 echo
-GST_PLUGIN_PATH="$build/gst-plugin" python3 "$here/gst/bench-facekpfilter.py" --frames "$frames" \
+GST_PLUGIN_PATH="$build/gst-plugin" /usr/bin/python3 "$here/gst/bench-facekpfilter.py" --frames "$frames" \
   --faces 1,2,4 --sizes 640x480,1920x1080 --repeat 2 --json "$out/gst.json"
 echo
-python3 "$here/summary.py" "$out/nn.json" "$out/gst.json"
+/usr/bin/python3 "$here/summary.py" "$out/nn.json" "$out/gst.json"
