@@ -54,12 +54,16 @@ def make_clip(path, width, height, n_faces, n_frames, crops):
         for i in range(n_frames):
             canvas = Image.new("RGB", (width, height), (96, 110, 120))
             t = i / max(1, n_frames - 1)
+            # up to two faces side by side; more in a grid of two columns,
+            # smaller, so that none overlaps another
+            rows = (n_faces + 1) // 2
             for k in range(n_faces):
                 crop = crops[k % len(crops)]
-                scale = height * 0.55 / crop.height
+                scale = height * (0.55 if rows == 1 else 0.8 / rows) / crop.height
                 w, h = int(crop.width * scale), int(crop.height * scale)
-                x = int(width * (0.05 + 0.5 * k) + t * width * 0.12)
-                y = int(height * 0.2 + 10 * k)
+                x = int(width * (0.05 + 0.5 * (k % 2)) + t * width * 0.12)
+                y = (int(height * 0.2 + 10 * k) if rows == 1
+                     else int(height * (0.05 + 0.95 * (k // 2) / rows)))
                 canvas.paste(crop.resize((w, h), Image.BILINEAR), (x, y))
             canvas.save(os.path.join(frames, f"{i:04d}.png"))
         subprocess.run(["gst-launch-1.0", "-q", "multifilesrc",
