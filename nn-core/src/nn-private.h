@@ -20,6 +20,25 @@
 #define FKP_SIMD
 #endif
 
+/* Lanes picked from two 8-lane vectors a and b (indices 0-7 from a, 8-15
+ * from b), constant indices: GCC's and clang's builtins differ. */
+#if defined(__clang__)
+#define FKP_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
+  __builtin_shufflevector (a, b, i0, i1, i2, i3, i4, i5, i6, i7)
+#else
+typedef int FkpShuffleMask8 __attribute__ ((vector_size (32)));
+#define FKP_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7) \
+  __builtin_shuffle (a, b, (FkpShuffleMask8) { i0, i1, i2, i3, i4, i5, i6, i7 })
+#endif
+/* The transposes' patterns: within each 128-bit half, interleave the low
+ * (or high) pairs; take pairs of pairs; take halves. */
+#define FKP_UNPACK_LO(a, b) FKP_SHUFFLE8 (a, b, 0, 8, 1, 9, 4, 12, 5, 13)
+#define FKP_UNPACK_HI(a, b) FKP_SHUFFLE8 (a, b, 2, 10, 3, 11, 6, 14, 7, 15)
+#define FKP_PAIRS_LO(a, b) FKP_SHUFFLE8 (a, b, 0, 1, 8, 9, 4, 5, 12, 13)
+#define FKP_PAIRS_HI(a, b) FKP_SHUFFLE8 (a, b, 2, 3, 10, 11, 6, 7, 14, 15)
+#define FKP_HALVES_LO(a, b) FKP_SHUFFLE8 (a, b, 0, 1, 2, 3, 8, 9, 10, 11)
+#define FKP_HALVES_HI(a, b) FKP_SHUFFLE8 (a, b, 4, 5, 6, 7, 12, 13, 14, 15)
+
 /* The op table's entry point `name` for a kernel built with FKP_SIMD, which
  * must stay static: a plain function that calls it. */
 #define FKP_SIMD_KERNEL_ENTRY(name, kernel)                                  \

@@ -234,9 +234,6 @@ load_row8 (const float *plane, int H, int W, int iy, int ix0)
   return load8 (edge);
 }
 
-static const v8i UNPACK_LO = { 0, 8, 1, 9, 4, 12, 5, 13 }, UNPACK_HI = { 2, 10, 3, 11, 6, 14, 7, 15 };
-static const v8i PAIRS_LO = { 0, 1, 8, 9, 4, 5, 12, 13 }, PAIRS_HI = { 2, 3, 10, 11, 6, 7, 14, 15 };
-static const v8i HALVES_LO = { 0, 1, 2, 3, 8, 9, 10, 11 }, HALVES_HI = { 4, 5, 6, 7, 12, 13, 14, 15 };
 
 /* r[q][k] → r[k][q]: 8 rows of 8 become 8 columns, in registers. */
 static inline __attribute__ ((always_inline)) void
@@ -244,19 +241,19 @@ transpose8 (v8f r[8])
 {
   v8f t[8], u[8];
   for (int p = 0; p < 4; p++) {
-    t[2 * p] = __builtin_shuffle (r[2 * p], r[2 * p + 1], UNPACK_LO);
-    t[2 * p + 1] = __builtin_shuffle (r[2 * p], r[2 * p + 1], UNPACK_HI);
+    t[2 * p] = FKP_UNPACK_LO (r[2 * p], r[2 * p + 1]);
+    t[2 * p + 1] = FKP_UNPACK_HI (r[2 * p], r[2 * p + 1]);
   }
   for (int h = 0; h < 2; h++) {   /* rows 0-3, then 4-7 */
     v8f *th = t + 4 * h, *uh = u + 4 * h;
-    uh[0] = __builtin_shuffle (th[0], th[2], PAIRS_LO);
-    uh[1] = __builtin_shuffle (th[0], th[2], PAIRS_HI);
-    uh[2] = __builtin_shuffle (th[1], th[3], PAIRS_LO);
-    uh[3] = __builtin_shuffle (th[1], th[3], PAIRS_HI);
+    uh[0] = FKP_PAIRS_LO (th[0], th[2]);
+    uh[1] = FKP_PAIRS_HI (th[0], th[2]);
+    uh[2] = FKP_PAIRS_LO (th[1], th[3]);
+    uh[3] = FKP_PAIRS_HI (th[1], th[3]);
   }
   for (int k = 0; k < 4; k++) {
-    r[k] = __builtin_shuffle (u[k], u[4 + k], HALVES_LO);
-    r[4 + k] = __builtin_shuffle (u[k], u[4 + k], HALVES_HI);
+    r[k] = FKP_HALVES_LO (u[k], u[4 + k]);
+    r[4 + k] = FKP_HALVES_HI (u[k], u[4 + k]);
   }
 }
 
@@ -418,20 +415,20 @@ transform_output (const WinogradJob *j, int t0, int n, const float *P, size_t ld
         for (int i = 0; i < m; i++) {
           const v8f *row = res + i * m;
           if (m == 4) {
-            const v8f t0v = __builtin_shuffle (row[0], row[1], UNPACK_LO);
-            const v8f t1v = __builtin_shuffle (row[0], row[1], UNPACK_HI);
-            const v8f t2v = __builtin_shuffle (row[2], row[3], UNPACK_LO);
-            const v8f t3v = __builtin_shuffle (row[2], row[3], UNPACK_HI);
+            const v8f t0v = FKP_UNPACK_LO (row[0], row[1]);
+            const v8f t1v = FKP_UNPACK_HI (row[0], row[1]);
+            const v8f t2v = FKP_UNPACK_LO (row[2], row[3]);
+            const v8f t3v = FKP_UNPACK_HI (row[2], row[3]);
             const v8f u[4] = {
-              __builtin_shuffle (t0v, t2v, PAIRS_LO), __builtin_shuffle (t0v, t2v, PAIRS_HI),
-              __builtin_shuffle (t1v, t3v, PAIRS_LO), __builtin_shuffle (t1v, t3v, PAIRS_HI),
+              FKP_PAIRS_LO (t0v, t2v), FKP_PAIRS_HI (t0v, t2v),
+              FKP_PAIRS_LO (t1v, t3v), FKP_PAIRS_HI (t1v, t3v),
             };
             for (int lane = 0; lane < LANES; lane++)
               memcpy (plane + (size_t) (oy0[lane] + i) * j->OW + ox0[lane],
                       (const float *) &u[lane % 4] + 4 * (lane / 4), 4 * sizeof (float));
           } else {
-            const v8f u[2] = { __builtin_shuffle (row[0], row[1], UNPACK_LO),
-                               __builtin_shuffle (row[0], row[1], UNPACK_HI) };
+            const v8f u[2] = { FKP_UNPACK_LO (row[0], row[1]),
+                               FKP_UNPACK_HI (row[0], row[1]) };
             /* u[0]: lanes 0, 1, 4, 5 in pairs; u[1]: lanes 2, 3, 6, 7 */
             for (int lane = 0; lane < LANES; lane++)
               memcpy (plane + (size_t) (oy0[lane] + i) * j->OW + ox0[lane],

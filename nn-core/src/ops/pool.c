@@ -376,7 +376,6 @@ maxpool_tiles (const float *in, int in_rows, int W, int k, float *out, int out_r
   enum { CHUNK = 512 };
   float column_max[CHUNK];
   const int chunk_out = CHUNK / k;
-  static const v8i_pool even = { 0, 2, 4, 6, 8, 10, 12, 14 }, odd = { 1, 3, 5, 7, 9, 11, 13, 15 };
   for (int r = 0; r < out_rows; r++) {
     const float *top = in + (size_t) r * k * W;
     const int window_rows = MIN (k, in_rows - r * k);
@@ -389,8 +388,8 @@ maxpool_tiles (const float *in, int in_rows, int W, int k, float *out, int out_r
         const v8f_pool *r0 = (const v8f_pool *) (top + 2 * ox0);
         const v8f_pool *r1 = (const v8f_pool *) (top + W + 2 * ox0);
         const v8f_pool a = max8 (r0[0], r1[0]), b = max8 (r0[1], r1[1]);
-        *(v8f_pool *) (dst + ox0) = max8 (__builtin_shuffle (a, b, even),
-                                          __builtin_shuffle (a, b, odd));
+        *(v8f_pool *) (dst + ox0) = max8 (FKP_SHUFFLE8 (a, b, 0, 2, 4, 6, 8, 10, 12, 14),
+                                          FKP_SHUFFLE8 (a, b, 1, 3, 5, 7, 9, 11, 13, 15));
       }
     for (; ox0 < OW; ox0 += chunk_out) {
       const int n_out = MIN (chunk_out, OW - ox0), n_in = MIN (n_out * k, W - ox0 * k);
