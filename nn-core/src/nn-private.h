@@ -177,6 +177,26 @@ fkp_nn_alloc_floats (size_t n)
   return aligned_alloc (64, (MAX (n, 1) * sizeof (float) + 63) / 64 * 64);
 }
 
+/* A step from one NCHW tensor to another of the same planes: the data,
+ * the spatial sizes and the number of planes (N·C), as the pooling and
+ * resizing kernels read them. */
+typedef struct {
+  const float *x;
+  float *y;
+  int H, W, OH, OW;
+  size_t planes;
+} FkpNnPlanes;
+
+static inline FkpNnPlanes
+fkp_nn_planes (const FkpNet *net, const Step *s)
+{
+  const Tensor *X = &net->tensors[s->inputs[0]], *Y = &net->tensors[s->output];
+  return (FkpNnPlanes) {
+    X->data, Y->data, (int) X->shape.dims[2], (int) X->shape.dims[3], (int) Y->shape.dims[2],
+    (int) Y->shape.dims[3], (size_t) (X->shape.dims[0] * X->shape.dims[1]),
+  };
+}
+
 /* Threads a run of this net uses (its pool's size). */
 int fkp_nn_threads (const FkpNet *net);
 

@@ -20,8 +20,7 @@ static double
 step_cost (Loader *L, const Step *s)
 {
   if (s->macs > 0) {
-    const gboolean winograd = s->op == OP_CONV
-                              && g_str_has_prefix (fkp_nn_conv_algo_name (s), "winograd");
+    const gboolean winograd = s->op == OP_CONV && fkp_nn_conv_is_winograd (s);
     return (double) s->macs / (winograd ? 2.5 : 1.0);
   }
   return 4.0 * (double) T (L, s->output)->n_elements;

@@ -151,7 +151,7 @@ out:
     for (int i = 0; i < net->n_steps; i++) {
       const Step *s = &net->steps[i];
       net->stats.n_macs += s->macs;
-      if (s->op == OP_CONV && g_str_has_prefix (fkp_nn_conv_algo_name (s), "winograd"))
+      if (s->op == OP_CONV && fkp_nn_conv_is_winograd (s))
         net->stats.n_winograd_convs++;
       weights += (uint64_t) s->n_weights * 4;
     }

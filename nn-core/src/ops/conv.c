@@ -218,6 +218,12 @@ fkp_nn_clear_conv (void *params)
   }
 }
 
+gboolean
+fkp_nn_conv_is_winograd (const Step *s)
+{
+  return ((const ConvParams *) s->params)->algo == CONV_WINOGRAD;
+}
+
 const char *
 fkp_nn_conv_algo_name (const Step *s)
 {

@@ -97,6 +97,8 @@ gboolean fkp_nn_conv_pack (Step *conv, const Tensor *input, const Tensor *output
                            size_t *scratch_floats, GError **error);
 /* The conv algorithm chosen at load ("1x1", "im2col", "direct"), for the profile. */
 const char *fkp_nn_conv_algo_name (const Step *conv);
+/* Whether the conv runs as Winograd (for the stats and the branch costs). */
+gboolean fkp_nn_conv_is_winograd (const Step *conv);
 /* Whether the conv can pool its output with a following tiling MaxPool of
  * side k (a stride-1 direct conv, or an ungrouped 1×1 one), and if so makes
  * it do so: it keeps its own output size, conv_h × conv_w, in a band of

@@ -18,12 +18,11 @@ FKP_SIMD static void
 run_resize (FkpNet *net, const Step *s)
 {
   const ResizeParams *resize = s->params;
-  const Tensor *X = &net->tensors[s->inputs[0]], *Y = &net->tensors[s->output];
-  const float *x = X->data;
-  float *y = Y->data;
-  const int H = (int) X->shape.dims[2], W = (int) X->shape.dims[3];
-  const int OH = (int) Y->shape.dims[2], OW = (int) Y->shape.dims[3];
-  const size_t planes = (size_t) (X->shape.dims[0] * X->shape.dims[1]);
+  const FkpNnPlanes v = fkp_nn_planes (net, s);
+  const float *x = v.x;
+  float *y = v.y;
+  const int H = v.H, W = v.W, OH = v.OH, OW = v.OW;
+  const size_t planes = v.planes;
   for (size_t p = 0; p < planes; p++) {
     const float *in = x + p * H * W;
     float *out = y + p * OH * OW;
