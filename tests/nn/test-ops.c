@@ -497,6 +497,101 @@ test_conv_pre (void)
   }
 }
 
+/* The attention module's x · map before a strided MaxPool, then a
+ * BatchNormalization (+ activation): the loader makes the pool read x · map
+ * itself and apply the affine as it stores (one step; two when the
+ * normalisation has an activation, which does not fold).  Against a naive
+ * product, pool and affine, with maps of either sign, either operand
+ * order, windows cut by padding or ceil_mode, and a batch of 1 or 2. */
+static void
+test_scaled_maxpool (void)
+{
+  for (int i = 0; i < CASES; i++) {
+    const int N = g_test_rand_int_range (1, 3), C = g_test_rand_int_range (1, 70);
+    const int H = g_test_rand_int_range (3, 40), W = g_test_rand_int_range (3, 40);
+    const int k = g_test_rand_int_range (2, 4), stride = 2, pad = g_test_rand_int_range (0, 2);
+    const gboolean ceil_mode = g_test_rand_bit (), map_first = g_test_rand_bit ();
+    const int norm = i % 3;   /* 0: none, 1: BatchNormalization, 2: BatchNormalization + Relu */
+    const int ext_h = H + 2 * pad - k, ext_w = W + 2 * pad - k;
+    int OH = (ceil_mode ? (ext_h + stride - 1) / stride : ext_h / stride) + 1;
+    int OW = (ceil_mode ? (ext_w + stride - 1) / stride : ext_w / stride) + 1;
+    /* (ONNX: a last window that would start in the end padding is dropped) */
+    if (ceil_mode && (OH - 1) * stride >= H + pad)
+      OH--;
+    if (ceil_mode && (OW - 1) * stride >= W + pad)
+      OW--;
+    if (ext_h < 0 || ext_w < 0)
+      continue;
+    int64_t xdims[4] = { N, C, H, W }, mdims[4] = { N, 1, H, W }, cdims[1] = { C };
+    float *x = random_floats (dims_count (4, xdims), -1, 1);
+    float *map = random_floats (dims_count (4, mdims), i % 2 ? -1 : 0, 1);
+    float *gamma = random_floats (C, -1, 1), *beta = random_floats (C, -1, 1);
+    float *mean = random_floats (C, -1, 1), *var = random_floats (C, 0.1, 2);
+    Builder *b = builder_new (13);
+    builder_input (b, "x", 4, xdims);
+    builder_input (b, "map", 4, mdims);
+    builder_node (b, "Mul", "mul", map_first ? IN ("map", "x") : IN ("x", "map"), OUT ("prod"));
+    Onnx__NodeProto *n = builder_node (b, "MaxPool", "pool", IN ("prod"), OUT ("p"));
+    node_ints (b, n, "kernel_shape", 2, (int64_t[]) { k, k });
+    node_ints (b, n, "strides", 2, (int64_t[]) { stride, stride });
+    node_ints (b, n, "pads", 4, (int64_t[]) { pad, pad, pad, pad });
+    node_int (b, n, "ceil_mode", ceil_mode);
+    const char *last = "p";
+    if (norm > 0) {
+      builder_init_float (b, "gamma", 1, cdims, gamma);
+      builder_init_float (b, "beta", 1, cdims, beta);
+      builder_init_float (b, "mean", 1, cdims, mean);
+      builder_init_float (b, "var", 1, cdims, var);
+      n = builder_node (b, "BatchNormalization", "bn", IN ("p", "gamma", "beta", "mean", "var"),
+                        OUT ("n"));
+      node_float (b, n, "epsilon", 1e-3f);
+      last = "n";
+    }
+    if (norm == 2) {
+      builder_node (b, "Relu", "relu", IN ("n"), OUT ("r"));
+      last = "r";
+    }
+    builder_output (b, last);
+    FkpNetStats stats;
+    FkpNet *net = load_random_threads (b, &stats);
+    if (g_strcmp0 (g_getenv ("FKP_NN_FUSE"), "0") != 0)
+      g_assert_cmpuint (stats.n_steps, ==, norm == 2 ? 2 : 1);
+    FkpShape shape;
+    fkp_net_get_output_shape (net, 0, &shape);
+    g_assert_cmpint (shape.dims[2], ==, OH);
+    g_assert_cmpint (shape.dims[3], ==, OW);
+    memcpy (fkp_net_get_input_data (net, 0), x, dims_count (4, xdims) * sizeof (float));
+    memcpy (fkp_net_get_input_data (net, 1), map, dims_count (4, mdims) * sizeof (float));
+    fkp_net_run (net, NULL);
+
+    float *ref = g_new (float, (size_t) N * C * OH * OW);
+    for (int p = 0; p < N * C; p++) {
+      const int c = p % C;
+      const double scale = gamma[c] / sqrt ((double) var[c] + 1e-3f);
+      for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+          float best = -INFINITY;
+          for (int y = oy * stride - pad; y < oy * stride - pad + k; y++)
+            for (int xx = ox * stride - pad; xx < ox * stride - pad + k; xx++)
+              if (y >= 0 && y < H && xx >= 0 && xx < W)
+                best = MAX (best, x[((size_t) p * H + y) * W + xx] * map[((size_t) (p / C) * H + y) * W + xx]);
+          double v = best;
+          if (norm > 0)
+            v = (v - mean[c]) * scale + beta[c];
+          if (norm == 2)
+            v = MAX (v, 0.0);
+          ref[((size_t) p * OH + oy) * OW + ox] = (float) v;
+        }
+    }
+    char *what = g_strdup_printf ("x*map N%d C%d H%d W%d + maxpool %d/%d pad%d ceil%d norm%d", N, C,
+                                  H, W, k, stride, pad, ceil_mode, norm);
+    assert_close (fkp_net_get_output_data (net, 0), ref, (size_t) N * C * OH * OW, TOL, what);
+    g_free (what);
+    g_free (ref); g_free (x); g_free (map); g_free (gamma); g_free (beta); g_free (mean); g_free (var);
+    fkp_net_free (net);
+  }
+}
+
 /* Threads for pool_check's net: the large cases also run split in parts. */
 static int pool_threads = 1;
 
@@ -1629,6 +1724,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/ops/conv-winograd", test_conv_winograd);
   g_test_add_func ("/nn/ops/conv-maxpool", test_conv_maxpool);
   g_test_add_func ("/nn/ops/conv-pre", test_conv_pre);
+  g_test_add_func ("/nn/ops/scaled-maxpool", test_scaled_maxpool);
   g_test_add_func ("/nn/ops/pools", test_pools);
   g_test_add_func ("/nn/ops/pools-large", test_pools_large);
   g_test_add_func ("/nn/ops/global-pools", test_global_pools);

@@ -58,6 +58,8 @@ pooled_size_fits (int64_t size, int64_t pooled, int k)
  * a tiling MaxPool into a Conv that can pool as it stores (nothing after
  * it: a BatchNormalization with a negative scale does not commute with
  * max), when the intermediate tensor has no other reader. */
+static void fuse_into_pools (Loader *L, int *last_reader, gboolean *aliased);
+
 void
 fuse_steps (Loader *L)
 {
@@ -111,8 +113,74 @@ fuse_steps (Loader *L)
       count_uses (L, last_reader, aliased);
     }
   }
+  fuse_into_pools (L, last_reader, aliased);
   g_free (last_reader);
   g_free (aliased);
+}
+
+static gboolean
+same_shape (const FkpShape *a, const FkpShape *b)
+{
+  if (a->rank != b->rank)
+    return FALSE;
+  for (int d = 0; d < a->rank; d++)
+    if (a->dims[d] != b->dims[d])
+      return FALSE;
+  return TRUE;
+}
+
+/* Whether tensor t is an intermediate that only step `reader` reads, so
+ * that the fusion may make it disappear. */
+static gboolean
+only_feeds (Loader *L, int t, const int *last_reader, const gboolean *aliased, int reader)
+{
+  const Tensor *x = T (L, t);
+  return x->n_uses == 1 && !x->is_output && !aliased[t] && x->alias_of < 0
+         && x->kind == TK_ACTIVATION && last_reader[t] == reader;
+}
+
+/* The attention module's x · map before a strided MaxPool becomes the
+ * pool's read, and a BatchNormalization after it the pool's store. */
+static void
+fuse_into_pools (Loader *L, int *last_reader, gboolean *aliased)
+{
+  for (guint i = 0; i < L->steps->len && fkp_nn_fusion_enabled (); i++) {
+    Step *s = S (L, i);
+    if (s->dead || s->op != OP_POOL)
+      continue;
+    const int t = s->inputs[0];
+    Step *mul = T (L, t)->producer >= 0 ? S (L, T (L, t)->producer) : NULL;
+    if (mul != NULL && !mul->dead && fkp_nn_binary_is_plain_mul (mul) && mul->n_inputs == 2
+        && only_feeds (L, t, last_reader, aliased, (int) i)) {
+      /* Which operand is the one-channel map. */
+      for (int m = 0; m < 2; m++) {
+        const int x = mul->inputs[1 - m], map = mul->inputs[m];
+        if (x == map || !same_shape (&T (L, x)->shape, &T (L, t)->shape)
+            || !fkp_nn_pool_fuse_prescale (s, &T (L, x)->shape, &T (L, map)->shape,
+                                           &T (L, s->output)->shape))
+          continue;
+        g_free (s->inputs);
+        s->inputs = g_new (int, 2);
+        s->inputs[0] = x;
+        s->inputs[1] = map;
+        s->n_inputs = 2;
+        mul->dead = TRUE;
+        T (L, t)->producer = -1;
+        count_uses (L, last_reader, aliased);
+        break;
+      }
+    }
+    const int o = s->output;
+    Step *bn = last_reader[o] >= 0 ? S (L, last_reader[o]) : NULL;
+    if (bn != NULL && bn->op == OP_BATCHNORM && only_feeds (L, o, last_reader, aliased, last_reader[o])
+        && fkp_nn_pool_fold_batchnorm (s, bn, &T (L, s->inputs[0])->shape, &T (L, o)->shape)) {
+      bn->dead = TRUE;
+      s->output = bn->output;
+      T (L, s->output)->producer = (int) i;
+      T (L, o)->producer = -1;
+      count_uses (L, last_reader, aliased);
+    }
+  }
 }
 
 /* Lets the producers of a channel concat write straight into their slice

@@ -199,3 +199,10 @@ fkp_nn_build_binary (Node *node, GError **error)
   fkp_nn_broadcast_plan (&binary->bc, &shape, &A->shape, &B->shape);
   return step_output (node, s, &shape, DT_FLOAT, error);
 }
+
+gboolean
+fkp_nn_binary_is_plain_mul (const Step *step)
+{
+  const BinaryParams *p = step->params;
+  return step->op == OP_BINARY && p->kind == BIN_MUL && step->act.kind == ACT_NONE;
+}

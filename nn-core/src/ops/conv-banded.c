@@ -14,10 +14,8 @@
  * are read back. */
 #define BAND_FLOATS (64 * 1024)
 
-/* FALSE when the environment sets FKP_NN_FUSE=0: nets loaded then run every
- * step on its own (for comparisons and benchmarks). */
-static gboolean
-fusion_enabled (void)
+gboolean
+fkp_nn_fusion_enabled (void)
 {
   const char *value = g_getenv ("FKP_NN_FUSE");
   return value == NULL || strcmp (value, "0") != 0;
@@ -29,7 +27,7 @@ fkp_nn_conv_fuse_maxpool (Step *s, int k, int64_t conv_h, int64_t conv_w)
   ConvParams *conv = s->params;
   const gboolean direct = conv->algo == CONV_DIRECT && conv->sh == 1 && conv->sw == 1;
   const gboolean pointwise = conv->algo == CONV_GEMM_1X1 && conv->groups == 1;
-  if (!(direct || pointwise) || conv->pool_k > 0 || !fusion_enabled ())
+  if (!(direct || pointwise) || conv->pool_k > 0 || !fkp_nn_fusion_enabled ())
     return FALSE;
   conv->pool_k = k;
   conv->conv_h = (int) conv_h;
@@ -43,7 +41,7 @@ fkp_nn_conv_fuse_pre (Step *s, Step *pre, int64_t in_c, int64_t in_h, int64_t in
   ConvParams *conv = s->params, *p = pre->params;
   if (conv->algo != CONV_GEMM_1X1 || conv->groups != 1 || conv->pre != NULL || conv->pool_k > 0
       || pre->op != OP_CONV || p->algo != CONV_DIRECT || p->sh != 1 || p->sw != 1
-      || conv_is_banded (p) || !fusion_enabled ())
+      || conv_is_banded (p) || !fkp_nn_fusion_enabled ())
     return FALSE;
   /* The pre step's parameters move here; the step itself is dropped. */
   conv->pre = g_memdup2 (p, sizeof *p);

@@ -83,6 +83,10 @@ typedef struct {
 
 /* ---- Builders and kernels, by family file --------------------------------- */
 
+/* FALSE when the environment sets FKP_NN_FUSE=0: nets loaded then run every
+ * step on its own (for comparisons and benchmarks); conv-banded.c. */
+gboolean fkp_nn_fusion_enabled (void);
+
 /* conv.c */
 gboolean fkp_nn_build_conv (Node *node, GError **error);
 void fkp_nn_run_conv (FkpNet *net, const Step *step);
@@ -123,6 +127,15 @@ gboolean fkp_nn_window_attrs (const Node *node, int64_t *strides, int64_t *dilat
 
 /* pool.c */
 gboolean fkp_nn_build_pool (Node *node, GError **error);
+void fkp_nn_clear_pool (void *params);
+/* Fusion into a strided MaxPool of input shape `in`, output `out`: its input
+ * multiplied by a one-channel `map` (N×1×H×W) as it reads, and a following
+ * BatchNormalization without activation applied as it stores.  FALSE: the
+ * pool cannot, nothing changed. */
+gboolean fkp_nn_pool_fuse_prescale (Step *pool, const FkpShape *in, const FkpShape *map,
+                                    const FkpShape *out);
+gboolean fkp_nn_pool_fold_batchnorm (Step *pool, const Step *batchnorm, const FkpShape *in,
+                                     const FkpShape *out);
 void fkp_nn_run_pool (FkpNet *net, const Step *step);
 /* A MaxPool a conv can run as it stores its output (load/fuse.c, conv.c):
  * its window side k when its k×k windows tile the input (stride k, no
@@ -152,6 +165,8 @@ void fkp_nn_apply_activation (float *data, size_t n, const Activation *act);
 typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } BinaryKind;
 gboolean fkp_nn_build_binary (Node *node, GError **error);
 void fkp_nn_run_binary (FkpNet *net, const Step *step);
+/* Whether the step is a Mul without a fused activation. */
+gboolean fkp_nn_binary_is_plain_mul (const Step *step);
 gboolean fkp_nn_broadcast_shapes (const FkpShape *a, const FkpShape *b, FkpShape *out);
 void fkp_nn_broadcast_plan (Broadcast *plan, const FkpShape *out, const FkpShape *a,
                             const FkpShape *b);

@@ -8,6 +8,14 @@ typedef struct {
   gboolean is_max;                  /* MaxPool, else AveragePool */
   int kh, kw, sh, sw, dh, dw, pad_top, pad_left, pad_bottom, pad_right;
   gboolean count_include_pad;       /* AveragePool divides by the padded window */
+  /* Fused at load (load/fuse.c), strided MaxPool only: the input multiplied
+   * by a one-channel map, inputs[1] (N×1×H×W: the attention module's
+   * x · sigmoid(...)), and a per-channel affine after the max (a following
+   * BatchNormalization).  Each saves a pass over the map in memory, and a
+   * step the threads would have to meet for. */
+  gboolean prescaled;
+  int channels;                     /* C of the N×C planes, for both */
+  float *post_scale, *post_shift;   /* owned; NULL: none */
 } PoolParams;
 
 typedef struct {
@@ -174,6 +182,7 @@ typedef struct {
   float *y;
   int H, W, OH, OW;
   size_t planes;
+  const float *map;                 /* the prescaled pool's N×1×H×W map, else NULL */
 } PoolJob;
 
 /* A share of the planes, in the part's own scratch area (the Inception
@@ -223,6 +232,7 @@ maxpool_strided_part (void *ctx, int part, int n_parts)
   const int copy_to = MIN (W, row_len - pool->pad_left);
   for (int p = lo; p < hi; p++) {
     const float *plane = j->x + (size_t) p * H * W;
+    const float *map = j->map ? j->map + (size_t) (p / pool->channels) * H * W : NULL;
     float *out = j->y + (size_t) p * OH * OW;
     for (int oy = 0; oy < OH; oy++) {
       float *v = row + pool->pad_left;
@@ -232,7 +242,19 @@ maxpool_strided_part (void *ctx, int part, int n_parts)
         if (iy < 0 || iy >= H)
           continue;
         const float *src = plane + (size_t) iy * W;
-        if (first) {
+        if (map != NULL) {
+          const float *m = map + (size_t) iy * W;
+          if (first) {
+            for (int x = 0; x < copy_to; x++)
+              v[x] = src[x] * m[x];
+            first = 0;
+          } else {
+            for (int x = 0; x < copy_to; x++) {
+              const float s = src[x] * m[x];
+              v[x] = s > v[x] ? s : v[x];
+            }
+          }
+        } else if (first) {
           memcpy (v, src, (size_t) copy_to * sizeof (float));
           first = 0;
         } else {
@@ -270,6 +292,11 @@ maxpool_strided_part (void *ctx, int part, int n_parts)
         }
       }
     }
+    if (pool->post_scale != NULL) {
+      const float k = pool->post_scale[p % pool->channels], b = pool->post_shift[p % pool->channels];
+      for (int i = 0; i < OH * OW; i++)
+        out[i] = out[i] * k + b;
+    }
   }
 }
 
@@ -284,13 +311,14 @@ run_pool (FkpNet *net, const Step *s)
   const size_t planes = v.planes;
   const gboolean is_max = pool->is_max;
   if (is_max && maxpool_strided_fits (pool, W, OW)) {
-    PoolJob j = { net, pool, x, y, H, W, OH, OW, planes };
+    PoolJob j = { net, pool, x, y, H, W, OH, OW, planes,
+                  pool->prescaled ? tensor_data (net, s->inputs[1]) : NULL };
     const size_t work = planes * (size_t) OH * OW * pool->kh * pool->kw;
     fkp_nn_parallel (net, work >= 64 * 1024 ? (int) MIN (planes, 64) : 1, maxpool_strided_part, &j);
     return;
   }
   if (is_max && maxpool_flat_fits (pool, H, W, OH, OW)) {
-    PoolJob j = { net, pool, x, y, H, W, OH, OW, planes };
+    PoolJob j = { net, pool, x, y, H, W, OH, OW, planes, NULL };
     const size_t work = planes * (size_t) H * W * pool->kh * pool->kw;
     fkp_nn_parallel (net, work >= 64 * 1024 ? (int) MIN (planes, 64) : 1, maxpool_flat_part, &j);
     return;
@@ -341,6 +369,54 @@ run_pool (FkpNet *net, const Step *s)
 }
 
 FKP_SIMD_KERNEL_ENTRY (fkp_nn_run_pool, run_pool)
+
+void
+fkp_nn_clear_pool (void *params)
+{
+  PoolParams *pool = params;
+  g_free (pool->post_scale);
+  g_free (pool->post_shift);
+}
+
+/* ---- Fused into a MaxPool (load/fuse.c) ------------------------------------ */
+
+/* Only the strided kernel takes the fused map and affine. */
+static gboolean
+pool_takes_fusion (const Step *step, const FkpShape *in, const FkpShape *out)
+{
+  const PoolParams *pool = step->params;
+  return step->op == OP_POOL && pool->is_max && in->rank == 4 && out->rank == 4
+         && maxpool_strided_fits (pool, (int) in->dims[3], (int) out->dims[3]);
+}
+
+gboolean
+fkp_nn_pool_fuse_prescale (Step *step, const FkpShape *in, const FkpShape *map, const FkpShape *out)
+{
+  PoolParams *pool = step->params;
+  if (!pool_takes_fusion (step, in, out) || pool->prescaled || pool->post_scale != NULL
+      || map->rank != 4 || map->dims[0] != in->dims[0] || map->dims[1] != 1
+      || map->dims[2] != in->dims[2] || map->dims[3] != in->dims[3])
+    return FALSE;
+  pool->prescaled = TRUE;
+  pool->channels = (int) in->dims[1];
+  return TRUE;
+}
+
+gboolean
+fkp_nn_pool_fold_batchnorm (Step *step, const Step *batchnorm, const FkpShape *in,
+                            const FkpShape *out)
+{
+  PoolParams *pool = step->params;
+  if (!pool_takes_fusion (step, in, out) || pool->post_scale != NULL
+      || batchnorm->act.kind != ACT_NONE)
+    return FALSE;
+  const float *scale, *shift;
+  fkp_nn_batchnorm_affine (batchnorm, &scale, &shift);
+  pool->channels = (int) in->dims[1];
+  pool->post_scale = g_memdup2 (scale, (size_t) pool->channels * sizeof (float));
+  pool->post_shift = g_memdup2 (shift, (size_t) pool->channels * sizeof (float));
+  return TRUE;
+}
 
 /* ---- MaxPool as a conv's epilogue (conv.c) --------------------------------- */
 

@@ -18,7 +18,7 @@ const OpInfo fkp_nn_ops[] = {
                             { "Sigmoid", ACT_SIGMOID }, { "Tanh", ACT_TANH }, { "Clip", ACT_CLIP }),
                       fkp_nn_build_activation, fkp_nn_run_activation, NULL, FALSE },
   [OP_POOL] = { ONNX ({ "MaxPool", TRUE }, { "AveragePool", FALSE }),
-                fkp_nn_build_pool, fkp_nn_run_pool, NULL, FALSE },
+                fkp_nn_build_pool, fkp_nn_run_pool, fkp_nn_clear_pool, FALSE },
   [OP_GLOBAL_POOL] = { ONNX ({ "GlobalAveragePool", FALSE }, { "GlobalMaxPool", TRUE }),
                        fkp_nn_build_global_pool, fkp_nn_run_global_pool, NULL, FALSE },
   [OP_CONCAT] = { ONNX ({ "Concat", 0 }),
