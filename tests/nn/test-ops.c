@@ -1066,6 +1066,12 @@ test_gemm (void)
     int M = g_test_rand_int_range (1, 6), N = g_test_rand_int_range (1, 9), K = g_test_rand_int_range (1, 9);
     if (i % 3 == 0)
       M = 1;   /* the matrix-vector path */
+    /* a large one, which two threads share out by rows of 16 (and a tail) */
+    const gboolean large = i % 6 == 3;
+    if (large) {
+      N = g_test_rand_int_range (600, 1100);
+      K = g_test_rand_int_range (256, 700);
+    }
     gboolean ta = g_test_rand_bit (), tb = g_test_rand_bit (), relu = g_test_rand_bit ();
     float alpha = (float) g_test_rand_double_range (0.5, 2), beta = (float) g_test_rand_double_range (0.5, 2);
     int c_kind = g_test_rand_int_range (0, 5);   /* none, [N], [1,N], [M,N], [M,1] */
@@ -1090,7 +1096,7 @@ test_gemm (void)
     if (relu)
       builder_node (b, "Relu", "relu", IN ("g"), OUT ("y"));
     builder_output (b, relu ? "y" : "g");
-    FkpNet *net = load_built (b, 1);
+    FkpNet *net = load_built (b, large ? 2 : 1);
     builder_free (b);
     memcpy (fkp_net_get_input_data (net, 0), a, M * K * sizeof (float));
     fkp_net_run (net, NULL);

@@ -371,7 +371,12 @@ fkp_nn_conv_direct (FkpNet *net, const ConvParams *conv, const Activation *act, 
 {
   DirectJob j;
   fkp_nn_conv_direct_job (&j, conv, act, x, H, W, y, M, OH, OW, Cg, Mg);
-  const int n_bands = (OH + j.band - 1) / j.band;
   const int64_t macs = (int64_t) M * OH * OW * Cg * conv->kh * conv->kw;
-  fkp_nn_parallel (net, macs >= 64 * 1024 ? n_bands : 1, conv_direct_part, &j);
+  const int T = macs >= 64 * 1024 ? fkp_nn_threads (net) : 1;
+  /* A map of few channels (the attention module's 7×7 conv to one) fits
+   * one band: cut it so that every thread gets rows. */
+  if (T > 1 && (OH + j.band - 1) / j.band < T)
+    j.band = MAX (1, (OH + T - 1) / T);
+  const int n_bands = (OH + j.band - 1) / j.band;
+  fkp_nn_parallel (net, T > 1 ? n_bands : 1, conv_direct_part, &j);
 }

@@ -50,6 +50,32 @@ check_openblas_core (void)
 
 /* ---- Gemm ---------------------------------------------------------------------- */
 
+typedef struct {
+  const GemmParams *gemm;
+  const float *a, *b;
+  float *y;
+} GemvJob;
+
+/* Outputs [lo, hi) of a one-row Gemm: each reads only its own rows (or
+ * columns) of the weights, which is what bounds it. */
+static void
+gemv_part (void *ctx, int part, int n_parts)
+{
+  const GemvJob *j = ctx;
+  const GemmParams *gemm = j->gemm;
+  const int N = gemm->n, K = gemm->k;
+  int lo, hi;
+  fkp_nn_split (N, part, n_parts, 16, &lo, &hi);
+  if (hi <= lo)
+    return;
+  if (gemm->trans_b)
+    cblas_sgemv (CblasRowMajor, CblasNoTrans, hi - lo, K, gemm->alpha, j->b + (size_t) lo * K, K,
+                 j->a, 1, 0.0f, j->y + lo, 1);
+  else
+    cblas_sgemv (CblasRowMajor, CblasTrans, K, hi - lo, gemm->alpha, j->b + lo, N, j->a, 1, 0.0f,
+                 j->y + lo, 1);
+}
+
 void
 fkp_nn_run_gemm (FkpNet *net, const Step *s)
 {
@@ -59,11 +85,10 @@ fkp_nn_run_gemm (FkpNet *net, const Step *s)
   float *y = tensor_data (net, s->output);
   const int M = gemm->m, N = gemm->n, K = gemm->k;
   if (M == 1 && !gemm->trans_a) {
-    /* One row: a matrix-vector product is much cheaper than sgemm's packing. */
-    if (gemm->trans_b)
-      cblas_sgemv (CblasRowMajor, CblasNoTrans, N, K, gemm->alpha, b, K, a, 1, 0.0f, y, 1);
-    else
-      cblas_sgemv (CblasRowMajor, CblasTrans, K, N, gemm->alpha, b, N, a, 1, 0.0f, y, 1);
+    /* One row: a matrix-vector product is much cheaper than sgemm's packing;
+     * the threads share out a large one (the landmark head's 1024→512). */
+    GemvJob j = { gemm, a, b, y };
+    fkp_nn_parallel (net, (int64_t) N * K >= 256 * 1024 ? N / 16 : 1, gemv_part, &j);
   } else {
     cblas_sgemm (CblasRowMajor, gemm->trans_a ? CblasTrans : CblasNoTrans,
                  gemm->trans_b ? CblasTrans : CblasNoTrans, M, N, K, gemm->alpha, a,

@@ -219,7 +219,7 @@ fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi)
  * landmark net's small maps (1.5 for two threads, measured on Zen 3); a
  * window runs its branches side by side, whole, when the busiest thread's
  * share of them beats that. */
-#define SPLIT_GAIN_PER_THREAD 0.55
+#define SPLIT_GAIN_PER_THREAD 0.3
 
 /* Deals the region's branches out to T threads, the costliest first to the
  * least loaded (LPT), and decides whether that beats splitting each step. */
