@@ -37,6 +37,11 @@ struct _FkpNnPool {
   gint generation;             /* bumped for each job (atomic; wraps) */
   gint pending;                /* parts of the job not finished yet (atomic) */
   gint quit;
+  /* Workers asleep on `wake`, and whether the caller sleeps on `done`
+   * (atomic; set under the lock): a step whose threads are all polling then
+   * costs no system call (GLib's condition variables make one on every
+   * signal, a few µs per step in a VM). */
+  gint sleepers, caller_waiting;
   FkpNnTask task;
   void *ctx;
   int n_parts;
@@ -61,7 +66,7 @@ run_parts (FkpNnPool *pool, FkpNnTask task, void *ctx, int n_parts, guint first)
     if (!g_atomic_int_compare_and_exchange (&pool->next_ticket, ticket, (gint) ((guint) ticket + 1)))
       continue;
     task (ctx, (int) part, n_parts);
-    if (g_atomic_int_dec_and_test (&pool->pending)) {
+    if (g_atomic_int_dec_and_test (&pool->pending) && g_atomic_int_get (&pool->caller_waiting)) {
       g_mutex_lock (&pool->lock);
       g_cond_signal (&pool->done);
       g_mutex_unlock (&pool->lock);
@@ -84,8 +89,10 @@ worker_main (gpointer data)
       spin_pause ();
     }
     g_mutex_lock (&pool->lock);
+    g_atomic_int_inc (&pool->sleepers);
     while (!pool->quit && pool->generation == seen)
       g_cond_wait (&pool->wake, &pool->lock);
+    g_atomic_int_add (&pool->sleepers, -1);
     if (pool->quit)
       break;
     seen = pool->generation;
@@ -191,15 +198,18 @@ fkp_nn_parallel (FkpNet *net, int n_parts, FkpNnTask task, void *ctx)
   pool->first_ticket = first;
   g_atomic_int_set (&pool->pending, n_parts);
   g_atomic_int_inc (&pool->generation);
-  g_cond_broadcast (&pool->wake);
+  if (g_atomic_int_get (&pool->sleepers) > 0)
+    g_cond_broadcast (&pool->wake);
   g_mutex_unlock (&pool->lock);
   run_parts (pool, task, ctx, n_parts, first);
   for (int spin = 0; spin < SPIN_POLLS && g_atomic_int_get (&pool->pending) > 0; spin++)
     spin_pause ();
   if (g_atomic_int_get (&pool->pending) > 0) {
     g_mutex_lock (&pool->lock);
+    g_atomic_int_set (&pool->caller_waiting, TRUE);
     while (g_atomic_int_get (&pool->pending) > 0)
       g_cond_wait (&pool->done, &pool->lock);
+    g_atomic_int_set (&pool->caller_waiting, FALSE);
     g_mutex_unlock (&pool->lock);
   }
 }
