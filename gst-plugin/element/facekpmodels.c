@@ -3,8 +3,10 @@
  * frame boundary; plus the settings-to-options helpers both threads use. */
 #include "facekpmodels.h"
 
+#ifdef __linux__
 #include <pthread.h>
 #include <sched.h>
+#endif
 
 GST_DEBUG_CATEGORY_EXTERN (gst_facekp_filter_debug);
 #define GST_CAT_DEFAULT gst_facekp_filter_debug
@@ -93,7 +95,7 @@ model_job_free (ModelJob *job)
 static void
 lower_worker_priority (void)
 {
-#ifdef SCHED_IDLE
+#if defined(__linux__) && defined(SCHED_IDLE)
   struct sched_param param = { 0 };
   int result = pthread_setschedparam (pthread_self (), SCHED_IDLE, &param);
   if (result != 0)
