@@ -219,6 +219,10 @@ typedef struct _FkpTracker FkpTracker;
  * reads the options in force (source, max_faces, smoothing) each frame. */
 FkpTracker *fkp_tracker_new (FkpLandmarkModel *landmarks, const FkpFaceOptions *opts);
 void fkp_tracker_free (FkpTracker *tracker);   /* NULL is allowed */
+/* Points the tracker (tracks and ids) at another pipeline's model and
+ * options: fkp_face_pipeline_take_tracks. */
+void fkp_tracker_attach (FkpTracker *tracker, FkpLandmarkModel *landmarks,
+                         const FkpFaceOptions *opts);
 /* Forgets every track; ids are never reused. */
 void fkp_tracker_reset (FkpTracker *tracker);
 /* Starts every track's smoothing filters afresh (smoothing switched back on). */

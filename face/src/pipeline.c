@@ -229,6 +229,66 @@ fkp_face_pipeline_free (FkpFacePipeline *p)
   g_free (p);
 }
 
+/* The warm-up's frame: mid-gray, big enough for an ordinary crop. */
+#define WARM_UP_SIDE 64
+
+FKP_PUBLIC gboolean
+fkp_face_pipeline_warm_up (FkpFacePipeline *p, GError **error)
+{
+  g_return_val_if_fail (p != NULL, FALSE);
+  guint8 blank[WARM_UP_SIDE * WARM_UP_SIDE];
+  memset (blank, 128, sizeof blank);
+  FkpFaceFrame frame = { .width = WARM_UP_SIDE, .height = WARM_UP_SIDE,
+                         .format = FKP_FACE_FORMAT_GRAY8, .data = blank,
+                         .stride = WARM_UP_SIDE, .timestamp_ns = 0 };
+  FkpFaceSampler s;
+  fkp_face_sampler_init (&s, &frame);
+
+  /* One thread: a net makes its helper threads at its first run with more. */
+  fkp_landmark_model_set_threads (p->landmarks, 1);
+  FkpFaceCrop crop;
+  fkp_landmark_model_crop_from_box (p->landmarks,
+      &(FkpFaceBox) { WARM_UP_SIDE / 4, WARM_UP_SIDE / 4, WARM_UP_SIDE / 2, WARM_UP_SIDE / 2 },
+      &crop);
+  float points[FKP_FACE_N_POINTS][2];
+  gboolean ok = fkp_landmark_model_predict (p->landmarks, &s, &crop, points, error);
+  share_threads (p);
+  if (ok && p->detector != NULL) {
+    /* The detector's thread count is set by whoever runs it next. */
+    fkp_face_detector_set_threads (p->detector, 1);
+    GArray *boxes = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
+    /* A threshold no score reaches: the net runs, no box comes out. */
+    ok = fkp_face_detector_detect (p->detector, &s, 1.0f, 0, boxes, error);
+    g_array_free (boxes, TRUE);
+  }
+  return ok;
+}
+
+FKP_PUBLIC void
+fkp_face_pipeline_take_tracks (FkpFacePipeline *p, FkpFacePipeline *from)
+{
+  g_return_if_fail (p != NULL && from != NULL && p != from);
+  /* A run of from's detector under way is from's: it ends unseen. */
+  fkp_detect_worker_drop (from->worker, FALSE);
+  from->detection_in_flight = FALSE;
+  fkp_detect_worker_drop (p->worker, FALSE);
+  p->detection_in_flight = FALSE;
+
+  FkpTracker *tracker = p->tracker;
+  p->tracker = from->tracker;
+  from->tracker = tracker;
+  fkp_tracker_attach (p->tracker, p->landmarks, &p->opts);
+  fkp_tracker_attach (from->tracker, from->landmarks, &from->opts);
+  p->frames_since_reset = from->frames_since_reset;
+  p->frames_since_detect = from->frames_since_detect;
+  p->have_time = from->have_time;
+  p->last_time = from->last_time;
+  fkp_face_pipeline_reset (from);
+  /* The new models' detector has not seen these faces yet. */
+  p->detection_forced = TRUE;
+  share_threads (p);
+}
+
 FKP_PUBLIC void
 fkp_face_pipeline_reset (FkpFacePipeline *p)
 {

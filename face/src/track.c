@@ -209,6 +209,13 @@ fkp_tracker_new (FkpLandmarkModel *landmarks, const FkpFaceOptions *opts)
 }
 
 void
+fkp_tracker_attach (FkpTracker *tracker, FkpLandmarkModel *landmarks, const FkpFaceOptions *opts)
+{
+  tracker->landmarks = landmarks;
+  tracker->opts = opts;
+}
+
+void
 fkp_tracker_free (FkpTracker *tracker)
 {
   if (tracker == NULL)

@@ -3,6 +3,14 @@
  * frame boundary; plus the settings-to-options helpers both threads use. */
 #include "facekpmodels.h"
 
+#ifdef __linux__
+#include <pthread.h>
+#include <sched.h>
+#endif
+
+GST_DEBUG_CATEGORY_EXTERN (gst_facekp_filter_debug);
+#define GST_CAT_DEFAULT gst_facekp_filter_debug
+
 static const gchar *
 nonempty (const gchar *s)
 {
@@ -78,16 +86,46 @@ model_job_free (ModelJob *job)
   g_free (job);
 }
 
+/* The worker runs only on CPU time nothing else wants (Linux's SCHED_IDLE,
+ * for this thread alone): on a machine without a core to spare, a load at
+ * the streaming thread's priority took half of the CPU from the frames.
+ * Elsewhere the worker keeps the default priority (POSIX has no per-thread
+ * priority below it for ordinary threads); the load still runs beside the
+ * stream, not in it. */
+static void
+lower_worker_priority (void)
+{
+#if defined(__linux__) && defined(SCHED_IDLE)
+  struct sched_param param = { 0 };
+  int result = pthread_setschedparam (pthread_self (), SCHED_IDLE, &param);
+  if (result != 0)
+    GST_DEBUG ("model worker keeps its priority: %s", g_strerror (result));
+#endif
+}
+
 static void
 run_job (gpointer data, gpointer user_data)
 {
+  static _Thread_local gboolean lowered;
   ModelJob *job = data;
   FacekpModelLoader *loader = user_data;
+  if (!lowered) {
+    lower_worker_priority ();
+    lowered = TRUE;
+  }
   if (!job->build) {
     model_job_free (job);
     return;
   }
+  /* Everything the first frame would otherwise do happens here: parsing,
+   * weight packing, buffers, and one run of each model, which also touches
+   * the memory a run uses.  What is left for the streaming thread is a
+   * pointer exchange, and, with threads > 1, making the nets' helper threads
+   * at their first run there: made here, they would inherit this thread's
+   * idle priority. */
   job->pipeline = fkp_face_pipeline_new (&job->opts, &job->error);
+  if (job->pipeline && !fkp_face_pipeline_warm_up (job->pipeline, &job->error))
+    g_clear_pointer (&job->pipeline, fkp_face_pipeline_free);
   g_async_queue_push (loader->built, job);
 }
 
@@ -180,6 +218,9 @@ facekp_model_loader_swap (FacekpModelLoader *loader, GstElement *element,
     g_free (what);
     return FALSE;
   }
+  /* The faces go on with their ids on the new models: no detector run on
+   * this frame for want of tracks. */
+  fkp_face_pipeline_take_tracks (fresh, *pipeline);
   facekp_model_loader_retire (loader, *pipeline);
   *pipeline = fresh;
   gst_element_post_message (element, gst_message_new_element (GST_OBJECT (element),

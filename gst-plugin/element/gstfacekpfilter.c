@@ -87,7 +87,7 @@
 #include <math.h>
 #include <string.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_facekp_filter_debug);
+GST_DEBUG_CATEGORY (gst_facekp_filter_debug);   /* also facekpmodels.c */
 #define GST_CAT_DEFAULT gst_facekp_filter_debug
 
 #define DEFAULT_STICKERS "default"

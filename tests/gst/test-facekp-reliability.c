@@ -6,6 +6,8 @@
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
 #include <time.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <facekp/face.h>
 #include <facekp/gstfacelandmarksmeta.h>
@@ -91,13 +93,6 @@ GST_END_TEST;
 
 /* ---- Model swaps off the streaming thread ---------------------------- */
 
-static int
-compare_doubles (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
 static gboolean
 pop_models_message (GstBus *bus)
 {
@@ -112,110 +107,124 @@ pop_models_message (GstBus *bus)
   return found;
 }
 
-/* CPU time of the calling thread.  The harness runs the element's chain
- * function on the thread that pushes, so this is the streaming thread's own
- * work per frame, whatever else the machine runs. */
-static double
-thread_cpu_ms (void)
+#ifdef __linux__
+#define SCHED_IDLE_POLICY 5   /* Linux's SCHED_IDLE in /proc/<pid>/task/<tid>/stat */
+
+/* Threads of this process whose scheduling policy is SCHED_IDLE (field 41
+ * of /proc/self/task/TID/stat; the command name in field 2 may hold spaces,
+ * so fields are counted from its closing parenthesis). */
+static guint
+count_idle_threads (void)
 {
-  struct timespec ts;
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+  guint n = 0;
+  GDir *dir = g_dir_open ("/proc/self/task", 0, NULL);
+  fail_unless (dir != NULL);
+  for (const gchar *tid; (tid = g_dir_read_name (dir));) {
+    gchar *path = g_build_filename ("/proc/self/task", tid, "stat", NULL);
+    gchar *text = NULL;
+    if (g_file_get_contents (path, &text, NULL, NULL)) {
+      const gchar *rest = strrchr (text, ')');
+      gchar **fields = g_strsplit (rest ? rest + 2 : "", " ", -1);
+      /* fields[0] is field 3 (state); policy is field 41 */
+      if (g_strv_length (fields) > 38 && atoi (fields[38]) == SCHED_IDLE_POLICY)
+        n++;
+      g_strfreev (fields);
+    }
+    g_free (text);
+    g_free (path);
+  }
+  g_dir_close (dir);
+  return n;
+}
+#endif
+
+/* The face in @buf's meta (one expected); its id. */
+static guint
+only_face_id (GstBuffer *buf)
+{
+  GstFaceLandmarksMeta *meta = gst_buffer_get_face_landmarks_meta (buf);
+  fail_unless (meta != NULL && meta->n_faces == 1, "expected one face, got %u",
+               meta ? meta->n_faces : 0);
+  return meta->faces[0].id;
 }
 
-typedef struct {
-  GArray *wall, *cpu;       /* steady frames, ms */
-  double swap_wall, swap_cpu;  /* the longest frame during the swap, ms */
-} FrameTimes;
-
-static double
-percentile95 (GArray *values)
-{
-  g_array_sort (values, compare_doubles);
-  return g_array_index (values, double, (guint) (0.95 * (values->len - 1)));
-}
-
+/* A model change while playing: the new models load on the worker while
+ * frames keep coming, the face keeps its id across the swap (the tracks move
+ * to the new pipeline, so the swap-in frame needs no detector run of its
+ * own), and, on Linux, the worker is the process's one idle-priority
+ * thread: the nets' helper threads (threads=2) are made on the streaming
+ * thread, not inherited from the worker.  How long frames take during a
+ * swap is measured by bench/gst/bench-model-swap, not asserted here. */
 GST_START_TEST (test_model_swap_keeps_streaming)
 {
   const gint width = 320, height = 240;
-  GstHarness *h = new_harness ("facekpfilter stickers=none post-messages=none threads=1",
+  guint n_faces = 0;
+  TestFace *faces = test_faces_load (FACEKP_TEST_DATA_DIR, &n_faces);
+  fail_unless (n_faces >= 1);
+  TestCanvas *canvas = test_canvas_new (width, height, 110);
+  test_canvas_paste_height (canvas, &faces[0], 90, 40, 170);
+
+  GstHarness *h = new_harness ("facekpfilter stickers=none post-messages=none threads=2",
                                width, height);
   GstElement *f = gst_harness_find_element (h, "facekpfilter");
   GstBus *bus = gst_bus_new ();
   gst_element_set_bus (h->element, bus);
 
-  /* What loading the models costs, on this thread. */
-  FkpFaceOptions opts;
-  fkp_face_options_init (&opts);
-  opts.threads = 1;
-  gint64 t0 = g_get_monotonic_time ();
-  double c0 = thread_cpu_ms ();
-  FkpFacePipeline *p = fkp_face_pipeline_new (&opts, NULL);
-  double load_cpu = thread_cpu_ms () - c0, load_wall = (g_get_monotonic_time () - t0) / 1e3;
-  fail_unless (p != NULL);
-  fkp_face_pipeline_free (p);
-
-  const guint warmup = 10, steady = 30, max_frames = 600;
-  FrameTimes times = { g_array_new (FALSE, FALSE, sizeof (double)),
-                       g_array_new (FALSE, FALSE, sizeof (double)), 0, 0 };
-  guint n_swap_frames = 0, frame = 0;
+  const guint warmup = 10, after = 10, max_frames = 2000;
+  guint n_swap_frames = 0, frame = 0, frames_after = 0, id_before = 0;
   gboolean swapping = FALSE, swapped = FALSE;
   gchar *model = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, NULL);
-  for (; frame < max_frames && !(swapped && times.wall->len >= 2 * steady); frame++) {
-    GstBuffer *in = gray_frame (width, height, frame * FRAME_NS);
-    t0 = g_get_monotonic_time ();
-    c0 = thread_cpu_ms ();
-    if (frame == warmup + steady) {
-      /* The same file by path: a new pipeline, both models loaded again.
-       * Timed with the frame: setting the property is part of its cost. */
+  for (; frame < max_frames && frames_after < after; frame++) {
+    GstBuffer *in = test_canvas_to_buffer (canvas, GST_VIDEO_FORMAT_I420, frame * FRAME_NS,
+                                           FRAME_NS);
+    if (frame == 3) {
+      /* A discontinuity: the tracks end and the face comes back with id 2,
+       * which a fresh pipeline (ids from 1) would not give it. */
+      GST_BUFFER_FLAG_SET (in, GST_BUFFER_FLAG_DISCONT);
+    }
+    if (frame == warmup) {
+      /* The same file by path: a new pipeline, both models loaded again. */
       g_object_set (f, "model", model, NULL);
       swapping = TRUE;
     }
     fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
-    gst_buffer_unref (gst_harness_pull (h));
-    double cpu = thread_cpu_ms () - c0, wall = (g_get_monotonic_time () - t0) / 1e3;
-    gboolean done = swapping && pop_models_message (bus);
-    if (swapping) {
-      g_print ("swap frame %u: %.2f ms (CPU %.2f ms)%s\n", frame, wall, cpu,
-               done ? ", swapped in" : "");
-      times.swap_wall = MAX (times.swap_wall, wall);
-      times.swap_cpu = MAX (times.swap_cpu, cpu);
-      n_swap_frames++;
-    } else if (frame >= warmup) {
-      g_array_append_val (times.wall, wall);
-      g_array_append_val (times.cpu, cpu);
+    GstBuffer *out = gst_harness_pull (h);
+    guint id = only_face_id (out);
+    gst_buffer_unref (out);
+    if (frame == warmup - 1) {
+      id_before = id;
+      fail_unless (id_before > 1, "the discontinuity did not start a new track");
     }
-    if (done) {
+    if (frame >= warmup)
+      fail_unless_equals_int (id, id_before);
+    if (swapping && pop_models_message (bus)) {
       swapping = FALSE;
       swapped = TRUE;
     }
-    if (swapping)
-      g_usleep (5000);   /* frames keep coming while the worker loads */
+    if (swapping) {
+      n_swap_frames++;
+      /* Frames keep coming while the worker loads; an idle-priority worker
+       * needs a core with time to spare. */
+      g_usleep (20000);
+    }
+    if (swapped)
+      frames_after++;
   }
   g_free (model);
   fail_unless (swapped, "the new models never took over");
-
-  double p95_wall = percentile95 (times.wall), p95_cpu = percentile95 (times.cpu);
-  g_print ("model swap: load %.1f ms (CPU %.1f ms) on the test's thread; %u frames ran during "
-           "the swap, the longest %.2f ms (CPU %.2f ms); steady frames: p95 %.2f ms "
-           "(CPU %.2f ms), %u frames\n", load_wall, load_cpu, n_swap_frames, times.swap_wall,
-           times.swap_cpu, p95_wall, p95_cpu, times.wall->len);
   /* The stream ran while the worker loaded: more than the one frame that
-   * asked for the change.  No frame did the load's work: a frame's CPU time
-   * on the streaming thread stays near the steady frames' (wall times also
-   * count the worker taking CPU from the frames on a busy machine, so they
-   * are reported, not bounded). */
+   * asked for the change. */
   fail_unless (n_swap_frames >= 2, "no frame ran during the load");
-  fail_unless (times.swap_cpu < p95_cpu + 0.5 * load_cpu,
-               "a frame used %.1f ms of CPU during a load of %.1f ms (p95 %.1f ms)",
-               times.swap_cpu, load_cpu, p95_cpu);
+#ifdef __linux__
+  fail_unless_equals_int (count_idle_threads (), 1);
+#endif
 
-  g_array_free (times.wall, TRUE);
-  g_array_free (times.cpu, TRUE);
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
   gst_object_unref (f);
   gst_harness_teardown (h);
+  test_canvas_free (canvas);
+  test_faces_free (faces, n_faces);
 }
 GST_END_TEST;
 

@@ -164,6 +164,23 @@ typedef struct _FkpFacePipeline FkpFacePipeline;
 FkpFacePipeline *fkp_face_pipeline_new (const FkpFaceOptions *opts, GError **error);
 void fkp_face_pipeline_free (FkpFacePipeline *pipeline);   /* NULL is allowed */
 
+/* Runs each loaded model once on a blank frame, on the calling thread only,
+ * and forgets the result (tracks and statistics untouched): memory the
+ * first run touches is then touched, and a model that loads but cannot run
+ * fails here.  No thread is started: a net's helper threads (threads > 1)
+ * are made by the first fkp_face_pipeline_process, on its thread, so that a
+ * pipeline built on a low-priority thread does not hand that priority on.
+ * For pipelines built ahead of use (facekpfilter's model changes). */
+gboolean fkp_face_pipeline_warm_up (FkpFacePipeline *pipeline, GError **error);
+
+/* Moves the tracks of @from (faces, ids, smoothing, the frame count) to
+ * @pipeline, which forgets its own; @from is left with none, as after a
+ * reset.  For a pipeline that takes over from another mid-stream (new
+ * models): the faces go on with their ids, and the next frame follows them
+ * instead of waiting for a detector run; a detection is asked for soon
+ * after, in the background where detect_latency allows. */
+void fkp_face_pipeline_take_tracks (FkpFacePipeline *pipeline, FkpFacePipeline *from);
+
 /* Processes one frame and writes its faces to `out` (replacing its
  * contents), ordered by id.  `upstream_boxes` (n_upstream of them, may be
  * NULL when 0) are used only with FKP_FACE_SOURCE_UPSTREAM, where they are

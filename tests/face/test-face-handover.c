@@ -1,0 +1,157 @@
+/* Pipelines built ahead of use (facekpfilter's model changes): the warm-up
+ * starts no thread and changes no answer, and the tracks move from one
+ * pipeline to another with their ids, the next frame following them while
+ * the new detector runs in the background. */
+#include "face-test-util.h"
+
+#include <string.h>
+
+#define W 320
+#define H 240
+
+static guint
+count_threads (void)
+{
+  guint n = 0;
+  GDir *dir = g_dir_open ("/proc/self/task", 0, NULL);
+  if (dir == NULL)
+    return 0;
+  while (g_dir_read_name (dir))
+    n++;
+  g_dir_close (dir);
+  return n;
+}
+
+/* A 320x240 BGRx frame with the first labelled crop pasted in its middle. */
+static FkpFaceFrame
+face_frame (GArray *crops, guint8 **pixels)
+{
+  const TestCrop *crop = &g_array_index (crops, TestCrop, 0);
+  *pixels = g_malloc (W * H * 4);
+  fkp_synth_background (*pixels, W, H, W * 4, 7);
+  FkpSynthPlacement where = { W / 2.0, H / 2.0, 150.0 / crop->face.image.height, 0.0 };
+  float points[FKP_FACE_N_POINTS][2];
+  fkp_synth_paste (*pixels, W, H, W * 4, &crop->face, &where, points);
+  return (FkpFaceFrame) { .width = W, .height = H, .format = FKP_FACE_FORMAT_BGRx,
+                          .data = *pixels, .stride = W * 4, .timestamp_ns = 0 };
+}
+
+static FkpFacePipeline *
+new_pipeline (int threads)
+{
+  FkpFaceOptions o;
+  fkp_face_options_init (&o);
+  o.threads = threads;
+  GError *error = NULL;
+  FkpFacePipeline *p = fkp_face_pipeline_new (&o, &error);
+  g_assert_no_error (error);
+  return p;
+}
+
+static void
+process (FkpFacePipeline *p, FkpFaceFrame *frame, guint64 index, FkpFaceList *out)
+{
+  GError *error = NULL;
+  frame->timestamp_ns = index * 33333333u;
+  g_assert_true (fkp_face_pipeline_process (p, frame, NULL, 0, out, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_warm_up (void)
+{
+  GArray *crops = test_load_crops ();
+  guint8 *pixels;
+  FkpFaceFrame frame = face_frame (crops, &pixels);
+
+  /* threads=2: the helper threads come with the first processed frame, on
+   * its thread, not with the warm-up. */
+  FkpFacePipeline *warmed = new_pipeline (2);
+  guint before = count_threads ();
+  GError *error = NULL;
+  g_assert_true (fkp_face_pipeline_warm_up (warmed, &error));
+  g_assert_no_error (error);
+  if (before > 0)
+    g_assert_cmpuint (count_threads (), ==, before);
+  g_assert_cmpuint (fkp_face_pipeline_get_detector_runs (warmed), ==, 0);
+
+  /* The same answers as a pipeline that was not warmed up (one thread each,
+   * so that both run the same arithmetic). */
+  fkp_face_pipeline_set_threads (warmed, 1);
+  FkpFacePipeline *cold = new_pipeline (1);
+  FkpFaceList a, b;
+  fkp_face_list_init (&a);
+  fkp_face_list_init (&b);
+  for (guint64 i = 0; i < 3; i++) {
+    process (warmed, &frame, i, &a);
+    process (cold, &frame, i, &b);
+    g_assert_cmpuint (a.n_faces, ==, 1);
+    g_assert_cmpuint (b.n_faces, ==, 1);
+    g_assert_cmpuint (a.faces[0].id, ==, b.faces[0].id);
+    g_assert_cmpmem (a.faces[0].points, sizeof a.faces[0].points, b.faces[0].points,
+                     sizeof b.faces[0].points);
+  }
+  fkp_face_list_clear (&a);
+  fkp_face_list_clear (&b);
+  fkp_face_pipeline_free (warmed);
+  fkp_face_pipeline_free (cold);
+  g_free (pixels);
+  test_free_crops (crops);
+}
+
+static void
+test_take_tracks (void)
+{
+  GArray *crops = test_load_crops ();
+  guint8 *pixels;
+  FkpFaceFrame frame = face_frame (crops, &pixels);
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+
+  FkpFacePipeline *old = new_pipeline (1);
+  process (old, &frame, 0, &out);
+  fkp_face_pipeline_reset (old);   /* ids are not reused: the next track is 2 */
+  for (guint64 i = 1; i < 4; i++)
+    process (old, &frame, i, &out);
+  g_assert_cmpuint (out.n_faces, ==, 1);
+  guint id = out.faces[0].id;
+  g_assert_cmpuint (id, >, 1);
+
+  FkpFacePipeline *fresh = new_pipeline (1);
+  g_assert_true (fkp_face_pipeline_warm_up (fresh, NULL));
+  fkp_face_pipeline_take_tracks (fresh, old);
+  /* The next frame follows the face: same id, and the new detector's first
+   * run goes to the background instead of holding the frame. */
+  process (fresh, &frame, 4, &out);
+  g_assert_cmpuint (out.n_faces, ==, 1);
+  g_assert_cmpuint (out.faces[0].id, ==, id);
+  g_assert_cmpuint (fkp_face_pipeline_get_detector_runs (fresh), ==,
+                    fkp_face_pipeline_get_background_detector_runs (fresh));
+  /* Later frames: the new detector confirms the face, which keeps its id. */
+  for (guint64 i = 5; i < 12; i++) {
+    process (fresh, &frame, i, &out);
+    g_assert_cmpuint (out.n_faces, ==, 1);
+    g_assert_cmpuint (out.faces[0].id, ==, id);
+  }
+  g_assert_cmpuint (fkp_face_pipeline_get_detector_runs (fresh), >, 0);
+
+  /* The old pipeline has no track left: its next face is a new one. */
+  process (old, &frame, 4, &out);
+  g_assert_cmpuint (out.n_faces, ==, 1);
+  g_assert_cmpuint (out.faces[0].id, !=, id);
+
+  fkp_face_list_clear (&out);
+  fkp_face_pipeline_free (fresh);
+  fkp_face_pipeline_free (old);
+  g_free (pixels);
+  test_free_crops (crops);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/face/handover/warm-up", test_warm_up);
+  g_test_add_func ("/face/handover/take-tracks", test_take_tracks);
+  return g_test_run ();
+}
