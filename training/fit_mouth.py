@@ -354,6 +354,9 @@ def main():
             print(json.dumps(report(split, protocol(split, images)[1], truth)), flush=True)
         return
 
+    if contract.size != 112:
+        raise SystemExit("LOCAL_MAPS are the windows of a 112² model: measure where the mouth "
+                         f"falls in a {contract.size}² model's maps first")
     names, images, truth = data.load_split(args.data, "training")
     held = data.held_out_identities(names, args.val_fraction, args.seed)
     passes, _ = protocol("training", images)
