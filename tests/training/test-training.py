@@ -310,6 +310,90 @@ class HeadRefit(unittest.TestCase):
             refit_head.write_linear_head(model, np.zeros((8, 136)), np.zeros(136))
 
 
+class MouthFit(unittest.TestCase):
+    """fit_mouth.py and expression_values.py: the ridge, the reduced weights and the graph."""
+
+    def test_mouth_value_of_a_drawn_mouth(self):
+        import expression_values as ev
+        p = np.zeros((68, 2))
+        p[48], p[54] = (0, 0), (40, 0)                       # width 40
+        for top, bottom in ((61, 67), (62, 66), (63, 65)):
+            p[top], p[bottom] = (20, -5), (20, 5)            # gap 10: ratio 0.25
+        self.assertAlmostEqual(float(ev.mouth_ratio(p)), 0.25)
+        self.assertAlmostEqual(float(ev.mouth_open(p)), 0.5)
+        self.assertAlmostEqual(ev.spearman([1, 2, 2, 3], [10, 20, 20, 30]), 1.0)
+        self.assertEqual(ev.confusion([1, 1, 0, 0], [1, 0, 0, 1])[:4], (1, 1, 1, 1))
+
+    def test_ridge_recovers_a_linear_map(self):
+        import fit_mouth
+        rng = np.random.default_rng(7)
+        x = rng.normal(size=(500, 20)) * rng.uniform(0.1, 10, 20)
+        w_true, c_true = rng.normal(size=(20, 4)), rng.normal(size=4)
+        ridge = fit_mouth.Ridge(x, x @ w_true + c_true)
+        w, c = ridge.solve(1e-9)
+        np.testing.assert_allclose(w, w_true, atol=1e-6)
+        np.testing.assert_allclose(c, c_true, atol=1e-6)
+        w_strong, c_strong = ridge.solve(1e9)
+        self.assertLess(np.abs(w_strong).max(), 1e-4)
+        np.testing.assert_allclose(c_strong, (x @ w_true + c_true).mean(axis=0), atol=1e-3)
+
+    def test_expanded_weights_read_the_flattened_windows(self):
+        import fit_mouth
+        rng = np.random.default_rng(8)
+        windows = [rng.normal(size=(3, 6, 2, 3)), rng.normal(size=(3, 4, 3, 2))]
+        pooled = rng.normal(size=(3, 5))
+        bases = [np.linalg.qr(rng.normal(size=(6, 2)))[0], np.linalg.qr(rng.normal(size=(4, 3)))[0]]
+        x = fit_mouth.design(windows, pooled, bases)
+        w = rng.normal(size=(x.shape[1], 16))
+        full = fit_mouth.expand(w, bases, [wd.shape[1:] for wd in windows])
+        flat = np.concatenate([wd.reshape(3, -1) for wd in windows] + [pooled], axis=1)
+        np.testing.assert_allclose(flat @ full, x @ w, rtol=1e-4, atol=1e-4)
+
+    @unittest.skipUnless(os.environ.get("FACEKP_NN_LIB"), "FACEKP_NN_LIB not set")
+    def test_written_model_replaces_only_the_inner_lips(self):
+        import argparse
+        import torch
+        import evaluate
+        import export
+        import fit_mouth
+        import train
+        torch.manual_seed(9)
+        args = argparse.Namespace(recipe="facekp", attention="argmax", channels=1, size=112,
+                                  epochs=1, batch=2, lr=1e-3, weight_decay=0.0)
+        model = train.build_model(args).eval()
+        lib = os.environ["FACEKP_NN_LIB"]
+        rng = np.random.default_rng(10)
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt, base = os.path.join(tmp, "model.pt"), os.path.join(tmp, "model.onnx")
+            torch.save({"model": model.state_dict(), "args": vars(args), "history": []}, ckpt)
+            exported, meta = export.load_for_export(ckpt)
+            export.export(exported, meta, base, 112)
+            graph = fit_mouth.base_model(base).graph
+            spatial, _ = fit_mouth.pooled_tensor(graph)
+            names = [m[0] for m in fit_mouth.LOCAL_MAPS] + [spatial]
+            feats = os.path.join(tmp, "features.onnx")
+            engine = fit_mouth.FeatureEngine(feats, lib, fit_mouth.features_model(base, feats, names), 1)
+            dim = sum(s[0] * (r[1] - r[0]) * (c[1] - c[0])
+                      for s, (_, r, c, _) in zip(engine.shapes, fit_mouth.LOCAL_MAPS)) + engine.shapes[-1][0]
+            w = (rng.normal(size=(dim, 16)) * 1e-3).astype(np.float32)
+            c = (rng.normal(size=16) * 0.01).astype(np.float32)
+            out = os.path.join(tmp, "mouth.onnx")
+            fit_mouth.write_model(base, out, w, c, {"facekp.train.mouth": "test"})
+            with self.assertRaises(SystemExit):   # no second fit on top of the first
+                fit_mouth.write_model(out, os.path.join(tmp, "again.onnx"), w, c, {})
+            x = rng.uniform(-1, 1, (1, 112, 112)).astype(np.float32)
+            raw, maps = engine.run(x)
+            f = np.concatenate([m[:, r[0]:r[1], cc[0]:cc[1]].ravel()
+                                for m, (_, r, cc, _) in zip(maps, fit_mouth.LOCAL_MAPS)]
+                               + [maps[-1].reshape(maps[-1].shape[0], -1).mean(axis=1)])
+            centre = raw.reshape(68, 2)[48:60].mean(axis=0)
+            expected = raw.copy()
+            expected[120:136] = f @ w + c + np.tile(centre, 8)
+            got = evaluate.NnCoreEngine(out, lib, threads=1)(x[None])[0]
+        np.testing.assert_allclose(got[:120], raw[:120], atol=1e-5)
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
 @unittest.skipUnless(os.environ.get("FACEKP_NN_LIB"), "FACEKP_NN_LIB not set")
 class ExportMatchesEngine(unittest.TestCase):
     def test_facekp_recipe_export(self):
