@@ -1682,6 +1682,75 @@ test_inception_block (void)
   g_free (ref); g_free (x); g_free (w1); g_free (w3);
 }
 
+/* An Inception-like block from `in` (C channels) into `out`: a 1×1 conv, a
+ * 3×3 conv and a 3×3 max pool side by side, concatenated. */
+static void
+add_block (Builder *b, const char *in, const char *out, int C, const char *tag, const float *w1,
+           const float *w3)
+{
+  char n1[32], n3[32], w1n[32], w3n[32], c1[32], c3[32], p[32];
+  g_snprintf (w1n, sizeof w1n, "%s_w1", tag);
+  g_snprintf (w3n, sizeof w3n, "%s_w3", tag);
+  g_snprintf (c1, sizeof c1, "%s_c1", tag);
+  g_snprintf (c3, sizeof c3, "%s_c3", tag);
+  g_snprintf (p, sizeof p, "%s_p", tag);
+  g_snprintf (n1, sizeof n1, "%s_b1", tag);
+  g_snprintf (n3, sizeof n3, "%s_b3", tag);
+  builder_init_float (b, w1n, 4, (int64_t[]) { 4, C, 1, 1 }, w1);
+  builder_init_float (b, w3n, 4, (int64_t[]) { 4, C, 3, 3 }, w3);
+  builder_node (b, "Conv", n1, IN (in, w1n), OUT (c1));
+  Onnx__NodeProto *n = builder_node (b, "Conv", n3, IN (in, w3n), OUT (c3));
+  node_ints (b, n, "pads", 4, (int64_t[]) { 1, 1, 1, 1 });
+  n = builder_node (b, "MaxPool", p, IN (in), OUT (p));
+  node_ints (b, n, "kernel_shape", 2, (int64_t[]) { 3, 3 });
+  node_ints (b, n, "pads", 4, (int64_t[]) { 1, 1, 1, 1 });
+  n = builder_node (b, "Concat", out, IN (c1, c3, p), OUT (out));
+  node_int (b, n, "axis", 1);
+}
+
+/* Two blocks after a stem conv, and beside them all a small branch from the
+ * input that only the last step reads (as the shipped model's mouth fit
+ * reads early maps): the loader must still find each block's window (a
+ * window of the whole net, nearly all one branch, hid them), and two
+ * threads must give what one gives. */
+static void
+test_branch_windows (void)
+{
+  const int C = 8, H = 12, W = 12, C1 = 8 + C, C2 = 8 + C1;
+  float *x = random_floats (C * H * W, -1, 1), *ws = random_floats (C * C, -1, 1);
+  float *w1a = random_floats (4 * C, -1, 1), *w3a = random_floats (4 * C * 9, -1, 1);
+  float *w1b = random_floats (4 * C1, -1, 1), *w3b = random_floats (4 * C1 * 9, -1, 1);
+  float *out[2];
+  for (int threads = 1; threads <= 2; threads++) {
+    Builder *b = builder_new (13);
+    builder_input (b, "x", 4, (int64_t[]) { 1, C, H, W });
+    builder_init_float (b, "ws", 4, (int64_t[]) { C, C, 1, 1 }, ws);
+    builder_node (b, "Conv", "stem", IN ("x", "ws"), OUT ("s"));
+    builder_node (b, "Relu", "side", IN ("x"), OUT ("side"));
+    add_block (b, "s", "y1", C, "a", w1a, w3a);
+    add_block (b, "y1", "y2", C1, "b", w1b, w3b);
+    Onnx__NodeProto *n = builder_node (b, "Concat", "last", IN ("y2", "side"), OUT ("y"));
+    node_int (b, n, "axis", 1);
+    builder_output (b, "y");
+    FkpNet *net = load_built (b, threads);
+    builder_free (b);
+    FkpNetStats stats;
+    fkp_net_get_stats (net, &stats);
+    g_assert_cmpuint (stats.n_branch_windows, ==, 2);
+    memcpy (fkp_net_get_input_data (net, 0), x, sizeof (float) * C * H * W);
+    g_assert_true (fkp_net_run (net, NULL));
+    out[threads - 1] = g_memdup2 (fkp_net_get_output_data (net, 0), sizeof (float) * (C2 + C) * H * W);
+    fkp_net_free (net);
+  }
+  assert_close (out[1], out[0], (size_t) (C2 + C) * H * W, TOL, "two threads against one");
+  /* the side branch, last: the input rectified */
+  for (int i = 0; i < C * H * W; i++)
+    x[i] = MAX (x[i], 0.0f);
+  assert_close (out[0] + (size_t) C2 * H * W, x, (size_t) C * H * W, 0, "side branch");
+  g_free (out[0]); g_free (out[1]); g_free (x); g_free (ws);
+  g_free (w1a); g_free (w3a); g_free (w1b); g_free (w3b);
+}
+
 /* ---- Memory planning --------------------------------------------------- */
 
 /* A chain of element-wise ops needs the input, the output and two
@@ -1755,6 +1824,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/ops/shape-chains", test_shape_chains);
   g_test_add_func ("/nn/ops/attention-module", test_attention_module);
   g_test_add_func ("/nn/ops/inception-block", test_inception_block);
+  g_test_add_func ("/nn/ops/branch-windows", test_branch_windows);
   g_test_add_func ("/nn/ops/memory-reuse", test_memory_reuse);
   return g_test_run ();
 }

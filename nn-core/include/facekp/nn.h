@@ -158,6 +158,7 @@ typedef struct {
   size_t n_nodes;                  /* nodes in the ONNX graph */
   size_t n_steps;                  /* kernels executed per run, after folding and fusion */
   size_t n_winograd_convs;         /* convs run as Winograd: F(4,3), F(2,3) or F(2,5) */
+  size_t n_branch_windows;         /* windows of independent branches (run side by side with threads) */
 } FkpNetStats;
 
 void fkp_net_get_stats (const FkpNet *net, FkpNetStats *stats);

@@ -60,6 +60,9 @@ grow_window (Loader *L, int first, int *branch_of, int *n_branches)
   return length;
 }
 
+/* The share of a window's cost above which one branch makes it lopsided. */
+#define LOPSIDED_SHARE 0.9
+
 void
 find_branches (Loader *L)
 {
@@ -74,16 +77,31 @@ find_branches (Loader *L)
       first++;
       continue;
     }
+    double *cost = g_new0 (double, n_branches), total = 0.0, largest = 0.0;
+    for (int i = 0; i < length; i++)
+      cost[branch_of[i]] += step_cost (L, S (L, first + i));
+    for (int b = 0; b < n_branches; b++) {
+      total += cost[b];
+      largest = MAX (largest, cost[b]);
+    }
+    /* A window that is nearly all one branch (a small side branch, such as
+     * a slice of an early map that only the head reads, beside the rest of
+     * the net) would hide the windows inside that branch: look for those
+     * instead. */
+    if (largest > LOPSIDED_SHARE * total) {
+      g_free (cost);
+      first++;
+      continue;
+    }
     FkpNnRegion r = { .first = first, .n_steps = length, .n_branches = n_branches };
     r.branch_of = g_memdup2 (branch_of, (size_t) length * sizeof (int));
-    r.branch_cost = g_new0 (double, n_branches);
-    for (int i = 0; i < length; i++)
-      r.branch_cost[branch_of[i]] += step_cost (L, S (L, first + i));
+    r.branch_cost = cost;
     g_array_append_val (regions, r);
     first += length;
   }
   g_free (branch_of);
   net->n_regions = (int) regions->len;
+  net->stats.n_branch_windows = regions->len;
   net->regions = (FkpNnRegion *) g_array_free (regions, FALSE);
 }
 
