@@ -114,6 +114,42 @@ fnv1a (guint64 hash, const void *data, size_t n)
   return hash;
 }
 
+/* Debugging false faces: each output face no true face matched is written
+ * as a gray PGM of the canvas around it (twice its box), once per segment
+ * and id, named SEG-ID.pgm, to look at what it is. */
+static void
+dump_false_faces (const char *dir, const uint8_t *canvas, const FkpSynthSequence *seq,
+                  size_t seg, int t, const FkpFace *faces, size_t n_out, const int *match,
+                  int n_truth)
+{
+  for (size_t j = 0; j < n_out; j++) {
+    gboolean matched = FALSE;
+    for (int k = 0; k < n_truth; k++)
+      matched |= match[k] == (int) j;
+    if (matched)
+      continue;
+    char *path = g_strdup_printf ("%s/%03zu-%u.pgm", dir, seg, faces[j].id);
+    if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+      const FkpFaceBox *b = &faces[j].box;
+      double side = 2 * MAX (b->width, b->height);
+      int x0 = (int) (b->x + b->width / 2 - side / 2), y0 = (int) (b->y + b->height / 2 - side / 2);
+      int n = (int) side;
+      GString *pgm = g_string_new (NULL);
+      g_string_printf (pgm, "P5\n# t %d box %.0f %.0f %.0f %.0f score %.3f\n%d %d\n255\n", t,
+                       b->x, b->y, b->width, b->height, faces[j].score, n, n);
+      for (int y = y0; y < y0 + n; y++)
+        for (int x = x0; x < x0 + n; x++) {
+          const uint8_t *px = canvas + (size_t) CLAMP (y, 0, seq->height - 1) * seq->width * 4
+                              + 4 * (size_t) CLAMP (x, 0, seq->width - 1);
+          g_string_append_c (pgm, (char) ((px[0] * 29 + px[1] * 150 + px[2] * 77) >> 8));
+        }
+      g_file_set_contents (path, pgm->str, (gssize) pgm->len, NULL);
+      g_string_free (pgm, TRUE);
+    }
+    g_free (path);
+  }
+}
+
 gboolean
 fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
                         const FkpSynthFace *faces, size_t n_faces, const FkpSynthSequence *seq,
@@ -240,6 +276,9 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
                       out.faces[j].score);
         g_printerr ("\n");
       }
+      if (g_getenv ("FKP_SYNTH_DUMP_DIR"))
+        dump_false_faces (g_getenv ("FKP_SYNTH_DUMP_DIR"), canvas, seq, seg, t, out.faces, n_out,
+                          match, n_truth);
       res->n_false += n_out - matched;
       if (!visible)
         res->n_false_in_gaps += n_out - matched;
