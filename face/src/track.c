@@ -553,8 +553,11 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
   return ok;
 }
 
-/* Drops tracks whose crop was no face (presence) MAX_ABSENT frames in a row, tracks that left the frame and duplicates (two tracks on one face:
- * the younger goes), then caps the count. */
+/* Drops tracks whose crop was no face (presence) MAX_ABSENT frames in a
+ * row, tracks that left the frame, tracks whose points' box shrank below
+ * min_face_size (the size rule holds for tracked faces as for detections)
+ * and duplicates (two tracks on one face: the younger goes), then caps the
+ * count. */
 static void
 prune (FkpTracker *tracker, int width, int height)
 {
@@ -565,7 +568,7 @@ prune (FkpTracker *tracker, int width, int height)
     FkpFaceBox b;
     track_box (t, &b);
     if (t->absent_frames >= MAX_ABSENT || visible_fraction (&b, width, height) < MIN_VISIBLE
-        || fkp_face_box_size (&b) < 1.0f)
+        || fkp_face_box_size (&b) < MAX (1.0f, (float) tracker->opts->min_face_size))
       continue;
     gboolean duplicate = FALSE;
     for (size_t j = 0; j < kept && !duplicate; j++) {
