@@ -455,7 +455,9 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
   int *second = g_new (int, MAX (1, n_tracks));
   for (size_t i = 0; i < n_tracks; i++) {
     const Track *t = &g_array_index (work, Track, i);
-    gboolean suspect = t->jumped || t->drifted || t->changed;
+    /* A hidden track (presence below min_presence) is suspect too: its crop
+     * no longer shows the face, which it may have slid off. */
+    gboolean suspect = t->jumped || t->drifted || t->changed || t->absent;
     FkpFaceBox tb;
     box_seen_by_detector (t, from_marked_frame, &tb);
     double track_size = MAX (fkp_face_box_size (&tb), 1.0f);
@@ -595,6 +597,15 @@ prune (FkpTracker *tracker, int width, int height)
         prefer_t = t->trust > o->trust;
       else
         prefer_t = o->id == 0 && t->id == 0 && t->score > o->score;
+      /* A new track on the face a hidden one lost continues that face: it
+       * takes over the hidden track's id. */
+      if (duplicate && prefer_t && o->absent && o_settled && t->id == 0) {
+        t->id = o->id;
+        t->trust = o->trust;
+      } else if (duplicate && !prefer_t && t->absent && t_settled && o->id == 0) {
+        o->id = t->id;
+        o->trust = t->trust;
+      }
       if (duplicate && prefer_t)
         *o = *t;
     }
