@@ -118,6 +118,19 @@ def fit_pose(points, shape):
     return np.degrees([-beta, -alpha, gamma]), rms
 
 
+def mean_shape(points):
+    """(the 68 x 3 mean shape of the faces `points` [F, 68, 2], rank-3 residual)."""
+    _, S, residual = factorise(points)
+    shape = align(S)
+    # Pitch 0 as the labelled faces hold their heads (their median): the
+    # eye-to-mouth line leans back in a face looking at the camera.
+    for _ in range(2):
+        t = -np.radians(np.median([fit_pose(p, shape)[0][1] for p in points]))
+        rx = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+        shape = shape @ rx.T
+    return shape, residual
+
+
 def write_header(shape, path, n_faces, residual):
     lines = ["/* facekp's mean 3D face shape: 68 points (iBUG order), x to the image's",
              " * right, y down, z away from the viewer; the outer eye corners (36, 45) 1 apart,",
@@ -138,14 +151,7 @@ def main():
     ap.add_argument("--out", required=True, help="C header to write (face/src/mean-shape.h)")
     args = ap.parse_args()
     train = load_points(args.data, "training")
-    _, S, residual = factorise(train)
-    shape = align(S)
-    # Pitch 0 as the labelled faces hold their heads (median of the training
-    # faces): the eye-to-mouth line leans back in a face looking at the camera.
-    for _ in range(2):
-        t = -np.radians(np.median([fit_pose(p, shape)[0][1] for p in train]))
-        rx = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
-        shape = shape @ rx.T
+    shape, residual = mean_shape(train)
     # The table is written rounded: fit with what C will read.
     shape = np.round(shape, 5)
     write_header(shape, args.out, len(train), residual)
