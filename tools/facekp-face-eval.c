@@ -28,7 +28,48 @@ typedef struct {
   char *name;
   GdkPixbuf *pixbuf;
   FkpSynthFace face;
+  GArray *unlabelled;   /* FkpFaceBox: other people's faces in the image (--unlabelled) */
 } Sample;
+
+/* --unlabelled: a CSV (header, then name,x,y,width,height in image pixels)
+ * of faces in the split's images that are not labelled, seen by eye; the
+ * sequence counts output faces on them apart from false faces. */
+static gboolean
+load_unlabelled (const char *path, GArray *samples, GError **error)
+{
+  char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, error))
+    return FALSE;
+  char **lines = g_strsplit (text, "\n", -1);
+  g_free (text);
+  gboolean ok = TRUE;
+  for (guint i = 1; lines[i] != NULL && ok; i++) {
+    char *line = g_strstrip (lines[i]);
+    if (*line == '\0' || *line == '#')
+      continue;
+    char **cells = g_strsplit (line, ",", -1);
+    if (g_strv_length (cells) != 5) {
+      g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT,
+                   "%s line %u: expected name,x,y,width,height", path, i + 1);
+      ok = FALSE;
+    }
+    for (guint k = 0; k < samples->len && ok; k++) {
+      Sample *s = &g_array_index (samples, Sample, k);
+      if (strcmp (s->name, cells[0]) != 0)
+        continue;
+      FkpFaceBox b = { (float) g_ascii_strtod (cells[1], NULL), (float) g_ascii_strtod (cells[2], NULL),
+                       (float) g_ascii_strtod (cells[3], NULL), (float) g_ascii_strtod (cells[4], NULL) };
+      if (s->unlabelled == NULL)
+        s->unlabelled = g_array_new (FALSE, FALSE, sizeof (FkpFaceBox));
+      g_array_append_val (s->unlabelled, b);
+      s->face.unlabelled = (const FkpFaceBox *) (void *) s->unlabelled->data;
+      s->face.n_unlabelled = s->unlabelled->len;
+    }
+    g_strfreev (cells);
+  }
+  g_strfreev (lines);
+  return ok;
+}
 
 static gboolean
 load_split (const char *dir, const char *split, int limit, GArray *samples, GError **error)
@@ -278,6 +319,7 @@ int
 main (int argc, char **argv)
 {
   char *mode = NULL, *model = NULL, *detector = NULL, *per_image = NULL, *points_out = NULL;
+  char *unlabelled = NULL;
   int threads = 1, limit = 0, slots = 2, frames = 30, gap = 15, interval = 10;
   gboolean no_smoothing = FALSE, no_oracle = FALSE;
   double beta = -1, min_cutoff = -1, face_size = 0, min_presence = -1;
@@ -299,6 +341,7 @@ main (int argc, char **argv)
     { "face-size", 0, 0, G_OPTION_ARG_DOUBLE, &face_size, "sequence: points' box size at scale 1 (110 px)", "PX" },
     { "min-presence", 0, 0, G_OPTION_ARG_DOUBLE, &min_presence, "the pipeline's min_presence (0.5)", "P" },
     { "no-oracle", 0, 0, G_OPTION_ARG_NONE, &no_oracle, "sequence: skip the model-alone comparison", NULL },
+    { "unlabelled", 0, 0, G_OPTION_ARG_FILENAME, &unlabelled, "sequence: CSV of the images' unlabelled faces (name,x,y,width,height), counted apart from false faces", "FILE" },
     { NULL }
   };
   GError *error = NULL;
@@ -321,7 +364,8 @@ main (int argc, char **argv)
   }
 
   GArray *samples = g_array_new (FALSE, FALSE, sizeof (Sample));
-  if (!load_split (argv[1], split, limit, samples, &error)) {
+  if (!load_split (argv[1], split, limit, samples, &error)
+      || (unlabelled != NULL && !load_unlabelled (unlabelled, samples, &error))) {
     fprintf (stderr, "facekp-face-eval: %s\n", error->message);
     return 1;
   }
@@ -385,12 +429,13 @@ main (int argc, char **argv)
     }
     double nme = r.n_found ? r.nme_sum / r.n_found : NAN;
     double oracle = r.n_oracle ? r.oracle_nme_sum / r.n_oracle : NAN;
-    printf ("sequence   frames=%zu faces=%zu found=%zu recall=%.4f false_faces=%zu (on empty frames %zu) id_switches=%zu\n"
+    printf ("sequence   frames=%zu faces=%zu found=%zu recall=%.4f false_faces=%zu (on empty frames %zu) "
+            "unlabelled_faces=%zu id_switches=%zu\n"
             "           pipeline_mean_nme=%.5f model_alone_mean_nme=%.5f difference=%+.5f "
             "failure_rate=%.4f roll_mae_deg=%.3f detector_runs=%" G_GUINT64_FORMAT
             " ms_per_frame=%.2f\n",
             r.n_frames, r.n_truth, r.n_found, (double) r.n_found / MAX (r.n_truth, 1), r.n_false,
-            r.n_false_in_gaps, r.n_id_switches, nme, oracle, nme - oracle,
+            r.n_false_in_gaps, r.n_unlabelled, r.n_id_switches, nme, oracle, nme - oracle,
             (double) r.n_failures / MAX (r.n_found, 1), r.roll_error_sum / MAX (r.n_found, 1),
             fkp_face_pipeline_get_detector_runs (pipeline), 1000 * r.process_seconds / r.n_frames);
     g_free (faces);
@@ -452,6 +497,8 @@ main (int argc, char **argv)
   for (guint i = 0; i < samples->len; i++) {
     Sample *s = &g_array_index (samples, Sample, i);
     g_free (s->name);
+    if (s->unlabelled)
+      g_array_free (s->unlabelled, TRUE);
     g_object_unref (s->pixbuf);
   }
   g_array_free (samples, TRUE);

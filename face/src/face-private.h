@@ -53,6 +53,17 @@ void fkp_face_crop_from_frame (int width, int height, FkpFaceCrop *crop);
 /* Angle of the line from the left eye centre (mean of 36–41) to the right (42–47). */
 double fkp_face_eye_angle (const float (*points)[2]);
 
+/* Head pose fitted to the points (pose.c): degrees, axes and signs as
+ * FkpFace's yaw and pitch; roll is the fit's own in-plane angle (FkpFace.roll
+ * is the eye line's); scale: frame pixels per unit of the mean shape (the
+ * outer eye corners' distance of a frontal face), 0 when the points give no
+ * pose (all on one line). */
+typedef struct {
+  float yaw, pitch, roll, scale;
+} FkpHeadPose;
+
+void fkp_face_head_pose (const float (*points)[2], FkpHeadPose *pose);
+
 void fkp_face_points_to_crop (const float (*points)[2], int n, const FkpFaceCrop *crop,
                               float (*q)[2]);
 void fkp_face_points_from_crop (const float (*q)[2], int n, const FkpFaceCrop *crop,

@@ -163,7 +163,7 @@ fkp_one_euro_filter (FkpOneEuro *f, double x, double dt, double min_cutoff, doub
 #define MIN_VISIBLE 0.5           /* fraction of the points' box inside the frame to keep it */
 #define CONFIRM_MIN_IOU 0.3f      /* points of a weakly detected face must overlap its box this much */
 #define CONFIRM_BELOW_SCORE 0.3f  /* detections below this score need that confirmation */
-#define MAX_ABSENT 2              /* frames in a row below min_presence that end a track */
+#define MAX_ABSENT 6              /* frames in a row below min_presence that end a track */
 
 typedef struct {
   guint id;
@@ -186,6 +186,7 @@ typedef struct {
   FkpFaceQuality quality; /* presence and point errors of this frame's last landmark run */
   gboolean absent;     /* this frame's presence is below min_presence: left out of the frame's faces */
   int absent_frames;   /* frames in a row it was absent */
+  double trust;        /* sum of its presence (or detector score) over the frames it was output */
 } Track;
 
 struct _FkpTracker {
@@ -461,7 +462,9 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
   int *second = g_new (int, MAX (1, n_tracks));
   for (size_t i = 0; i < n_tracks; i++) {
     const Track *t = &g_array_index (work, Track, i);
-    gboolean suspect = t->jumped || t->drifted || t->changed;
+    /* A hidden track (presence below min_presence) is suspect too: its crop
+     * no longer shows the face, which it may have slid off. */
+    gboolean suspect = t->jumped || t->drifted || t->changed || t->absent;
     FkpFaceBox tb;
     box_seen_by_detector (t, from_marked_frame, &tb);
     double track_size = MAX (fkp_face_box_size (&tb), 1.0f);
@@ -531,8 +534,11 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
     } else {
       /* Unseen by the detector: gone at once if its points jumped or its
        * crop no longer looks like the face, else given MAX_MISSES detector
-       * runs (one per frame while it is unseen). */
-      if (drop_unmatched || t.jumped || t.changed || t.absent || ++t.misses >= MAX_MISSES)
+       * runs (one per frame while it is unseen).  A track whose presence
+       * dipped gets those runs too, hidden meanwhile: a face whose presence
+       * falls for a frame or two (a blur, a hand, a fast turn) and whose
+       * detection is missed on one of them comes back with its id. */
+      if (drop_unmatched || t.jumped || t.changed || ++t.misses >= MAX_MISSES)
         continue;
       ok = track_step (tracker, s, &t, error);
     }
@@ -556,8 +562,11 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
   return ok;
 }
 
-/* Drops tracks whose crop was no face (presence) MAX_ABSENT frames in a row, tracks that left the frame and duplicates (two tracks on one face:
- * the younger goes), then caps the count. */
+/* Drops tracks whose crop was no face (presence) MAX_ABSENT frames in a
+ * row, tracks that left the frame, tracks whose points' box shrank below
+ * min_face_size (the size rule holds for tracked faces as for detections)
+ * and duplicates (two tracks on one face: the younger goes), then caps the
+ * count. */
 static void
 prune (FkpTracker *tracker, int width, int height)
 {
@@ -568,7 +577,7 @@ prune (FkpTracker *tracker, int width, int height)
     FkpFaceBox b;
     track_box (t, &b);
     if (t->absent_frames >= MAX_ABSENT || visible_fraction (&b, width, height) < MIN_VISIBLE
-        || fkp_face_box_size (&b) < 1.0f)
+        || fkp_face_box_size (&b) < MAX (1.0f, (float) tracker->opts->min_face_size))
       continue;
     gboolean duplicate = FALSE;
     for (size_t j = 0; j < kept && !duplicate; j++) {
@@ -578,12 +587,33 @@ prune (FkpTracker *tracker, int width, int height)
       double size = MAX (fkp_face_box_size (&b), fkp_face_box_size (&ob));
       duplicate = fkp_face_box_iou (&b, &ob) > DUPLICATE_IOU
                   || centre_distance (&b, &ob) < DUPLICATE_CENTRES * size;
-      /* The track that has been following this face stays: over a new or
-       * just restarted one (which moved onto it from elsewhere); of two new
-       * ones (two detections of one face), the stronger. */
+      /* A track seen as a face on this frame stays over a hidden one (whose
+       * presence dipped).  Else the track that has been following this face
+       * stays: over a new or just restarted one (which moved onto it from
+       * elsewhere); of two settled ones, the one that was more surely a
+       * face over its life (a weak track beside a face that slid onto it
+       * must not take its id); of two new ones (two detections of one
+       * face), the stronger. */
       gboolean o_settled = o->id != 0 && !o->restarted, t_settled = t->id != 0 && !t->restarted;
-      if (duplicate && ((t_settled && !o_settled)
-                        || (o->id == 0 && t->id == 0 && t->score > o->score)))
+      gboolean prefer_t;
+      if (o->absent != t->absent)
+        prefer_t = o->absent;
+      else if (t_settled != o_settled)
+        prefer_t = t_settled;
+      else if (t_settled)
+        prefer_t = t->trust > o->trust;
+      else
+        prefer_t = o->id == 0 && t->id == 0 && t->score > o->score;
+      /* A new track on the face a hidden one lost continues that face: it
+       * takes over the hidden track's id. */
+      if (duplicate && prefer_t && o->absent && o_settled && t->id == 0) {
+        t->id = o->id;
+        t->trust = o->trust;
+      } else if (duplicate && !prefer_t && t->absent && t_settled && o->id == 0) {
+        o->id = t->id;
+        o->trust = t->trust;
+      }
+      if (duplicate && prefer_t)
         *o = *t;
     }
     if (duplicate)
@@ -730,8 +760,9 @@ fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
   size_t n = 0;
   for (guint i = 0; i < kept->len; i++) {
     Track *t = &g_array_index (kept, Track, i);
-    /* Not a face on this frame: kept one frame for the detector to confirm
-     * (with its id), but no face of this frame. */
+    /* Not a face on this frame: kept, hidden, for the detector to confirm
+     * (with its id) on the next frames (MAX_ABSENT, MAX_MISSES), but no
+     * face of this frame. */
     if (t->absent)
       continue;
     FkpFace *f = &out->faces[n++];
@@ -739,12 +770,17 @@ fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
     f->detector_score = t->score;
     f->presence = t->quality.presence;
     f->score = f->presence >= 0.0f ? f->presence : t->score;
+    t->trust += f->score;
     memcpy (f->point_error, t->quality.point_error, sizeof f->point_error);
     memcpy (f->points, t->smooth, sizeof f->points);
     fkp_face_points_bounds ((const float (*)[2]) f->points, FKP_FACE_N_POINTS, &f->box);
     /* On the points the caller gets, over the same time step as the smoothing. */
     fkp_expression_tracker_update (&t->expressions, (const float (*)[2]) t->smooth, dt, f);
     f->roll = (float) (fkp_face_eye_angle ((const float (*)[2]) f->points) * 180.0 / G_PI);
+    FkpHeadPose pose;
+    fkp_face_head_pose ((const float (*)[2]) f->points, &pose);
+    f->yaw = pose.yaw;
+    f->pitch = pose.pitch;
   }
   out->n_faces = n;
 }

@@ -111,7 +111,11 @@ append_face_quality (GString *s, const FkpFace *f)
   } else {
     g_string_append (s, "null");
   }
-  g_string_append (s, ", \"pose\": {\"roll\": ");
+  g_string_append (s, ", \"pose\": {\"yaw\": ");
+  append_number (s, f->yaw, "%.2f");
+  g_string_append (s, ", \"pitch\": ");
+  append_number (s, f->pitch, "%.2f");
+  g_string_append (s, ", \"roll\": ");
   append_number (s, f->roll, "%.2f");
   g_string_append_c (s, '}');
 }

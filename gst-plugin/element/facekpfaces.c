@@ -53,12 +53,13 @@ landmarks_array_init (GValue *array, const FkpFace *face)
 
 /* What a face's structure carries besides its box and points: the
  * detector's score, presence and point errors when the model gives them,
- * roll (docs/element.md). */
+ * the head pose: roll, yaw, pitch (docs/element.md). */
 static void
 set_quality_fields (GstStructure *s, const FkpFace *f)
 {
   gst_structure_set (s, "detector-score", G_TYPE_DOUBLE, (gdouble) f->detector_score,
-      "roll", G_TYPE_DOUBLE, (gdouble) f->roll, NULL);
+      "roll", G_TYPE_DOUBLE, (gdouble) f->roll, "yaw", G_TYPE_DOUBLE, (gdouble) f->yaw,
+      "pitch", G_TYPE_DOUBLE, (gdouble) f->pitch, NULL);
   if (f->presence >= 0.0f)
     gst_structure_set (s, "presence", G_TYPE_DOUBLE, (gdouble) f->presence, NULL);
   if (f->point_error[0] >= 0.0f) {

@@ -19,7 +19,8 @@ FKP_PUBLIC G_DEFINE_QUARK (fkp-sticker-error-quark, fkp_sticker_error)
 static const char *const pack_keys[] = { "name", "version", "description", "author", NULL };
 static const char *const sticker_keys[] = {
   "image", "images", "frame-duration", "anchor", "size", "reference", "offset",
-  "rotate", "opacity", "z", "faces", "trigger", "play", "fade-in", "fade-out", NULL
+  "rotate", "opacity", "z", "faces", "trigger", "play", "fade-in", "fade-out", "max-yaw",
+  "squeeze", NULL
 };
 
 typedef struct {
@@ -447,6 +448,7 @@ parse_sticker (FkpStickerPack *pack, GHashTable *by_path, const char *pack_dir,
   g_autofree char *size = NULL, *reference = NULL, *offset = NULL, *rotate = NULL;
   g_autofree char *opacity = NULL, *z = NULL, *faces = NULL;
   g_autofree char *trigger = NULL, *play = NULL, *fade_in = NULL, *fade_out = NULL;
+  g_autofree char *max_yaw = NULL, *squeeze = NULL;
   guint count;
 
   if (!check_known_keys (kf, where, sticker_keys, FALSE, error))
@@ -465,7 +467,9 @@ parse_sticker (FkpStickerPack *pack, GHashTable *by_path, const char *pack_dir,
       !get_string (kf, where, "trigger", &trigger, error) ||
       !get_string (kf, where, "play", &play, error) ||
       !get_string (kf, where, "fade-in", &fade_in, error) ||
-      !get_string (kf, where, "fade-out", &fade_out, error))
+      !get_string (kf, where, "fade-out", &fade_out, error) ||
+      !get_string (kf, where, "max-yaw", &max_yaw, error) ||
+      !get_string (kf, where, "squeeze", &squeeze, error))
     return FALSE;
   if (!parse_trigger (sticker, where, trigger, play, fade_in, fade_out, error))
     return FALSE;
@@ -600,6 +604,27 @@ parse_sticker (FkpStickerPack *pack, GHashTable *by_path, const char *pack_dir,
       return FALSE;
     }
     sticker->z = (int) value;
+  }
+
+  sticker->max_yaw = 180.0;
+  if (max_yaw) {
+    if (!parse_numbers (where, "max-yaw", max_yaw, &sticker->max_yaw, 1, 1, &count, error))
+      return FALSE;
+    if (!(sticker->max_yaw >= 0 && sticker->max_yaw <= 90)) {
+      set_error (error, FKP_STICKER_ERROR_INVALID_VALUE, where, "max-yaw",
+                 "%s is outside 0 to 90 degrees", max_yaw);
+      return FALSE;
+    }
+  }
+
+  if (squeeze) {
+    if (g_ascii_strcasecmp (squeeze, "true") == 0)
+      sticker->squeeze = TRUE;
+    else if (g_ascii_strcasecmp (squeeze, "false") != 0) {
+      set_error (error, FKP_STICKER_ERROR_INVALID_VALUE, where, "squeeze",
+                 "\"%s\" is not true or false", squeeze);
+      return FALSE;
+    }
   }
 
   if (faces && g_ascii_strcasecmp (faces, "all") != 0) {

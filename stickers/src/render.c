@@ -145,6 +145,10 @@ place_sticker (const Sticker *sticker, guint index, const FkpFace *face,
   double shown = trigger_visibility (sticker, face);
   if (!(shown > 0.0))
     return FALSE;
+  /* Head pose (FkpFace.yaw): a sticker meant for a face seen from the front
+   * may hide on a turned head, or narrow with it. */
+  if (sticker->max_yaw <= 90.0 && !(fabs (face->yaw) <= sticker->max_yaw))
+    return FALSE;
 
   double angle = sticker->rotate ? frame.eye_angle : 0.0;
   double ca = cos (angle), sa = sin (angle);
@@ -156,6 +160,8 @@ place_sticker (const Sticker *sticker, guint index, const FkpFace *face,
   out->width = sticker->size[0] * reference;
   out->height = sticker->size[1] > 0 ? sticker->size[1] * reference
                                      : out->width * first->height / first->width;
+  if (sticker->squeeze)
+    out->width *= cos (CLAMP (face->yaw, -90.0f, 90.0f) * G_PI / 180.0);
   out->angle = angle;
   out->opacity = sticker->opacity * shown;
   out->z = sticker->z;

@@ -45,6 +45,8 @@ typedef struct {
   FkpExpression trigger;
   gboolean play_once;         /* frames from the expression's start, once; else while it holds */
   guint fade_in_ms, fade_out_ms;
+  double max_yaw;             /* degrees: hidden on faces turned further (|yaw|); > 90: never */
+  gboolean squeeze;           /* width × cos(yaw): narrower as the head turns */
 } Sticker;
 
 /* How far above the eye line, in eye distances, the forehead anchor lies. */

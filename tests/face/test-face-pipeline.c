@@ -616,6 +616,44 @@ test_sequence (void)
   check_sequence (0);
 }
 
+/* Groups: four smaller faces (75 px at scale 1, so 56–94 px) on screen at
+ * once, each drifting, growing and shrinking and rolling within ±20° in its
+ * quarter of the frame; the eight crops twice (the second time in reverse
+ * order, other neighbours and phases), four segments of 30 frames with 15
+ * empty ones between; the detector on its own thread as by default.  No id
+ * may switch; recall and false faces as for the two-face sequence. */
+static void
+test_four_face_sequence (void)
+{
+  if (!have_accurate_model ())
+    return;
+  FkpFacePipeline *p = new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE, default_latency ());
+  FkpSynthSequence seq;
+  fkp_synth_sequence_init (&seq);
+  seq.n_slots = 4;
+  seq.face_size = 75;
+  guint n = 2 * crops->len;
+  FkpSynthFace *faces = g_new (FkpSynthFace, n);
+  for (guint i = 0; i < n; i++)
+    faces[i] = *crop_face (i < crops->len ? i : n - 1 - i);
+  FkpSynthResult r;
+  GError *error = NULL;
+  g_assert_true (fkp_synth_run_sequence (p, NULL, faces, n, &seq, &r, &error));
+  g_assert_no_error (error);
+  g_test_message ("four-face sequence: %zu frames, %zu/%zu faces found, %zu false (%zu on empty "
+                  "frames), %zu id switches, roll MAE %.2f deg", r.n_frames, r.n_found, r.n_truth,
+                  r.n_false, r.n_false_in_gaps, r.n_id_switches,
+                  r.roll_error_sum / MAX (r.n_found, 1));
+  g_assert_cmpuint (r.n_truth, ==, (size_t) n * seq.frames_per_segment);
+  g_assert_cmpuint (r.n_id_switches, ==, 0);
+  g_assert_cmpfloat ((double) r.n_found / r.n_truth, >=, 0.95);
+  g_assert_cmpuint (r.n_false - r.n_false_in_gaps, <=, r.n_frames / 15);
+  g_assert_cmpuint (r.n_false_in_gaps, <=, (n / seq.n_slots) * seq.n_slots * (3 + default_latency ()));
+  g_assert_cmpfloat (r.roll_error_sum / MAX (r.n_found, 1), <, 3.0);
+  g_free (faces);
+  fkp_face_pipeline_free (p);
+}
+
 /* A face that leaves is dropped within detect_interval + 3 frames, a jump is
  * re-detected at once, and ids are never reused (not even after a reset).
  * With the detector on its own thread its verdicts come detect_latency
@@ -1071,6 +1109,7 @@ main (int argc, char **argv)
   g_test_add_func ("/face/pipeline/detect-accuracy", test_detect_accuracy);
   g_test_add_func ("/face/pipeline/ids-and-formats", test_ids_and_formats);
   g_test_add_func ("/face/pipeline/sequence", test_sequence);
+  g_test_add_func ("/face/pipeline/four-face-sequence", test_four_face_sequence);
   g_test_add_func ("/face/pipeline/lost-and-ids", test_lost_and_ids);
   g_test_add_func ("/face/pipeline/upstream", test_upstream);
   g_test_add_func ("/face/pipeline/smoothing", test_smoothing);

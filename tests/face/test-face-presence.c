@@ -5,7 +5,8 @@
  * - A tiny model built here, with and without the outputs, against a
  *   reference computed in the test from its weights.
  * - The shipped model: real faces keep a high presence, backgrounds give no
- *   face, roll follows the true points' eye line on rotated faces. */
+ *   face, roll follows the true points' eye line on rotated faces, yaw
+ *   changes sign on mirrored pictures and follows the yaw of the true points. */
 #include "face-test-util.h"
 #include "onnx-builder.h"
 
@@ -325,6 +326,90 @@ test_roll (void)
   fkp_face_pipeline_free (p);
 }
 
+/* Flips a BGRx canvas left for right. */
+static void
+mirror_canvas (guint8 *canvas)
+{
+  for (int y = 0; y < H; y++) {
+    guint32 *row = (guint32 *) (void *) (canvas + (size_t) y * W * 4);
+    for (int x = 0; x < W / 2; x++) {
+      guint32 t = row[x];
+      row[x] = row[W - 1 - x];
+      row[W - 1 - x] = t;
+    }
+  }
+}
+
+/* Yaw on mirrored pictures: every crop pasted at 120 px, upright and rolled
+ * ±15 degrees, then the same frame mirrored.  Where the head is clearly
+ * turned (|yaw| of the true points > 8 degrees) the two yaws have opposite
+ * signs (but where the points fail), and each follows the yaw fitted to the
+ * true points. */
+static void
+test_yaw_mirrored (void)
+{
+  if (landmark_path == NULL || detector_path == NULL) {
+    g_test_skip ("shipped models not found");
+    return;
+  }
+  FkpFacePipeline *p = shipped_pipeline (FKP_FACE_SOURCE_DETECT);
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  guint8 *canvas = g_malloc ((size_t) W * H * 4);
+  float truth[FKP_FACE_N_POINTS][2];
+  int turned = 0, opposite = 0, n = 0;
+  double sum = 0.0, sum_sym = 0.0;
+  for (guint i = 0; i < crops->len; i++)
+    for (int degrees = -15; degrees <= 15; degrees += 15) {
+      const FkpSynthFace *f = &g_array_index (crops, TestCrop, i).face;
+      FkpFaceBox b;
+      fkp_face_points_bounds ((const float (*)[2]) f->points, FKP_FACE_N_POINTS, &b);
+      FkpSynthPlacement where = { W / 2.0, H / 2.0, 120.0 / MAX (b.width, b.height),
+                                  degrees * G_PI / 180 };
+      FkpHeadPose want;
+      fkp_face_head_pose ((const float (*)[2]) f->points, &want);
+      double yaw[2];
+      gboolean found = TRUE;
+      for (int m = 0; m < 2; m++) {
+        fkp_synth_background (canvas, W, H, W * 4, i);
+        fkp_synth_paste (canvas, W, H, W * 4, f, &where, truth);
+        if (m)
+          mirror_canvas (canvas);
+        FkpFaceFrame frame = { W, H, FKP_FACE_FORMAT_BGRx, canvas, W * 4, FKP_FACE_TIMESTAMP_NONE };
+        fkp_face_pipeline_reset (p);
+        GError *error = NULL;
+        g_assert_true (fkp_face_pipeline_process (p, &frame, NULL, 0, &out, &error));
+        found = found && out.n_faces == 1;
+        if (out.n_faces == 1) {
+          yaw[m] = out.faces[0].yaw;
+          sum += fabs (yaw[m] - (m ? -want.yaw : want.yaw));
+          n++;
+        }
+      }
+      if (!found)
+        continue;
+      sum_sym += fabs (yaw[0] + yaw[1]);
+      if (fabs (want.yaw) > 8) {
+        g_test_message ("%s rolled %d: true points' yaw %.1f, picture %.1f, mirrored %.1f",
+                        g_array_index (crops, TestCrop, i).name, degrees, want.yaw, yaw[0], yaw[1]);
+        turned++;
+        opposite += (yaw[0] > 0) == (want.yaw > 0) && (yaw[1] > 0) == (want.yaw < 0);
+      }
+    }
+  g_test_message ("yaw: %d faces, mean |yaw - yaw of the true points| %.2f deg; pictures and "
+                  "mirrors: mean |yaw + yaw'| %.2f deg; %d of %d turned heads with the right "
+                  "sign in both", n, sum / MAX (n, 1), sum_sym / MAX (n / 2, 1), opposite, turned);
+  g_assert_cmpint (n, >=, (int) (crops->len * 3 * 2 * 3 / 4));
+  g_assert_cmpint (turned, >=, 2);
+  /* Of 16, one misses: face-Linda_Dano_32.png, near profile, mirrored and
+   * rolled, where the points themselves fail (its yaw reads -2). */
+  g_assert_cmpint (opposite, >=, turned * 9 / 10);
+  g_assert_cmpfloat (sum / n, <, 6.0);
+  g_free (canvas);
+  fkp_face_list_clear (&out);
+  fkp_face_pipeline_free (p);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -337,6 +422,7 @@ main (int argc, char **argv)
   g_test_add_func ("/face/presence/real-faces", test_real_faces);
   g_test_add_func ("/face/presence/no-faces", test_no_faces);
   g_test_add_func ("/face/presence/roll", test_roll);
+  g_test_add_func ("/face/presence/yaw-mirrored", test_yaw_mirrored);
   int status = g_test_run ();
   test_free_crops (crops);
   g_free (landmark_path);

@@ -373,6 +373,11 @@ GST_START_TEST (test_roi_meta)
     fail_unless_equals_int (id, f->id);
     fail_unless (gst_structure_get_double (param, "score", &score));
     fail_unless (fabs (score - f->score) < 1e-6);
+    gdouble yaw, pitch, roll;
+    fail_unless (gst_structure_get_double (param, "yaw", &yaw)
+                 && gst_structure_get_double (param, "pitch", &pitch)
+                 && gst_structure_get_double (param, "roll", &roll));
+    fail_unless (yaw == f->yaw && pitch == f->pitch && roll == f->roll);
     const GValue *lm = gst_structure_get_value (param, "landmarks");
     fail_unless (lm != NULL && GST_VALUE_HOLDS_ARRAY (lm));
     fail_unless_equals_int (gst_value_array_get_size (lm), 2 * FKP_FACE_N_POINTS);
@@ -534,6 +539,10 @@ GST_START_TEST (test_messages)
       fail_unless (gst_structure_get_int (face, "id", &id));
       fail_unless (gst_structure_get_double (face, "score", &score));
       fail_unless_equals_int (id, meta->faces[k].id);
+      gdouble yaw, pitch;
+      fail_unless (gst_structure_get_double (face, "yaw", &yaw)
+                   && gst_structure_get_double (face, "pitch", &pitch));
+      fail_unless (yaw == meta->faces[k].yaw && pitch == meta->faces[k].pitch);
       guint box[4];
       expected_pixel_box (&meta->faces[k], 640, 480, box);
       fail_unless (x == box[0] && y == box[1] && w == box[2] && hh == box[3]);

@@ -22,6 +22,8 @@ make_face (FkpFace *f, guint id, float x, float y)
     f->point_error[p] = 1.0f + 0.1f * p;
   }
   f->roll = 30.0f;   /* any value: only a scale that is not uniform measures it again */
+  f->yaw = -12.5f + x / 100.0f;
+  f->pitch = 4.25f + y / 100.0f;
 }
 
 GST_START_TEST (test_add_get_copies_faces)
@@ -122,6 +124,10 @@ GST_START_TEST (test_face_accessors)
       gst_face_landmarks_face_get_point (face, p, &x, &y);
       fail_unless (x == want->points[p][0] && y == want->points[p][1]);
     }
+    gfloat yaw, pitch, roll;
+    gst_face_landmarks_face_get_pose (face, &yaw, &pitch, &roll);
+    fail_unless (yaw == want->yaw && pitch == want->pitch && roll == want->roll);
+    gst_face_landmarks_face_get_pose (face, NULL, NULL, NULL);   /* every output optional */
     GstFaceLandmarksFace *copy = g_boxed_copy (GST_TYPE_FACE_LANDMARKS_FACE, face);
     fail_unless (copy != face);
     fail_unless_equals_int (gst_face_landmarks_face_get_id (copy), want->id);

@@ -1,5 +1,5 @@
-/* Sticker triggers (docs/stickers.md, "Triggers"): what a pack accepts and
- * refuses, the opacity and image of a triggered sticker over the life of an
+/* Sticker triggers (docs/stickers.md, "Triggers") and the head-pose keys
+ * (max-yaw, squeeze): what a pack accepts and refuses, the opacity and image of a triggered sticker over the life of an
  * expression against the documented rules (recomputed here), packs
  * without triggers unchanged by expressions, and a golden image of the
  * shipped expressions pack.  FACEKP_UPDATE_GOLDEN=1 rewrites the golden
@@ -242,6 +242,44 @@ test_golden_expressions (void)
   cairo_surface_destroy (calm_render);
 }
 
+/* max-yaw hides a sticker on faces turned further either way; squeeze
+ * narrows it by cos(yaw), height and place unchanged; bad values refused. */
+static void
+test_pose_keys (TempDir *t, gconstpointer data)
+{
+  (void) data;
+  static const char *const bad[] = { "max-yaw=-1\n", "max-yaw=91\n", "max-yaw=wide\n",
+                                     "squeeze=maybe\n" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autofree char *body = g_strdup_printf ("[sticker s]\nimage=red.png\nanchor=nose-tip\n"
+                                             "size=1\n%s", bad[i]);
+    g_autofree char *path = write_pack (t->dir, body);
+    g_autoptr (GError) error = NULL;
+    g_assert_null (fkp_sticker_pack_load (path, &error));
+    g_assert_error (error, FKP_STICKER_ERROR, FKP_STICKER_ERROR_INVALID_VALUE);
+  }
+  g_autofree char *path = write_pack (t->dir,
+      "[sticker plain]\nimage=red.png\nanchor=eyes-centre\nsize=2\n\n"
+      "[sticker front]\nimage=red.png\nanchor=eyes-centre\nsize=2\nmax-yaw=30\n\n"
+      "[sticker turning]\nimage=red.png\nanchor=eyes-centre\nsize=2\nsqueeze=true\n");
+  FkpStickerPack *pack = load_ok (path);
+  FkpFace face;
+  load_faces (&face, 1);
+  calm (&face);
+  const float yaws[] = { 0, 12, -29.5f, 30, -31, 45, 89 };
+  for (guint i = 0; i < G_N_ELEMENTS (yaws); i++) {
+    face.yaw = yaws[i];
+    FkpStickerPlacement plain, front, turning;
+    g_assert_true (fkp_sticker_pack_place (pack, 0, &face, &plain));
+    g_assert_cmpint (fkp_sticker_pack_place (pack, 1, &face, &front), ==, fabs (yaws[i]) <= 30);
+    g_assert_true (fkp_sticker_pack_place (pack, 2, &face, &turning));
+    g_assert_cmpfloat_with_epsilon (turning.width, plain.width * cos (yaws[i] * G_PI / 180), 1e-9);
+    g_assert_cmpfloat (turning.height, ==, plain.height);
+    g_assert_cmpfloat (turning.centre[0], ==, plain.centre[0]);
+  }
+  fkp_sticker_pack_free (pack);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -251,6 +289,8 @@ main (int argc, char **argv)
   g_test_add ("/stickers/triggers/while", TempDir, NULL, temp_dir_setup, test_trigger_while,
               temp_dir_teardown);
   g_test_add ("/stickers/triggers/once", TempDir, NULL, temp_dir_setup, test_trigger_once,
+              temp_dir_teardown);
+  g_test_add ("/stickers/pose-keys", TempDir, NULL, temp_dir_setup, test_pose_keys,
               temp_dir_teardown);
   g_test_add_func ("/stickers/triggers/untriggered-unchanged", test_untriggered_unchanged);
   g_test_add_func ("/stickers/triggers/golden", test_golden_expressions);

@@ -114,6 +114,70 @@ fnv1a (guint64 hash, const void *data, size_t n)
   return hash;
 }
 
+/* Whether an output box is one of the unlabelled faces of the images on
+ * screen: its centre inside the face's box as pasted (the bounding box of
+ * the turned rectangle) and its size within half to twice the face's. */
+static gboolean
+on_unlabelled_face (const FkpFaceBox *out, const FkpSynthFace *const *faces,
+                    const FkpSynthPlacement *where, int n)
+{
+  double ox = out->x + out->width / 2, oy = out->y + out->height / 2;
+  double osize = MAX (out->width, out->height);
+  for (int k = 0; k < n; k++) {
+    const FkpSynthFace *f = faces[k];
+    double cs = cos (where[k].angle), sn = sin (where[k].angle);
+    for (guint u = 0; u < f->n_unlabelled; u++) {
+      const FkpFaceBox *b = &f->unlabelled[u];
+      double dx = (b->x + b->width / 2 - f->image.width / 2.0) * where[k].scale;
+      double dy = (b->y + b->height / 2 - f->image.height / 2.0) * where[k].scale;
+      double cx = where[k].cx + cs * dx - sn * dy, cy = where[k].cy + sn * dx + cs * dy;
+      double hw = 0.5 * where[k].scale * (fabs (cs) * b->width + fabs (sn) * b->height);
+      double hh = 0.5 * where[k].scale * (fabs (sn) * b->width + fabs (cs) * b->height);
+      double size = where[k].scale * MAX (b->width, b->height);
+      if (fabs (ox - cx) <= hw && fabs (oy - cy) <= hh && osize >= 0.5 * size
+          && osize <= 2.0 * size)
+        return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* Debugging false faces: each output face no true face matched is written
+ * as a gray PGM of the canvas around it (twice its box), once per segment
+ * and id, named SEG-ID.pgm, to look at what it is. */
+static void
+dump_false_faces (const char *dir, const uint8_t *canvas, const FkpSynthSequence *seq,
+                  size_t seg, int t, const FkpFace *faces, size_t n_out, const int *match,
+                  int n_truth)
+{
+  for (size_t j = 0; j < n_out; j++) {
+    gboolean matched = FALSE;
+    for (int k = 0; k < n_truth; k++)
+      matched |= match[k] == (int) j;
+    if (matched)
+      continue;
+    char *path = g_strdup_printf ("%s/%03zu-%u.pgm", dir, seg, faces[j].id);
+    if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+      const FkpFaceBox *b = &faces[j].box;
+      double side = 2 * MAX (b->width, b->height);
+      int x0 = (int) (b->x + b->width / 2 - side / 2), y0 = (int) (b->y + b->height / 2 - side / 2);
+      int n = (int) side;
+      GString *pgm = g_string_new (NULL);
+      g_string_printf (pgm, "P5\n# t %d box %.0f %.0f %.0f %.0f score %.3f\n%d %d\n255\n", t,
+                       b->x, b->y, b->width, b->height, faces[j].score, n, n);
+      for (int y = y0; y < y0 + n; y++)
+        for (int x = x0; x < x0 + n; x++) {
+          const uint8_t *px = canvas + (size_t) CLAMP (y, 0, seq->height - 1) * seq->width * 4
+                              + 4 * (size_t) CLAMP (x, 0, seq->width - 1);
+          g_string_append_c (pgm, (char) ((px[0] * 29 + px[1] * 150 + px[2] * 77) >> 8));
+        }
+      g_file_set_contents (path, pgm->str, (gssize) pgm->len, NULL);
+      g_string_free (pgm, TRUE);
+    }
+    g_free (path);
+  }
+}
+
 gboolean
 fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
                         const FkpSynthFace *faces, size_t n_faces, const FkpSynthSequence *seq,
@@ -132,6 +196,8 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
   guint *slot_id = g_new (guint, n_slots);
   float *iou = g_new (float, (size_t) n_slots * FKP_FACE_MAX_FACES_LIMIT);
   int *match = g_new (int, n_slots);
+  FkpSynthPlacement *placed = g_new (FkpSynthPlacement, n_slots);
+  const FkpSynthFace **pasted = g_new (const FkpSynthFace *, n_slots);
   gboolean ok = TRUE;
   guint64 frame_index = 0;
   size_t n_segments = (n_faces + n_slots - 1) / n_slots;
@@ -153,11 +219,11 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
           const FkpSynthFace *f = &faces[first + k];
           FkpFaceBox b;
           fkp_face_points_bounds ((const float (*)[2]) f->points, FKP_FACE_N_POINTS, &b);
-          FkpSynthPlacement where;
           fkp_synth_motion (k, n_slots, t, seq->frames_per_segment, seq->width, seq->height,
                             seq->face_size / MAX (MAX (b.width, b.height), 1.0f), seq->max_roll,
-                            phase, &where);
-          fkp_synth_paste (canvas, seq->width, seq->height, stride, f, &where, truth[k]);
+                            phase, &placed[k]);
+          pasted[k] = f;
+          fkp_synth_paste (canvas, seq->width, seq->height, stride, f, &placed[k], truth[k]);
         }
       FkpFaceFrame frame = {
         .width = seq->width, .height = seq->height, .format = FKP_FACE_FORMAT_BGRx,
@@ -240,7 +306,19 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
                       out.faces[j].score);
         g_printerr ("\n");
       }
-      res->n_false += n_out - matched;
+      if (g_getenv ("FKP_SYNTH_DUMP_DIR"))
+        dump_false_faces (g_getenv ("FKP_SYNTH_DUMP_DIR"), canvas, seq, seg, t, out.faces, n_out,
+                          match, n_truth);
+      size_t unlabelled = 0;
+      for (size_t j = 0; j < n_out && visible; j++) {
+        gboolean is_truth = FALSE;
+        for (int k = 0; k < n_truth; k++)
+          is_truth |= match[k] == (int) j;
+        unlabelled += !is_truth && on_unlabelled_face (&out.faces[j].box, pasted, placed,
+                                                       slots_here);
+      }
+      res->n_unlabelled += unlabelled;
+      res->n_false += n_out - matched - unlabelled;
       if (!visible)
         res->n_false_in_gaps += n_out - matched;
     }
@@ -253,6 +331,8 @@ fkp_synth_run_sequence (FkpFacePipeline *pipeline, FkpLandmarkModel *oracle,
   g_free (slot_id);
   g_free (iou);
   g_free (match);
+  g_free (placed);
+  g_free (pasted);
   g_free (canvas);
   fkp_face_list_clear (&out);
   return ok;

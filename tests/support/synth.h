@@ -12,6 +12,11 @@ G_BEGIN_DECLS
 typedef struct {
   FkpFaceFrame image;                   /* any packed format */
   float points[FKP_FACE_N_POINTS][2];   /* ground truth in image pixels */
+  /* Other people's faces in the image, not labelled (image pixels, points'
+   * box size; may be NULL): a sequence counts an output face on one of
+   * them as an unlabelled face, not a false one. */
+  const FkpFaceBox *unlabelled;
+  guint n_unlabelled;
 } FkpSynthFace;
 
 /* Where a source image lands: its centre at (cx, cy), scaled, rolled by
@@ -57,6 +62,7 @@ typedef struct {
   size_t n_found;             /* of which matched by an output face (IoU >= 0.3) */
   size_t n_false;             /* output faces matching no true face */
   size_t n_false_in_gaps;     /* of which on the empty frames between groups */
+  size_t n_unlabelled;        /* output faces on an unlabelled face of a pasted image (FkpSynthFace) */
   size_t n_id_switches;       /* a face's id changing within its segment, or an id reused */
   size_t n_failures;          /* matched appearances with NME > 0.08 */
   double nme_sum;             /* over matched appearances */

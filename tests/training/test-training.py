@@ -432,5 +432,42 @@ class ExportMatchesEngine(unittest.TestCase):
         self.assertEqual(meta["facekp.input.channels"], "1")
 
 
+class MeanShape(unittest.TestCase):
+    """fit_mean_shape.py on other faces (the test split's labels, 435 faces of
+    35 people none of whom are in training) gives nearly the shipped shape,
+    and its closed-form fit agrees with face/src/pose.c's table of signs."""
+
+    def test_other_faces_give_the_shipped_shape(self):
+        import re
+        import fit_mean_shape as fms
+        header = os.path.join(HERE, "..", "..", "face", "src", "mean-shape.h")
+        shipped = np.array([[float(v[:-1]) for v in re.findall(r"[-+]\d+\.\d+f", line)]
+                            for line in open(header) if line.lstrip().startswith("{ ")])
+        self.assertEqual(shipped.shape, (68, 3))
+        with open(os.path.join(DATA, "keypoints-test.csv"), newline="") as f:
+            pts = np.stack([np.asarray(r[1:], np.float64).reshape(68, 2)
+                            for r in list(csv.reader(f))[1:]])
+        shape, residual = fms.mean_shape(pts)
+        self.assertLess(residual, 0.1)
+        # Same axes, same scale: the points agree to a few hundredths of the eye distance
+        # (depth, which only the turns of the heads reveal, less closely).
+        diff = np.abs(shape - (shipped - shipped.mean(axis=0)))
+        self.assertLess(float(diff[:, :2].mean()), 0.02)
+        self.assertLess(float(diff[:, 2].mean()), 0.05)
+        # The nose tip is in front of the eyes, the chin below them.
+        self.assertLess(shape[30, 2], shape[36:48, 2].mean())
+        self.assertGreater(shape[8, 1], shape[36:48, 1].mean())
+        # A face turned to the image's right reads yaw > 0 (the fit's sign convention).
+        # (z points away from the viewer, the nose tip at -z: turning z towards -x by 20
+        # degrees about the vertical takes the nose to +x.)
+        t = math.radians(20)
+        turned = shipped @ np.array([[math.cos(t), 0, -math.sin(t)], [0, 1, 0],
+                                     [math.sin(t), 0, math.cos(t)]]).T
+        self.assertGreater(turned[30, 0], 0)   # the nose moved right
+        (yaw, pitch, roll), _ = fms.fit_pose(turned[:, :2], shipped)
+        self.assertAlmostEqual(yaw, 20.0, places=3)
+        self.assertAlmostEqual(pitch, 0.0, places=3)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

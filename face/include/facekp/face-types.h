@@ -143,6 +143,13 @@ typedef struct {
  *   the eye on the image's left (points 36–41) to the other eye's (42–47),
  *   measured from the image's x axis towards its y axis (y pointing down):
  *   positive when the face is turned clockwise in the picture; -180…180
+ * @yaw: head yaw in degrees, from the points fitted to facekp's mean 3D face
+ *   shape (scaled orthography): the turn about the picture's vertical axis,
+ *   positive when the nose points towards the image's right (the person's
+ *   left); 0 facing the camera
+ * @pitch: head pitch in degrees, same fit: the turn about the picture's
+ *   horizontal axis, positive when the nose points up (head tilted back); 0
+ *   as the training faces hold their heads, looking at the camera
  *
  * One face in one frame.  The expression fields are appended after the
  * points, so code that knows only the first four fields keeps working.
@@ -161,6 +168,8 @@ typedef struct {
   float presence;
   float point_error[FKP_FACE_N_POINTS];
   float roll;
+  float yaw;
+  float pitch;
 } FkpFace;
 
 G_END_DECLS

@@ -57,7 +57,8 @@ scale_face (FkpFace *face, gfloat sx, gfloat sy)
     if (face->point_error[p] >= 0.0f)
       face->point_error[p] *= (sx + sy) / 2.0f;
   }
-  /* Roll is the eye line's angle, which only a scale that is not uniform turns. */
+  /* Roll is the eye line's angle, which only a scale that is not uniform
+   * turns.  Yaw and pitch describe the head, not the picture: they stay. */
   if (sx == sy)
     return;
   gdouble dx = 0.0, dy = 0.0;
@@ -239,6 +240,19 @@ gst_face_landmarks_face_get_point (const GstFaceLandmarksFace *face, guint index
     *x = face->face.points[index][0];
   if (y)
     *y = face->face.points[index][1];
+}
+
+FKP_PUBLIC void
+gst_face_landmarks_face_get_pose (const GstFaceLandmarksFace *face, gfloat *yaw, gfloat *pitch,
+                                  gfloat *roll)
+{
+  g_return_if_fail (face != NULL);
+  if (yaw)
+    *yaw = face->face.yaw;
+  if (pitch)
+    *pitch = face->face.pitch;
+  if (roll)
+    *roll = face->face.roll;
 }
 
 FKP_PUBLIC gboolean

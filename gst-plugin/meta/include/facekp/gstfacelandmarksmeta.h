@@ -153,7 +153,9 @@ guint gst_face_landmarks_face_get_id (const GstFaceLandmarksFace *face);
  * gst_face_landmarks_face_get_score:
  * @face: a face
  *
- * Returns: the detector's score at the face's last detection, 0..1 (FkpFace.score)
+ * Returns: how sure facekp is that this is a face on this frame, 0..1: the
+ *   landmark model's presence when it has that output, else the detector's
+ *   score (FkpFace.score)
  */
 gfloat gst_face_landmarks_face_get_score (const GstFaceLandmarksFace *face);
 
@@ -194,6 +196,23 @@ void gst_face_landmarks_face_get_point (const GstFaceLandmarksFace *face, guint 
                                         gfloat *x, gfloat *y);
 
 /**
+ * gst_face_landmarks_face_get_pose:
+ * @face: a face
+ * @yaw: (out) (optional): degrees, positive when the nose points towards the
+ *   image's right (FkpFace.yaw)
+ * @pitch: (out) (optional): degrees, positive when the nose points up
+ *   (FkpFace.pitch)
+ * @roll: (out) (optional): degrees, the eye line's angle, positive when the
+ *   face is turned clockwise in the picture (FkpFace.roll)
+ *
+ * The head pose: yaw and pitch from the points fitted to facekp's mean 3D
+ * face shape, roll from the eye line (axes and signs: the element's
+ * documentation, "Head pose").
+ */
+void gst_face_landmarks_face_get_pose (const GstFaceLandmarksFace *face, gfloat *yaw,
+                                       gfloat *pitch, gfloat *roll);
+
+/**
  * gst_face_landmarks_meta_get_expression:
  * @meta: a face landmarks meta
  * @face_index: index of the face in @meta->faces
@@ -218,8 +237,8 @@ gboolean gst_face_landmarks_meta_get_expression (const GstFaceLandmarksMeta *met
 /* Name of the GstStructure facekpfilter adds as a parameter to each
  * GstVideoRegionOfInterestMeta of type "face": fields "id" (int), "score"
  * (double: the face's presence on this frame, FkpFace.score), "landmarks"
- * (GstValueArray of 136 doubles x0, y0, ... x67, y67), "detector-score" and
- * "roll" (doubles), with a landmark model that has them "presence" (double)
+ * (GstValueArray of 136 doubles x0, y0, ... x67, y67), "detector-score",
+ * "roll", "yaw" and "pitch" (doubles), with a landmark model that has them "presence" (double)
  * and "point-error" (GstValueArray of 68 doubles, pixels), "expressions" (a
  * GstStructure named "facekp/expressions" with one double field per
  * expression, named as in gst_face_landmarks_meta_get_expression) and
