@@ -322,7 +322,7 @@ main (int argc, char **argv)
   char *unlabelled = NULL;
   int threads = 1, limit = 0, slots = 2, frames = 30, gap = 15, interval = 10;
   gboolean no_smoothing = FALSE, no_oracle = FALSE;
-  double beta = -1, min_cutoff = -1, face_size = 0, min_presence = -1;
+  double beta = -1, min_cutoff = -1, face_size = 0, min_presence = -1, detector_threshold = -1;
   GOptionEntry entries[] = {
     { "mode", 'm', 0, G_OPTION_ARG_STRING, &mode, "full-frame (default), points, detect, sequence, expressions", "MODE" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "landmark model (default: the shipped one)", "PATH" },
@@ -339,7 +339,8 @@ main (int argc, char **argv)
     { "beta", 0, 0, G_OPTION_ARG_DOUBLE, &beta, "sequence: One-Euro beta", "B" },
     { "min-cutoff", 0, 0, G_OPTION_ARG_DOUBLE, &min_cutoff, "sequence: One-Euro min cutoff (Hz)", "HZ" },
     { "face-size", 0, 0, G_OPTION_ARG_DOUBLE, &face_size, "sequence: points' box size at scale 1 (110 px)", "PX" },
-    { "min-presence", 0, 0, G_OPTION_ARG_DOUBLE, &min_presence, "the pipeline's min_presence (0.5)", "P" },
+    { "min-presence", 0, 0, G_OPTION_ARG_DOUBLE, &min_presence, "the pipeline's min_presence (default: the element's, FKP_FACE_DEFAULT_MIN_PRESENCE)", "P" },
+    { "detector-threshold", 0, 0, G_OPTION_ARG_DOUBLE, &detector_threshold, "the detector's minimum score (default: the model's own)", "S" },
     { "no-oracle", 0, 0, G_OPTION_ARG_NONE, &no_oracle, "sequence: skip the model-alone comparison", NULL },
     { "unlabelled", 0, 0, G_OPTION_ARG_FILENAME, &unlabelled, "sequence: CSV of the images' unlabelled faces (name,x,y,width,height), counted apart from false faces", "FILE" },
     { NULL }
@@ -383,6 +384,8 @@ main (int argc, char **argv)
     opts.smoothing_min_cutoff = (float) min_cutoff;
   if (min_presence >= 0)
     opts.min_presence = (float) min_presence;
+  if (detector_threshold >= 0)
+    opts.detector_threshold = (float) detector_threshold;
   opts.source = m_full || m_expr ? FKP_FACE_SOURCE_FULL_FRAME : FKP_FACE_SOURCE_DETECT;
   if (m_points)
     opts.source = FKP_FACE_SOURCE_FULL_FRAME;
