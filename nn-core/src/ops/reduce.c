@@ -136,6 +136,30 @@ select8 (v8i_arg take, v8f_arg a, v8f_arg b)
 #define ARGMAX_VECTORS 4
 #define ARGMAX_LANES (8 * ARGMAX_VECTORS)
 
+/* The indices of `n` vectors of positions from `in` (n ≤ ARGMAX_VECTORS,
+ * a constant where inlined). */
+static inline __attribute__ ((always_inline)) void
+argmax_vectors (const float *in, size_t inn, size_t ext, gboolean last, float *out, int n)
+{
+  v8f_arg best[ARGMAX_VECTORS], index[ARGMAX_VECTORS];
+  for (int v = 0; v < n; v++) {
+    best[v] = *(const v8f_arg *) (in + 8 * v);
+    index[v] = (v8f_arg) { 0 };
+  }
+  for (size_t e = 1; e < ext; e++) {
+    const float *row = in + e * inn;
+    const v8f_arg fe = (v8f_arg) { 0 } + (float) e;
+    for (int v = 0; v < n; v++) {
+      const v8f_arg value = *(const v8f_arg *) (row + 8 * v);
+      const v8i_arg take = last ? value >= best[v] : value > best[v];
+      best[v] = select8 (take, value, best[v]);
+      index[v] = select8 (take, fe, index[v]);
+    }
+  }
+  for (int v = 0; v < n; v++)
+    *(v8f_arg *) (out + 8 * v) = index[v];
+}
+
 FKP_SIMD static void
 run_argmax (FkpNet *net, const Step *s)
 {
@@ -148,35 +172,10 @@ run_argmax (FkpNet *net, const Step *s)
     const float *in = x + o * ext * inn;
     float *out = y + o * inn;
     size_t i0 = 0;
-    for (; i0 + ARGMAX_LANES <= inn; i0 += ARGMAX_LANES) {
-      v8f_arg best[ARGMAX_VECTORS], index[ARGMAX_VECTORS];
-      for (int v = 0; v < ARGMAX_VECTORS; v++) {
-        best[v] = *(const v8f_arg *) (in + i0 + 8 * v);
-        index[v] = (v8f_arg) { 0 };
-      }
-      for (size_t e = 1; e < ext; e++) {
-        const float *row = in + e * inn + i0;
-        const v8f_arg fe = (v8f_arg) { 0 } + (float) e;
-        for (int v = 0; v < ARGMAX_VECTORS; v++) {
-          const v8f_arg value = *(const v8f_arg *) (row + 8 * v);
-          const v8i_arg take = last ? value >= best[v] : value > best[v];
-          best[v] = select8 (take, value, best[v]);
-          index[v] = select8 (take, fe, index[v]);
-        }
-      }
-      for (int v = 0; v < ARGMAX_VECTORS; v++)
-        *(v8f_arg *) (out + i0 + 8 * v) = index[v];
-    }
-    for (; i0 + 8 <= inn; i0 += 8) {   /* then a vector at a time */
-      v8f_arg best = *(const v8f_arg *) (in + i0), index = (v8f_arg) { 0 };
-      for (size_t e = 1; e < ext; e++) {
-        const v8f_arg value = *(const v8f_arg *) (in + e * inn + i0);
-        const v8i_arg take = last ? value >= best : value > best;
-        best = select8 (take, value, best);
-        index = select8 (take, (v8f_arg) { 0 } + (float) e, index);
-      }
-      *(v8f_arg *) (out + i0) = index;
-    }
+    for (; i0 + ARGMAX_LANES <= inn; i0 += ARGMAX_LANES)
+      argmax_vectors (in + i0, inn, ext, last, out + i0, ARGMAX_VECTORS);
+    for (; i0 + 8 <= inn; i0 += 8)   /* then a vector at a time */
+      argmax_vectors (in + i0, inn, ext, last, out + i0, 1);
     for (size_t i = i0; i < inn; i++) {   /* the tail, and inner = 1 */
       float best = in[i], index = 0.0f;
       for (size_t e = 1; e < ext; e++) {
