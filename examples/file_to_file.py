@@ -320,6 +320,11 @@ class Transcode:
         facekp.set_property("stickers", self.stickers)
         facekp.set_property("post-messages", "none")
         facekp.set_property("threads", self.threads)
+        # A file is not live: the detector's faces join a fixed two frames
+        # later, so the same file gives the same landmarks on every run and
+        # machine (the element's default joins them when ready, which
+        # depends on the machine's load).
+        facekp.set_property("detect-latency", 2)
         if self.export:
             facekp.set_property("export-location", self.export)
         convert_out = make("videoconvert")

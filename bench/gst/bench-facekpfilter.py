@@ -15,9 +15,10 @@ reaching the sink to the last one, so model loading is not counted.
 Each facekpfilter row also gives the element's own time per frame (from
 the buffer reaching its sink pad to its leaving the src pad): median, 95th
 percentile and max over the frames of the best run, the first 5 left out.  --detect-latencies
-0,2 runs every facekpfilter row once per detect-latency value, interleaved
-(0: the detector on the frame that needs it; the default, 2: on its own
-thread while faces are tracked).
+=-1,2 runs every facekpfilter row once per detect-latency value, interleaved
+(-1, the default: the detector on its own low-priority thread, its faces
+joining when it is done; 2: exactly two frames later, the frame waiting if
+need be; 0: on the frame that needs it).
 
 Usage: bench-facekpfilter.py [--frames N] [--threads T] [--repeat R]
                              [--detect-latencies L,L]

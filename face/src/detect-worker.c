@@ -9,7 +9,13 @@
  * to run it itself first calls fkp_detect_worker_drop (worker, TRUE). */
 #include "face-private.h"
 
+#include <errno.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 typedef enum {
   WORKER_IDLE,      /* no run: the detector is free */
@@ -19,7 +25,13 @@ typedef enum {
 
 struct _FkpDetectWorker {
   FkpFaceDetector *detector;      /* the pipeline's */
-  GThreadPool *thread;            /* one thread, made at the first submit */
+  /* Its own thread, not a GThreadPool's: a pool's thread outlives its pool
+   * and serves the next pool made (GStreamer's streaming threads too), at
+   * the nice value this one may have set. */
+  GThread *thread;                /* made at the first submit */
+  gboolean lowest_priority;       /* the thread's: made again when the wish changes */
+  gboolean pending;               /* a run submitted, not yet taken by the thread */
+  gboolean quit;                  /* the thread ends once no run is pending */
   GMutex lock;
   GCond changed;                  /* state, cancelled or collecting changed */
   WorkerState state;
@@ -43,12 +55,23 @@ struct _FkpDetectWorker {
   GError *error;
 };
 
-/* The thread's one task: the run submitted last. */
+/* Nice 19 for the calling thread alone (on Linux a thread has its own nice
+ * value; the threads it makes, the detector net's helpers, inherit it).  A
+ * thread may not raise it again without privileges: the worker's thread is
+ * made anew when normal priority is wanted back. */
 static void
-run_detector (gpointer task, gpointer data)
+lower_thread_priority (void)
 {
-  FkpDetectWorker *w = data;
-  (void) task;
+#ifdef __linux__
+  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 19) != 0)
+    g_debug ("detector worker keeps its priority: %s", g_strerror (errno));
+#endif
+}
+
+/* The run submitted last. */
+static void
+run_detector (FkpDetectWorker *w)
+{
   g_mutex_lock (&w->lock);
   while (w->test_hold && !w->collecting && !w->cancelled)
     g_cond_wait (&w->changed, &w->lock);
@@ -79,6 +102,42 @@ run_detector (gpointer task, gpointer data)
   g_mutex_unlock (&w->lock);
 }
 
+static gpointer
+worker_main (gpointer data)
+{
+  FkpDetectWorker *w = data;
+  if (w->lowest_priority)
+    lower_thread_priority ();
+  g_mutex_lock (&w->lock);
+  for (;;) {
+    while (!w->pending && !w->quit)
+      g_cond_wait (&w->changed, &w->lock);
+    if (!w->pending)
+      break;
+    w->pending = FALSE;
+    g_mutex_unlock (&w->lock);
+    run_detector (w);
+    g_mutex_lock (&w->lock);
+  }
+  g_mutex_unlock (&w->lock);
+  return NULL;
+}
+
+/* Ends the thread, after the run under way if any. */
+static void
+stop_thread (FkpDetectWorker *w)
+{
+  if (w->thread == NULL)
+    return;
+  g_mutex_lock (&w->lock);
+  w->quit = TRUE;
+  g_cond_broadcast (&w->changed);
+  g_mutex_unlock (&w->lock);
+  g_thread_join (w->thread);
+  w->thread = NULL;
+  w->quit = FALSE;
+}
+
 FkpDetectWorker *
 fkp_detect_worker_new (FkpFaceDetector *detector)
 {
@@ -101,8 +160,7 @@ fkp_detect_worker_free (FkpDetectWorker *w)
   if (w == NULL)
     return;
   fkp_detect_worker_drop (w, FALSE);
-  if (w->thread != NULL)
-    g_thread_pool_free (w->thread, FALSE, TRUE);   /* waits for the run under way */
+  stop_thread (w);   /* waits for the run under way */
   g_mutex_clear (&w->lock);
   g_cond_clear (&w->changed);
   g_free (w->pixels);
@@ -148,12 +206,24 @@ fkp_detect_worker_drop (FkpDetectWorker *w, gboolean wait)
 }
 
 gboolean
+fkp_detect_worker_has_ended (FkpDetectWorker *w)
+{
+  g_mutex_lock (&w->lock);
+  gboolean ended = w->state != WORKER_BUSY;
+  g_mutex_unlock (&w->lock);
+  return ended;
+}
+
+gboolean
 fkp_detect_worker_submit (FkpDetectWorker *w, const FkpFaceSampler *s, float threshold,
-                          int min_size, int threads, GError **error)
+                          int min_size, int threads, gboolean lowest_priority, GError **error)
 {
   fkp_detect_worker_drop (w, TRUE);
+  if (w->lowest_priority != lowest_priority)
+    stop_thread (w);   /* idle: the run was dropped above */
+  w->lowest_priority = lowest_priority;
   if (w->thread == NULL) {
-    w->thread = g_thread_pool_new (run_detector, w, 1, TRUE, error);
+    w->thread = g_thread_try_new ("facekp-detect", worker_main, w, error);
     if (w->thread == NULL)
       return FALSE;
   }
@@ -177,13 +247,9 @@ fkp_detect_worker_submit (FkpDetectWorker *w, const FkpFaceSampler *s, float thr
 
   g_mutex_lock (&w->lock);
   w->state = WORKER_BUSY;
+  w->pending = TRUE;
+  g_cond_broadcast (&w->changed);
   g_mutex_unlock (&w->lock);
-  if (!g_thread_pool_push (w->thread, w, error)) {
-    g_mutex_lock (&w->lock);
-    w->state = WORKER_IDLE;
-    g_mutex_unlock (&w->lock);
-    return FALSE;
-  }
   return TRUE;
 }
 

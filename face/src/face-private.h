@@ -193,9 +193,13 @@ FkpDetectWorker *fkp_detect_worker_new (FkpFaceDetector *detector);
 void fkp_detect_worker_free (FkpDetectWorker *worker);
 /* Copies the frame @s shows and starts fkp_face_detector_detect on the
  * copy with @threads threads; returns at once.  A run not collected is
- * dropped. */
+ * dropped.  @lowest_priority: the thread runs at the lowest CPU priority
+ * (nice 19), so that it takes only time the caller's threads leave. */
 gboolean fkp_detect_worker_submit (FkpDetectWorker *worker, const FkpFaceSampler *s,
-                                   float threshold, int min_size, int threads, GError **error);
+                                   float threshold, int min_size, int threads,
+                                   gboolean lowest_priority, GError **error);
+/* Whether the run submitted last has ended (its result waits); never waits. */
+gboolean fkp_detect_worker_has_ended (FkpDetectWorker *worker);
 /* Waits for the run to end and appends its detections to @out, or returns
  * its error. */
 gboolean fkp_detect_worker_collect (FkpDetectWorker *worker, GArray *out, GError **error);
@@ -283,6 +287,8 @@ uint64_t fkp_face_pipeline_get_detector_runs (const FkpFacePipeline *pipeline);
 uint64_t fkp_face_pipeline_get_background_detector_runs (const FkpFacePipeline *pipeline);
 /* Of those, how many the frame they joined at had to wait for. */
 uint64_t fkp_face_pipeline_get_detector_join_waits (const FkpFacePipeline *pipeline);
+/* Tests: whether no detector run is under way on the worker (never waits). */
+gboolean fkp_face_pipeline_detector_has_ended (const FkpFacePipeline *pipeline);
 /* Tests: see fkp_detect_worker_set_test_hooks (only with the detector loaded). */
 void fkp_face_pipeline_set_detector_test_hooks (FkpFacePipeline *pipeline, guint max_delay_ms,
                                                 gboolean hold_until_collected, guint failures);

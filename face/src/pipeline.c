@@ -23,7 +23,9 @@ struct _FkpFacePipeline {
   /* Detection off this thread (detect_latency > 0). */
   FkpDetectWorker *worker;        /* made at the first background run */
   gboolean detection_in_flight;   /* a worker run whose boxes have not joined yet */
-  uint64_t detection_join_frame;  /* the frame (frames_since_reset) they join at */
+  uint64_t detection_join_frame;  /* the frame (frames_since_reset) they join at; when ready: the
+                                     first frame they may join at */
+  uint64_t detection_last_frame;  /* when ready: the frame that waits for them if need be */
   int detection_width, detection_height;   /* the size of the frame it sees */
   float detection_start_threshold;         /* a new face's threshold when it started */
   gboolean detection_forced;      /* a run's boxes were lost: detect at the next frame */
@@ -124,8 +126,9 @@ check_options (const FkpFaceOptions *o, GError **error)
     bad = "source";
   else if (o->detect_interval < 1)
     bad = "detect_interval (must be >= 1)";
-  else if (o->detect_latency < 0 || o->detect_latency > FKP_FACE_MAX_DETECT_LATENCY)
-    bad = "detect_latency (must be 0…30)";
+  else if (o->detect_latency < FKP_FACE_DETECT_LATENCY_WHEN_READY
+           || o->detect_latency > FKP_FACE_MAX_DETECT_LATENCY)
+    bad = "detect_latency (must be 0…30, or -1: when ready)";
   else if (o->max_faces < 1 || o->max_faces > FKP_FACE_MAX_FACES_LIMIT)
     bad = "max_faces (must be 1…64)";
   else if (o->min_face_size < 0)
@@ -458,6 +461,12 @@ fkp_face_pipeline_get_detector_join_waits (const FkpFacePipeline *p)
   return p->worker ? fkp_detect_worker_get_waits (p->worker) : 0;
 }
 
+gboolean
+fkp_face_pipeline_detector_has_ended (const FkpFacePipeline *p)
+{
+  return p->worker == NULL || fkp_detect_worker_has_ended (p->worker);
+}
+
 void
 fkp_face_pipeline_set_detector_test_hooks (FkpFacePipeline *p, guint max_delay_ms,
                                            gboolean hold_until_collected, guint failures)
@@ -480,10 +489,18 @@ background_detector_threads (const FkpFacePipeline *p)
   return MAX (1, p->opts.threads / 2);
 }
 
+static gboolean
+joins_when_ready (const FkpFacePipeline *p)
+{
+  return p->opts.detect_latency == FKP_FACE_DETECT_LATENCY_WHEN_READY;
+}
+
+/* A detector that joins when ready runs at the lowest priority, in the time
+ * the landmark net leaves: the net keeps every thread. */
 static void
 share_threads (FkpFacePipeline *p)
 {
-  int landmark = p->detection_in_flight
+  int landmark = p->detection_in_flight && !joins_when_ready (p)
                    ? MAX (1, p->opts.threads - background_detector_threads (p))
                    : p->opts.threads;
   fkp_landmark_model_set_threads (p->landmarks, landmark);
@@ -542,12 +559,14 @@ detect_in_background (FkpFacePipeline *p, const FkpFaceSampler *s, GError **erro
     p->worker = fkp_detect_worker_new (p->detector);
   const float start = start_threshold (p);
   if (!fkp_detect_worker_submit (p->worker, s, fkp_tracker_detection_threshold (p->tracker, start),
-                                 p->opts.min_face_size, background_detector_threads (p), error))
+                                 p->opts.min_face_size, background_detector_threads (p),
+                                 joins_when_ready (p), error))
     return FALSE;
   p->detection_in_flight = TRUE;
   share_threads (p);
   fkp_tracker_mark_detection_frame (p->tracker);
-  p->detection_join_frame = p->frames_since_reset + (uint64_t) p->opts.detect_latency;
+  p->detection_join_frame = p->frames_since_reset + (uint64_t) MAX (p->opts.detect_latency, 1);
+  p->detection_last_frame = p->frames_since_reset + FKP_FACE_MAX_DETECT_LATENCY;
   p->detection_width = s->width;
   p->detection_height = s->height;
   p->detection_start_threshold = start;
@@ -587,7 +606,11 @@ process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
     return detect_now (p, s, error);
   }
   if (p->detection_in_flight) {
-    if (p->frames_since_reset >= p->detection_join_frame)
+    const gboolean due = joins_when_ready (p)
+                           ? p->frames_since_reset >= p->detection_last_frame
+                               || fkp_detect_worker_has_ended (p->worker)
+                           : TRUE;
+    if (p->frames_since_reset >= p->detection_join_frame && due)
       return join_detection (p, s, error);
     p->frames_since_detect++;
     return fkp_tracker_step_all (p->tracker, s, error);

@@ -69,8 +69,12 @@ typedef struct {
   gboolean build;
 } ModelJob;
 
+/* Its own thread, not a GThreadPool's: a pool's thread outlives its pool
+ * and serves the next one made (GStreamer's streaming threads come from a
+ * pool), and this one runs at idle priority, which it cannot undo. */
 struct _FacekpModelLoader {
-  GThreadPool *worker;   /* one thread: jobs run in order */
+  GThread *worker;       /* one thread: jobs run in order */
+  GAsyncQueue *jobs;     /* ModelJob; the loader itself: end the thread */
   GAsyncQueue *built;    /* finished builds, ModelJob */
   guint64 requested;     /* generation of the newest request */
 };
@@ -104,15 +108,8 @@ lower_worker_priority (void)
 }
 
 static void
-run_job (gpointer data, gpointer user_data)
+run_job (ModelJob *job, FacekpModelLoader *loader)
 {
-  static _Thread_local gboolean lowered;
-  ModelJob *job = data;
-  FacekpModelLoader *loader = user_data;
-  if (!lowered) {
-    lower_worker_priority ();
-    lowered = TRUE;
-  }
   if (!job->build) {
     model_job_free (job);
     return;
@@ -129,14 +126,26 @@ run_job (gpointer data, gpointer user_data)
   g_async_queue_push (loader->built, job);
 }
 
+static gpointer
+worker_main (gpointer data)
+{
+  FacekpModelLoader *loader = data;
+  lower_worker_priority ();
+  gpointer job;
+  while ((job = g_async_queue_pop (loader->jobs)) != loader)
+    run_job (job, loader);
+  return NULL;
+}
+
 FacekpModelLoader *
 facekp_model_loader_new (void)
 {
   FacekpModelLoader *loader = g_new0 (FacekpModelLoader, 1);
   loader->built = g_async_queue_new ();
-  /* Exclusive, so that the thread exists from now on and a load never waits
-   * for one to be made; it only sleeps between jobs. */
-  loader->worker = g_thread_pool_new (run_job, loader, 1, TRUE, NULL);
+  loader->jobs = g_async_queue_new ();
+  /* Made now, so that a load never waits for a thread; it only sleeps
+   * between jobs. */
+  loader->worker = g_thread_new ("facekp-models", worker_main, loader);
   return loader;
 }
 
@@ -153,7 +162,7 @@ facekp_model_loader_request (FacekpModelLoader *loader, const FkpFaceOptions *op
   job->what = g_strdup (what);
   job->generation = ++loader->requested;
   job->build = TRUE;
-  g_thread_pool_push (loader->worker, job, NULL);
+  g_async_queue_push (loader->jobs, job);
 }
 
 gboolean
@@ -185,7 +194,7 @@ facekp_model_loader_retire (FacekpModelLoader *loader, FkpFacePipeline *pipeline
     return;
   ModelJob *job = g_new0 (ModelJob, 1);
   job->pipeline = pipeline;
-  g_thread_pool_push (loader->worker, job, NULL);
+  g_async_queue_push (loader->jobs, job);
 }
 
 void
@@ -193,7 +202,9 @@ facekp_model_loader_free (FacekpModelLoader *loader)
 {
   if (!loader)
     return;
-  g_thread_pool_free (loader->worker, FALSE, TRUE);
+  g_async_queue_push (loader->jobs, loader);   /* after the jobs queued: they run first */
+  g_thread_join (loader->worker);
+  g_async_queue_unref (loader->jobs);
   ModelJob *job;
   while ((job = g_async_queue_try_pop (loader->built)))
     model_job_free (job);

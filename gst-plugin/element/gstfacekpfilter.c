@@ -143,7 +143,7 @@ settings_init (GstFacekpSettings *s)
   s->source = (GstFacekpFaceSource) opts.source;
   s->max_faces = opts.max_faces;
   s->detect_interval = opts.detect_interval;
-  s->detect_latency = opts.detect_latency;
+  s->detect_latency = FKP_FACE_DETECT_LATENCY_WHEN_READY;   /* live streams: no frame waits */
   s->min_face_size = opts.min_face_size;
   s->detector_threshold = opts.detector_threshold;
   s->min_presence = opts.min_presence;
@@ -819,19 +819,21 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    *
    * With #GstFacekpFilter:face-source `detect`, while faces are tracked: the
    * detector runs on its own thread, on a copy of the frame that needs it,
-   * and its faces join this many frames later, 0 to 30; the frames between
-   * are tracked meanwhile, so no frame waits for a whole detector run.  The
-   * faces do not depend on how long the detector takes: the frame they join
-   * at waits for the detector if it has not finished.  Without tracks the
-   * detector runs on the frame itself.  0: every detector run is on the
-   * frame that needs it, which waits for it (the faces of the element
-   * before this property, bit for bit).
+   * and its faces join later; the frames between are tracked meanwhile.
+   * -1 (default): at the first frame after the run has ended, the detector
+   * at the lowest CPU priority, so no frame waits for it; which frame its
+   * faces join at then depends on the machine's load.  1 to 30: exactly
+   * this many frames later, waiting for the detector if need be, the same
+   * faces on every run (batch work).  0: on the frame that needs it, which
+   * waits.  Without tracks the detector runs on the frame itself.
    */
   g_object_class_install_property (gobject_class, PROP_DETECT_LATENCY,
       g_param_spec_int ("detect-latency", "Detect latency",
           "Frames after which the face detector's results join while faces are tracked (it "
-          "runs on its own thread meanwhile); 0 = on the frame itself, which waits for it",
-          0, FKP_FACE_MAX_DETECT_LATENCY, d.detect_latency, PARAM_FLAGS));
+          "runs on its own thread meanwhile); -1 = as soon as it is done, at low priority; "
+          "0 = on the frame itself, which waits for it",
+          FKP_FACE_DETECT_LATENCY_WHEN_READY, FKP_FACE_MAX_DETECT_LATENCY,
+          FKP_FACE_DETECT_LATENCY_WHEN_READY, PARAM_FLAGS));
   /**
    * GstFacekpFilter:min-face-size:
    *

@@ -223,6 +223,12 @@ GST_START_TEST (test_model_swap_keeps_streaming)
   gst_object_unref (bus);
   gst_object_unref (f);
   gst_harness_teardown (h);
+#ifdef __linux__
+  /* The worker ended with the element: an idle-priority thread left in
+   * GLib's pool of unused threads would serve the next GThreadPool made
+   * (GStreamer's streaming threads among them) at idle priority. */
+  fail_unless_equals_int (count_idle_threads (), 0);
+#endif
   test_canvas_free (canvas);
   test_faces_free (faces, n_faces);
 }

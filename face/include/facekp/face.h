@@ -118,7 +118,10 @@ typedef struct {
   int detect_latency;          /* while there are tracks, a detector run started at frame t runs
                                   on its own thread and its boxes join at frame t + N, the frames
                                   between tracked meanwhile; 0 = the frame waits for the detector
-                                  (0 … FKP_FACE_MAX_DETECT_LATENCY; default 2) */
+                                  (0 … FKP_FACE_MAX_DETECT_LATENCY; default 2);
+                                  FKP_FACE_DETECT_LATENCY_WHEN_READY = at the first frame after
+                                  the run has ended, at the lowest CPU priority (see
+                                  docs/face-pipeline.md: results then depend on timing) */
   int max_faces;               /* at most this many faces (1 … 64; default 4) */
   int min_face_size;           /* ignore detected/upstream boxes whose larger side is smaller (px; default 24) */
   int detector_input_width;    /* detector input in pixels (multiples of facekp.input.multiple, */
@@ -139,6 +142,13 @@ typedef struct {
 #define FKP_FACE_MAX_FACES_LIMIT 64
 #define FKP_FACE_DEFAULT_MIN_PRESENCE 0.05f
 #define FKP_FACE_MAX_DETECT_LATENCY 30
+/* detect_latency: the boxes join at the first frame after the run has
+ * ended (at least 1, at most FKP_FACE_MAX_DETECT_LATENCY frames after the
+ * frame it saw; it waits only then); the detector runs at the lowest CPU
+ * priority, the landmark net keeps every thread.  No frame waits for the
+ * detector on a busy machine, but which frame a run joins at depends on
+ * timing: use a fixed latency for output that is the same on every run. */
+#define FKP_FACE_DETECT_LATENCY_WHEN_READY (-1)
 
 /* Fills `opts` with the defaults above. */
 void fkp_face_options_init (FkpFaceOptions *opts);
