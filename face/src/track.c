@@ -164,6 +164,9 @@ fkp_one_euro_filter (FkpOneEuro *f, double x, double dt, double min_cutoff, doub
 #define CONFIRM_MIN_IOU 0.3f      /* points of a weakly detected face must overlap its box this much */
 #define CONFIRM_BELOW_SCORE 0.3f  /* detections below this score need that confirmation */
 #define MAX_ABSENT 6              /* frames in a row below min_presence that end a track */
+#define REID_MAX_OFFSET 0.5       /* a new track this near (× size) where one ended ... */
+#define REID_MAX_SCALE 1.5        /* ... of a like size (ratio within 1/this … this) ... */
+                                  /* ... at most detect_interval frames before takes its id */
 
 typedef struct {
   guint id;
@@ -195,7 +198,19 @@ struct _FkpTracker {
   GArray *tracks;                 /* Track, the last kept frame's, by id */
   GArray *work;                   /* Track, the frame being built */
   guint next_id;                  /* ids are never reused, not even after a reset */
+  GArray *ended;                  /* EndedTrack: tracks ended in the last detect_interval frames */
+  uint64_t n_frames;              /* frames committed */
 };
+
+/* A track that ended (its face unseen for a while: a detector miss, a
+ * turn, a hand), remembered so that the face, found again by the detector
+ * where it was lost, goes on with its id. */
+typedef struct {
+  guint id;
+  FkpFaceBox box;         /* its points' box on its last frame */
+  uint64_t frame;         /* n_frames when it ended */
+  double trust;
+} EndedTrack;
 
 FkpTracker *
 fkp_tracker_new (FkpLandmarkModel *landmarks, const FkpFaceOptions *opts)
@@ -206,6 +221,7 @@ fkp_tracker_new (FkpLandmarkModel *landmarks, const FkpFaceOptions *opts)
   tracker->tracks = g_array_new (FALSE, FALSE, sizeof (Track));
   tracker->work = g_array_new (FALSE, FALSE, sizeof (Track));
   tracker->next_id = 1;
+  tracker->ended = g_array_new (FALSE, FALSE, sizeof (EndedTrack));
   return tracker;
 }
 
@@ -223,6 +239,7 @@ fkp_tracker_free (FkpTracker *tracker)
     return;
   g_array_free (tracker->tracks, TRUE);
   g_array_free (tracker->work, TRUE);
+  g_array_free (tracker->ended, TRUE);
   g_free (tracker);
 }
 
@@ -230,6 +247,7 @@ void
 fkp_tracker_reset (FkpTracker *tracker)
 {
   g_array_set_size (tracker->tracks, 0);
+  g_array_set_size (tracker->ended, 0);   /* a new scene: no face continues */
 }
 
 void
@@ -735,16 +753,81 @@ by_id (const void *pa, const void *pb)
   return (a->id > b->id) - (a->id < b->id);
 }
 
+static gboolean
+has_track_id (GArray *tracks, guint id)
+{
+  for (guint i = 0; i < tracks->len; i++)
+    if (g_array_index (tracks, Track, i).id == id)
+      return TRUE;
+  return FALSE;
+}
+
+/* Remembers the tracks of the last frame that this one no longer has, and
+ * forgets those ended more than detect_interval frames ago: a face the
+ * detector misses for a while is found again at the next periodic run at
+ * the latest. */
+static void
+note_ended_tracks (FkpTracker *tracker)
+{
+  for (guint i = 0; i < tracker->tracks->len; i++) {
+    const Track *t = &g_array_index (tracker->tracks, Track, i);
+    if (t->id == 0 || has_track_id (tracker->work, t->id))
+      continue;
+    EndedTrack e = { .id = t->id, .frame = tracker->n_frames, .trust = t->trust };
+    track_box (t, &e.box);
+    g_array_append_val (tracker->ended, e);
+  }
+  for (guint i = 0; i < tracker->ended->len;) {
+    if (tracker->n_frames - g_array_index (tracker->ended, EndedTrack, i).frame
+        > (uint64_t) tracker->opts->detect_interval)
+      g_array_remove_index (tracker->ended, i);
+    else
+      i++;
+  }
+}
+
+/* A new track where one recently ended, of a like size, continues it (the
+ * nearest); else it gets a new id. */
+static void
+give_id (FkpTracker *tracker, Track *t)
+{
+  FkpFaceBox b;
+  track_box (t, &b);
+  const double size = MAX (fkp_face_box_size (&b), 1.0f);
+  int best = -1;
+  double best_distance = 0;
+  for (guint i = 0; i < tracker->ended->len; i++) {
+    const EndedTrack *e = &g_array_index (tracker->ended, EndedTrack, i);
+    const double e_size = MAX (fkp_face_box_size (&e->box), 1.0f), ratio = size / e_size;
+    const double distance = centre_distance (&e->box, &b);
+    if (distance <= REID_MAX_OFFSET * e_size && ratio <= REID_MAX_SCALE
+        && ratio >= 1.0 / REID_MAX_SCALE && (best < 0 || distance < best_distance)) {
+      best = (int) i;
+      best_distance = distance;
+    }
+  }
+  if (best < 0) {
+    t->id = tracker->next_id++;
+    return;
+  }
+  const EndedTrack *e = &g_array_index (tracker->ended, EndedTrack, best);
+  t->id = e->id;
+  t->trust = e->trust;
+  g_array_remove_index (tracker->ended, (guint) best);
+}
+
 void
 fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, double dt,
                           FkpFaceList *out)
 {
   if (tracker->opts->source != FKP_FACE_SOURCE_FULL_FRAME)
     prune (tracker, width, height);
+  tracker->n_frames++;
+  note_ended_tracks (tracker);
   for (guint i = 0; i < tracker->work->len; i++) {
     Track *t = &g_array_index (tracker->work, Track, i);
     if (t->id == 0)
-      t->id = tracker->next_id++;
+      give_id (tracker, t);
     smooth (tracker, t, dt);
   }
   if (tracker->work->len > 1)   /* an empty GArray's data may be NULL, which qsort must not get */

@@ -657,6 +657,64 @@ test_four_face_sequence (void)
   fkp_face_pipeline_free (p);
 }
 
+/* Frames with only the background: returns the faces of the last one. */
+static guint
+run_blank (FkpFacePipeline *p, Scene *sc, FkpFaceList *out, int n, guint64 *ts)
+{
+  for (int i = 0; i < n; i++, *ts += 33333333) {
+    scene_draw (sc, NULL, NULL, 0, 1, *ts);
+    g_assert_true (fkp_face_pipeline_process (p, &sc->frame, NULL, 0, out, NULL));
+  }
+  return out->n_faces;
+}
+
+/* The face's id after a frame with it at @where (it must be found). */
+static guint
+run_face_at (FkpFacePipeline *p, Scene *sc, FkpFaceList *out, const FkpSynthPlacement *where,
+             guint64 *ts)
+{
+  guint which[1] = { 1 };
+  scene_draw (sc, which, where, 1, 1, *ts);
+  *ts += 33333333;
+  g_assert_true (fkp_face_pipeline_process (p, &sc->frame, NULL, 0, out, NULL));
+  g_assert_cmpuint (out->n_faces, ==, 1);
+  return out->faces[0].id;
+}
+
+/* A face whose track ended (here: hidden for 8 frames, long enough for its
+ * track to end) and that the detector finds again where it was lost,
+ * within detect_interval frames, keeps its id; later, or elsewhere, it is
+ * a new face with a new id. */
+static void
+test_lost_face_keeps_id (void)
+{
+  if (!have_accurate_model ())
+    return;
+  FkpFacePipeline *p = new_pipeline (FKP_FACE_SOURCE_DETECT, TRUE);
+  FkpFaceList out;
+  fkp_face_list_init (&out);
+  Scene sc = { 0 };
+  FkpSynthPlacement at_left = place (1, 180, 240, 110, 5);
+  FkpSynthPlacement near_left = place (1, 195, 235, 105, 0);
+  FkpSynthPlacement at_right = place (1, 470, 220, 110, -5);
+  guint64 ts = 0;
+  guint id = 0;
+  for (int i = 0; i < 5; i++)
+    id = run_face_at (p, &sc, &out, &at_left, &ts);
+  g_assert_cmpuint (run_blank (p, &sc, &out, 8, &ts), ==, 0);
+  g_assert_cmpuint (run_face_at (p, &sc, &out, &near_left, &ts), ==, id);
+  /* Away longer than detect_interval: a new face. */
+  g_assert_cmpuint (run_blank (p, &sc, &out, 25, &ts), ==, 0);
+  guint later = run_face_at (p, &sc, &out, &at_left, &ts);
+  g_assert_cmpuint (later, >, id);
+  /* Back soon, but elsewhere: a new face. */
+  g_assert_cmpuint (run_blank (p, &sc, &out, 8, &ts), ==, 0);
+  g_assert_cmpuint (run_face_at (p, &sc, &out, &at_right, &ts), >, later);
+  g_free (sc.canvas);
+  fkp_face_list_clear (&out);
+  fkp_face_pipeline_free (p);
+}
+
 /* A face that leaves is dropped within detect_interval + 3 frames, a jump is
  * re-detected at once, and ids are never reused (not even after a reset).
  * With the detector on its own thread its verdicts come detect_latency
@@ -1209,6 +1267,7 @@ main (int argc, char **argv)
   g_test_add_func ("/face/pipeline/sequence", test_sequence);
   g_test_add_func ("/face/pipeline/four-face-sequence", test_four_face_sequence);
   g_test_add_func ("/face/pipeline/lost-and-ids", test_lost_and_ids);
+  g_test_add_func ("/face/pipeline/lost-face-keeps-id", test_lost_face_keeps_id);
   g_test_add_func ("/face/pipeline/upstream", test_upstream);
   g_test_add_func ("/face/pipeline/smoothing", test_smoothing);
   g_test_add_func ("/face/pipeline/async/options", test_async_options);
