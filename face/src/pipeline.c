@@ -287,8 +287,9 @@ fkp_face_pipeline_take_tracks (FkpFacePipeline *p, FkpFacePipeline *from)
   p->have_time = from->have_time;
   p->last_time = from->last_time;
   fkp_face_pipeline_reset (from);
-  /* The new models' detector has not seen these faces yet. */
-  p->detection_forced = TRUE;
+  /* The new detector's first run comes when the old one's next would have:
+   * forced now, it would add its start (a thread, the frame's copy into
+   * fresh memory) to the frame that swaps the models in. */
   share_threads (p);
 }
 

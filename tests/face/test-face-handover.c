@@ -120,14 +120,15 @@ test_take_tracks (void)
   FkpFacePipeline *fresh = new_pipeline (1);
   g_assert_true (fkp_face_pipeline_warm_up (fresh, NULL));
   fkp_face_pipeline_take_tracks (fresh, old);
-  /* The next frame follows the face: same id, and the new detector's first
-   * run goes to the background instead of holding the frame. */
+  /* The next frame follows the face: same id, and no detector run holds
+   * the frame (the new detector's first run comes on the old schedule). */
   process (fresh, &frame, 4, &out);
   g_assert_cmpuint (out.n_faces, ==, 1);
   g_assert_cmpuint (out.faces[0].id, ==, id);
   g_assert_cmpuint (fkp_face_pipeline_get_detector_runs (fresh), ==,
                     fkp_face_pipeline_get_background_detector_runs (fresh));
-  /* Later frames: the new detector confirms the face, which keeps its id. */
+  /* Later frames: the new detector confirms the face (frame 10, ten after
+   * the last run), which keeps its id. */
   for (guint64 i = 5; i < 12; i++) {
     process (fresh, &frame, i, &out);
     g_assert_cmpuint (out.n_faces, ==, 1);
