@@ -164,8 +164,9 @@ fkp_one_euro_filter (FkpOneEuro *f, double x, double dt, double min_cutoff, doub
 #define CONFIRM_MIN_IOU 0.3f      /* points of a weakly detected face must overlap its box this much */
 #define CONFIRM_BELOW_SCORE 0.3f  /* detections below this score need that confirmation */
 #define MAX_ABSENT 6              /* frames in a row below min_presence that end a track */
-#define REID_MAX_OFFSET 0.5       /* a new track this near (× size) where one ended ... */
-#define REID_MAX_SCALE 1.5        /* ... of a like size (ratio within 1/this … this) ... */
+#define REID_MAX_OFFSET 0.5       /* a new track this near (× the larger size) where one ended ... */
+#define REID_MAX_SCALE 2.0        /* ... of a like size (ratio within 1/this … this: a track that
+                                     shrank onto part of its face ended smaller than the face) ... */
                                   /* ... at most detect_interval frames before takes its id */
 
 typedef struct {
@@ -800,7 +801,7 @@ give_id (FkpTracker *tracker, Track *t)
     const EndedTrack *e = &g_array_index (tracker->ended, EndedTrack, i);
     const double e_size = MAX (fkp_face_box_size (&e->box), 1.0f), ratio = size / e_size;
     const double distance = centre_distance (&e->box, &b);
-    if (distance <= REID_MAX_OFFSET * e_size && ratio <= REID_MAX_SCALE
+    if (distance <= REID_MAX_OFFSET * MAX (e_size, size) && ratio <= REID_MAX_SCALE
         && ratio >= 1.0 / REID_MAX_SCALE && (best < 0 || distance < best_distance)) {
       best = (int) i;
       best_distance = distance;
