@@ -849,7 +849,7 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    *
    * The minimum detector score, 0 to 1, for a detection to start a new face
    * (a face already tracked is kept by weaker detections overlapping it); -1
-   * uses the threshold stored in the detector model (0.2 for the shipped
+   * uses the threshold stored in the detector model (0.15 for the shipped
    * one).
    */
   g_object_class_install_property (gobject_class, PROP_DETECTOR_THRESHOLD,

@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = "@vladmandic/face-api"
 
 # Shipped decoding defaults, chosen with evaluate.py on the three photos (see MODELS.md).
-DEFAULT_SCORE_THRESHOLD = 0.2
+DEFAULT_SCORE_THRESHOLD = 0.15
 # Detector box -> landmark box mapping measured by evaluate.py --landmarks on
 # ../shared/data/keypoints/test (dx, dy as fractions of the box's w, h; scale of max(w, h)).
 DEFAULT_BOX_TO_LANDMARK = "0.017,0.025,0.792"

@@ -126,7 +126,7 @@ typedef struct {
   int min_face_size;           /* ignore detected/upstream boxes whose larger side is smaller (px; default 24) */
   int detector_input_width;    /* detector input in pixels (multiples of facekp.input.multiple, */
   int detector_input_height;   /*   32 for the shipped one); 0 = the model's own (640 x 480) */
-  float detector_threshold;    /* minimum detector score (0 … 1); < 0 = the model's own (0.2 for the shipped one) */
+  float detector_threshold;    /* minimum detector score (0 … 1); < 0 = the model's own (0.15 for the shipped one) */
   gboolean smoothing;          /* One-Euro smoothing of the points (default TRUE) */
   float smoothing_min_cutoff;  /* Hz; lower = steadier still faces (default 1.0) */
   float smoothing_beta;        /* speed coefficient, per face size per second; higher = less lag (default 40) */
