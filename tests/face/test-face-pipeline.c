@@ -843,8 +843,11 @@ smoothing_run (gboolean smoothing)
   FkpFaceList out;
   fkp_face_list_init (&out);
   Scene sc = { 0 };
-  guint which[1] = { 4 };
-  FkpSynthPlacement still = place (4, 320, 240, 120, 8);
+  /* Crop 2: the model places its points well (NME 0.04 moving).  Crop 4,
+   * used before, came out at NME 0.26 even standing still, so its moving
+   * NME measured the model's failure on it, not the filter's lag. */
+  guint which[1] = { 2 };
+  FkpSynthPlacement still = place (2, 320, 240, 120, 8);
   GRand *r = g_rand_new_with_seed (11);
   float prev[FKP_FACE_N_POINTS][2];
   guint prev_id = 0;
@@ -881,7 +884,7 @@ smoothing_run (gboolean smoothing)
   double nme = 0;
   int n = 0;
   for (int t = 0; t < 40; t++, ts += step) {
-    FkpSynthPlacement moving = place (4, 200 + 3 * t, 240, 120, -10 + t);
+    FkpSynthPlacement moving = place (2, 200 + 3 * t, 240, 120, -10 + t);
     scene_draw (&sc, which, &moving, 1, 4, ts);
     g_assert_true (fkp_face_pipeline_process (p, &sc.frame, NULL, 0, &out, NULL));
     int match[1];
