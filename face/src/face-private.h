@@ -283,7 +283,7 @@ void fkp_tracker_commit_frame (FkpTracker *tracker, int width, int height, doubl
 
 /* Number of detector runs since creation (tests, benchmarks, the eval tool). */
 uint64_t fkp_face_pipeline_get_detector_runs (const FkpFacePipeline *pipeline);
-/* Of which run on the worker, off the caller's thread (detect_latency > 0). */
+/* Of which run on the worker, off the caller's thread (detect_latency != 0). */
 uint64_t fkp_face_pipeline_get_background_detector_runs (const FkpFacePipeline *pipeline);
 /* Of those, how many the frame they joined at had to wait for. */
 uint64_t fkp_face_pipeline_get_detector_join_waits (const FkpFacePipeline *pipeline);

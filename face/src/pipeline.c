@@ -20,7 +20,7 @@ struct _FkpFacePipeline {
   uint64_t n_detector_runs;       /* statistics for tests and benchmarks */
   uint64_t n_background_runs;
 
-  /* Detection off this thread (detect_latency > 0). */
+  /* Detection off this thread (detect_latency != 0). */
   FkpDetectWorker *worker;        /* made at the first background run */
   gboolean detection_in_flight;   /* a worker run whose boxes have not joined yet */
   uint64_t detection_join_frame;  /* the frame (frames_since_reset) they join at; when ready: the
@@ -607,10 +607,11 @@ process_detect (FkpFacePipeline *p, const FkpFaceSampler *s, GError **error)
     return detect_now (p, s, error);
   }
   if (p->detection_in_flight) {
-    const gboolean due = joins_when_ready (p)
-                           ? p->frames_since_reset >= p->detection_last_frame
-                               || fkp_detect_worker_has_ended (p->worker)
-                           : TRUE;
+    /* A fixed latency joins at its frame, waiting if need be; when ready,
+     * once the run has ended (or, at the last frame, waiting for it). */
+    const gboolean due = !joins_when_ready (p)
+                         || p->frames_since_reset >= p->detection_last_frame
+                         || fkp_detect_worker_has_ended (p->worker);
     if (p->frames_since_reset >= p->detection_join_frame && due)
       return join_detection (p, s, error);
     p->frames_since_detect++;

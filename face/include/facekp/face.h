@@ -23,7 +23,7 @@
  * smoothed: docs/face-pipeline.md.
  *
  * Threads: one pipeline must not be used by two threads at once; distinct
- * pipelines may run concurrently.  With detect_latency > 0 a pipeline owns
+ * pipelines may run concurrently.  With detect_latency != 0 a pipeline owns
  * one more thread, which runs the detector; fkp_face_pipeline_free waits
  * for it.
  */
