@@ -397,7 +397,7 @@ main (int argc, char **argv)
   FkpLandmarkModel *alone = NULL;
   if (m_points || (m_seq && !no_oracle)) {
     alone = fkp_landmark_model_new (fkp_face_pipeline_get_options (pipeline)->landmark_model,
-                                    threads, &error);
+                                    threads, NULL, NULL, &error);
     if (alone == NULL) {
       fprintf (stderr, "facekp-face-eval: %s\n", error->message);
       return 1;

@@ -299,7 +299,7 @@ main (int argc, char **argv)
 
   /* Peer: the bare landmark network on one crop. */
   FkpLandmarkModel *net = fkp_landmark_model_new (fkp_face_pipeline_get_options (p)->landmark_model,
-                                                  threads, &error);
+                                                  threads, NULL, NULL, &error);
   FkpFaceSampler s;
   fkp_face_sampler_init (&s, &crops[0].face.image);
   FkpFaceCrop crop;

@@ -66,7 +66,7 @@ key_number (FkpNet *net, const char *path, const char *key, double *value, GErro
 
 FkpFaceDetector *
 fkp_face_detector_new (const char *path, int input_width, int input_height, int threads,
-                       GError **error)
+                       FkpFacePauseFunc pause_func, void *pause_data, GError **error)
 {
   if (input_width < 0 || input_height < 0 || input_width > 4096 || input_height > 4096) {
     g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT,
@@ -78,12 +78,15 @@ fkp_face_detector_new (const char *path, int input_width, int input_height, int 
   opts.threads = threads > 0 ? threads : 1;
   opts.input_width = input_width;
   opts.input_height = input_height;
+  opts.pause_func = pause_func;
+  opts.pause_data = pause_data;
   GError *nn_error = NULL;
   FkpNet *net = fkp_net_new_from_file (path, &opts, &nn_error);
   if (net == NULL) {
     g_propagate_error (error, nn_error);
     return NULL;
   }
+  fkp_net_set_pause_func (net, NULL, NULL);   /* the load's only */
   FkpFaceDetector *d = g_new0 (FkpFaceDetector, 1);
   d->net = net;
   d->path = g_strdup (path);
@@ -214,6 +217,12 @@ void
 fkp_face_detector_set_threads (FkpFaceDetector *d, int threads)
 {
   fkp_net_set_threads (d->net, threads);
+}
+
+void
+fkp_face_detector_set_pause (FkpFaceDetector *d, FkpFacePauseFunc func, void *data)
+{
+  fkp_net_set_pause_func (d->net, func, data);
 }
 
 void

@@ -120,12 +120,18 @@ typedef struct {
   float point_error[FKP_FACE_N_POINTS];
 } FkpFaceQuality;
 
-FkpLandmarkModel *fkp_landmark_model_new (const char *path, int threads, GError **error);
+/* pause_func (may be NULL) runs between the pieces of the load, on this
+ * thread (FkpNetOptions); later runs do not call it. */
+FkpLandmarkModel *fkp_landmark_model_new (const char *path, int threads,
+                                          FkpFacePauseFunc pause_func, void *pause_data,
+                                          GError **error);
 void fkp_landmark_model_free (FkpLandmarkModel *model);
 int fkp_landmark_model_input_size (const FkpLandmarkModel *model);
 int fkp_landmark_model_refine (const FkpLandmarkModel *model);
 const char *fkp_landmark_model_metadata (const FkpLandmarkModel *model, const char *key);
 void fkp_landmark_model_set_threads (FkpLandmarkModel *model, int threads);
+/* Called between the steps of its runs (NULL: none), as in FkpNetOptions. */
+void fkp_landmark_model_set_pause (FkpLandmarkModel *model, FkpFacePauseFunc func, void *data);
 gboolean fkp_landmark_model_has_presence (const FkpLandmarkModel *model);
 /* The quality outputs of the last fkp_landmark_model_predict (the last pass
  * of a refined one). */
@@ -163,9 +169,11 @@ gboolean fkp_landmark_model_predict_refined (FkpLandmarkModel *model, const FkpF
 typedef struct _FkpFaceDetector FkpFaceDetector;
 
 FkpFaceDetector *fkp_face_detector_new (const char *path, int input_width, int input_height,
-                                        int threads, GError **error);
+                                        int threads, FkpFacePauseFunc pause_func,
+                                        void *pause_data, GError **error);
 void fkp_face_detector_free (FkpFaceDetector *det);
 void fkp_face_detector_set_threads (FkpFaceDetector *det, int threads);
+void fkp_face_detector_set_pause (FkpFaceDetector *detector, FkpFacePauseFunc func, void *data);
 void fkp_face_detector_input_size (const FkpFaceDetector *det, int *width, int *height);
 float fkp_face_detector_default_threshold (const FkpFaceDetector *det);
 /* The detector box -> landmark box mapping of facekp.detector.box_to_landmark_box. */

@@ -70,17 +70,21 @@ find_quality_output (FkpLandmarkModel *m, const char *key, size_t count, int *in
 }
 
 FkpLandmarkModel *
-fkp_landmark_model_new (const char *path, int threads, GError **error)
+fkp_landmark_model_new (const char *path, int threads, FkpFacePauseFunc pause_func,
+                        void *pause_data, GError **error)
 {
   FkpNetOptions opts;
   fkp_net_options_init (&opts);
   opts.threads = threads > 0 ? threads : 1;
+  opts.pause_func = pause_func;
+  opts.pause_data = pause_data;
   GError *nn_error = NULL;
   FkpNet *net = fkp_net_new_from_file (path, &opts, &nn_error);
   if (net == NULL) {
     g_propagate_error (error, nn_error);
     return NULL;
   }
+  fkp_net_set_pause_func (net, NULL, NULL);   /* the load's only */
   FkpLandmarkModel *m = g_new0 (FkpLandmarkModel, 1);
   m->net = net;
   m->path = g_strdup (path);
@@ -217,6 +221,12 @@ void
 fkp_landmark_model_set_threads (FkpLandmarkModel *m, int threads)
 {
   fkp_net_set_threads (m->net, threads);
+}
+
+void
+fkp_landmark_model_set_pause (FkpLandmarkModel *m, FkpFacePauseFunc func, void *data)
+{
+  fkp_net_set_pause_func (m->net, func, data);
 }
 
 void

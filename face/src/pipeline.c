@@ -177,7 +177,7 @@ load_detector (FkpFacePipeline *p, GError **error)
   }
   p->detector = fkp_face_detector_new (p->detector_path, p->opts.detector_input_width,
                                        p->opts.detector_input_height, MAX (1, p->opts.threads),
-                                       error);
+                                       p->opts.pause_func, p->opts.pause_data, error);
   return p->detector != NULL;
 }
 
@@ -204,7 +204,8 @@ fkp_face_pipeline_new (const FkpFaceOptions *opts, GError **error)
   }
   p->opts.landmark_model = p->landmark_path;
   p->opts.detector_model = p->detector_path;
-  p->landmarks = fkp_landmark_model_new (p->landmark_path, MAX (1, opts->threads), error);
+  p->landmarks = fkp_landmark_model_new (p->landmark_path, MAX (1, opts->threads),
+                                         opts->pause_func, opts->pause_data, error);
   if (p->landmarks == NULL)
     goto fail;
   p->tracker = fkp_tracker_new (p->landmarks, &p->opts);
@@ -249,6 +250,7 @@ fkp_face_pipeline_warm_up (FkpFacePipeline *p, GError **error)
 
   /* One thread: a net makes its helper threads at its first run with more. */
   fkp_landmark_model_set_threads (p->landmarks, 1);
+  fkp_landmark_model_set_pause (p->landmarks, p->opts.pause_func, p->opts.pause_data);
   FkpFaceCrop crop;
   fkp_landmark_model_crop_from_box (p->landmarks,
       &(FkpFaceBox) { WARM_UP_SIDE / 4, WARM_UP_SIDE / 4, WARM_UP_SIDE / 2, WARM_UP_SIDE / 2 },
@@ -261,9 +263,15 @@ fkp_face_pipeline_warm_up (FkpFacePipeline *p, GError **error)
     fkp_face_detector_set_threads (p->detector, 1);
     GArray *boxes = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
     /* A threshold no score reaches: the net runs, no box comes out. */
+    fkp_face_detector_set_pause (p->detector, p->opts.pause_func, p->opts.pause_data);
     ok = fkp_face_detector_detect (p->detector, &s, 1.0f, 0, boxes, error);
+    fkp_face_detector_set_pause (p->detector, NULL, NULL);
     g_array_free (boxes, TRUE);
   }
+  fkp_landmark_model_set_pause (p->landmarks, NULL, NULL);
+  /* Later runs belong to the stream, which the pause would make wait on itself. */
+  p->opts.pause_func = NULL;
+  p->opts.pause_data = NULL;
   return ok;
 }
 

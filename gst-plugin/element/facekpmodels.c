@@ -77,7 +77,19 @@ struct _FacekpModelLoader {
   GAsyncQueue *jobs;     /* ModelJob; the loader itself: end the thread */
   GAsyncQueue *built;    /* finished builds, ModelJob */
   guint64 requested;     /* generation of the newest request */
+  /* The gate the worker's pauses wait at while the stream runs a frame. */
+  GMutex gate_lock;
+  GCond frame_ended;
+  gboolean in_frame;     /* the streaming thread is inside a frame */
+  guint64 frames_ended;
+  gint64 resumed_at;     /* when the worker last went on (monotonic µs) */
+  gboolean closing;
 };
+
+/* Once it goes on, the worker works at least this long before it waits for
+ * a frame again: with frames back to back (no idle time between them) a
+ * load still moves, a few milliseconds per frame. */
+#define MIN_WORK_US 2000
 
 static void
 model_job_free (ModelJob *job)
@@ -107,9 +119,50 @@ lower_worker_priority (void)
 #endif
 }
 
+/* The pause function of the pipelines the worker builds (FkpFaceOptions):
+ * it waits while the streaming thread runs a frame, so that the load's
+ * memory traffic (a 28 MB file read, parsed, packed) falls between frames,
+ * not into them.  Even at idle priority on another core it slowed a frame
+ * by up to a third through the shared cache and memory.  It waits for one
+ * frame's end at most, then works on for at least MIN_WORK_US. */
+static void
+give_way_to_frames (gpointer data)
+{
+  FacekpModelLoader *loader = data;
+  g_mutex_lock (&loader->gate_lock);
+  if (loader->in_frame && !loader->closing
+      && g_get_monotonic_time () - loader->resumed_at >= MIN_WORK_US) {
+    const guint64 frame = loader->frames_ended;
+    while (loader->in_frame && loader->frames_ended == frame && !loader->closing)
+      g_cond_wait (&loader->frame_ended, &loader->gate_lock);
+    loader->resumed_at = g_get_monotonic_time ();
+  }
+  g_mutex_unlock (&loader->gate_lock);
+}
+
+void
+facekp_model_loader_frame_begin (FacekpModelLoader *loader)
+{
+  g_mutex_lock (&loader->gate_lock);
+  loader->in_frame = TRUE;
+  g_mutex_unlock (&loader->gate_lock);
+}
+
+void
+facekp_model_loader_frame_end (FacekpModelLoader *loader)
+{
+  g_mutex_lock (&loader->gate_lock);
+  loader->in_frame = FALSE;
+  loader->frames_ended++;
+  g_cond_broadcast (&loader->frame_ended);
+  g_mutex_unlock (&loader->gate_lock);
+}
+
 static void
 run_job (ModelJob *job, FacekpModelLoader *loader)
 {
+  /* Freeing returns memory too (unmapping, on the stream's process): between frames. */
+  give_way_to_frames (loader);
   if (!job->build) {
     model_job_free (job);
     return;
@@ -143,6 +196,8 @@ facekp_model_loader_new (void)
   FacekpModelLoader *loader = g_new0 (FacekpModelLoader, 1);
   loader->built = g_async_queue_new ();
   loader->jobs = g_async_queue_new ();
+  g_mutex_init (&loader->gate_lock);
+  g_cond_init (&loader->frame_ended);
   /* Made now, so that a load never waits for a thread; it only sleeps
    * between jobs. */
   loader->worker = g_thread_new ("facekp-models", worker_main, loader);
@@ -162,6 +217,8 @@ facekp_model_loader_request (FacekpModelLoader *loader, const FkpFaceOptions *op
   job->what = g_strdup (what);
   job->generation = ++loader->requested;
   job->build = TRUE;
+  job->opts.pause_func = give_way_to_frames;
+  job->opts.pause_data = loader;
   g_async_queue_push (loader->jobs, job);
 }
 
@@ -202,6 +259,10 @@ facekp_model_loader_free (FacekpModelLoader *loader)
 {
   if (!loader)
     return;
+  g_mutex_lock (&loader->gate_lock);
+  loader->closing = TRUE;   /* no frame comes any more: the jobs left run straight through */
+  g_cond_broadcast (&loader->frame_ended);
+  g_mutex_unlock (&loader->gate_lock);
   g_async_queue_push (loader->jobs, loader);   /* after the jobs queued: they run first */
   g_thread_join (loader->worker);
   g_async_queue_unref (loader->jobs);
@@ -209,6 +270,8 @@ facekp_model_loader_free (FacekpModelLoader *loader)
   while ((job = g_async_queue_try_pop (loader->built)))
     model_job_free (job);
   g_async_queue_unref (loader->built);
+  g_mutex_clear (&loader->gate_lock);
+  g_cond_clear (&loader->frame_ended);
   g_free (loader);
 }
 

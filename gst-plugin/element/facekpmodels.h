@@ -31,6 +31,11 @@ void facekp_model_loader_request (FacekpModelLoader *loader, const FkpFaceOption
 gboolean facekp_model_loader_collect (FacekpModelLoader *loader, FkpFacePipeline **pipeline,
                                       gchar **what, GError **error);
 
+/* The streaming thread's frames, begin and end: the worker's loads pause
+ * while one runs. */
+void facekp_model_loader_frame_begin (FacekpModelLoader *loader);
+void facekp_model_loader_frame_end (FacekpModelLoader *loader);
+
 /* Frees @pipeline on the worker (its detector thread may need joining). */
 void facekp_model_loader_retire (FacekpModelLoader *loader, FkpFacePipeline *pipeline);
 

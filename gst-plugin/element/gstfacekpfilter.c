@@ -611,6 +611,7 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
   GError *error = NULL;
   GstFlowReturn ret = GST_FLOW_OK;
 
+  facekp_model_loader_frame_begin (self->loader);
   apply_pending_settings (self, &s);
   if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT) && self->frame_index > 0)
     fkp_face_pipeline_reset (self->pipeline);
@@ -685,6 +686,7 @@ gst_facekp_filter_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *fra
   }
 
 done:
+  facekp_model_loader_frame_end (self->loader);
   self->frame_index++;
   if (upstream)
     g_array_free (upstream, TRUE);

@@ -3,8 +3,13 @@
 #include "sgemm/sgemm.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 FKP_PUBLIC GQuark
 fkp_nn_error_quark (void)
@@ -52,6 +57,8 @@ fkp_net_new_from_data (const void *data, size_t size, const FkpNetOptions *opts,
   }
   FkpNet *net = g_new0 (FkpNet, 1);
   net->threads = MAX (opts->threads, 1);
+  net->pause_func = opts->pause_func;
+  net->pause_data = opts->pause_data;
   if (!fkp_nn_load (net, data, size, opts, error)) {
     fkp_net_free (net);
     return NULL;
@@ -65,12 +72,68 @@ fkp_net_new_from_data (const void *data, size_t size, const FkpNetOptions *opts,
   return net;
 }
 
+/* With a pause function a regular file is read a block at a time, pausing
+ * between blocks: read at once, the shipped 28 MB model is some 15 ms of
+ * memory traffic that a thread with a deadline would share. */
+#define READ_BLOCK_BYTES ((size_t) 1 << 20)
+
+static gboolean
+read_model_file (const char *path, const FkpNetOptions *opts, char **contents, gsize *length,
+                 GError **error)
+{
+  GError *io_error = NULL;
+  int fd = -1;
+  struct stat st;
+  if (opts == NULL || opts->pause_func == NULL
+      || (fd = g_open (path, O_RDONLY | O_CLOEXEC, 0)) < 0 || fstat (fd, &st) != 0
+      || !S_ISREG (st.st_mode)) {
+    if (fd >= 0)
+      close (fd);
+    /* GLib's reader, and its messages for a file that cannot be opened */
+    if (!g_file_get_contents (path, contents, length, &io_error)) {
+      g_set_error_literal (error, FKP_NN_ERROR, FKP_NN_ERROR_IO, io_error->message);
+      g_error_free (io_error);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  const size_t size = (size_t) st.st_size;
+  char *data = (uint64_t) st.st_size < FKP_NN_MAX_TOTAL_BYTES ? g_try_malloc (size + 1) : NULL;
+  if (data == NULL) {
+    close (fd);
+    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_IO, "%s: no memory to read %zu bytes",
+                 path, size);
+    return FALSE;
+  }
+  size_t done = 0;
+  while (done < size) {
+    opts->pause_func (opts->pause_data);
+    ssize_t n = read (fd, data + done, MIN (READ_BLOCK_BYTES, size - done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int saved = errno;
+      close (fd);
+      g_free (data);
+      g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_IO, "%s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+    if (n == 0)
+      break;   /* the file shrank meanwhile: what was read is parsed (and checked) */
+    done += (size_t) n;
+  }
+  close (fd);
+  data[done] = '\0';
+  *contents = data;
+  *length = done;
+  return TRUE;
+}
+
 FKP_PUBLIC FkpNet *
 fkp_net_new_from_file (const char *path, const FkpNetOptions *opts, GError **error)
 {
   char *contents = NULL;
   gsize length = 0;
-  GError *io_error = NULL;
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
   if (!path) {
     g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_INVALID_ARGUMENT, "no model path");
@@ -78,11 +141,8 @@ fkp_net_new_from_file (const char *path, const FkpNetOptions *opts, GError **err
   }
   /* Every message names the file once: GLib's already does, the loader's
    * get it as a prefix.  Callers should not add it again. */
-  if (!g_file_get_contents (path, &contents, &length, &io_error)) {
-    g_set_error_literal (error, FKP_NN_ERROR, FKP_NN_ERROR_IO, io_error->message);
-    g_error_free (io_error);
+  if (!read_model_file (path, opts, &contents, &length, error))
     return NULL;
-  }
   GError *load_error = NULL;
   FkpNet *net = fkp_net_new_from_data (contents, length, opts, &load_error);
   g_free (contents);
@@ -310,6 +370,15 @@ fkp_net_set_threads (FkpNet *net, int threads)
 {
   if (net)
     net->threads = CLAMP (threads, 1, 1024);
+}
+
+FKP_PUBLIC void
+fkp_net_set_pause_func (FkpNet *net, FkpNetPauseFunc func, void *data)
+{
+  if (net) {
+    net->pause_func = func;
+    net->pause_data = data;
+  }
 }
 
 FKP_PUBLIC int

@@ -144,6 +144,8 @@ struct _FkpNet {
   double *profile_us;               /* per-step time when FKP_NN_PROFILE is set */
   gboolean profile_wall;            /* FKP_NN_PROFILE=wall: wall time, not CPU time */
   int profile_runs;
+  FkpNetPauseFunc pause_func;       /* between steps of a run; NULL: none */
+  void *pause_data;
 };
 
 /* run/parallel.c: a step's work cut into parts run by the net's threads. */
@@ -201,6 +203,10 @@ fkp_nn_planes (const FkpNet *net, const Step *s)
 int fkp_nn_threads (const FkpNet *net);
 
 /* load/load.c: the loader's stages, from the ONNX bytes to planned steps. */
+/* The caller's pause function (FkpNetOptions) while this thread is in
+ * fkp_nn_load(), between the pieces of the load and in long packing loops;
+ * a no-op otherwise. */
+void fkp_nn_load_pause (void);
 gboolean fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions *opts,
                       GError **error);
 

@@ -87,7 +87,7 @@ compare_with_python (int width, int height, GArray *expected)
     g_error ("%s changed since tests/data/face-detector-reference.txt was made: regenerate it "
              "with /usr/bin/python3 tests/face/make_fixtures.py --detector-only", detector_path);
   g_free (sha);
-  FkpFaceDetector *det = fkp_face_detector_new (detector_path, width, height, 1, &error);
+  FkpFaceDetector *det = fkp_face_detector_new (detector_path, width, height, 1, NULL, NULL, &error);
   g_assert_no_error (error);
   GArray *out = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
   for (size_t p = 0; p < G_N_ELEMENTS (photos); p++) {
@@ -143,7 +143,7 @@ test_photos_recall (void)
     return;
   }
   GError *error = NULL;
-  FkpFaceDetector *det = fkp_face_detector_new (detector_path, 0, 0, 1, &error);
+  FkpFaceDetector *det = fkp_face_detector_new (detector_path, 0, 0, 1, NULL, NULL, &error);
   g_assert_no_error (error);
   GArray *out = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
   int found = 0, total = 0;

@@ -133,7 +133,7 @@ static FkpLandmarkModel *
 new_oracle (void)
 {
   GError *error = NULL;
-  FkpLandmarkModel *m = fkp_landmark_model_new (landmark_path, 1, &error);
+  FkpLandmarkModel *m = fkp_landmark_model_new (landmark_path, 1, NULL, NULL, &error);
   g_assert_no_error (error);
   return m;
 }
@@ -327,6 +327,63 @@ test_full_frame (void)
   fkp_face_pipeline_free (p);
 }
 
+/* The pause function (what the element's model worker gives way with) is
+ * called throughout the load and the warm-up, never by later frames, and
+ * changes nothing in the output. */
+static void
+count_pause (void *data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+test_pause (void)
+{
+  FkpFaceOptions o;
+  fkp_face_options_init (&o);
+  o.landmark_model = landmark_path;
+  o.detector_model = detector_path;
+  o.threads = 1;
+  guint calls = 0;
+  o.pause_func = count_pause;
+  o.pause_data = &calls;
+  GError *error = NULL;
+  FkpFacePipeline *paced = fkp_face_pipeline_new (&o, &error);
+  g_assert_no_error (error);
+  /* at least a call per MiB of the two files read and per node, well over a hundred */
+  g_assert_cmpuint (calls, >, 100);
+  const guint after_load = calls;
+  g_assert_true (fkp_face_pipeline_warm_up (paced, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (calls, >, after_load);   /* both nets' steps */
+  const guint after_warm_up = calls;
+
+  FkpFacePipeline *plain = new_pipeline (FKP_FACE_SOURCE_DETECT, TRUE);
+  Scene sc = { 0 };
+  const guint which[2] = { 0, 1 };
+  const FkpSynthPlacement where[2] = { place (0, 150, 200, 110, 0), place (1, 450, 260, 95, 10) };
+  FkpFaceList a, b;
+  fkp_face_list_init (&a);
+  fkp_face_list_init (&b);
+  for (int f = 0; f < 6; f++) {
+    scene_draw (&sc, which, where, 2, 7, (guint64) f * 33333333);
+    g_assert_true (fkp_face_pipeline_process (paced, &sc.frame, NULL, 0, &a, NULL));
+    g_assert_true (fkp_face_pipeline_process (plain, &sc.frame, NULL, 0, &b, NULL));
+    g_assert_cmpuint (a.n_faces, ==, b.n_faces);
+    for (size_t k = 0; k < a.n_faces; k++)
+      g_assert_cmpmem (a.faces[k].points, sizeof a.faces[k].points, b.faces[k].points,
+                       sizeof b.faces[k].points);
+  }
+  g_assert_cmpuint (a.n_faces, ==, 2);
+  g_assert_cmpuint (calls, ==, after_warm_up);
+  g_assert_null (fkp_face_pipeline_get_options (paced)->pause_func);
+  fkp_face_list_clear (&a);
+  fkp_face_list_clear (&b);
+  g_free (sc.canvas);
+  fkp_face_pipeline_free (plain);
+  fkp_face_pipeline_free (paced);
+}
+
 /* ---------------------------------------------------------------- detection */
 
 /* Face k of a frame of four (frame 0 or 1): one per quadrant, sizes
@@ -364,7 +421,7 @@ test_detect_recall (void)
   if (!have_models ())
     return;
   GError *error = NULL;
-  FkpFaceDetector *det = fkp_face_detector_new (detector_path, 0, 0, 1, &error);
+  FkpFaceDetector *det = fkp_face_detector_new (detector_path, 0, 0, 1, NULL, NULL, &error);
   g_assert_no_error (error);
   GArray *dets = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
   Scene sc = { 0 };
@@ -1264,6 +1321,7 @@ main (int argc, char **argv)
   g_test_add_func ("/face/pipeline/errors", test_errors);
   g_test_add_func ("/face/pipeline/find-model-order", test_find_model_order);
   g_test_add_func ("/face/pipeline/full-frame", test_full_frame);
+  g_test_add_func ("/face/pipeline/pause", test_pause);
   g_test_add_func ("/face/pipeline/detect-recall", test_detect_recall);
   g_test_add_func ("/face/pipeline/detect-accuracy", test_detect_accuracy);
   g_test_add_func ("/face/pipeline/ids-and-formats", test_ids_and_formats);

@@ -448,7 +448,7 @@ test_box_scale (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     char *path = write_tiny_landmark_model (dir, cases[i].key);
     GError *error = NULL;
-    FkpLandmarkModel *m = fkp_landmark_model_new (path, 1, &error);
+    FkpLandmarkModel *m = fkp_landmark_model_new (path, 1, NULL, NULL, &error);
     g_assert_no_error (error);
     FkpFaceCrop crop;
     fkp_landmark_model_crop_from_box (m, &box, &crop);
@@ -464,7 +464,7 @@ test_box_scale (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
     char *path = write_tiny_landmark_model (dir, bad[i]);
     GError *error = NULL;
-    g_assert_null (fkp_landmark_model_new (path, 1, &error));
+    g_assert_null (fkp_landmark_model_new (path, 1, NULL, NULL, &error));
     g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_MODEL);
     g_assert_nonnull (strstr (error->message, "facekp.crop.box_scale"));
     g_error_free (error);

@@ -77,6 +77,16 @@ max_abs_diff (const float *a, const float *b, size_t n, size_t *where)
   return worst;
 }
 
+typedef struct {
+  guint calls;
+} PauseCount;
+
+static void
+count_pause (void *data)
+{
+  ((PauseCount *) data)->calls++;
+}
+
 static void
 test_case (gconstpointer data)
 {
@@ -207,6 +217,30 @@ test_case (gconstpointer data)
   g_assert_cmpmem (fkp_net_get_output_data (again, 0), n_ref * sizeof (float), first,
                    n_ref * sizeof (float));
   fkp_net_free (again);
+
+  /* Loaded from the file with a pause function (read a block at a time,
+   * paused between the pieces of the load and the steps of a run): the same
+   * bits, and the function was called throughout, then never after it was
+   * taken away. */
+  PauseCount pauses = { 0 };
+  opts.pause_func = count_pause;
+  opts.pause_data = &pauses;
+  FkpNet *paced = fkp_net_new_from_file (path, &opts, &error);
+  g_assert_no_error (error);
+  FkpNetStats stats;
+  fkp_net_get_stats (paced, &stats);
+  const guint load_pauses = pauses.calls;
+  g_assert_cmpuint (load_pauses, >=, stats.n_nodes + n_bytes / (1 << 20));
+  memcpy (fkp_net_get_input_data (paced, 0), input, n_in * sizeof (float));
+  g_assert_true (fkp_net_run (paced, NULL));
+  g_assert_cmpuint (pauses.calls, >, load_pauses);
+  g_assert_cmpmem (fkp_net_get_output_data (paced, 0), n_ref * sizeof (float), first,
+                   n_ref * sizeof (float));
+  fkp_net_set_pause_func (paced, NULL, NULL);
+  const guint before = pauses.calls;
+  g_assert_true (fkp_net_run (paced, NULL));
+  g_assert_cmpuint (pauses.calls, ==, before);
+  fkp_net_free (paced);
   fkp_net_free (net);
 }
 

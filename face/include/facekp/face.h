@@ -108,6 +108,9 @@ typedef enum {
   FKP_FACE_SOURCE_FULL_FRAME,  /* the whole frame is one face crop (always one face) */
 } FkpFaceSource;
 
+/* See FkpFaceOptions.pause_func. */
+typedef void (*FkpFacePauseFunc) (void *data);
+
 typedef struct {
   const char *landmark_model;  /* path, or the file name of a shipped model (see
                                   fkp_face_find_model); NULL = the shipped
@@ -137,6 +140,14 @@ typedef struct {
                                   faces (and ends unless the detector sees it on the next), a
                                   detection does not start one (0 … 1; default 0.05; ignored for a model without a
                                   presence output, and for FULL_FRAME, which always gives one face) */
+  FkpFacePauseFunc pause_func; /* called between pieces of work (a block of a model file, a node,
+                                  a weight pack, a step; mostly under a millisecond) while
+                                  fkp_face_pipeline_new() loads the models and while
+                                  fkp_face_pipeline_warm_up() runs them, on that thread; it may
+                                  block, which is how a pipeline built in the background gives
+                                  way to a stream's frames; never called after the warm-up;
+                                  NULL (default) = none */
+  void *pause_data;
 } FkpFaceOptions;
 
 #define FKP_FACE_MAX_FACES_LIMIT 64

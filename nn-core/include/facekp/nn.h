@@ -85,6 +85,8 @@ size_t fkp_shape_n_elements (const FkpShape *shape);
 
 /* ---- Creating and freeing ------------------------------------------- */
 
+typedef void (*FkpNetPauseFunc) (void *data);
+
 typedef struct {
   /* Threads per fkp_net_run(); 0 means 1.  See the threading note above. */
   int threads;
@@ -100,6 +102,14 @@ typedef struct {
    * one thread's scratch.  The two together may not pass the larger one. */
   uint64_t max_weight_bytes;
   uint64_t max_activation_bytes;
+  /* Called on the loading thread between the pieces of a load (a block of
+   * the file read, an initializer, a node, a weight pack), each a
+   * millisecond or less on the shipped models except the protobuf parse;
+   * then kept for the net's runs (fkp_net_set_pause_func).  It may block:
+   * that is how a background load gives way to a thread with a deadline.
+   * NULL (the default): never called. */
+  FkpNetPauseFunc pause_func;
+  void *pause_data;
 } FkpNetOptions;
 
 /* Fills `opts` with the defaults (1 thread, the model's own input size,
@@ -138,6 +148,10 @@ int fkp_net_find_output (const FkpNet *net, const char *name);
 gboolean fkp_net_run (FkpNet *net, GError **error);
 
 void fkp_net_set_threads (FkpNet *net, int threads);   /* < 1 means 1 */
+
+/* Called by fkp_net_run() on its calling thread between steps (NULL: never),
+ * e.g. to let a warm-up run in the background give way step by step. */
+void fkp_net_set_pause_func (FkpNet *net, FkpNetPauseFunc func, void *data);
 int fkp_net_get_threads (const FkpNet *net);
 
 /* ---- Model information ---------------------------------------------- */

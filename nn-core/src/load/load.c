@@ -57,6 +57,16 @@ collect_info (Loader *L)
   net->stats.opset = L->opset;
 }
 
+/* The options of the load this thread is in, for fkp_nn_load_pause(). */
+static _Thread_local const FkpNetOptions *loading_opts;
+
+void
+fkp_nn_load_pause (void)
+{
+  if (loading_opts != NULL && loading_opts->pause_func != NULL)
+    loading_opts->pause_func (loading_opts->pause_data);
+}
+
 gboolean
 fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions *opts,
              GError **error)
@@ -66,6 +76,7 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
   size_t *order = NULL;
   L->net = net;
   L->opts = opts;
+  loading_opts = opts;
   L->tensors = g_array_new (FALSE, TRUE, sizeof (Tensor));
   L->steps = g_array_new (FALSE, TRUE, sizeof (Step));
   L->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -82,6 +93,7 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
     fail (error, FKP_NN_ERROR_PARSE, "not a valid ONNX protobuf (truncated or corrupt)");
     goto out;
   }
+  fkp_nn_load_pause ();
   L->graph = L->model->graph;
   if (!L->graph) {
     fail (error, FKP_NN_ERROR_PARSE, "the model has no graph");
@@ -111,6 +123,7 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
     int index = const_from_proto (L, t, t->name, error);
     if (index < 0)
       goto out;
+    fkp_nn_load_pause ();
     if (T (L, index)->dtype == DT_FLOAT)
       net->stats.n_parameters += T (L, index)->n_elements;
   }
@@ -118,22 +131,27 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
   if (!read_graph_inputs (L, error) || !read_graph_outputs (L, error)
       || !sort_nodes (L, &order, error))
     goto out;
-  for (size_t i = 0; i < L->graph->n_node; i++)
+  for (size_t i = 0; i < L->graph->n_node; i++) {
+    fkp_nn_load_pause ();
     if (!build_node (L, L->graph->node[order[i]], order[i], error))
       goto out;
+  }
   if (!bind_graph_outputs (L, error))
     goto out;
   /* Stage 3: fusion. */
+  fkp_nn_load_pause ();
   fuse_steps (L);
   alias_concats (L);
   compact_steps (L);
   /* Stage 4: branches; 5 and 6: weight packing, then memory planning. */
   find_branches (L);
+  fkp_nn_load_pause ();
   if (!pack_weights (L, error) || !plan_memory (L, error))
     goto out;
   free_unread_constants (L);
   ok = TRUE;
 out:
+  loading_opts = NULL;
   g_free (order);
   if (L->model && L->graph)
     collect_info (L);

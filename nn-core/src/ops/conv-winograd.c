@@ -74,26 +74,21 @@ g_row (int alpha, int p, int r, double *row)
     row[k] = c * power;
 }
 
+/* U = G·g·Gᵀ for one (output, input) channel pair, as one matrix product:
+ * U[p] = Σ_ab K[ab][p]·g[ab] with K[ab][i·α+j] = G[i][a]·G[j][b], the same
+ * for every pair (computed once per conv); the loop over p vectorises. */
 static void
-transform_kernel (int alpha, int r, const float *g, float *u, size_t u_stride)
+transform_kernel (int points, int taps, const double K[25][36], const float *g, float *u,
+                  size_t u_stride)
 {
-  double G[6][5], gt[6][5];   /* G, and G·g */
-  for (int p = 0; p < alpha; p++)
-    g_row (alpha, p, r, G[p]);
-  for (int i = 0; i < alpha; i++)
-    for (int b = 0; b < r; b++) {
-      double sum = 0.0;
-      for (int a = 0; a < r; a++)
-        sum += G[i][a] * g[a * r + b];
-      gt[i][b] = sum;
-    }
-  for (int i = 0; i < alpha; i++)
-    for (int j = 0; j < alpha; j++) {
-      double sum = 0.0;
-      for (int b = 0; b < r; b++)
-        sum += gt[i][b] * G[j][b];
-      u[(size_t) (i * alpha + j) * u_stride] = (float) sum;
-    }
+  double acc[36] = { 0 };
+  for (int ab = 0; ab < taps; ab++) {
+    const double x = g[ab];
+    for (int p = 0; p < 36; p++)
+      acc[p] += K[ab][p] * x;
+  }
+  for (int p = 0; p < points; p++)
+    u[(size_t) p * u_stride] = (float) acc[p];
 }
 
 gboolean
@@ -148,14 +143,27 @@ fkp_nn_winograd_new (FkpSgemmIsa isa, int tile, int r, const float *weights, int
     fkp_nn_winograd_free (w);
     return NULL;
   }
-  for (int m = 0; m < M; m++)
+  double G[6][5], K[25][36] = { { 0 } };
+  for (int p = 0; p < alpha; p++)
+    g_row (alpha, p, r, G[p]);
+  for (int a = 0; a < r; a++)
+    for (int b = 0; b < r; b++)
+      for (int i = 0; i < alpha; i++)
+        for (int j = 0; j < alpha; j++)
+          K[a * r + b][i * alpha + j] = G[i][a] * G[j][b];
+  for (int m = 0; m < M; m++) {
+    if (m % 32 == 0)
+      fkp_nn_load_pause ();
     for (int c = 0; c < C; c++)
-      transform_kernel (alpha, r, weights + ((size_t) m * C + c) * r * r, u + (size_t) m * C + c,
+      transform_kernel (points, r * r, (const double (*)[36]) K,
+                        weights + ((size_t) m * C + c) * r * r, u + (size_t) m * C + c,
                         (size_t) M * C);
+  }
   gboolean ok = TRUE;
   for (int k = 0; k < w->n_chunks && ok; k++) {
     const int r0 = k * w->chunk_rows, rows = MIN (w->chunk_rows, M - r0);
     for (int p = 0; p < points && ok; p++) {
+      fkp_nn_load_pause ();
       FkpSgemmA *a = fkp_sgemm_a_new (isa, u + ((size_t) p * M + r0) * C, (size_t) C, rows, C);
       w->u[k * points + p] = a;
       ok = a != NULL;

@@ -308,6 +308,8 @@ fkp_nn_run_steps (FkpNet *net)
   const int T = fkp_nn_pool_size (net->pool);
   int r = 0;
   for (int i = 0; i < net->n_steps;) {
+    if (net->pause_func)
+      net->pause_func (net->pause_data);
     while (r < net->n_regions && net->regions[r].first < i)
       r++;
     if (T > 1 && r < net->n_regions && net->regions[r].first == i && fkp_nn_branches_enabled ()) {
