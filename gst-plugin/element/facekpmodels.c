@@ -82,6 +82,8 @@ struct _FacekpModelLoader {
   GCond frame_ended;
   gboolean in_frame;     /* the streaming thread is inside a frame */
   guint64 frames_ended;
+  gint64 frame_began;    /* when the last frame began (monotonic µs; 0: none yet) */
+  gint64 frame_period;   /* smoothed time between frame starts (µs; 0: unknown) */
   gint64 resumed_at;     /* when the worker last went on (monotonic µs) */
   gboolean closing;
 };
@@ -90,6 +92,10 @@ struct _FacekpModelLoader {
  * a frame again: with frames back to back (no idle time between them) a
  * load still moves, a few milliseconds per frame. */
 #define MIN_WORK_US 2000
+/* The longest piece of work between two pauses, about: the detector's first
+ * conv in the warm-up run (6–8 ms at 640×480 on a 2-core AMD EPYC Zen 3). No
+ * piece starts this close to when the next frame is due. */
+#define PIECE_US 10000
 
 static void
 model_job_free (ModelJob *job)
@@ -120,21 +126,31 @@ lower_worker_priority (void)
 }
 
 /* The pause function of the pipelines the worker builds (FkpFaceOptions):
- * it waits while the streaming thread runs a frame, so that the load's
- * memory traffic (a 28 MB file read, parsed, packed) falls between frames,
- * not into them.  Even at idle priority on another core it slowed a frame
- * by up to a third through the shared cache and memory.  It waits for one
- * frame's end at most, then works on for at least MIN_WORK_US. */
+ * it waits while the streaming thread runs a frame, or when the next one is
+ * due within PIECE_US, so that the load's memory traffic (a 28 MB file
+ * read, parsed, packed) falls between frames, not into them.  Even at idle
+ * priority on another core it slowed a frame by up to a third through the
+ * shared cache and memory.  It waits for one frame's end at most (a due
+ * frame that does not come: two periods), then works on for at least
+ * MIN_WORK_US. */
 static void
 give_way_to_frames (gpointer data)
 {
   FacekpModelLoader *loader = data;
   g_mutex_lock (&loader->gate_lock);
-  if (loader->in_frame && !loader->closing
-      && g_get_monotonic_time () - loader->resumed_at >= MIN_WORK_US) {
+  const gint64 now = g_get_monotonic_time ();
+  const gint64 since_begin = now - loader->frame_began, period = loader->frame_period;
+  const gboolean due = period > 0 && since_begin >= period - PIECE_US
+                       && since_begin < 2 * period;
+  if ((loader->in_frame || due) && !loader->closing && now - loader->resumed_at >= MIN_WORK_US) {
     const guint64 frame = loader->frames_ended;
-    while (loader->in_frame && loader->frames_ended == frame && !loader->closing)
-      g_cond_wait (&loader->frame_ended, &loader->gate_lock);
+    const gint64 give_up = loader->frame_began + 2 * period;
+    while (loader->frames_ended == frame && !loader->closing) {
+      if (loader->in_frame)
+        g_cond_wait (&loader->frame_ended, &loader->gate_lock);
+      else if (!due || !g_cond_wait_until (&loader->frame_ended, &loader->gate_lock, give_up))
+        break;
+    }
     loader->resumed_at = g_get_monotonic_time ();
   }
   g_mutex_unlock (&loader->gate_lock);
@@ -143,8 +159,15 @@ give_way_to_frames (gpointer data)
 void
 facekp_model_loader_frame_begin (FacekpModelLoader *loader)
 {
+  const gint64 now = g_get_monotonic_time ();
   g_mutex_lock (&loader->gate_lock);
   loader->in_frame = TRUE;
+  if (loader->frame_began > 0) {
+    const gint64 interval = MIN (now - loader->frame_began, G_USEC_PER_SEC);
+    loader->frame_period = loader->frame_period > 0
+                           ? (7 * loader->frame_period + interval) / 8 : interval;
+  }
+  loader->frame_began = now;
   g_mutex_unlock (&loader->gate_lock);
 }
 
