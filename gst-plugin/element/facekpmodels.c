@@ -4,8 +4,10 @@
 #include "facekpmodels.h"
 
 #ifdef __linux__
-#include <pthread.h>
-#include <sched.h>
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 GST_DEBUG_CATEGORY_EXTERN (gst_facekp_filter_debug);
@@ -71,7 +73,7 @@ typedef struct {
 
 /* Its own thread, not a GThreadPool's: a pool's thread outlives its pool
  * and serves the next one made (GStreamer's streaming threads come from a
- * pool), and this one runs at idle priority, which it cannot undo. */
+ * pool), and this one runs at nice 19, which it cannot undo. */
 struct _FacekpModelLoader {
   GThread *worker;       /* one thread: jobs run in order */
   GAsyncQueue *jobs;     /* ModelJob; the loader itself: end the thread */
@@ -108,20 +110,21 @@ model_job_free (ModelJob *job)
   g_free (job);
 }
 
-/* The worker runs only on CPU time nothing else wants (Linux's SCHED_IDLE,
- * for this thread alone): on a machine without a core to spare, a load at
- * the streaming thread's priority took half of the CPU from the frames.
- * Elsewhere the worker keeps the default priority (POSIX has no per-thread
- * priority below it for ordinary threads); the load still runs beside the
- * stream, not in it. */
+/* The worker runs at nice 19, for this thread alone (Linux gives each
+ * thread its own nice value), as the detector's worker does: on a machine
+ * without a core to spare, a load at the streaming thread's priority took
+ * half of the CPU from the frames.  Not SCHED_IDLE (used before; no
+ * difference measured in bench-model-swap): a thread of that class that
+ * holds a lock the stream may need (the process's memory map, while it
+ * maps or unmaps) waits behind every other runnable thread of its core,
+ * the detector's worker included, where a nice-19 one still gets its
+ * slice.  Elsewhere the worker keeps the default priority. */
 static void
 lower_worker_priority (void)
 {
-#if defined(__linux__) && defined(SCHED_IDLE)
-  struct sched_param param = { 0 };
-  int result = pthread_setschedparam (pthread_self (), SCHED_IDLE, &param);
-  if (result != 0)
-    GST_DEBUG ("model worker keeps its priority: %s", g_strerror (result));
+#ifdef __linux__
+  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 19) != 0)
+    GST_DEBUG ("model worker keeps its priority: %s", g_strerror (errno));
 #endif
 }
 
@@ -195,7 +198,7 @@ run_job (ModelJob *job, FacekpModelLoader *loader)
    * the memory a run uses.  What is left for the streaming thread is a
    * pointer exchange, and, with threads > 1, making the nets' helper threads
    * at their first run there: made here, they would inherit this thread's
-   * idle priority. */
+   * low priority. */
   job->pipeline = fkp_face_pipeline_new (&job->opts, &job->error);
   if (job->pipeline && !fkp_face_pipeline_warm_up (job->pipeline, &job->error))
     g_clear_pointer (&job->pipeline, fkp_face_pipeline_free);
