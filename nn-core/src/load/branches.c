@@ -26,36 +26,48 @@ step_cost (Loader *L, const Step *s)
   return 4.0 * (double) T (L, s->output)->n_elements;
 }
 
+/* A window is at most this many steps long: Inception modules and the
+ * attention module are a few dozen; without a bound, a chain of N steps
+ * (one branch, which grows to the end of the net from every step) cost
+ * N² here, a hostile model of 20,000 steps minutes. */
+#define MAX_WINDOW_STEPS 256
+
+/* root_branch[t] for a storage root t: no step of the window writes it, or
+ * the one branch whose steps do, or several. */
+#define NO_BRANCH (-1)
+#define SEVERAL_BRANCHES (-2)
+
 /* Grows a window from step `first`; returns its length and fills
- * branch_of[0 .. length) (the branch of each step) and *n_branches. */
+ * branch_of[0 .. length) (the branch of each step) and *n_branches.
+ * root_branch (one per tensor) is all NO_BRANCH on entry and on return. */
 static int
-grow_window (Loader *L, int first, int *branch_of, int *n_branches)
+grow_window (Loader *L, int first, int *branch_of, int *root_branch, int *n_branches)
 {
-  const int n_steps = (int) L->steps->len;
+  const int end = MIN ((int) L->steps->len, first + MAX_WINDOW_STEPS);
   int branches = 0;
   int length = 0;
-  for (int i = first; i < n_steps; i++) {
+  for (int i = first; i < end; i++) {
     const Step *s = S (L, i);
     int joined = -1;
     gboolean join_two = FALSE;
+    /* the branches of the window's steps that write into the storage it reads */
     for (int k = 0; k < s->n_inputs && !join_two; k++) {
-      const int root = root_of (L, s->inputs[k], NULL);
-      /* every step of the window that writes into the same storage */
-      for (int w = first; w < i; w++) {
-        if (root_of (L, S (L, w)->output, NULL) != root)
-          continue;
-        const int b = branch_of[w - first];
-        if (joined < 0)
-          joined = b;
-        else if (joined != b)
-          join_two = TRUE;
-      }
+      const int b = root_branch[root_of (L, s->inputs[k], NULL)];
+      if (b == SEVERAL_BRANCHES || (b >= 0 && joined >= 0 && joined != b))
+        join_two = TRUE;
+      else if (b >= 0)
+        joined = b;
     }
     if (join_two)
       break;
-    branch_of[i - first] = joined >= 0 ? joined : branches++;
+    const int b = joined >= 0 ? joined : branches++;
+    branch_of[i - first] = b;
+    int *written = &root_branch[root_of (L, s->output, NULL)];
+    *written = *written == NO_BRANCH || *written == b ? b : SEVERAL_BRANCHES;
     length++;
   }
+  for (int i = first; i < first + length; i++)
+    root_branch[root_of (L, S (L, i)->output, NULL)] = NO_BRANCH;
   *n_branches = branches;
   return length;
 }
@@ -70,9 +82,12 @@ find_branches (Loader *L)
   FkpNet *net = L->net;
   GArray *regions = g_array_new (FALSE, TRUE, sizeof (FkpNnRegion));
   int *branch_of = g_new (int, MAX (n_steps, 1));
+  int *root_branch = g_new (int, MAX (L->tensors->len, 1));
+  for (guint t = 0; t < L->tensors->len; t++)
+    root_branch[t] = NO_BRANCH;
   for (int first = 0; first < n_steps;) {
     int n_branches;
-    const int length = grow_window (L, first, branch_of, &n_branches);
+    const int length = grow_window (L, first, branch_of, root_branch, &n_branches);
     if (n_branches < 2) {
       first++;
       continue;
@@ -100,6 +115,7 @@ find_branches (Loader *L)
     first += length;
   }
   g_free (branch_of);
+  g_free (root_branch);
   net->n_regions = (int) regions->len;
   net->stats.n_branch_windows = regions->len;
   net->regions = (FkpNnRegion *) g_array_free (regions, FALSE);

@@ -44,6 +44,18 @@ count_uses (Loader *L, int *last_reader, gboolean *aliased)
   }
 }
 
+/* A step that fusion removes no longer reads its inputs.  Counting the uses
+ * again after each fusion made the loop quadratic in the steps (a hostile
+ * model of many conv chains took seconds); the reads a fusion moves are
+ * updated where it moves them, and the whole count is redone once after
+ * the loop. */
+static void
+drop_reads (Loader *L, const Step *dead)
+{
+  for (int k = 0; k < dead->n_inputs; k++)
+    T (L, dead->inputs[k])->n_uses--;
+}
+
 /* Whether `pooled` windows of side k tile `size` (floor), or all but the
  * last, which the edge cuts (ceil_mode). */
 static gboolean
@@ -79,10 +91,14 @@ fuse_steps (Loader *L)
       if (pre != NULL && !pre->dead && in->n_uses == 1 && !in->is_output && !aliased[t]
           && in->alias_of < 0 && in->kind == TK_ACTIVATION
           && fkp_nn_conv_fuse_pre (s, pre, in->shape.dims[1], in->shape.dims[2], in->shape.dims[3])) {
+        drop_reads (L, pre);
+        in->n_uses--;
         s->inputs[0] = pre->inputs[0];
+        T (L, s->inputs[0])->n_uses++;
+        /* s comes after pre, which read it too */
+        last_reader[s->inputs[0]] = MAX (last_reader[s->inputs[0]], (int) i);
         pre->dead = TRUE;
         in->producer = -1;
-        count_uses (L, last_reader, aliased);
       }
     }
     gboolean pooled = FALSE;
@@ -106,13 +122,14 @@ fuse_steps (Loader *L)
         break;
       }
       /* `next` disappears; `s` writes its output directly. */
+      drop_reads (L, next);
       next->dead = TRUE;
       s->output = next->output;
       T (L, s->output)->producer = (int) i;
       out->producer = -1;
-      count_uses (L, last_reader, aliased);
     }
   }
+  count_uses (L, last_reader, aliased);
   fuse_into_pools (L, last_reader, aliased);
   g_free (last_reader);
   g_free (aliased);
@@ -159,14 +176,19 @@ fuse_into_pools (Loader *L, int *last_reader, gboolean *aliased)
             || !fkp_nn_pool_fuse_prescale (s, &T (L, x)->shape, &T (L, map)->shape,
                                            &T (L, s->output)->shape))
           continue;
+        drop_reads (L, s);
+        drop_reads (L, mul);
         g_free (s->inputs);
         s->inputs = g_new (int, 2);
         s->inputs[0] = x;
         s->inputs[1] = map;
         s->n_inputs = 2;
+        for (int k = 0; k < 2; k++) {   /* s comes after mul, which read them too */
+          T (L, s->inputs[k])->n_uses++;
+          last_reader[s->inputs[k]] = MAX (last_reader[s->inputs[k]], (int) i);
+        }
         mul->dead = TRUE;
         T (L, t)->producer = -1;
-        count_uses (L, last_reader, aliased);
         break;
       }
     }
@@ -174,11 +196,11 @@ fuse_into_pools (Loader *L, int *last_reader, gboolean *aliased)
     Step *bn = last_reader[o] >= 0 ? S (L, last_reader[o]) : NULL;
     if (bn != NULL && bn->op == OP_BATCHNORM && only_feeds (L, o, last_reader, aliased, last_reader[o])
         && fkp_nn_pool_fold_batchnorm (s, bn, &T (L, s->inputs[0])->shape, &T (L, o)->shape)) {
+      drop_reads (L, bn);
       bn->dead = TRUE;
       s->output = bn->output;
       T (L, s->output)->producer = (int) i;
       T (L, o)->producer = -1;
-      count_uses (L, last_reader, aliased);
     }
   }
 }
