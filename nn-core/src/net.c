@@ -98,11 +98,18 @@ read_model_file (const char *path, const FkpNetOptions *opts, char **contents, g
     return TRUE;
   }
   const size_t size = (size_t) st.st_size;
-  char *data = (uint64_t) st.st_size < FKP_NN_MAX_TOTAL_BYTES ? g_try_malloc (size + 1) : NULL;
+  if ((uint64_t) st.st_size >= FKP_NN_MAX_TOTAL_BYTES) {   /* past what protobuf allows too */
+    close (fd);
+    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_TOO_LARGE, "%s: %zu bytes, past the "
+                 "%" G_GUINT64_FORMAT "-byte cap of a model file", path, size,
+                 (guint64) FKP_NN_MAX_TOTAL_BYTES);
+    return FALSE;
+  }
+  char *data = g_try_malloc (size + 1);
   if (data == NULL) {
     close (fd);
-    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_IO, "%s: no memory to read %zu bytes",
-                 path, size);
+    g_set_error (error, FKP_NN_ERROR, FKP_NN_ERROR_OUT_OF_MEMORY, "%s: no memory to read its "
+                 "%zu bytes", path, size);
     return FALSE;
   }
   size_t done = 0;

@@ -223,6 +223,12 @@ relu_model (int64_t opset)
 }
 
 static void
+count_calls (void *data)
+{
+  (*(guint *) data)++;
+}
+
+static void
 test_error_io (void)
 {
   GError *error = NULL;
@@ -231,6 +237,19 @@ test_error_io (void)
   g_assert_null (net);
   g_assert_error (error, FKP_NN_ERROR, FKP_NN_ERROR_IO);
   g_assert_nonnull (strstr (error->message, "missing.onnx"));
+  g_clear_error (&error);
+  /* The same through the block-by-block reader a pause function selects,
+   * and a folder, which is no regular file. */
+  FkpNetOptions opts;
+  fkp_net_options_init (&opts);
+  opts.pause_func = count_calls;
+  opts.pause_data = &(guint) { 0 };
+  g_assert_null (fkp_net_new_from_file (path, &opts, &error));
+  g_assert_error (error, FKP_NN_ERROR, FKP_NN_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "missing.onnx"));
+  g_clear_error (&error);
+  g_assert_null (fkp_net_new_from_file (g_get_tmp_dir (), &opts, &error));
+  g_assert_error (error, FKP_NN_ERROR, FKP_NN_ERROR_IO);
   g_clear_error (&error);
   g_free (path);
 }
