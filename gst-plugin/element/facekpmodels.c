@@ -131,7 +131,7 @@ lower_worker_priority (void)
 /* The pause function of the pipelines the worker builds (FkpFaceOptions):
  * it waits while the streaming thread runs a frame, or when the next one is
  * due within PIECE_US, so that the load's memory traffic (a 28 MB file
- * read, parsed, packed) falls between frames, not into them.  Even at idle
+ * read, parsed, packed) falls between frames, not into them.  Even at low
  * priority on another core it slowed a frame by up to a third through the
  * shared cache and memory.  It waits for one frame's end at most (a due
  * frame that does not come: two periods), then works on for at least
