@@ -76,6 +76,7 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
   size_t *order = NULL;
   L->net = net;
   L->opts = opts;
+  const FkpNetOptions *outer_opts = loading_opts;   /* a pause function may load a net too */
   loading_opts = opts;
   L->tensors = g_array_new (FALSE, TRUE, sizeof (Tensor));
   L->steps = g_array_new (FALSE, TRUE, sizeof (Step));
@@ -151,7 +152,7 @@ fkp_nn_load (FkpNet *net, const uint8_t *data, size_t size, const FkpNetOptions 
   free_unread_constants (L);
   ok = TRUE;
 out:
-  loading_opts = NULL;
+  loading_opts = outer_opts;
   g_free (order);
   if (L->model && L->graph)
     collect_info (L);
