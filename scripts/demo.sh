@@ -18,8 +18,11 @@ landmarks="$out/$name.jsonl"
 
 build_dir=$(cd "$BUILD" && pwd)   # BUILD may be relative or absolute
 export GST_PLUGIN_PATH="$build_dir/gst-plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+# A file job: the detector's boxes join 2 frames after the frame it saw,
+# whatever the machine's load, so every run writes the same landmarks (the
+# element's default, joining when ready, is for live video).
 gst-launch-1.0 -q filesrc location="$input" ! decodebin ! videoconvert \
-  ! facekpfilter stickers=default export-location="$landmarks" \
+  ! facekpfilter stickers=default detect-latency=2 export-location="$landmarks" \
   ! videoconvert ! jpegenc quality=90 ! avimux ! filesink location="$video"
 
 /usr/bin/python3 - "$landmarks" <<'PY'
