@@ -143,11 +143,10 @@ typedef struct {
   FkpFacePauseFunc pause_func; /* called between pieces of work (a block of a model file, a node,
                                   a weight pack, a step; most well under a millisecond, the
                                   longest 5-8 ms) while fkp_face_pipeline_new() loads the models
-                                  and while
-                                  fkp_face_pipeline_warm_up() runs them, on that thread; it may
-                                  block, which is how a pipeline built in the background gives
-                                  way to a stream's frames; never called after the warm-up;
-                                  NULL (default) = none */
+                                  and while fkp_face_pipeline_warm_up() runs them, on that
+                                  thread; it may block, which is how a pipeline built in the
+                                  background gives way to a stream's frames; never called after
+                                  the warm-up; NULL (default) = none */
   void *pause_data;
 } FkpFaceOptions;
 
