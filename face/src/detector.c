@@ -86,7 +86,6 @@ fkp_face_detector_new (const char *path, int input_width, int input_height, int 
     g_propagate_error (error, nn_error);
     return NULL;
   }
-  fkp_net_set_pause_func (net, NULL, NULL);   /* the load's only */
   FkpFaceDetector *d = g_new0 (FkpFaceDetector, 1);
   d->net = net;
   d->path = g_strdup (path);

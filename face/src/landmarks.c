@@ -84,7 +84,6 @@ fkp_landmark_model_new (const char *path, int threads, FkpFacePauseFunc pause_fu
     g_propagate_error (error, nn_error);
     return NULL;
   }
-  fkp_net_set_pause_func (net, NULL, NULL);   /* the load's only */
   FkpLandmarkModel *m = g_new0 (FkpLandmarkModel, 1);
   m->net = net;
   m->path = g_strdup (path);

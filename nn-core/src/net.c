@@ -57,8 +57,6 @@ fkp_net_new_from_data (const void *data, size_t size, const FkpNetOptions *opts,
   }
   FkpNet *net = g_new0 (FkpNet, 1);
   net->threads = MAX (opts->threads, 1);
-  net->pause_func = opts->pause_func;
-  net->pause_data = opts->pause_data;
   if (!fkp_nn_load (net, data, size, opts, error)) {
     fkp_net_free (net);
     return NULL;

@@ -231,7 +231,11 @@ test_case (gconstpointer data)
   fkp_net_get_stats (paced, &stats);
   const guint load_pauses = pauses.calls;
   g_assert_cmpuint (load_pauses, >=, stats.n_nodes + n_bytes / (1 << 20));
+  /* the options' function is the load's: runs call it once set on the net */
   memcpy (fkp_net_get_input_data (paced, 0), input, n_in * sizeof (float));
+  g_assert_true (fkp_net_run (paced, NULL));
+  g_assert_cmpuint (pauses.calls, ==, load_pauses);
+  fkp_net_set_pause_func (paced, count_pause, &pauses);
   g_assert_true (fkp_net_run (paced, NULL));
   g_assert_cmpuint (pauses.calls, >, load_pauses);
   g_assert_cmpmem (fkp_net_get_output_data (paced, 0), n_ref * sizeof (float), first,

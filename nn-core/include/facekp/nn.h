@@ -105,10 +105,10 @@ typedef struct {
   /* Called on the loading thread between the pieces of a load (a block of
    * the file read, an initializer, a node, a weight pack): on the shipped
    * models most well under a millisecond, a few up to about 3 ms, the
-   * protobuf parse 5-7 ms (2-core AMD EPYC Zen 3);
-   * then kept for the net's runs (fkp_net_set_pause_func).  It may block:
-   * that is how a background load gives way to a thread with a deadline.
-   * NULL (the default): never called. */
+   * protobuf parse 5-7 ms (2-core AMD EPYC Zen 3); the load's only (a
+   * net's runs have fkp_net_set_pause_func).  It may block: that is how a
+   * background load gives way to a thread with a deadline.  NULL (the
+   * default): never called. */
   FkpNetPauseFunc pause_func;
   void *pause_data;
 } FkpNetOptions;

@@ -9,11 +9,11 @@ pack_weights (Loader *L, GError **error)
 {
   for (guint i = 0; i < L->steps->len; i++) {
     Step *s = S (L, i);
-    if (s->op == OP_CONV)
-      fkp_nn_load_pause ();
-    if (s->op == OP_CONV
-        && !fkp_nn_conv_pack (s, T (L, s->inputs[0]), T (L, s->output), &L->net->scratch_floats,
-                              error))
+    if (s->op != OP_CONV)
+      continue;
+    fkp_nn_load_pause ();
+    if (!fkp_nn_conv_pack (s, T (L, s->inputs[0]), T (L, s->output), &L->net->scratch_floats,
+                           error))
       return FALSE;
   }
   return TRUE;
