@@ -3,6 +3,15 @@
  * on a few channels, where im2col would copy more than the GEMM computes. */
 #include "ops/conv-private.h"
 
+#include <math.h>
+
+/* The AVX2 kernels below (target attribute) inline the vector helpers, which
+ * are built for the baseline; GCC then warns that a vector return changes
+ * the ABI, although none of them is ever called out of line. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 /* Output rows [oy0, oy1) of out (OH×OW) += kernel (kh×kw) correlated with
  * one input plane.  Where every tap of a kernel row is inside the input, the
  * taps of that row are summed in one pass (KW = 3, 5, 7 unrolled), so each
@@ -254,6 +263,178 @@ depthwise3_rows2 (const ConvParams *conv, const float *plane, int H, int W, floa
   }
 }
 
+/* ---- 3×3 stride-1 conv with its 2×2/2 MaxPool taken in registers ------------
+ *
+ * For the detector's first conv (3 -> 16 at 640×480, a third of its run):
+ * the general path wrote 16 × 478 × 638 conv outputs to a band of scratch
+ * and pooled them in a second pass.  Here each block computes both conv rows
+ * of a pooled row for 16 columns of MB channels (MB·2·2 sums), takes the max
+ * of the rows and of the even and odd columns in registers and stores only
+ * the pooled values.  The four input rows are loaded once for both conv rows
+ * (each input vector feeds both), and every sum adds its taps in the order
+ * of the general path (channel, row, column), so the results are the same
+ * bits.  The bias goes in first and ReLU / LeakyRelu (slope ≥ 0, so
+ * monotone) after the max, where they give the same values. */
+
+/* Input and output channels at most (the weights are copied to the stack;
+ * convs on more channels go through a GEMM anyway). */
+#define POOL2_MAX_CG 4
+#define POOL2_MAX_M 64
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define POOL2_KERNELS 1
+#define POOL2_TARGET __attribute__ ((target ("arch=x86-64-v3")))
+#else
+#define POOL2_KERNELS 0
+#endif
+
+/* Whether the fused pool of this conv can be taken in registers: the
+ * kernels are AVX2+FMA only (built for it, picked at run time). */
+static gboolean
+pool2_in_registers (const DirectJob *j, const PoolTarget *pool)
+{
+  const ConvParams *conv = j->conv;
+  const Activation *act = j->act;
+  return POOL2_KERNELS && fkp_sgemm_isa () != FKP_SGEMM_ISA_GENERIC && pool != NULL && pool->k == 2 && j->Cg <= POOL2_MAX_CG && j->M <= POOL2_MAX_M && conv->kh == 3 && conv->kw == 3 && conv->sh == 1
+         && conv->sw == 1 && conv->dh == 1 && conv->dw == 1 && j->Mg == j->M
+         && (act->kind == ACT_NONE || act->kind == ACT_RELU
+             || (act->kind == ACT_LEAKY_RELU && act->alpha >= 0.0f));
+}
+
+#if POOL2_KERNELS
+/* One pooled output, tap by tap with bounds checks (edges, cut windows). */
+static inline __attribute__ ((always_inline)) float
+pooled_point (const DirectJob *j, const float *wm, float bias, int py, int px)
+{
+  float best = -INFINITY;
+  for (int oy = 2 * py; oy < MIN (2 * py + 2, j->OH); oy++)
+    for (int ox = 2 * px; ox < MIN (2 * px + 2, j->OW); ox++) {
+      const float v = direct_point (j->conv, j->x, j->H, j->W, j->Cg, wm, oy, ox, bias);
+      best = v > best ? v : best;
+    }
+  return best;
+}
+
+static inline __attribute__ ((always_inline)) v8f
+max_v8f (v8f a, v8f b)
+{
+  const v8i greater = a > b;
+  return (v8f) (((v8i) a & greater) | ((v8i) b & ~greater));
+}
+
+/* Pooled row py, pooled columns [px0, px1) (at least 8, every input column
+ * inside the map), MB channels from m0: 8 pooled columns at a time, the
+ * last block overlapping the one before. */
+#define POOL2_BLOCK(MB)                                                                     \
+POOL2_TARGET static void                                                                    \
+conv3x3_pool2_##MB (const DirectJob *j, const float *taps, int m0, int py, int px0, int px1,\
+                    const PoolTarget *pool)                                                 \
+{                                                                                           \
+  const ConvParams *conv = j->conv;                                                         \
+  const gboolean rectify = j->act->kind != ACT_NONE;                                        \
+  const float slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f;                \
+  const int W = j->W, Cg = j->Cg, PW = pool->PW;                                            \
+  const size_t HW = (size_t) j->H * W, plane = (size_t) pool->PH * PW;                      \
+  float *out = pool->y + (size_t) m0 * plane + (size_t) py * PW;                            \
+  float bias[MB];                                                                           \
+  for (int m = 0; m < MB; m++)                                                              \
+    bias[m] = conv->bias ? conv->bias[m0 + m] : 0.0f;                                       \
+  const float *x = j->x + (size_t) (2 * py - conv->pad_top) * W - conv->pad_left;           \
+  for (int px = px0; px < px1; px = px + 8 >= px1 ? px1 : MIN (px + 8, px1 - 8)) {          \
+    v8f top[MB][2], bottom[MB][2];                                                          \
+    for (int m = 0; m < MB; m++)                                                            \
+      top[m][0] = top[m][1] = bottom[m][0] = bottom[m][1] = (v8f) { 0 } + bias[m];          \
+    const float *src = x + 2 * px;                                                          \
+    for (int c = 0; c < Cg; c++, src += HW)                                                 \
+      for (int ky = 0; ky < 3; ky++)                                                        \
+        for (int kx = 0; kx < 3; kx++) {                                                    \
+          const float *row = src + (size_t) ky * W + kx;                                    \
+          v8f t0 = *(const v8f *) row, t1 = *(const v8f *) (row + 8);                       \
+          v8f b0 = *(const v8f *) (row + W), b1 = *(const v8f *) (row + W + 8);             \
+          /* in registers: GCC would fold each load into both channels' FMAs */             \
+          __asm__ ("" : "+x" (t0), "+x" (t1), "+x" (b0), "+x" (b1));                        \
+          const float *w = taps + ((c * 3 + ky) * 3 + kx) * MB;                             \
+          for (int m = 0; m < MB; m++) {                                                    \
+            top[m][0] += w[m] * t0;                                                         \
+            top[m][1] += w[m] * t1;                                                         \
+            bottom[m][0] += w[m] * b0;                                                      \
+            bottom[m][1] += w[m] * b1;                                                      \
+          }                                                                                 \
+        }                                                                                   \
+    for (int m = 0; m < MB; m++) {                                                          \
+      const v8f a = max_v8f (top[m][0], bottom[m][0]);                                      \
+      const v8f b = max_v8f (top[m][1], bottom[m][1]);                                      \
+      const v8f p = max_v8f (FKP_SHUFFLE8 (a, b, 0, 2, 4, 6, 8, 10, 12, 14),                 \
+                             FKP_SHUFFLE8 (a, b, 1, 3, 5, 7, 9, 11, 13, 15));               \
+      *(v8f *) (out + m * plane + px) = rectify ? rectify8 (p, slope) : p;          \
+    }                                                                                       \
+  }                                                                                         \
+}
+
+POOL2_BLOCK (2)
+POOL2_BLOCK (1)
+
+/* Pooled columns per chunk: a chunk's input rows (4 rows of 2·CHUNK + 2
+ * columns per input channel) stay in L1 while every channel block reads
+ * them; a whole row of the detector's first conv (4 × 3 × 640 floats) did
+ * not. */
+#define POOL2_CHUNK 64
+
+/* Pooled rows [py0, py1), every channel. */
+POOL2_TARGET static void
+conv3x3_pool2_band (const DirectJob *j, int py0, int py1, const PoolTarget *pool)
+{
+  const ConvParams *conv = j->conv;
+  const int M = j->M, Cg = j->Cg, stride_m = Cg * 9, PW = pool->PW;
+  const gboolean rectify = j->act->kind != ACT_NONE;
+  const float slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f;
+  /* The weights tap by tap, the channels of a block side by side (blocks
+   * of 2, the last one alone if M is odd): one pointer and constant
+   * offsets in the kernels. */
+  float taps[POOL2_MAX_M * POOL2_MAX_CG * 9];
+  for (int m0 = 0; m0 < M; m0 += 2) {
+    const int mb = MIN (2, M - m0);
+    for (int c = 0; c < Cg; c++)
+      for (int t = 0; t < 9; t++)
+        for (int m = 0; m < mb; m++)
+          taps[m0 * stride_m + (c * 9 + t) * mb + m] = conv->weights[(m0 + m) * stride_m + c * 9 + t];
+  }
+  /* Pooled columns whose 18 input columns are all inside the row. */
+  const int px_lo = (conv->pad_left + 1) / 2;
+  const int px_hi = MIN ((j->W + conv->pad_left - 2) / 2, j->OW / 2);
+  const int vec_end = px_hi - px_lo >= 8 ? px_hi : px_lo;
+  for (int py = py0; py < py1; py++) {
+    const int iy0 = 2 * py - conv->pad_top;
+    const gboolean rows_inside = iy0 >= 0 && iy0 + 4 <= j->H && 2 * py + 2 <= j->OH;
+    const int row_vec_end = rows_inside ? vec_end : px_lo;
+    for (int c0 = px_lo; c0 < row_vec_end; c0 += POOL2_CHUNK) {
+      /* a short last chunk joins the one before */
+      const int c1 = row_vec_end - c0 < 2 * POOL2_CHUNK ? row_vec_end : c0 + POOL2_CHUNK;
+      for (int m0 = 0; m0 < M; m0 += 2) {
+        if (M - m0 >= 2)
+          conv3x3_pool2_2 (j, taps + m0 * stride_m, m0, py, c0, c1, pool);
+        else
+          conv3x3_pool2_1 (j, taps + m0 * stride_m, m0, py, c0, c1, pool);
+      }
+      if (c1 == row_vec_end)
+        break;
+    }
+    /* the columns and rows at the edges, one output at a time */
+    for (int m = 0; m < M; m++) {
+      const float *wm = conv->weights + (size_t) m * stride_m;
+      const float bias = conv->bias ? conv->bias[m] : 0.0f;
+      float *dst = pool->y + ((size_t) m * pool->PH + py) * PW;
+      for (int px = 0; px < PW; px++) {
+        if (px == px_lo && row_vec_end > px_lo)
+          px = row_vec_end;
+        if (px >= PW)
+          break;
+        dst[px] = rectify1 (pooled_point (j, wm, bias, py, px), rectify, slope);
+      }
+    }
+  }
+}
+#endif
 
 void
 fkp_nn_conv_direct_band (const DirectJob *j, int oy0, int oy1, float *out, size_t ldm, int out_row0,
@@ -262,6 +443,12 @@ fkp_nn_conv_direct_band (const DirectJob *j, int oy0, int oy1, float *out, size_
   const ConvParams *conv = j->conv;
   const int H = j->H, W = j->W, M = j->M, OW = j->OW, Cg = j->Cg, Mg = j->Mg;
   const size_t HW = (size_t) H * W;
+#if POOL2_KERNELS
+  if (pool2_in_registers (j, pool)) {
+    conv3x3_pool2_band (j, pool->py0, pool->py0 + pool->rows, pool);
+    return;
+  }
+#endif
   for (int m = 0; m < M;) {
     const int g = m / Mg, in_group = Mg - m % Mg, first = m;
     const float *xg = j->x + (size_t) g * Cg * HW;
