@@ -5,9 +5,10 @@
 
 #include <math.h>
 
-/* The AVX2 kernels below (target attribute) inline the vector helpers, which
- * are built for the baseline; GCC then warns that a vector return changes
- * the ABI, although none of them is ever called out of line. */
+/* GCC warns once that rectify8's vector return changes the ABI as soon as
+ * the file also has AVX2 functions (the target attribute below), although
+ * no vector helper is ever called out of line: every one is always
+ * inlined. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
@@ -315,11 +316,20 @@ pooled_point (const DirectJob *j, const float *wm, float bias, int py, int px)
   return best;
 }
 
-static inline __attribute__ ((always_inline)) v8f
-max_v8f (v8f a, v8f b)
+/* (built for AVX2 like their callers: clang refuses a call that passes
+ * vectors from AVX code to baseline code) */
+POOL2_TARGET static inline __attribute__ ((always_inline)) v8f
+pool2_max (v8f a, v8f b)
 {
   const v8i greater = a > b;
   return (v8f) (((v8i) a & greater) | ((v8i) b & ~greater));
+}
+
+POOL2_TARGET static inline __attribute__ ((always_inline)) v8f
+pool2_rectify (v8f v, float slope)
+{
+  const v8i positive = v > 0.0f;
+  return (v8f) (((v8i) v & positive) | ((v8i) (v * slope) & ~positive));
 }
 
 /* One channel's 8 pooled outputs from its two conv rows of 16 columns:
@@ -329,10 +339,10 @@ POOL2_TARGET static inline __attribute__ ((always_inline)) void
 pool2_store (float *dst, v8f top0, v8f top1, v8f bottom0, v8f bottom1, gboolean rectify,
              float slope)
 {
-  const v8f a = max_v8f (top0, bottom0), b = max_v8f (top1, bottom1);
-  const v8f p = max_v8f (FKP_SHUFFLE8 (a, b, 0, 2, 4, 6, 8, 10, 12, 14),
+  const v8f a = pool2_max (top0, bottom0), b = pool2_max (top1, bottom1);
+  const v8f p = pool2_max (FKP_SHUFFLE8 (a, b, 0, 2, 4, 6, 8, 10, 12, 14),
                          FKP_SHUFFLE8 (a, b, 1, 3, 5, 7, 9, 11, 13, 15));
-  *(v8f *) dst = rectify ? rectify8 (p, slope) : p;
+  *(v8f *) dst = rectify ? pool2_rectify (p, slope) : p;
 }
 
 /* Pooled row py, pooled columns [px0, px1) (at least 8, every input column
