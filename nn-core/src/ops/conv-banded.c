@@ -103,6 +103,7 @@ typedef struct {
   int PH, PW;
   DirectJob direct;                 /* a direct conv (with a pool) */
   DirectJob pre;                    /* the pre conv */
+  gboolean pool2_in_gemm;           /* a 1×1 conv's 2×2 pool taken by fkp_sgemm_run_pool2 */
 } BandedJob;
 
 static void
@@ -136,6 +137,19 @@ banded_part (void *ctx, int part, int n_parts)
                                NULL);
       B = pre_rows;
       ldb = (size_t) rows * j->W;
+    }
+    /* a 2×2 pool taken by the GEMM's register tiles, which store only the
+     * pooled values: no full-size rows written and read back */
+    if (j->pool2_in_gemm) {
+      const FkpSgemmEpilogue epilogue = {
+        .bias = conv->bias,
+        .relu = j->act->kind == ACT_RELU || j->act->kind == ACT_LEAKY_RELU,
+        .negative_slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f,
+      };
+      fkp_sgemm_run_pool2 (conv->gemm[0], B, ldb, rows, OW, j->y + (size_t) py0 * j->PW,
+                           (size_t) j->PH * j->PW, (size_t) j->PW, py1 - py0, j->PW, &epilogue,
+                           sgemm_scratch);
+      continue;
     }
     /* without a pool, the rows go straight to the output */
     float *C = conv->pool_k > 0 ? out_rows : j->y + (size_t) oy0 * OW;
@@ -184,6 +198,9 @@ fkp_nn_conv_run_banded (FkpNet *net, const Step *step)
   if (conv->algo == CONV_DIRECT)
     fkp_nn_conv_direct_job (&j.direct, conv, &step->act, j.x, j.H, j.W, NULL, j.M, j.OH, j.OW,
                             j.Cg, j.Mg);
+  else
+    j.pool2_in_gemm = conv->pool_k == 2 && act_in_epilogue (&step->act)
+                      && fkp_sgemm_pool2_supported (conv->gemm[0]);
   const int n_bands = (j.PH + conv->band - 1) / conv->band;
   fkp_nn_parallel (net, step->macs >= CONV_SPLIT_MIN_MACS ? n_bands : 1, banded_part, &j);
 }

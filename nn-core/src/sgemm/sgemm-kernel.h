@@ -9,6 +9,12 @@ enum {
   FKP_SGEMM_TILE_ACCUMULATE = 1 << 0,  /* add to C (a later block of K) instead of overwriting */
   FKP_SGEMM_TILE_RELU = 1 << 1,        /* max (0, ·) before the store (the last block of K) */
   FKP_SGEMM_TILE_LEAKY = 1 << 2,       /* x < 0: slope · x, before the store (the last block of K) */
+  /* The wide tile's two vectors of columns hold the same columns of two
+   * rows of an image (fkp_sgemm_run_pool2): it stores, per row of C, the
+   * max of each 2×2 window, NR / 4 values (`cols` ≤ NR / 4 of them) after
+   * the bias and activation.  All of K in one block; not in the AVX-512
+   * build. */
+  FKP_SGEMM_TILE_POOL2 = 1 << 3,
 };
 
 /* c[r][j] (+)= Σ_k a[k·MR + r] · b[k·ldb + j] (+ bias[r]) for r < rows ≤ MR

@@ -93,6 +93,30 @@ finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags,
   }
 }
 
+/* The 2×2 windows of a row pair (FKP_SGEMM_TILE_POOL2): the bias and
+ * activation on both rows as finish_vector does, the max of the rows, then
+ * of each pair of lanes; stores `cols` ≤ VEC_LANES / 2 values. */
+static inline void
+finish_pool2 (float *dst, Vec top, Vec bottom, int cols, const float *bias_r, unsigned flags,
+              float slope)
+{
+  float pooled[VEC_LANES];
+  for (int j = 0; j < VEC_LANES; j++) {
+    float v[2] = { top[j], bottom[j] };
+    for (int i = 0; i < 2; i++) {
+      if (bias_r != NULL)
+        v[i] += *bias_r;
+      if ((flags & FKP_SGEMM_TILE_RELU) && !(v[i] > 0.0f))
+        v[i] = 0.0f;
+      else if ((flags & FKP_SGEMM_TILE_LEAKY) && v[i] < 0.0f)
+        v[i] *= slope;
+    }
+    pooled[j] = v[0] > v[1] ? v[0] : v[1];
+  }
+  for (int j = 0; j < cols && j < VEC_LANES / 2; j++)
+    dst[j] = pooled[2 * j] > pooled[2 * j + 1] ? pooled[2 * j] : pooled[2 * j + 1];
+}
+
 #else
 
 /* Stores the first `cols` (1-7) floats of v: pieces of 4, 2 and 1, as a
@@ -140,6 +164,49 @@ finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags,
     store_partial (dst, x, cols);
 }
 
+/* The bias and activation of finish_vector, without the store. */
+static inline __m256
+finish_values (__m256 x, const float *bias_r, unsigned flags, float slope)
+{
+  if (bias_r != NULL)
+    x = _mm256_add_ps (x, _mm256_broadcast_ss (bias_r));
+  if (flags & FKP_SGEMM_TILE_RELU)
+    x = _mm256_max_ps (x, _mm256_setzero_ps ());
+  else if (flags & FKP_SGEMM_TILE_LEAKY)
+    x = _mm256_blendv_ps (x, _mm256_mul_ps (x, _mm256_set1_ps (slope)),
+                          _mm256_cmp_ps (x, _mm256_setzero_ps (), _CMP_LT_OQ));
+  return x;
+}
+
+/* a > b ? a : b per lane, as the MaxPool op takes it (NaN and -0 alike) */
+static inline __m256
+max_as_pool (__m256 a, __m256 b)
+{
+  return _mm256_blendv_ps (b, a, _mm256_cmp_ps (a, b, _CMP_GT_OQ));
+}
+
+/* The 2×2 windows of a row pair (FKP_SGEMM_TILE_POOL2): the bias and
+ * activation on both rows, the max of the rows, then of each pair of
+ * lanes; stores `cols` ≤ 4 values. */
+static inline void
+finish_pool2 (float *dst, Vec top, Vec bottom, int cols, const float *bias_r, unsigned flags,
+              float slope)
+{
+  const __m256 m = max_as_pool (finish_values (top, bias_r, flags, slope),
+                                finish_values (bottom, bias_r, flags, slope));
+  /* even and odd lanes of each 128-bit half, then the halves' results
+   * side by side */
+  const __m256 even = _mm256_shuffle_ps (m, m, _MM_SHUFFLE (2, 0, 2, 0));
+  const __m256 odd = _mm256_shuffle_ps (m, m, _MM_SHUFFLE (3, 1, 3, 1));
+  const __m256 pairs = max_as_pool (even, odd);
+  const __m128 pooled = _mm_castpd_ps (_mm_unpacklo_pd (
+    _mm_castps_pd (_mm256_castps256_ps128 (pairs)), _mm_castps_pd (_mm256_extractf128_ps (pairs, 1))));
+  if (cols >= 4)
+    _mm_storeu_ps (dst, pooled);
+  else
+    store_partial (dst, _mm256_castps128_ps256 (pooled), cols);
+}
+
 #endif
 
 /* C's rows, needed at the end of a tile, fetched while its FMAs run: on
@@ -180,6 +247,18 @@ tile_wide (const int R, int kc, const float *a, const float *b, size_t ldb, floa
     }
   }
 
+#if !defined(FKP_SGEMM_BUILD_AVX512)
+  if (flags & FKP_SGEMM_TILE_POOL2) {
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+      if (r >= rows)
+        break;
+      finish_pool2 (c + r * ldc, acc[r][0], acc[r][1], cols, bias != NULL ? bias + r : NULL,
+                    flags, slope);
+    }
+    return;
+  }
+#endif
 #pragma GCC unroll 12
   for (int r = 0; r < R; r++) {
     if (r >= rows)

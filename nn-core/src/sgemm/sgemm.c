@@ -328,3 +328,62 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
     }
   }
 }
+
+bool
+fkp_sgemm_pool2_supported (const FkpSgemmA *a)
+{
+#if defined(FKP_SGEMM_X86)
+  if (a->isa == FKP_SGEMM_ISA_AVX512)
+    return false;
+#endif
+  return a->K <= kernel_for (a->isa)->block_k;
+}
+
+void
+fkp_sgemm_run_pool2 (const FkpSgemmA *a, const float *B, size_t ldb, int in_rows, int W,
+                     float *C, size_t ldc, size_t c_row_stride, int out_rows, int PW,
+                     const FkpSgemmEpilogue *epilogue, float *scratch)
+{
+  g_return_if_fail (fkp_sgemm_pool2_supported (a));
+  const FkpSgemmKernel *kern = kernel_for (a->isa);
+  const FkpSgemmTileRows *tiles = tiles_for (kern, a->panel_rows);
+  const int mr = a->panel_rows, nr = kern->tile_cols, half = nr / 2, K = a->K;
+  const bool relu = epilogue != NULL && epilogue->relu;
+  const unsigned flags = FKP_SGEMM_TILE_POOL2
+                         | (!relu ? 0
+                            : epilogue->negative_slope != 0.0f ? FKP_SGEMM_TILE_LEAKY
+                            : FKP_SGEMM_TILE_RELU);
+  const float slope = relu ? epilogue->negative_slope : 0.0f;
+  const float *bias = epilogue != NULL ? epilogue->bias : NULL;
+  float *panel = (float *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
+  for (int i = 0; i < out_rows; i++) {
+    /* a cut last window: its one row twice, its one column twice */
+    const float *top = B + (size_t) (2 * i) * W;
+    const float *bottom = B + (size_t) MIN (2 * i + 1, in_rows - 1) * W;
+    for (int x0 = 0; x0 < 2 * PW; x0 += half) {
+      /* the panel: `half` columns of the top row, then the same of the
+       * bottom row, k-major */
+      if (x0 + half <= W) {
+        for (int k = 0; k < K; k++) {
+          memcpy (panel + (size_t) k * nr, top + (size_t) k * ldb + x0, half * sizeof (float));
+          memcpy (panel + (size_t) k * nr + half, bottom + (size_t) k * ldb + x0,
+                  half * sizeof (float));
+        }
+      } else {
+        for (int k = 0; k < K; k++)
+          for (int l = 0; l < half; l++) {
+            const int x = MIN (x0 + l, W - 1);
+            panel[(size_t) k * nr + l] = top[(size_t) k * ldb + x];
+            panel[(size_t) k * nr + half + l] = bottom[(size_t) k * ldb + x];
+          }
+      }
+      const int cols = MIN (half / 2, PW - x0 / 2);
+      for (int p = 0; p < a->n_panels; p++) {
+        const int row = p * mr;
+        tiles->tile (K, a->panels + (size_t) p * K * mr, panel, (size_t) nr,
+                     C + (size_t) row * ldc + (size_t) i * c_row_stride + x0 / 2, ldc,
+                     MIN (mr, a->M - row), cols, bias != NULL ? bias + row : NULL, flags, slope);
+      }
+    }
+  }
+}
