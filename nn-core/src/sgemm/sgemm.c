@@ -223,7 +223,9 @@ fkp_sgemm_scratch_floats (const FkpSgemmA *a, int cols)
 static inline void
 pack_b_row (float *dst, const float *src, int width)
 {
-  if (width == 32)
+  if (width == 4)
+    memcpy (dst, src, 4 * sizeof (float));
+  else if (width == 32)
     memcpy (dst, src, 32 * sizeof (float));
   else if (width == 16)
     memcpy (dst, src, 16 * sizeof (float));
@@ -365,9 +367,8 @@ fkp_sgemm_run_pool2 (const FkpSgemmA *a, const float *B, size_t ldb, int in_rows
        * bottom row, k-major */
       if (x0 + half <= W) {
         for (int k = 0; k < K; k++) {
-          memcpy (panel + (size_t) k * nr, top + (size_t) k * ldb + x0, half * sizeof (float));
-          memcpy (panel + (size_t) k * nr + half, bottom + (size_t) k * ldb + x0,
-                  half * sizeof (float));
+          pack_b_row (panel + (size_t) k * nr, top + (size_t) k * ldb + x0, half);
+          pack_b_row (panel + (size_t) k * nr + half, bottom + (size_t) k * ldb + x0, half);
         }
       } else {
         for (int k = 0; k < K; k++)
