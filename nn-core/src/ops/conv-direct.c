@@ -371,6 +371,17 @@ pool2_store (float *dst, v8f top0, v8f top1, v8f bottom0, v8f bottom1, gboolean 
   *(v8f *) dst = rectify ? pool2_rectify (p, slope) : p;
 }
 
+/* What the kernels below need of one pooled row. */
+typedef struct {
+  const float *x;                   /* input channel 0 at the window of pooled row py, column 0 */
+  float *out;                       /* pooled row py of output channel 0 */
+  size_t HW, plane;                 /* floats per input and per output channel */
+  int W, Cg;
+  const float *bias;                /* or NULL */
+  gboolean rectify;
+  float slope;
+} Pool2Row;
+
 /* Pooled row py, pooled columns [px0, px1) (at least 8, every input column
  * inside the map), channels m0 and m0 + 1: 8 pooled columns at a time, the
  * last block overlapping the one before.  Per tap, 2 broadcast weights and
@@ -379,19 +390,13 @@ pool2_store (float *dst, v8f top0, v8f top1, v8f bottom0, v8f bottom1, gboolean 
  * sums between registers; this is 0.15 ms faster on the detector (AMD Zen 3).
  * The sums stay in 8 registers GCC picks, the rest in ymm12-15. */
 AVX2_TARGET static void
-conv3x3_pool2_2 (const DirectJob *j, const float *taps, int m0, int py, int px0, int px1,
-                 const PoolTarget *pool)
+conv3x3_pool2_2 (const Pool2Row *r, const float *taps, int m0, int px0, int px1)
 {
-  const ConvParams *conv = j->conv;
-  const gboolean rectify = j->act->kind != ACT_NONE;
-  const float slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f;
-  const int W = j->W, Cg = j->Cg, PW = pool->PW;
-  const size_t HW = (size_t) j->H * W, plane = (size_t) pool->PH * PW;
-  float *out = pool->y + (size_t) m0 * plane + (size_t) py * PW;
-  const float *x = j->x + (size_t) (2 * py - conv->pad_top) * W - conv->pad_left;
-  const size_t row_bytes = (size_t) W * sizeof (float);
-  const float bias0 = conv->bias ? conv->bias[m0] : 0.0f;
-  const float bias1 = conv->bias ? conv->bias[m0 + 1] : 0.0f;
+  const int W = r->W, Cg = r->Cg;
+  const size_t HW = r->HW, plane = r->plane, row_bytes = (size_t) W * sizeof (float);
+  const float *x = r->x;
+  float *out = r->out + m0 * plane;
+  const float bias0 = r->bias ? r->bias[m0] : 0.0f, bias1 = r->bias ? r->bias[m0 + 1] : 0.0f;
   for (int px = px0; px < px1; px = px + 8 >= px1 ? px1 : MIN (px + 8, px1 - 8)) {
     /* channel 0 or 1, top or bottom conv row, columns 0-7 or 8-15 */
     v8f t00 = (v8f) { 0 } + bias0, t01 = t00, b00 = t00, b01 = t00;
@@ -422,28 +427,23 @@ conv3x3_pool2_2 (const DirectJob *j, const float *taps, int m0, int py, int px0,
                      "m" (*(const float (*)[2]) w), "m" (*(const float (*)[W + 16]) row)
                    : "xmm12", "xmm13", "xmm14", "xmm15");
         }
-    pool2_store (out + px, t00, t01, b00, b01, rectify, slope);
-    pool2_store (out + plane + px, t10, t11, b10, b11, rectify, slope);
+    pool2_store (out + px, t00, t01, b00, b01, r->rectify, r->slope);
+    pool2_store (out + plane + px, t10, t11, b10, b11, r->rectify, r->slope);
   }
 }
 
 /* The same for one channel (the last of an odd count), in C. */
 AVX2_TARGET static void
-conv3x3_pool2_1 (const DirectJob *j, const float *taps, int m0, int py, int px0, int px1,
-                 const PoolTarget *pool)
+conv3x3_pool2_1 (const Pool2Row *r, const float *taps, int m0, int px0, int px1)
 {
-  const ConvParams *conv = j->conv;
-  const gboolean rectify = j->act->kind != ACT_NONE;
-  const float slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f;
-  const int W = j->W, Cg = j->Cg, PW = pool->PW;
-  const size_t HW = (size_t) j->H * W, plane = (size_t) pool->PH * PW;
-  float *out = pool->y + (size_t) m0 * plane + (size_t) py * PW;
-  const float *x = j->x + (size_t) (2 * py - conv->pad_top) * W - conv->pad_left;
-  const float bias = conv->bias ? conv->bias[m0] : 0.0f;
+  const int W = r->W, Cg = r->Cg;
+  const float *x = r->x;
+  float *out = r->out + m0 * r->plane;
+  const float bias = r->bias ? r->bias[m0] : 0.0f;
   for (int px = px0; px < px1; px = px + 8 >= px1 ? px1 : MIN (px + 8, px1 - 8)) {
     v8f t0 = (v8f) { 0 } + bias, t1 = t0, b0 = t0, b1 = t0;
     const float *src = x + 2 * px;
-    for (int c = 0; c < Cg; c++, src += HW)
+    for (int c = 0; c < Cg; c++, src += r->HW)
       for (int ky = 0; ky < 3; ky++)
         for (int kx = 0; kx < 3; kx++) {
           const float *row = src + (size_t) ky * W + kx;
@@ -453,7 +453,7 @@ conv3x3_pool2_1 (const DirectJob *j, const float *taps, int m0, int py, int px0,
           b0 += w * *(const v8f *) (row + W);
           b1 += w * *(const v8f *) (row + W + 8);
         }
-    pool2_store (out + px, t0, t1, b0, b1, rectify, slope);
+    pool2_store (out + px, t0, t1, b0, b1, r->rectify, r->slope);
   }
 }
 
@@ -489,14 +489,20 @@ conv3x3_pool2_band (const DirectJob *j, int py0, int py1, const PoolTarget *pool
     const int iy0 = 2 * py - conv->pad_top;
     const gboolean rows_inside = iy0 >= 0 && iy0 + 4 <= j->H && 2 * py + 2 <= j->OH;
     const int row_vec_end = rows_inside ? vec_end : px_lo;
+    const Pool2Row row = {
+      .x = j->x + (size_t) iy0 * j->W - conv->pad_left,
+      .out = pool->y + (size_t) py * PW,
+      .HW = (size_t) j->H * j->W, .plane = (size_t) pool->PH * PW,
+      .W = j->W, .Cg = Cg, .bias = conv->bias, .rectify = rectify, .slope = slope,
+    };
     for (int c0 = px_lo; c0 < row_vec_end; c0 += POOL2_CHUNK) {
       /* a short last chunk joins the one before */
       const int c1 = row_vec_end - c0 < 2 * POOL2_CHUNK ? row_vec_end : c0 + POOL2_CHUNK;
       for (int m0 = 0; m0 < M; m0 += 2) {
         if (M - m0 >= 2)
-          conv3x3_pool2_2 (j, taps + m0 * stride_m, m0, py, c0, c1, pool);
+          conv3x3_pool2_2 (&row, taps + m0 * stride_m, m0, c0, c1);
         else
-          conv3x3_pool2_1 (j, taps + m0 * stride_m, m0, py, c0, c1, pool);
+          conv3x3_pool2_1 (&row, taps + m0 * stride_m, m0, c0, c1);
       }
       if (c1 == row_vec_end)
         break;

@@ -139,6 +139,20 @@ store_partial (float *dst, __m256 v, int cols)
     _mm_store_ss (dst, part);
 }
 
+/* Adds the bias, applies ReLU or LeakyRelu (the last block of K). */
+static inline __m256
+finish_values (__m256 x, const float *bias_r, unsigned flags, float slope)
+{
+  if (bias_r != NULL)
+    x = _mm256_add_ps (x, _mm256_broadcast_ss (bias_r));
+  if (flags & FKP_SGEMM_TILE_RELU)
+    x = _mm256_max_ps (x, _mm256_setzero_ps ());
+  else if (flags & FKP_SGEMM_TILE_LEAKY)
+    x = _mm256_blendv_ps (x, _mm256_mul_ps (x, _mm256_set1_ps (slope)),
+                          _mm256_cmp_ps (x, _mm256_setzero_ps (), _CMP_LT_OQ));
+  return x;
+}
+
 /* Finishes a vector of a row of the tile, of which `cols` (any int) are
  * inside C: adds C or the bias, applies ReLU or LeakyRelu, stores. */
 static inline void
@@ -151,31 +165,13 @@ finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags,
     const __m256i mask = _mm256_cmpgt_epi32 (_mm256_set1_epi32 (cols),
                                              _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
     x = _mm256_add_ps (x, cols >= 8 ? _mm256_loadu_ps (dst) : _mm256_maskload_ps (dst, mask));
-  } else if (bias_r != NULL)
-    x = _mm256_add_ps (x, _mm256_broadcast_ss (bias_r));
-  if (flags & FKP_SGEMM_TILE_RELU)
-    x = _mm256_max_ps (x, _mm256_setzero_ps ());
-  else if (flags & FKP_SGEMM_TILE_LEAKY)
-    x = _mm256_blendv_ps (x, _mm256_mul_ps (x, _mm256_set1_ps (slope)),
-                          _mm256_cmp_ps (x, _mm256_setzero_ps (), _CMP_LT_OQ));
+    bias_r = NULL;
+  }
+  x = finish_values (x, bias_r, flags, slope);
   if (cols >= 8)
     _mm256_storeu_ps (dst, x);
   else
     store_partial (dst, x, cols);
-}
-
-/* The bias and activation of finish_vector, without the store. */
-static inline __m256
-finish_values (__m256 x, const float *bias_r, unsigned flags, float slope)
-{
-  if (bias_r != NULL)
-    x = _mm256_add_ps (x, _mm256_broadcast_ss (bias_r));
-  if (flags & FKP_SGEMM_TILE_RELU)
-    x = _mm256_max_ps (x, _mm256_setzero_ps ());
-  else if (flags & FKP_SGEMM_TILE_LEAKY)
-    x = _mm256_blendv_ps (x, _mm256_mul_ps (x, _mm256_set1_ps (slope)),
-                          _mm256_cmp_ps (x, _mm256_setzero_ps (), _CMP_LT_OQ));
-  return x;
 }
 
 /* a > b ? a : b per lane, as the MaxPool op takes it (NaN and -0 alike) */
