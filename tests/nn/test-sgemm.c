@@ -1,7 +1,8 @@
 /* The engine's SGEMM (nn-core/src/sgemm/) against a naive triple loop that
  * accumulates in double, on every ISA path this CPU supports: edges of the
  * register tile, every kind of K, strides, bias, ReLU and LeakyRelu, the row and column
- * ranges that threads use, and the convolutions of the shipped models. */
+ * ranges that threads use, the convolutions of the shipped models, and the
+ * 2×2 max pool taken in the tiles. */
 #include <math.h>
 #include <string.h>
 #include <glib.h>
@@ -255,6 +256,85 @@ test_conv_shapes (FkpSgemmIsa isa)
 }
 
 /* FKP_NN_ISA picks a path the CPU supports and nothing else. */
+/* fkp_sgemm_run_pool2 against the reference's conv values pooled 2×2/2 by
+ * hand: images of 1-5 rows and 1-33 columns (odd sides: the cut last
+ * windows of ceil_mode; floor mode drops them), M across the tile heights,
+ * K from 1 to past an unroll, bias and each activation; the pooled plane
+ * has a wider row stride than PW, and nothing outside the pooled values is
+ * written. */
+static void
+test_pool2 (FkpSgemmIsa isa)
+{
+  static const int Ms[] = { 1, 4, 5, 7, 13, 32 }, Ks[] = { 1, 3, 16, 33 };
+  static const int rows_list[] = { 1, 2, 3, 5 }, widths[] = { 1, 2, 3, 8, 9, 15, 16, 17, 33 };
+  int checked = 0;
+  for (guint mi = 0; mi < G_N_ELEMENTS (Ms); mi++)
+    for (guint ki = 0; ki < G_N_ELEMENTS (Ks); ki++)
+      for (guint ri = 0; ri < G_N_ELEMENTS (rows_list); ri++)
+        for (guint wi = 0; wi < G_N_ELEMENTS (widths); wi++) {
+          const int M = Ms[mi], K = Ks[ki], rows = rows_list[ri], W = widths[wi];
+          const gboolean ceil_mode = (mi + wi + ri) % 2 == 0;
+          const int PH = ceil_mode ? (rows + 1) / 2 : rows / 2;
+          const int PW = ceil_mode ? (W + 1) / 2 : W / 2;
+          if (PH == 0 || PW == 0)
+            continue;
+          const Shape s = { M, rows * W, K, (size_t) rows * W + 3, (size_t) rows * W,
+                            (ki + wi) % 2 == 0, (int) ((mi + ki + wi) % 3), 0 };
+          float *A = random_floats ((size_t) M * K), *B = random_floats ((size_t) K * s.ldb);
+          float *bias = s.bias ? random_floats ((size_t) M) : NULL;
+          FkpSgemmA *a = fkp_sgemm_a_new (isa, A, (size_t) K, M, K);
+          g_assert_nonnull (a);
+          if (!fkp_sgemm_pool2_supported (a)) {
+            /* only the AVX-512 tiles, untested, keep the pool out */
+            g_assert_cmpint (isa, ==, FKP_SGEMM_ISA_AVX512);
+            fkp_sgemm_a_free (a);
+            g_free (A); g_free (B); g_free (bias);
+            return;
+          }
+          /* pooled rows PW + 2 apart, channels PH rows apart */
+          const size_t row_stride = (size_t) PW + 2, ldc = (size_t) PH * row_stride;
+          const size_t c_floats = (size_t) M * ldc;
+          float *C = g_new (float, c_floats);
+          for (size_t i = 0; i < c_floats; i++)
+            C[i] = GUARD;
+          const size_t n_scratch = fkp_sgemm_scratch_floats (a, rows * W);
+          float *scratch = g_new (float, n_scratch + 1);
+          scratch[n_scratch] = GUARD;
+          const FkpSgemmEpilogue ep = { bias, s.act != ACT_NONE,
+                                        s.act == ACT_LEAKY ? LEAKY_SLOPE : 0.0f };
+          fkp_sgemm_run_pool2 (a, B, s.ldb, rows, W, C, ldc, row_stride, PH, PW, &ep, scratch);
+          g_assert_cmpfloat (scratch[n_scratch], ==, GUARD);
+
+          double *want = g_new (double, (size_t) M * s.N), *scale = g_new (double, (size_t) M * s.N);
+          reference (&s, A, B, bias, want, scale);
+          for (int m = 0; m < M; m++)
+            for (int py = 0; py < PH; py++)
+              for (size_t x = 0; x < row_stride; x++) {
+                const float got = C[(size_t) m * ldc + (size_t) py * row_stride + x];
+                if (x >= (size_t) PW) {
+                  g_assert_cmpfloat (got, ==, GUARD);
+                  continue;
+                }
+                double best = -INFINITY, tol = 0.0;
+                for (int y = 2 * py; y < MIN (2 * py + 2, rows); y++)
+                  for (int xx = 2 * (int) x; xx < MIN (2 * (int) x + 2, W); xx++) {
+                    const size_t i = (size_t) m * s.N + (size_t) y * W + xx;
+                    best = MAX (best, want[i]);
+                    tol = MAX (tol, 1e-5 * scale[i] + 1e-6);
+                  }
+                if (!(fabs (got - best) <= tol))
+                  g_error ("%s pool2 M=%d K=%d rows=%d W=%d ceil=%d bias=%d act=%d: "
+                           "[%d][%d][%zu] = %.9g, want %.9g", fkp_sgemm_isa_label (isa), M, K,
+                           rows, W, ceil_mode, s.bias, s.act, m, py, x, got, best);
+                checked++;
+              }
+          g_free (want); g_free (scale); g_free (scratch); g_free (C);
+          fkp_sgemm_a_free (a);
+          g_free (A); g_free (B); g_free (bias);
+        }
+  g_assert_cmpint (checked, >, 0);
+}
+
 static void
 test_dispatch (void)
 {
@@ -306,6 +386,7 @@ main (int argc, char **argv)
     { "ranges", test_ranges },
     { "alignment", test_alignment },
     { "conv-shapes", test_conv_shapes },
+    { "pool2", test_pool2 },
   };
   static IsaCase runs[FKP_SGEMM_N_ISAS][G_N_ELEMENTS (cases)];
   for (int isa = 0; isa < FKP_SGEMM_N_ISAS; isa++)
