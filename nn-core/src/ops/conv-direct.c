@@ -276,7 +276,7 @@ depthwise3_rows2 (const ConvParams *conv, const float *plane, int H, int W, floa
      * 7.5 %); 0.2 ms faster this way. */
     for (int row = 0; row < 2; row++) {
       float *out = row ? out1 : out0;
-      const float *in = plane + (size_t) (iy0 + row) * W - conv->pad_left;
+      const float *in = plane + (size_t) (iy0 + row) * W;
       for (int x = 0; x < OW; x++) {
         if (x == in_lo)
           x = MAX (x, vec_end);
@@ -287,7 +287,7 @@ depthwise3_rows2 (const ConvParams *conv, const float *plane, int H, int W, floa
           for (int kx = 0; kx < 3; kx++) {
             const int ix = x - conv->pad_left + kx;
             if (ix >= 0 && ix < W)
-              acc += w[ky * 3 + kx] * in[(size_t) ky * W + x + kx];
+              acc += w[ky * 3 + kx] * in[(size_t) ky * W + ix];
           }
         out[x] = rectify1 (acc, rectify, slope);
       }
@@ -373,7 +373,9 @@ pool2_store (float *dst, v8f top0, v8f top1, v8f bottom0, v8f bottom1, gboolean 
 
 /* What the kernels below need of one pooled row. */
 typedef struct {
-  const float *x;                   /* input channel 0 at the window of pooled row py, column 0 */
+  const float *x;                   /* input channel 0, row 2·py - pad_top (only formed when
+                                     * inside the map) */
+  int pad_left;
   float *out;                       /* pooled row py of output channel 0 */
   size_t HW, plane;                 /* floats per input and per output channel */
   int W, Cg;
@@ -401,7 +403,7 @@ conv3x3_pool2_2 (const Pool2Row *r, const float *taps, int m0, int px0, int px1)
     /* channel 0 or 1, top or bottom conv row, columns 0-7 or 8-15 */
     v8f t00 = (v8f) { 0 } + bias0, t01 = t00, b00 = t00, b01 = t00;
     v8f t10 = (v8f) { 0 } + bias1, t11 = t10, b10 = t10, b11 = t10;
-    const float *src = x + 2 * px;
+    const float *src = x + (2 * px - r->pad_left);   /* px ≥ px_lo: inside the row */
     for (int c = 0; c < Cg; c++, src += HW)
       for (int ky = 0; ky < 3; ky++)
         for (int kx = 0; kx < 3; kx++) {
@@ -442,7 +444,7 @@ conv3x3_pool2_1 (const Pool2Row *r, const float *taps, int m0, int px0, int px1)
   const float bias = r->bias ? r->bias[m0] : 0.0f;
   for (int px = px0; px < px1; px = px + 8 >= px1 ? px1 : MIN (px + 8, px1 - 8)) {
     v8f t0 = (v8f) { 0 } + bias, t1 = t0, b0 = t0, b1 = t0;
-    const float *src = x + 2 * px;
+    const float *src = x + (2 * px - r->pad_left);   /* px ≥ px_lo: inside the row */
     for (int c = 0; c < Cg; c++, src += r->HW)
       for (int ky = 0; ky < 3; ky++)
         for (int kx = 0; kx < 3; kx++) {
@@ -490,7 +492,7 @@ conv3x3_pool2_band (const DirectJob *j, int py0, int py1, const PoolTarget *pool
     const gboolean rows_inside = iy0 >= 0 && iy0 + 4 <= j->H && 2 * py + 2 <= j->OH;
     const int row_vec_end = rows_inside ? vec_end : px_lo;
     const Pool2Row row = {
-      .x = j->x + (size_t) iy0 * j->W - conv->pad_left,
+      .x = rows_inside ? j->x + (size_t) iy0 * j->W : NULL, .pad_left = conv->pad_left,
       .out = pool->y + (size_t) py * PW,
       .HW = (size_t) j->H * j->W, .plane = (size_t) pool->PH * PW,
       .W = j->W, .Cg = Cg, .bias = conv->bias, .rectify = rectify, .slope = slope,
