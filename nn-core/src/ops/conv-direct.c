@@ -301,7 +301,7 @@ depthwise3_rows2 (const ConvParams *conv, const float *plane, int H, int W, floa
  * For the detector's first conv (3 -> 16 at 640×480, a third of its run):
  * the general path wrote 16 × 478 × 638 conv outputs to a band of scratch
  * and pooled them in a second pass.  Here each block computes both conv rows
- * of a pooled row for 16 columns of MB channels (MB·2·2 sums), takes the max
+ * of a pooled row for 16 columns of 2 channels (8 sums), takes the max
  * of the rows and of the even and odd columns in registers and stores only
  * the pooled values.  The four input rows are loaded once for both conv rows
  * (each input vector feeds both), and every sum adds its taps in the order
