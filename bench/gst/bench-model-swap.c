@@ -76,13 +76,15 @@ pop_models_message (GstBus *bus)
 int
 main (int argc, char **argv)
 {
-  gint swaps = 8, steady = 40, threads = 1;
+  gint swaps = 8, steady = 40, threads = 1, detect_latency = -1;
   gdouble fps = 30;
   GOptionEntry entries[] = {
     { "swaps", 0, 0, G_OPTION_ARG_INT, &swaps, "model changes", "N" },
     { "steady", 0, 0, G_OPTION_ARG_INT, &steady, "frames without a change before each", "N" },
     { "fps", 0, 0, G_OPTION_ARG_DOUBLE, &fps, "frames a second pushed (0: back to back)", "F" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "the element's threads", "T" },
+    { "detect-latency", 0, 0, G_OPTION_ARG_INT, &detect_latency,
+      "the element's detect-latency (-1, its default: the detector on its own thread)", "N" },
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("DATA_DIR");
@@ -106,7 +108,8 @@ main (int argc, char **argv)
   TestCanvas *canvas = test_canvas_new (width, height, 110);
   test_canvas_paste_height (canvas, &faces[0], 200, 120, 260);
 
-  gchar *launch = g_strdup_printf ("facekpfilter threads=%d", threads);
+  gchar *launch = g_strdup_printf ("facekpfilter threads=%d detect-latency=%d", threads,
+                                   detect_latency);
   GstHarness *h = gst_harness_new_parse (launch);
   g_free (launch);
   gst_harness_set_src_caps (h, test_caps (GST_VIDEO_FORMAT_I420, width, height));
