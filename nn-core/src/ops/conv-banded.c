@@ -117,6 +117,7 @@ banded_part (void *ctx, int part, int n_parts)
   float *out_rows = pre_rows + round16 (pre_row_floats (conv) * rows_max);
   float *sgemm_scratch = out_rows + round16 (out_row_floats (conv, j->M) * rows_max);
   const int n_bands = (j->PH + conv->band - 1) / conv->band;
+  const FkpSgemmEpilogue epilogue = conv_epilogue (conv->bias, j->act);
   int b_lo, b_hi;
   fkp_nn_split (n_bands, part, n_parts, 1, &b_lo, &b_hi);
   for (int b = b_lo; b < b_hi; b++) {
@@ -141,11 +142,6 @@ banded_part (void *ctx, int part, int n_parts)
     /* a 2×2 pool taken by the GEMM's register tiles, which store only the
      * pooled values: no full-size rows written and read back */
     if (j->pool2_in_gemm) {
-      const FkpSgemmEpilogue epilogue = {
-        .bias = conv->bias,
-        .relu = j->act->kind == ACT_RELU || j->act->kind == ACT_LEAKY_RELU,
-        .negative_slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f,
-      };
       fkp_sgemm_run_pool2 (conv->gemm[0], B, ldb, rows, OW, j->y + (size_t) py0 * j->PW,
                            (size_t) j->PH * j->PW, (size_t) j->PW, py1 - py0, j->PW, &epilogue,
                            sgemm_scratch);
@@ -155,11 +151,6 @@ banded_part (void *ctx, int part, int n_parts)
     float *C = conv->pool_k > 0 ? out_rows : j->y + (size_t) oy0 * OW;
     const size_t ldc = conv->pool_k > 0 ? ldm : (size_t) j->OH * OW;
     const FkpSgemmA *a = conv->gemm[0];
-    const FkpSgemmEpilogue epilogue = {
-      .bias = conv->bias,
-      .relu = j->act->kind == ACT_RELU || j->act->kind == ACT_LEAKY_RELU,
-      .negative_slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f,
-    };
     fkp_sgemm_run (a, B, ldb, C, ldc, &epilogue, 0, a->n_panels, 0, (int) ldm, sgemm_scratch);
     for (int m = 0; m < j->M; m++) {
       if (!act_in_epilogue (j->act))

@@ -51,6 +51,18 @@ act_in_epilogue (const Activation *act)
   return act->kind == ACT_NONE || act->kind == ACT_RELU || act->kind == ACT_LEAKY_RELU;
 }
 
+/* The sgemm's epilogue for a conv: its bias (or NULL), and the activation
+ * where the tile applies it (act_in_epilogue). */
+static inline FkpSgemmEpilogue
+conv_epilogue (const float *bias, const Activation *act)
+{
+  return (FkpSgemmEpilogue) {
+    .bias = bias,
+    .relu = act->kind == ACT_RELU || act->kind == ACT_LEAKY_RELU,
+    .negative_slope = act->kind == ACT_LEAKY_RELU ? act->alpha : 0.0f,
+  };
+}
+
 /* Below this many multiply-accumulates one thread does the whole step. */
 #define CONV_SPLIT_MIN_MACS (64 * 1024)
 

@@ -91,11 +91,8 @@ run_gemm (const GemmConvJob *j, int g, const float *B, size_t ldb, float *C, int
   const ConvParams *conv = j->conv;
   const FkpSgemmA *a = conv->gemm[g];
   const Activation *act = j->act;
-  const FkpSgemmEpilogue epilogue = {
-    .bias = conv->bias != NULL ? conv->bias + (size_t) g * j->Mg : NULL,
-    .relu = act->kind == ACT_RELU || act->kind == ACT_LEAKY_RELU,
-    .negative_slope = act->kind == ACT_LEAKY_RELU ? act->alpha : 0.0f,
-  };
+  const FkpSgemmEpilogue epilogue
+    = conv_epilogue (conv->bias != NULL ? conv->bias + (size_t) g * j->Mg : NULL, act);
   fkp_sgemm_run (a, B, ldb, C, j->P, &epilogue, p_lo, p_hi, c_lo, c_hi, scratch);
   if (!act_in_epilogue (act))
     for (int r = p_lo * a->panel_rows; r < MIN (a->M, p_hi * a->panel_rows); r++)
