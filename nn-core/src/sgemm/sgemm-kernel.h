@@ -12,8 +12,7 @@ enum {
   /* The wide tile's two vectors of columns hold the same columns of two
    * rows of an image (fkp_sgemm_run_pool2): it stores, per row of C, the
    * max of each 2×2 window, NR / 4 values (`cols` ≤ NR / 4 of them) after
-   * the bias and activation.  All of K in one block; not in the AVX-512
-   * build. */
+   * the bias and activation.  All of K in one block. */
   FKP_SGEMM_TILE_POOL2 = 1 << 3,
 };
 

@@ -14,9 +14,9 @@
  *     broadcasts; a 4-row variant (8 chains) for matrices of 16 or 32 rows,
  *     which 6-row panels would pad by an eighth.
  *   AVX-512: 12 rows × 32 columns, 24 + 2 of the 32 zmm registers; an 8-row
- *     variant for 16 rows (12-row panels would pad them by half).  Written
- *     on an AVX2 machine: tested only where the CPU has AVX-512F
- *     (test-sgemm skips it elsewhere).
+ *     variant for 16 rows (12-row panels would pad them by half).  Tested
+ *     only where the CPU has AVX-512F (test-sgemm skips it elsewhere): it
+ *     first ran on an AMD Zen 4 (2026-12-04).
  *   generic: 6 rows × 8 columns of 4-float vectors, 12 of 16 registers. */
 #include "sgemm-kernel.h"
 
@@ -49,6 +49,20 @@ typedef float UnalignedVec __attribute__ ((vector_size (VEC_LANES * 4), aligned 
 
 #if defined(FKP_SGEMM_BUILD_AVX512)
 
+/* Adds the bias, applies ReLU or LeakyRelu (the last block of K). */
+static inline __m512
+finish_values (__m512 x, const float *bias_r, unsigned flags, float slope)
+{
+  if (bias_r != NULL)
+    x = _mm512_add_ps (x, _mm512_set1_ps (*bias_r));
+  if (flags & FKP_SGEMM_TILE_RELU)
+    x = _mm512_max_ps (x, _mm512_setzero_ps ());
+  else if (flags & FKP_SGEMM_TILE_LEAKY)
+    x = _mm512_mask_mul_ps (x, _mm512_cmp_ps_mask (x, _mm512_setzero_ps (), _CMP_LT_OQ), x,
+                            _mm512_set1_ps (slope));
+  return x;
+}
+
 /* Finishes a vector of a row of the tile, of which `cols` (any int) are
  * inside C: adds C or the bias, applies ReLU or LeakyRelu, stores under a
  * mask (fast on the CPUs that have AVX-512). */
@@ -59,16 +73,37 @@ finish_vector (float *dst, Vec v, int cols, const float *bias_r, unsigned flags,
     return;
   const __mmask16 mask = cols >= 16 ? 0xffff : (__mmask16) ((1u << cols) - 1);
   __m512 x = v;
-  if (flags & FKP_SGEMM_TILE_ACCUMULATE)
+  if (flags & FKP_SGEMM_TILE_ACCUMULATE) {
     x = _mm512_add_ps (x, _mm512_maskz_loadu_ps (mask, dst));
-  else if (bias_r != NULL)
-    x = _mm512_add_ps (x, _mm512_set1_ps (*bias_r));
-  if (flags & FKP_SGEMM_TILE_RELU)
-    x = _mm512_max_ps (x, _mm512_setzero_ps ());
-  else if (flags & FKP_SGEMM_TILE_LEAKY)
-    x = _mm512_mask_mul_ps (x, _mm512_cmp_ps_mask (x, _mm512_setzero_ps (), _CMP_LT_OQ), x,
-                            _mm512_set1_ps (slope));
-  _mm512_mask_storeu_ps (dst, mask, x);
+    bias_r = NULL;
+  }
+  _mm512_mask_storeu_ps (dst, mask, finish_values (x, bias_r, flags, slope));
+}
+
+/* a > b ? a : b per lane, as the MaxPool op takes it (NaN and -0 alike) */
+static inline __m512
+max_as_pool (__m512 a, __m512 b)
+{
+  return _mm512_mask_blend_ps (_mm512_cmp_ps_mask (a, b, _CMP_GT_OQ), b, a);
+}
+
+/* The 2×2 windows of a row pair (FKP_SGEMM_TILE_POOL2): the bias and
+ * activation on both rows, the max of the rows, then of each pair of
+ * lanes; stores `cols` ≤ 8 values under a mask. */
+static inline void
+finish_pool2 (float *dst, Vec top, Vec bottom, int cols, const float *bias_r, unsigned flags,
+              float slope)
+{
+  if (cols <= 0)
+    return;
+  const __m512 m = max_as_pool (finish_values (top, bias_r, flags, slope),
+                                finish_values (bottom, bias_r, flags, slope));
+  const __m512i even = _mm512_setr_epi32 (0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i odd = _mm512_setr_epi32 (1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512 pooled = max_as_pool (_mm512_permutexvar_ps (even, m),
+                                     _mm512_permutexvar_ps (odd, m));
+  const __mmask16 mask = cols >= 8 ? 0xff : (__mmask16) ((1u << cols) - 1);
+  _mm512_mask_storeu_ps (dst, mask, pooled);
 }
 
 #elif defined(FKP_SGEMM_BUILD_GENERIC)
@@ -243,7 +278,6 @@ tile_wide (const int R, int kc, const float *a, const float *b, size_t ldb, floa
     }
   }
 
-#if !defined(FKP_SGEMM_BUILD_AVX512)
   if (flags & FKP_SGEMM_TILE_POOL2) {
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
@@ -254,7 +288,6 @@ tile_wide (const int R, int kc, const float *a, const float *b, size_t ldb, floa
     }
     return;
   }
-#endif
 #pragma GCC unroll 12
   for (int r = 0; r < R; r++) {
     if (r >= rows)

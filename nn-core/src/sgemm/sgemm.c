@@ -334,10 +334,6 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
 bool
 fkp_sgemm_pool2_supported (const FkpSgemmA *a)
 {
-#if defined(FKP_SGEMM_X86)
-  if (a->isa == FKP_SGEMM_ISA_AVX512)
-    return false;
-#endif
   return a->K <= kernel_for (a->isa)->block_k;
 }
 

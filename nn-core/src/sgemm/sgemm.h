@@ -82,8 +82,7 @@ void fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, si
                     int col_lo, int col_hi, float *scratch);
 
 /* Whether fkp_sgemm_run_pool2 takes `a`: all of K in one block (K at most
- * the ISA's block of K), and not the AVX-512 kernels (written without an
- * AVX-512 machine to test them on). */
+ * the ISA's block of K). */
 bool fkp_sgemm_pool2_supported (const FkpSgemmA *a);
 
 /* C = the 2×2/2 max pool of epilogue (A·B) for a 1×1 convolution whose
@@ -92,8 +91,8 @@ bool fkp_sgemm_pool2_supported (const FkpSgemmA *a);
  * ceil (in_rows / 2)) and column x (x < PW ≤ ceil (W / 2)) of channel m go
  * to C + m·ldc + i·c_row_stride + x.  A window cut by the image's edge
  * (ceil_mode) takes the pixels that are there.  No A·B is stored: each
- * register tile computes the same 8 columns (4 on the generic path) of two
- * image rows and stores their pooled values.  `scratch`: as for
+ * register tile computes the same 16 columns (8 with AVX2, 4 on the
+ * generic path) of two image rows and stores their pooled values.  `scratch`: as for
  * fkp_sgemm_run with any column count. */
 void fkp_sgemm_run_pool2 (const FkpSgemmA *a, const float *B, size_t ldb, int in_rows, int W,
                           float *C, size_t ldc, size_t c_row_stride, int out_rows, int PW,
