@@ -29,6 +29,18 @@ avx2_usable (void)
   return AVX2_KERNELS && fkp_sgemm_isa () != FKP_SGEMM_ISA_GENERIC;
 }
 
+/* The same for AVX-512F kernels (intrinsics), where the sgemm's ISA is. */
+#if AVX2_KERNELS
+#include <immintrin.h>
+#define AVX512_TARGET __attribute__ ((target ("arch=x86-64-v4")))
+#endif
+
+static inline gboolean
+avx512_usable (void)
+{
+  return AVX2_KERNELS && fkp_sgemm_isa () == FKP_SGEMM_ISA_AVX512;
+}
+
 /* Output rows [oy0, oy1) of out (OH×OW) += kernel (kh×kw) correlated with
  * one input plane.  Where every tap of a kernel row is inside the input, the
  * taps of that row are summed in one pass (KW = 3, 5, 7 unrolled), so each
@@ -342,6 +354,13 @@ pooled_point (const DirectJob *j, const float *wm, float bias, int py, int px)
   return best;
 }
 
+/* a > b ? a : b per lane, as pool2_max */
+AVX512_TARGET static inline __attribute__ ((always_inline)) __m512
+max_as_pool512 (__m512 a, __m512 b)
+{
+  return _mm512_mask_blend_ps (_mm512_cmp_ps_mask (a, b, _CMP_GT_OQ), b, a);
+}
+
 /* (built for AVX2 like their callers: clang refuses a call that passes
  * vectors from AVX code to baseline code) */
 AVX2_TARGET static inline __attribute__ ((always_inline)) v8f
@@ -459,11 +478,83 @@ conv3x3_pool2_1 (const Pool2Row *r, const float *taps, int m0, int px0, int px1)
   }
 }
 
+/* Pooled row py, pooled columns [px0, px1) (at least 16, every input
+ * column inside the map), channels m0 to m0 + 3, with AVX-512: 16 pooled
+ * columns at a time, the last block overlapping the one before.  Per tap,
+ * 4 broadcast weights and 4 input vectors (2 conv rows × 32 columns) feed
+ * 16 sums, twice the channels per loaded input of the AVX2 kernel above,
+ * whose loads (half of them across a cache line) bound it.  Taps in the
+ * same order as there: the same bits. */
+AVX512_TARGET static void
+conv3x3_pool2_4 (const Pool2Row *r, const float *taps, int m0, int px0, int px1)
+{
+  const int W = r->W, Cg = r->Cg;
+  const size_t HW = r->HW, plane = r->plane;
+  const float *x = r->x;
+  float *out = r->out + m0 * plane;
+  __m512 bias[4];
+  for (int m = 0; m < 4; m++)
+    bias[m] = _mm512_set1_ps (r->bias ? r->bias[m0 + m] : 0.0f);
+  const __m512i even = _mm512_setr_epi32 (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                          28, 30);
+  const __m512i odd = _mm512_add_epi32 (even, _mm512_set1_epi32 (1));
+  for (int px = px0; px < px1; px = px + 16 >= px1 ? px1 : MIN (px + 16, px1 - 16)) {
+    /* [channel][top or bottom conv row][columns 0-15 or 16-31] */
+    __m512 acc[4][2][2];
+#pragma GCC unroll 4
+    for (int m = 0; m < 4; m++)
+      acc[m][0][0] = acc[m][0][1] = acc[m][1][0] = acc[m][1][1] = bias[m];
+    const float *src = x + (2 * px - r->pad_left);   /* px ≥ px_lo: inside the row */
+    for (int c = 0; c < Cg; c++, src += HW)
+#pragma GCC unroll 3
+      for (int ky = 0; ky < 3; ky++)
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++) {
+          const float *row = src + (size_t) ky * W + kx;
+          const float *w = taps + ((c * 3 + ky) * 3 + kx) * 4;
+          __m512 in[2][2] = {
+            { _mm512_loadu_ps (row), _mm512_loadu_ps (row + 16) },
+            { _mm512_loadu_ps (row + W), _mm512_loadu_ps (row + W + 16) },
+          };
+          /* in registers: GCC would otherwise fold each load (and each
+           * broadcast) into the four FMAs that use it */
+          __asm__ ("" : "+v" (in[0][0]), "+v" (in[0][1]), "+v" (in[1][0]), "+v" (in[1][1]));
+#pragma GCC unroll 4
+          for (int m = 0; m < 4; m++) {
+            __m512 wm = _mm512_set1_ps (w[m]);
+            __asm__ ("" : "+v" (wm));
+            for (int y = 0; y < 2; y++)
+              for (int h = 0; h < 2; h++)
+                acc[m][y][h] = _mm512_fmadd_ps (wm, in[y][h], acc[m][y][h]);
+          }
+        }
+#pragma GCC unroll 4
+    for (int m = 0; m < 4; m++) {
+      const __m512 a = max_as_pool512 (acc[m][0][0], acc[m][1][0]);
+      const __m512 b = max_as_pool512 (acc[m][0][1], acc[m][1][1]);
+      __m512 p = max_as_pool512 (_mm512_permutex2var_ps (a, even, b),
+                                 _mm512_permutex2var_ps (a, odd, b));
+      if (r->rectify)
+        p = _mm512_mask_mul_ps (p, _mm512_cmp_ps_mask (p, _mm512_setzero_ps (), _CMP_GT_OQ) ^ 0xffff,
+                                p, _mm512_set1_ps (r->slope));
+      _mm512_storeu_ps (out + m * plane + px, p);
+    }
+  }
+}
+
 /* Pooled columns per chunk: a chunk's input rows (4 rows of 2·CHUNK + 2
  * columns per input channel) stay in L1 while every channel block reads
  * them; a whole row of the detector's first conv (4 × 3 × 640 floats) did
  * not. */
 #define POOL2_CHUNK 64
+
+/* Output channels of the block that starts `left` channels before the end:
+ * 4 with the AVX-512 kernel, else 2, the last of an odd count alone. */
+static inline int
+pool2_block_channels (gboolean wide, int left)
+{
+  return wide && left >= 4 ? 4 : MIN (2, left);
+}
 
 /* Pooled rows [py0, py1), every channel. */
 AVX2_TARGET static void
@@ -473,20 +564,22 @@ conv3x3_pool2_band (const DirectJob *j, int py0, int py1, const PoolTarget *pool
   const int M = j->M, Cg = j->Cg, stride_m = Cg * 9, PW = pool->PW;
   const gboolean rectify = j->act->kind != ACT_NONE;
   const float slope = j->act->kind == ACT_LEAKY_RELU ? j->act->alpha : 0.0f;
+  /* Pooled columns whose 18 input columns are all inside the row. */
+  const int px_lo = (conv->pad_left + 1) / 2;
+  const int px_hi = MIN ((j->W + conv->pad_left - 2) / 2, j->OW / 2);
+  const int vec_end = px_hi - px_lo >= 8 ? px_hi : px_lo;
+  /* chunks are all at least as wide as this range or POOL2_CHUNK */
+  const gboolean wide = avx512_usable () && vec_end - px_lo >= 16;
   /* The weights tap by tap, the channels of a block side by side: one
    * pointer and constant offsets in the kernels. */
   float taps[POOL2_MAX_M * POOL2_MAX_CG * 9];
-  for (int m0 = 0; m0 < M; m0 += 2) {
-    const int mb = MIN (2, M - m0);
+  for (int m0 = 0, mb; m0 < M; m0 += mb) {
+    mb = pool2_block_channels (wide, M - m0);
     for (int c = 0; c < Cg; c++)
       for (int t = 0; t < 9; t++)
         for (int m = 0; m < mb; m++)
           taps[m0 * stride_m + (c * 9 + t) * mb + m] = conv->weights[(m0 + m) * stride_m + c * 9 + t];
   }
-  /* Pooled columns whose 18 input columns are all inside the row. */
-  const int px_lo = (conv->pad_left + 1) / 2;
-  const int px_hi = MIN ((j->W + conv->pad_left - 2) / 2, j->OW / 2);
-  const int vec_end = px_hi - px_lo >= 8 ? px_hi : px_lo;
   for (int py = py0; py < py1; py++) {
     const int iy0 = 2 * py - conv->pad_top;
     const gboolean rows_inside = iy0 >= 0 && iy0 + 4 <= j->H && 2 * py + 2 <= j->OH;
@@ -500,8 +593,11 @@ conv3x3_pool2_band (const DirectJob *j, int py0, int py1, const PoolTarget *pool
     for (int c0 = px_lo; c0 < row_vec_end; c0 += POOL2_CHUNK) {
       /* a short last chunk joins the one before */
       const int c1 = row_vec_end - c0 < 2 * POOL2_CHUNK ? row_vec_end : c0 + POOL2_CHUNK;
-      for (int m0 = 0; m0 < M; m0 += 2) {
-        if (M - m0 >= 2)
+      for (int m0 = 0, mb; m0 < M; m0 += mb) {
+        mb = pool2_block_channels (wide, M - m0);
+        if (mb == 4)
+          conv3x3_pool2_4 (&row, taps + m0 * stride_m, m0, c0, c1);
+        else if (mb == 2)
           conv3x3_pool2_2 (&row, taps + m0 * stride_m, m0, c0, c1);
         else
           conv3x3_pool2_1 (&row, taps + m0 * stride_m, m0, c0, c1);
