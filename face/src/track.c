@@ -466,6 +466,15 @@ fkp_tracker_associate (FkpTracker *tracker, const FkpFaceSampler *s, FkpFaceDete
       iou[i * n_boxes + j] = fkp_face_box_iou (&tb, &boxes[j].box);
   }
   fkp_face_match_greedy (iou, n_tracks, n_boxes, MATCH_MIN_IOU, match);
+  /* A hidden track (its crop shows no face: presence below min_presence)
+   * lives on only by a detection that could start a face: weak ones on
+   * the background where a face was (KEEP_MIN_SCORE) kept such a track, its
+   * presence flickering about min_presence, through an empty stretch until
+   * it claimed the next face to come with its old id. */
+  for (size_t i = 0; i < n_tracks; i++)
+    if (match[i] >= 0 && g_array_index (work, Track, i).absent
+        && boxes[match[i]].score < start_min_score)
+      match[i] = -1;
   for (size_t i = 0; i < n_tracks; i++)
     if (match[i] >= 0)
       box_used[match[i]] = TRUE;
