@@ -202,14 +202,23 @@ fkp_face_pipeline_new (const FkpFaceOptions *opts, GError **error)
     if (p->detector_path == NULL)
       goto fail;
   }
+  if (opts->keep_detector_model && p->detector_path == NULL) {
+    /* the file a kept detector must come from */
+    p->detector_path = fkp_face_find_model (FKP_FACE_DETECTOR_MODEL_NAME, error);
+    if (p->detector_path == NULL)
+      goto fail;
+  }
   p->opts.landmark_model = p->landmark_path;
   p->opts.detector_model = p->detector_path;
-  p->landmarks = fkp_landmark_model_new (p->landmark_path, MAX (1, opts->threads),
-                                         opts->pause_func, opts->pause_data, error);
-  if (p->landmarks == NULL)
-    goto fail;
+  if (!opts->keep_landmark_model) {
+    p->landmarks = fkp_landmark_model_new (p->landmark_path, MAX (1, opts->threads),
+                                           opts->pause_func, opts->pause_data, error);
+    if (p->landmarks == NULL)
+      goto fail;
+  }
   p->tracker = fkp_tracker_new (p->landmarks, &p->opts);
-  if (opts->source == FKP_FACE_SOURCE_DETECT && !load_detector (p, error))
+  if (opts->source == FKP_FACE_SOURCE_DETECT && !opts->keep_detector_model
+      && !load_detector (p, error))
     goto fail;
   return p;
 
@@ -263,8 +272,9 @@ fkp_face_pipeline_warm_up (FkpFacePipeline *p, GError **error)
     fkp_face_detector_set_pause (p->detector, NULL, NULL);
     g_array_free (boxes, TRUE);
   }
-  fkp_landmark_model_set_threads (p->landmarks, 1);
-  if (ok) {
+  if (p->landmarks != NULL)
+    fkp_landmark_model_set_threads (p->landmarks, 1);
+  if (ok && p->landmarks != NULL) {
     fkp_landmark_model_set_pause (p->landmarks, p->opts.pause_func, p->opts.pause_data);
     FkpFaceCrop crop;
     fkp_landmark_model_crop_from_box (p->landmarks,
@@ -274,17 +284,61 @@ fkp_face_pipeline_warm_up (FkpFacePipeline *p, GError **error)
     ok = fkp_landmark_model_predict (p->landmarks, &s, &crop, points, error);
   }
   share_threads (p);
-  fkp_landmark_model_set_pause (p->landmarks, NULL, NULL);
+  if (p->landmarks != NULL)
+    fkp_landmark_model_set_pause (p->landmarks, NULL, NULL);
   /* Later runs belong to the stream, which the pause would make wait on itself. */
   p->opts.pause_func = NULL;
   p->opts.pause_data = NULL;
   return ok;
 }
 
-FKP_PUBLIC void
-fkp_face_pipeline_take_tracks (FkpFacePipeline *p, FkpFacePipeline *from)
+/* The models p was made without (FkpFaceOptions.keep_*), from `from`: checks
+ * first, so that a failure moves nothing. */
+static gboolean
+take_kept_models (FkpFacePipeline *p, FkpFacePipeline *from, GError **error)
 {
-  g_return_if_fail (p != NULL && from != NULL && p != from);
+  const gboolean take_landmarks = p->landmarks == NULL;
+  const gboolean take_detector = p->opts.keep_detector_model && p->detector == NULL;
+  if (take_landmarks
+      && (from->landmarks == NULL || g_strcmp0 (p->landmark_path, from->landmark_path) != 0)) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT,
+                 "the landmark model to keep, %s, is not the running pipeline's (%s)",
+                 p->landmark_path, from->landmarks ? from->landmark_path : "none");
+    return FALSE;
+  }
+  if (take_detector && from->detector != NULL
+      && g_strcmp0 (p->detector_path, from->detector_path) != 0) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT,
+                 "the detector model to keep, %s, is not the running pipeline's (%s)",
+                 p->detector_path, from->detector_path);
+    return FALSE;
+  }
+  /* from never loaded it (another face source): now, as set_source would */
+  if (take_detector && from->detector == NULL && p->opts.source == FKP_FACE_SOURCE_DETECT
+      && !load_detector (p, error))
+    return FALSE;
+  if (take_landmarks) {
+    p->landmarks = g_steal_pointer (&from->landmarks);
+    fkp_tracker_attach (from->tracker, NULL, &from->opts);
+  }
+  if (take_detector && from->detector != NULL) {
+    /* with its worker, which may still be ending a run on it */
+    fkp_detect_worker_free (p->worker);
+    p->worker = g_steal_pointer (&from->worker);
+    p->detector = g_steal_pointer (&from->detector);
+    from->detection_in_flight = FALSE;
+  }
+  p->opts.keep_landmark_model = FALSE;
+  p->opts.keep_detector_model = FALSE;
+  return TRUE;
+}
+
+FKP_PUBLIC gboolean
+fkp_face_pipeline_take_tracks (FkpFacePipeline *p, FkpFacePipeline *from, GError **error)
+{
+  g_return_val_if_fail (p != NULL && from != NULL && p != from, FALSE);
+  if (!take_kept_models (p, from, error))
+    return FALSE;
   /* A run of from's detector under way is from's: it ends unseen. */
   fkp_detect_worker_drop (from->worker, FALSE);
   from->detection_in_flight = FALSE;
@@ -305,6 +359,7 @@ fkp_face_pipeline_take_tracks (FkpFacePipeline *p, FkpFacePipeline *from)
    * forced now, it would add its start (a thread, the frame's copy into
    * fresh memory) to the frame that swaps the models in. */
   share_threads (p);
+  return TRUE;
 }
 
 FKP_PUBLIC void
@@ -515,6 +570,8 @@ joins_when_ready (const FkpFacePipeline *p)
 static void
 share_threads (FkpFacePipeline *p)
 {
+  if (p->landmarks == NULL)   /* given away, or not yet taken (keep_landmark_model) */
+    return;
   int landmark = p->detection_in_flight && !joins_when_ready (p)
                    ? MAX (1, p->opts.threads - background_detector_threads (p))
                    : p->opts.threads;
@@ -681,6 +738,12 @@ fkp_face_pipeline_process (FkpFacePipeline *p, const FkpFaceFrame *frame,
   if (p == NULL || out == NULL) {
     g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT,
                  "no pipeline or no output list");
+    return FALSE;
+  }
+  if (p->landmarks == NULL) {
+    g_set_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT,
+                 "the pipeline has no landmark model (made with keep_landmark_model: "
+                 "fkp_face_pipeline_take_tracks gives it one)");
     return FALSE;
   }
   if (!fkp_face_frame_validate (frame, error))

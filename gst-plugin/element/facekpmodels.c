@@ -48,16 +48,20 @@ facekp_settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts)
   opts->threads = facekp_effective_threads (s->threads);
 }
 
-/* Names the model files a pipeline would load, for error messages. */
 gchar *
-facekp_settings_describe_models (const GstFacekpSettings *s)
+facekp_settings_describe_models (const GstFacekpSettings *s, guint which)
 {
   const gchar *lm = nonempty (s->model) ? s->model : "(default) " FKP_FACE_LANDMARK_MODEL_NAME;
-  if (s->source != GST_FACEKP_FACE_SOURCE_DETECT)
-    return g_strdup_printf ("landmark model \"%s\"", lm);
   const gchar *det = nonempty (s->detector_model) ? s->detector_model
                                                   : "(default) " FKP_FACE_DETECTOR_MODEL_NAME;
-  return g_strdup_printf ("landmark model \"%s\" / detector model \"%s\"", lm, det);
+  const gboolean name_lm = (which & FACEKP_DIRTY_LANDMARK_MODEL) != 0;
+  const gboolean name_det = (which & FACEKP_DIRTY_DETECTOR_MODEL) != 0
+                            && (s->source == GST_FACEKP_FACE_SOURCE_DETECT || !name_lm);
+  if (name_lm && name_det)
+    return g_strdup_printf ("landmark model \"%s\" / detector model \"%s\"", lm, det);
+  if (name_det)
+    return g_strdup_printf ("detector model \"%s\"", det);
+  return g_strdup_printf ("landmark model \"%s\"", lm);
 }
 
 /* One job for the worker: build a pipeline (options set) or free one. */
@@ -319,8 +323,16 @@ facekp_model_loader_swap (FacekpModelLoader *loader, GstElement *element,
     return FALSE;
   }
   /* The faces go on with their ids on the new models: no detector run on
-   * this frame for want of tracks. */
-  fkp_face_pipeline_take_tracks (fresh, *pipeline);
+   * this frame for want of tracks.  The models not reloaded move over. */
+  if (!fkp_face_pipeline_take_tracks (fresh, *pipeline, &error)) {
+    GST_ELEMENT_WARNING (element, RESOURCE, OPEN_READ,
+        ("Could not switch to %s, keeping the models in use: %s", what, error->message),
+        ("%s", error->message));
+    g_clear_error (&error);
+    g_free (what);
+    facekp_model_loader_retire (loader, fresh);
+    return FALSE;
+  }
   facekp_model_loader_retire (loader, *pipeline);
   *pipeline = fresh;
   gst_element_post_message (element, gst_message_new_element (GST_OBJECT (element),

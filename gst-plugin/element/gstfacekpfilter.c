@@ -204,11 +204,11 @@ gst_facekp_filter_set_property (GObject *object, guint prop_id, const GValue *va
   switch (prop_id) {
     case PROP_MODEL:
       set_string (&s->model, value);
-      self->dirty |= FACEKP_DIRTY_MODELS;
+      self->dirty |= FACEKP_DIRTY_LANDMARK_MODEL;
       break;
     case PROP_DETECTOR_MODEL:
       set_string (&s->detector_model, value);
-      self->dirty |= FACEKP_DIRTY_MODELS;
+      self->dirty |= FACEKP_DIRTY_DETECTOR_MODEL;
       break;
     case PROP_FACE_SOURCE:
       s->source = g_value_get_enum (value);
@@ -345,7 +345,7 @@ gst_facekp_filter_start (GstBaseTransform *trans)
   facekp_settings_to_options (&s, &opts);
   self->pipeline = fkp_face_pipeline_new (&opts, &error);
   if (!self->pipeline) {
-    gchar *what = facekp_settings_describe_models (&s);
+    gchar *what = facekp_settings_describe_models (&s, FACEKP_DIRTY_MODELS);
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
         ("Could not load the face models (%s): %s", what, error->message),
         ("%s", error->message));
@@ -372,6 +372,7 @@ gst_facekp_filter_start (GstBaseTransform *trans)
   }
 
   self->loader = facekp_model_loader_new ();
+  self->models_to_load = 0;
   self->frame_index = 0;
   self->posted_once = FALSE;
   g_array_set_size (self->posted_ids, 0);
@@ -417,14 +418,21 @@ apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
   GST_OBJECT_UNLOCK (self);
 
   if (dirty & FACEKP_DIRTY_MODELS) {
-    /* Loaded on the worker; until it is done, frames run on the old models. */
+    /* Loaded on the worker; until it is done, frames run on the old models.
+     * Only the models set since the pipeline in use was made load (a
+     * property set to its old value too: that reloads the file); the
+     * others move over at the swap. */
+    self->models_to_load |= dirty & FACEKP_DIRTY_MODELS;
     FkpFaceOptions opts;
     facekp_settings_to_options (s, &opts);
-    gchar *what = facekp_settings_describe_models (s);
+    opts.keep_landmark_model = !(self->models_to_load & FACEKP_DIRTY_LANDMARK_MODEL);
+    opts.keep_detector_model = !(self->models_to_load & FACEKP_DIRTY_DETECTOR_MODEL);
+    gchar *what = facekp_settings_describe_models (s, self->models_to_load);
     facekp_model_loader_request (self->loader, &opts, what);
     g_free (what);
   }
   if (facekp_model_loader_swap (self->loader, GST_ELEMENT (self), &self->pipeline)) {
+    self->models_to_load = 0;
     reset = FALSE;
     /* Settings changed while the models loaded apply to the new pipeline too. */
     dirty |= FACEKP_DIRTY_SOURCE | FACEKP_DIRTY_TRACKING | FACEKP_DIRTY_SMOOTHING
@@ -435,7 +443,7 @@ apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
 
   if (dirty & FACEKP_DIRTY_SOURCE) {
     if (!fkp_face_pipeline_set_source (self->pipeline, (FkpFaceSource) s->source, &error)) {
-      gchar *what = facekp_settings_describe_models (s);
+      gchar *what = facekp_settings_describe_models (s, FACEKP_DIRTY_MODELS);
       GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
           ("Could not switch the face source (%s): %s", what, error->message),
           ("%s", error->message));
@@ -765,7 +773,8 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    * at 1.4 to 2 times the cost per face).  Unset or empty: the shipped
    * `facekp-landmarks68.onnx` (112x112).  Shipped models are looked up in
    * `$FACEKP_MODELS_DIR`, the installed data directory, then the source tree.
-   * Set while playing, it loads off the streaming thread (see above).
+   * Set while playing, it loads off the streaming thread (see above); the
+   * detector in use is kept.
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Landmark model",
@@ -777,7 +786,9 @@ gst_facekp_filter_class_init (GstFacekpFilterClass *klass)
    *
    * The face detector ONNX model, a path or the file name of a shipped model;
    * loaded only with #GstFacekpFilter:face-source `detect`.  Unset or empty:
-   * the shipped `face-detector.onnx`.
+   * the shipped `face-detector.onnx`.  Set while playing, it loads off the
+   * streaming thread like #GstFacekpFilter:model; the landmark model in use
+   * is kept.
    */
   g_object_class_install_property (gobject_class, PROP_DETECTOR_MODEL,
       g_param_spec_string ("detector-model", "Detector model",

@@ -86,7 +86,9 @@ typedef struct {
 
 /* Which groups of settings changed since the streaming thread last applied them. */
 typedef enum {
-  FACEKP_DIRTY_MODELS = 1 << 0,
+  FACEKP_DIRTY_LANDMARK_MODEL = 1 << 0,
+  FACEKP_DIRTY_DETECTOR_MODEL = 1 << 7,
+  FACEKP_DIRTY_MODELS = FACEKP_DIRTY_LANDMARK_MODEL | FACEKP_DIRTY_DETECTOR_MODEL,
   FACEKP_DIRTY_SOURCE = 1 << 1,
   FACEKP_DIRTY_TRACKING = 1 << 2,   /* max-faces, detect-interval/-latency, min-face-size, thresholds */
   FACEKP_DIRTY_SMOOTHING = 1 << 3,
@@ -106,6 +108,8 @@ struct _GstFacekpFilter {
   /* Streaming thread only (start/stop run with the stream stopped). */
   FkpFacePipeline *pipeline;
   FacekpModelLoader *loader;   /* model changes while playing load here */
+  guint models_to_load;        /* FACEKP_DIRTY_*_MODEL set since the pipeline in use was made:
+                                  a load keeps the others */
   FkpStickerPack *pack;
   FacekpExport *export;
   gboolean attach_overlay;     /* downstream takes GstVideoOverlayCompositionMeta */

@@ -119,7 +119,7 @@ test_take_tracks (void)
 
   FkpFacePipeline *fresh = new_pipeline (1);
   g_assert_true (fkp_face_pipeline_warm_up (fresh, NULL));
-  fkp_face_pipeline_take_tracks (fresh, old);
+  g_assert_true (fkp_face_pipeline_take_tracks (fresh, old, NULL));
   /* The next frame follows the face: same id, and no detector run holds
    * the frame (the new detector's first run comes on the old schedule). */
   process (fresh, &frame, 4, &out);
@@ -148,11 +148,96 @@ test_take_tracks (void)
   test_free_crops (crops);
 }
 
+/* A pipeline made with keep_*_model (facekpfilter: a change of the other
+ * model) loads neither model, cannot run before it takes over, and then
+ * runs on the running pipeline's models exactly as that pipeline would
+ * have: same ids, same points, frame by frame, against a twin that never
+ * handed over.  A model to keep from another file fails the handover and
+ * moves nothing. */
+static void
+test_keep_models (void)
+{
+  GArray *crops = test_load_crops ();
+  guint8 *pixels;
+  FkpFaceFrame frame = face_frame (crops, &pixels);
+  FkpFaceList out, twin_out;
+  fkp_face_list_init (&out);
+  fkp_face_list_init (&twin_out);
+  FkpFaceOptions o;
+  fkp_face_options_init (&o);
+  o.threads = 1;
+  o.detect_latency = 0;   /* on this thread: the same frames run the detector in both */
+  o.detect_interval = 3;
+  GError *error = NULL;
+  FkpFacePipeline *old = fkp_face_pipeline_new (&o, &error);
+  g_assert_no_error (error);
+  FkpFacePipeline *twin = fkp_face_pipeline_new (&o, &error);
+  g_assert_no_error (error);
+  for (guint64 i = 0; i < 4; i++) {
+    process (old, &frame, i, &out);
+    process (twin, &frame, i, &twin_out);
+  }
+  g_assert_cmpuint (out.n_faces, ==, 1);
+
+  FkpFaceOptions keep = o;
+  keep.keep_landmark_model = TRUE;
+  keep.keep_detector_model = TRUE;
+  FkpFacePipeline *fresh = fkp_face_pipeline_new (&keep, &error);
+  g_assert_no_error (error);
+  g_assert_true (fkp_face_pipeline_warm_up (fresh, &error));
+  g_assert_no_error (error);
+  frame.timestamp_ns = 4 * 33333333u;
+  g_assert_false (fkp_face_pipeline_process (fresh, &frame, NULL, 0, &out, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* the 160² landmark model is another file: refused, nothing moved */
+  FkpFaceOptions other = keep;
+  other.landmark_model = "facekp-landmarks68-160.onnx";
+  FkpFacePipeline *wrong = fkp_face_pipeline_new (&other, &error);
+  g_assert_no_error (error);
+  g_assert_false (fkp_face_pipeline_take_tracks (wrong, old, &error));
+  g_assert_error (error, FKP_FACE_ERROR, FKP_FACE_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  fkp_face_pipeline_free (wrong);
+
+  g_assert_true (fkp_face_pipeline_take_tracks (fresh, old, &error));
+  g_assert_no_error (error);
+  guint64 twin_runs = fkp_face_pipeline_get_detector_runs (twin);
+  for (guint64 i = 4; i < 12; i++) {
+    process (fresh, &frame, i, &out);
+    process (twin, &frame, i, &twin_out);
+    g_assert_cmpuint (out.n_faces, ==, twin_out.n_faces);
+    for (size_t f = 0; f < out.n_faces; f++) {
+      g_assert_cmpuint (out.faces[f].id, ==, twin_out.faces[f].id);
+      g_assert_cmpmem (out.faces[f].points, sizeof out.faces[f].points, twin_out.faces[f].points,
+                       sizeof twin_out.faces[f].points);
+    }
+  }
+  /* the kept detector ran, on the twin's schedule */
+  g_assert_cmpuint (fkp_face_pipeline_get_detector_runs (fresh), >, 0);
+  g_assert_cmpuint (fkp_face_pipeline_get_detector_runs (fresh), ==,
+                    fkp_face_pipeline_get_detector_runs (twin) - twin_runs);
+  /* the old pipeline gave its models away */
+  frame.timestamp_ns = 12 * 33333333u;
+  g_assert_false (fkp_face_pipeline_process (old, &frame, NULL, 0, &out, &error));
+  g_clear_error (&error);
+
+  fkp_face_list_clear (&out);
+  fkp_face_list_clear (&twin_out);
+  fkp_face_pipeline_free (old);
+  fkp_face_pipeline_free (fresh);
+  fkp_face_pipeline_free (twin);
+  g_free (pixels);
+  test_free_crops (crops);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/face/handover/warm-up", test_warm_up);
   g_test_add_func ("/face/handover/take-tracks", test_take_tracks);
+  g_test_add_func ("/face/handover/keep-models", test_keep_models);
   return g_test_run ();
 }

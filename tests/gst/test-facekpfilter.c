@@ -760,28 +760,42 @@ GST_START_TEST (test_property_changes_playing)
   g_free (bad_model);
 
   /* Back to the shipped model by path: swapped in at a frame boundary, with
-   * a "facekp-models" message. */
-  gchar *good = fkp_face_find_model (FKP_FACE_LANDMARK_MODEL_NAME, NULL);
-  fail_unless (good != NULL);
-  g_object_set (f, "model", good, NULL);
-  g_free (good);
-  gboolean swapped = FALSE;
-  for (int i = 0; i < 400 && !swapped; i++) {
-    out = push_pull (h, NEXT_FRAME (c));
-    GstMessage *msg;
-    while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
-      swapped |= gst_message_has_name (msg, "facekp-models");
-      gst_message_unref (msg);
+   * a "facekp-models" message naming what loaded: the landmark model only,
+   * the detector moving over from the pipeline in use; then the detector
+   * by path, the landmark model moving over. */
+  const struct {
+    const char *property, *file, *loaded, *kept;
+  } changes[] = {
+    { "model", FKP_FACE_LANDMARK_MODEL_NAME, "landmark model", "detector model" },
+    { "detector-model", FKP_FACE_DETECTOR_MODEL_NAME, "detector model", "landmark model" },
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (changes); k++) {
+    gchar *good = fkp_face_find_model (changes[k].file, NULL);
+    fail_unless (good != NULL);
+    g_object_set (f, changes[k].property, good, NULL);
+    g_free (good);
+    gchar *models = NULL;
+    for (int i = 0; i < 400 && models == NULL; i++) {
+      out = push_pull (h, NEXT_FRAME (c));
+      GstMessage *msg;
+      while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+        if (gst_message_has_name (msg, "facekp-models"))
+          models = g_strdup (gst_structure_get_string (gst_message_get_structure (msg), "models"));
+        gst_message_unref (msg);
+      }
+      fail_unless (!pop_warning_naming (bus, "facekp"));
+      gst_buffer_unref (out);
+      if (models == NULL)
+        g_usleep (10000);
     }
-    fail_unless (!pop_warning_naming (bus, "facekp"));
+    fail_unless (models != NULL, "no facekp-models message after setting %s", changes[k].property);
+    fail_unless (strstr (models, changes[k].loaded) != NULL && strstr (models, changes[k].kept) == NULL,
+                 "setting %s loaded %s", changes[k].property, models);
+    g_free (models);
+    out = push_pull (h, NEXT_FRAME (c));
+    assert_finds_canvas_faces (out, c, "model switched");
     gst_buffer_unref (out);
-    if (!swapped)
-      g_usleep (10000);
   }
-  fail_unless (swapped);
-  out = push_pull (h, NEXT_FRAME (c));
-  assert_finds_canvas_faces (out, c, "model switched");
-  gst_buffer_unref (out);
 
   /* max-faces caps the count from the next frame on. */
   g_object_set (f, "max-faces", 1, NULL);

@@ -148,6 +148,14 @@ typedef struct {
                                   background gives way to a stream's frames; never called after
                                   the warm-up; NULL (default) = none */
   void *pause_data;
+  /* Made without that model, for a pipeline built ahead of a change that
+   * leaves it as it is: fkp_face_pipeline_take_tracks moves it over from
+   * the running pipeline, which must have it from the same file (the
+   * resolved paths are compared).  Until then the pipeline cannot process
+   * frames.  A kept detector that the running pipeline never loaded (face
+   * source other than DETECT) loads when first needed.  Default FALSE. */
+  gboolean keep_landmark_model;
+  gboolean keep_detector_model;
 } FkpFaceOptions;
 
 #define FKP_FACE_MAX_FACES_LIMIT 64
@@ -199,8 +207,13 @@ gboolean fkp_face_pipeline_warm_up (FkpFacePipeline *pipeline, GError **error);
  * reset.  For a pipeline that takes over from another mid-stream (new
  * models): the faces go on with their ids, and the next frame follows them
  * instead of waiting for a detector run; a detection is asked for soon
- * after, in the background where detect_latency allows. */
-void fkp_face_pipeline_take_tracks (FkpFacePipeline *pipeline, FkpFacePipeline *from);
+ * after, in the background where detect_latency allows.  The models
+ * @pipeline was made without (keep_landmark_model, keep_detector_model)
+ * move over too, and @from is left without them: free it next.  Fails
+ * with FKP_FACE_ERROR_INVALID_ARGUMENT, nothing moved, when such a model
+ * of @from comes from another file (or @from has no landmark model). */
+gboolean fkp_face_pipeline_take_tracks (FkpFacePipeline *pipeline, FkpFacePipeline *from,
+                                        GError **error);
 
 /* Processes one frame and writes its faces to `out` (replacing its
  * contents), ordered by id.  `upstream_boxes` (n_upstream of them, may be
