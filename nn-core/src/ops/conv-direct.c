@@ -5,14 +5,6 @@
 
 #include <math.h>
 
-/* GCC warns once that rectify8's vector return changes the ABI as soon as
- * the file also has AVX2 functions (the target attribute below), although
- * no vector helper is ever called out of line: every one is always
- * inlined. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
 /* Kernels written for AVX2 + FMA (inline assembly in part), built with the
  * target attribute and called only where the CPU has them (the sgemm's ISA
  * is not the generic one). */
