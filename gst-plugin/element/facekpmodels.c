@@ -1,6 +1,6 @@
 /* The element's model worker: face pipelines for model changes made while
  * playing are built here, off the streaming thread, which swaps them in at a
- * frame boundary; plus the settings-to-options helpers both threads use. */
+ * frame boundary (the settings helpers are in facekpsettings.c). */
 #include "facekpmodels.h"
 
 #ifdef __linux__
@@ -13,57 +13,6 @@
 
 GST_DEBUG_CATEGORY_EXTERN (gst_facekp_filter_debug);
 #define GST_CAT_DEFAULT gst_facekp_filter_debug
-
-static const gchar *
-nonempty (const gchar *s)
-{
-  return (s && *s) ? s : NULL;
-}
-
-/* threads=0: every core, as one element usually owns the machine's CPU. */
-gint
-facekp_effective_threads (gint threads)
-{
-  if (threads > 0)
-    return threads;
-  return CLAMP (g_get_num_processors (), 1, 8);
-}
-
-void
-facekp_settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts)
-{
-  fkp_face_options_init (opts);
-  opts->landmark_model = nonempty (s->model);
-  opts->detector_model = nonempty (s->detector_model);
-  opts->source = (FkpFaceSource) s->source;
-  opts->max_faces = s->max_faces;
-  opts->detect_interval = s->detect_interval;
-  opts->detect_latency = s->detect_latency;
-  opts->min_face_size = s->min_face_size;
-  opts->detector_threshold = s->detector_threshold;
-  opts->min_presence = s->min_presence;
-  opts->smoothing = s->smoothing;
-  opts->smoothing_min_cutoff = s->min_cutoff;
-  opts->smoothing_beta = s->beta;
-  opts->smoothing_d_cutoff = s->d_cutoff;
-  opts->threads = facekp_effective_threads (s->threads);
-}
-
-gchar *
-facekp_settings_describe_models (const GstFacekpSettings *s, guint which)
-{
-  const gchar *lm = nonempty (s->model) ? s->model : "(default) " FKP_FACE_LANDMARK_MODEL_NAME;
-  const gchar *det = nonempty (s->detector_model) ? s->detector_model
-                                                  : "(default) " FKP_FACE_DETECTOR_MODEL_NAME;
-  const gboolean name_lm = (which & FACEKP_DIRTY_LANDMARK_MODEL) != 0;
-  const gboolean name_det = (which & FACEKP_DIRTY_DETECTOR_MODEL) != 0
-                            && (s->source == GST_FACEKP_FACE_SOURCE_DETECT || !name_lm);
-  if (name_lm && name_det)
-    return g_strdup_printf ("landmark model \"%s\" / detector model \"%s\"", lm, det);
-  if (name_det)
-    return g_strdup_printf ("detector model \"%s\"", det);
-  return g_strdup_printf ("landmark model \"%s\"", lm);
-}
 
 /* One job for the worker: build a pipeline (options set) or free one. */
 typedef struct {

@@ -7,19 +7,9 @@
 
 #include <gst/gst.h>
 #include <facekp/face.h>
-#include "gstfacekpfilter.h"
+#include "facekpsettings.h"
 
 G_BEGIN_DECLS
-
-/* threads=0: every core (up to 8), as one element usually owns the CPU. */
-gint facekp_effective_threads (gint threads);
-/* The face pipeline options @s asks for; strings point into @s. */
-void facekp_settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts);
-/* Names the model files a pipeline would load, for messages; g_free it.
- * @which: FACEKP_DIRTY_LANDMARK_MODEL and/or FACEKP_DIRTY_DETECTOR_MODEL,
- * the ones to name (the detector beside the landmark model only where the
- * face source is DETECT). */
-gchar *facekp_settings_describe_models (const GstFacekpSettings *s, guint which);
 
 FacekpModelLoader *facekp_model_loader_new (void);
 

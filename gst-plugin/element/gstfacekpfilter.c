@@ -90,8 +90,6 @@
 GST_DEBUG_CATEGORY (gst_facekp_filter_debug);   /* also facekpmodels.c */
 #define GST_CAT_DEFAULT gst_facekp_filter_debug
 
-#define DEFAULT_STICKERS "default"
-#define DEFAULT_POST_MESSAGES GST_FACEKP_MESSAGES_EVERY_FRAME
 #define MAX_THREADS 64
 
 enum {
@@ -130,59 +128,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 G_DEFINE_TYPE (GstFacekpFilter, gst_facekp_filter, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (facekpfilter, "facekpfilter", GST_RANK_NONE,
     GST_TYPE_FACEKP_FILTER);
-
-/* ---- Settings -------------------------------------------------------- */
-
-static void
-settings_init (GstFacekpSettings *s)
-{
-  FkpFaceOptions opts;
-  fkp_face_options_init (&opts);
-  s->model = NULL;
-  s->detector_model = NULL;
-  s->source = (GstFacekpFaceSource) opts.source;
-  s->max_faces = opts.max_faces;
-  s->detect_interval = opts.detect_interval;
-  s->detect_latency = FKP_FACE_DETECT_LATENCY_WHEN_READY;   /* live streams: no frame waits */
-  s->min_face_size = opts.min_face_size;
-  s->detector_threshold = opts.detector_threshold;
-  s->min_presence = opts.min_presence;
-  s->smoothing = opts.smoothing;
-  s->min_cutoff = opts.smoothing_min_cutoff;
-  s->beta = opts.smoothing_beta;
-  s->d_cutoff = opts.smoothing_d_cutoff;
-  s->stickers = g_strdup (DEFAULT_STICKERS);
-  s->draw_landmarks = FALSE;
-  s->draw_boxes = FALSE;
-  s->post_messages = DEFAULT_POST_MESSAGES;
-  s->export_location = NULL;
-  s->threads = 0;
-}
-
-static void
-settings_clear (GstFacekpSettings *s)
-{
-  g_clear_pointer (&s->model, g_free);
-  g_clear_pointer (&s->detector_model, g_free);
-  g_clear_pointer (&s->stickers, g_free);
-  g_clear_pointer (&s->export_location, g_free);
-}
-
-static void
-settings_copy (GstFacekpSettings *dst, const GstFacekpSettings *src)
-{
-  *dst = *src;
-  dst->model = g_strdup (src->model);
-  dst->detector_model = g_strdup (src->detector_model);
-  dst->stickers = g_strdup (src->stickers);
-  dst->export_location = g_strdup (src->export_location);
-}
-
-static const gchar *
-nonempty (const gchar *s)
-{
-  return (s && *s) ? s : NULL;
-}
 
 /* ---- Properties ------------------------------------------------------ */
 
@@ -324,7 +269,7 @@ gst_facekp_filter_get_property (GObject *object, guint prop_id, GValue *value,
 static gboolean
 wants_stickers (const gchar *stickers)
 {
-  return nonempty (stickers) && g_strcmp0 (stickers, "none") != 0;
+  return facekp_nonempty (stickers) && g_strcmp0 (stickers, "none") != 0;
 }
 
 /* Loads everything for a fresh start.  Errors are posted as element errors. */
@@ -336,7 +281,7 @@ gst_facekp_filter_start (GstBaseTransform *trans)
   GError *error = NULL;
 
   GST_OBJECT_LOCK (self);
-  settings_copy (&s, &self->settings);
+  facekp_settings_copy (&s, &self->settings);
   self->dirty = 0;
   self->reset_pending = FALSE;
   GST_OBJECT_UNLOCK (self);
@@ -363,7 +308,7 @@ gst_facekp_filter_start (GstBaseTransform *trans)
     }
   }
 
-  if (nonempty (s.export_location)) {
+  if (facekp_nonempty (s.export_location)) {
     self->export = facekp_export_open (s.export_location, &error);
     if (!self->export) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("%s", error->message), (NULL));
@@ -378,12 +323,12 @@ gst_facekp_filter_start (GstBaseTransform *trans)
   g_array_set_size (self->posted_ids, 0);
   self->attach_overlay = FALSE;
   self->overlay_queried = FALSE;
-  settings_clear (&s);
+  facekp_settings_clear (&s);
   return TRUE;
 
 failed:
   g_clear_error (&error);
-  settings_clear (&s);
+  facekp_settings_clear (&s);
   g_clear_pointer (&self->pipeline, fkp_face_pipeline_free);
   g_clear_pointer (&self->pack, fkp_sticker_pack_free);
   g_clear_pointer (&self->export, facekp_export_close);
@@ -414,7 +359,7 @@ apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
   self->dirty = 0;
   gboolean reset = self->reset_pending;
   self->reset_pending = FALSE;
-  settings_copy (s, &self->settings);
+  facekp_settings_copy (s, &self->settings);
   GST_OBJECT_UNLOCK (self);
 
   if (dirty & FACEKP_DIRTY_MODELS) {
@@ -492,7 +437,7 @@ apply_pending_settings (GstFacekpFilter *self, GstFacekpSettings *s)
 
   if (dirty & FACEKP_DIRTY_EXPORT) {
     g_clear_pointer (&self->export, facekp_export_close);
-    if (nonempty (s->export_location)) {
+    if (facekp_nonempty (s->export_location)) {
       self->export = facekp_export_open (s->export_location, &error);
       if (!self->export) {
         GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
@@ -698,7 +643,7 @@ done:
   self->frame_index++;
   if (upstream)
     g_array_free (upstream, TRUE);
-  settings_clear (&s);
+  facekp_settings_clear (&s);
   return ret;
 }
 
@@ -733,7 +678,7 @@ static void
 gst_facekp_filter_finalize (GObject *object)
 {
   GstFacekpFilter *self = GST_FACEKP_FILTER (object);
-  settings_clear (&self->settings);
+  facekp_settings_clear (&self->settings);
   fkp_face_list_clear (&self->faces);
   facekp_luma_scratch_clear (&self->luma);
   g_array_free (self->posted_ids, TRUE);
@@ -743,7 +688,7 @@ gst_facekp_filter_finalize (GObject *object)
 static void
 gst_facekp_filter_init (GstFacekpFilter *self)
 {
-  settings_init (&self->settings);
+  facekp_settings_init (&self->settings);
   fkp_face_list_init (&self->faces);
   self->posted_ids = g_array_new (FALSE, FALSE, sizeof (guint));
   gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), TRUE);
