@@ -326,7 +326,6 @@ take_kept_models (FkpFacePipeline *p, FkpFacePipeline *from, GError **error)
     fkp_detect_worker_free (p->worker);
     p->worker = g_steal_pointer (&from->worker);
     p->detector = g_steal_pointer (&from->detector);
-    from->detection_in_flight = FALSE;
   }
   p->opts.keep_landmark_model = FALSE;
   p->opts.keep_detector_model = FALSE;
