@@ -250,7 +250,7 @@ fkp_net_free (FkpNet *net)
   g_strfreev (net->meta_values);
   g_strfreev (net->op_names);
   g_free (net->op_counts);
-  free (net->arena);
+  free (net->arena_block);
   free (net->scratch);
   g_free (net);
 }

@@ -135,8 +135,9 @@ struct _FkpNet {
   char **op_names;                  /* histogram, sorted */
   size_t *op_counts;
   size_t n_op_names;
-  float *arena;
+  float *arena;                     /* FKP_NN_ARENA_SLACK_FLOATS into arena_block */
   size_t arena_bytes;
+  float *arena_block;
   float *scratch;                   /* one area of scratch_floats per thread */
   size_t scratch_floats;
   int threads;
@@ -173,6 +174,12 @@ float *fkp_nn_scratch (const FkpNet *net, int part);
 void fkp_nn_run_steps (FkpNet *net);
 /* Part `part` of [0, n) cut into n_parts ranges of whole `align` units. */
 void fkp_nn_split (int n, int part, int n_parts, int align, int *lo, int *hi);
+/* Readable floats before and after the arena (zero): a kernel may load a
+ * whole vector that crosses the edge of a map in it and drop the lanes
+ * outside, instead of building the vector value by value (Winograd's
+ * input tiles, whose scalar copies cost half of that transform). */
+#define FKP_NN_ARENA_SLACK_FLOATS 16
+
 /* The arena and the scratch areas, 64-byte aligned (NULL when the memory is
  * not there; free with free ()): the sgemm's choices, and so its rounding,
  * depend on where its input starts within a cache line, which must not

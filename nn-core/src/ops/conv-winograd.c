@@ -225,17 +225,27 @@ typedef struct {
   const float *bias;
   const Activation *act;
   int tiles_w, n_tiles, n_blocks;
+  /* whether a row's 8 values may be loaded whole across the map's edge
+   * (the arena's slack around x, see FKP_NN_ARENA_SLACK_FLOATS) */
+  gboolean edge_loads;
 } WinogradJob;
 
 /* The 8 input values from (iy, ix0) on, zero outside the map. */
 static inline __attribute__ ((always_inline)) v8f
-load_row8 (const float *plane, int H, int W, int iy, int ix0)
+load_row8 (const float *plane, int H, int W, int iy, int ix0, gboolean edge_loads)
 {
   if (iy < 0 || iy >= H)
     return (v8f) { 0 };
   const float *row = plane + (size_t) iy * W;
   if (ix0 >= 0 && ix0 + LANES <= W)
     return load8 (row + ix0);
+  if (edge_loads) {
+    /* the neighbouring row's (or the slack's) values masked off: copying
+     * the row's own value by value made each vector wait for its scalar
+     * stores (a failed store forward), half of this transform's time */
+    const v8i column = (v8i) { 0, 1, 2, 3, 4, 5, 6, 7 } + ix0;
+    return (v8f) ((v8i) load8 (row + ix0) & ((column >= 0) & (column < W)));
+  }
   float edge[LANES];
   for (int k = 0; k < LANES; k++)
     edge[k] = ix0 + k >= 0 && ix0 + k < W ? row[ix0 + k] : 0.0f;
@@ -334,7 +344,8 @@ transform_input (const WinogradJob *j, int t0, int n, float *V, size_t ldv)
        * transposed into the tiles' value k of row i, lane by lane */
       for (int i = 0; i < alpha; i++) {
         for (int q = 0; q < LANES; q++)
-          r[q] = q < lanes ? load_row8 (plane, j->H, j->W, iy0[q] + i, ix0[q]) : (v8f) { 0 };
+          r[q] = q < lanes ? load_row8 (plane, j->H, j->W, iy0[q] + i, ix0[q], j->edge_loads)
+                           : (v8f) { 0 };
         transpose8 (r);
         for (int k = 0; k < alpha; k++)
           z[i * alpha + k] = r[k];
@@ -361,7 +372,9 @@ transform_input (const WinogradJob *j, int t0, int n, float *V, size_t ldv)
 }
 
 /* y = Aᵀ·P·A (+ bias, activation) for output channels [r0, r0 + rows) of
- * the block's tiles; P[point][row - r0][lane]. */
+ * the block's tiles; P[row - r0][point][lane]: a row's α² products are
+ * contiguous (one point's matrix after another, rows·ld floats apart, had
+ * each of the α² loads miss L1: a third of this transform's time). */
 FKP_SIMD static void
 transform_output (const WinogradJob *j, int t0, int n, const float *P, size_t ldp, int r0,
                   int rows)
@@ -380,7 +393,7 @@ transform_output (const WinogradJob *j, int t0, int n, const float *P, size_t ld
     for (int l = 0; l < n; l += LANES) {
       v8f s[36], q[24], o[4];
       for (int p = 0; p < alpha * alpha; p++)
-        s[p] = load8 (P + ((size_t) p * rows + row) * ldp + l);
+        s[p] = load8 (P + ((size_t) row * alpha * alpha + p) * ldp + l);
       for (int k = 0; k < alpha; k++) {   /* columns: q = Aᵀ·s */
         if (alpha == 6 && m == 4)
           AT4 ((s + k), 6, o);
@@ -485,7 +498,7 @@ winograd_part (void *ctx, int part, int n_parts)
       const FkpSgemmA *a = w->u[chunk * points + p];
       /* all ld columns: the padding lanes hold transformed zeros, and P's
        * padding then holds defined values for transform_output */
-      fkp_sgemm_run (a, V + (size_t) p * w->C * ld, ld, P + (size_t) p * rows * ld, ld, NULL, 0,
+      fkp_sgemm_run (a, V + (size_t) p * w->C * ld, ld, P + (size_t) p * ld, (size_t) points * ld, NULL, 0,
                      a->n_panels, 0, (int) ld, sgemm_scratch);
     }
     transform_output (j, t0, n, P, ld, r0, rows);
@@ -504,5 +517,15 @@ fkp_nn_winograd_run (FkpNet *net, int parts, const FkpNnWinograd *w, const float
   j.tiles_w = (OW + w->tile - 1) / w->tile;
   j.n_tiles = j.tiles_w * ((OH + w->tile - 1) / w->tile);
   j.n_blocks = (j.n_tiles + w->block_tiles - 1) / w->block_tiles;
+  /* The rows' loads reach pad_left floats before x and, past its last row,
+   * the last tile's start + 8 - W floats beyond it. */
+  const uintptr_t x_lo = (uintptr_t) x, x_hi = (uintptr_t) (x + (size_t) w->C * H * W);
+  const uintptr_t arena_lo = (uintptr_t) net->arena, arena_hi = arena_lo + net->arena_bytes;
+  const intptr_t before = pad_left;
+  const intptr_t after = (intptr_t) (j.tiles_w - 1) * w->tile - pad_left + LANES - W;
+  const intptr_t slack = FKP_NN_ARENA_SLACK_FLOATS;
+  j.edge_loads = net->arena != NULL && x_lo >= arena_lo && x_hi <= arena_hi
+                 && before <= slack + (intptr_t) ((x_lo - arena_lo) / sizeof (float))
+                 && after <= slack + (intptr_t) ((arena_hi - x_hi) / sizeof (float));
   fkp_nn_parallel (net, MIN (parts, j.n_blocks * w->n_chunks), winograd_part, &j);
 }
