@@ -161,8 +161,13 @@ test_edges (FkpSgemmIsa isa)
         check (isa, M, N, K);
   for (int M = 14; M <= 50; M++)
     check (isa, M, 33, 7);
-  for (int N = 1; N <= 65; N++)
+  /* every way the last columns are cut (a full or narrow panel, a narrow
+   * one and a column tile: N = 49 = 32 + 16 + 1 on AVX-512), B read in
+   * place (26 rows) and packed (60) */
+  for (int N = 1; N <= 69; N++) {
     check (isa, 2 * ROWS_PAST_TILES, N, 7);
+    check (isa, 60, N, 7);
+  }
 }
 
 /* K of 1, 2, 3, odd, prime, around the blocks of K (256, 384) and well

@@ -235,36 +235,73 @@ pack_b_row (float *dst, const float *src, int width)
     memcpy (dst, src, (size_t) width * sizeof (float));
 }
 
-/* Width of the panel of B that starts `cols` columns before the end of the
- * block: NR, or NR / 2 for a last panel that the narrow tile can take. */
-static int
-panel_width (const FkpSgemmKernel *kern, int cols)
+/* A panel of B: its first column in the block, its width (NR, or NR / 2
+ * for the narrow tile) and how many of its columns are B's. */
+typedef struct {
+  int j, width, cols;
+} Panel;
+
+/* The most panels a block of NC columns is cut into. */
+#define MAX_PANELS(kern) ((kern)->block_cols / (kern)->tile_cols + 2)
+
+/* Whether `cols` final columns go to a column tile (1-4 columns). */
+static bool
+has_column_tile (const FkpSgemmTileRows *tiles, int cols)
 {
-  const int half = kern->tile_cols / 2;
-  return kern->main.narrow_tile != NULL && cols <= half ? half : kern->tile_cols;
+  return cols >= 1 && cols <= FKP_SGEMM_COLUMN_TILE_MAX && tiles->column_tiles[cols] != NULL;
 }
 
-/* kc rows × nc columns of B into panels of NR columns (the last maybe
- * NR / 2), each k-major and zero-padded; panel j / NR starts at
- * dst + j · kc. */
-static void
-pack_b_block (const FkpSgemmKernel *kern, const float *B, size_t ldb, int kc, int nc, float *dst)
+/* Cuts nc columns into panels: NR wide while NR are left; then what is
+ * left in a narrow panel where the kernel has one.  A few columns past
+ * NR / 2 (N = 49 = 32 + 16 + 1 on AVX-512) go to a narrow panel and a
+ * column tile, where one padded NR panel cost 24 FMAs per step of k
+ * against 12 + 1 (the 7×7 maps' convolutions 20-25 % faster). */
+static int
+cut_panels (const FkpSgemmKernel *kern, const FkpSgemmTileRows *tiles, int nc, Panel *panels)
 {
-  for (int j = 0; j < nc; j += kern->tile_cols) {
-    const int cols = MIN (kern->tile_cols, nc - j), width = panel_width (kern, nc - j);
-    float *panel = dst + (size_t) j * kc;
-    if (cols == width) {
-      for (int k = 0; k < kc; k++)
-        pack_b_row (panel + (size_t) k * width, B + (size_t) k * ldb + j, width);
-      continue;
-    }
-    /* The last, partial panel: column by column, not with a memcpy and a
-     * memset per row (two calls per row cost a fifth of N = 49). */
-    memset (panel, 0, (size_t) kc * width * sizeof (float));
-    for (int col = 0; col < cols; col++)
-      for (int k = 0; k < kc; k++)
-        panel[(size_t) k * width + col] = B[(size_t) k * ldb + j + col];
+  const int nr = kern->tile_cols, half = nr / 2;
+  const bool narrow = tiles->narrow_tile != NULL;
+  int n = 0;
+  for (int j = 0; j < nc;) {
+    const int left = nc - j;
+    int width = nr;
+    if (narrow && (left <= half || (left < nr && has_column_tile (tiles, left - half))))
+      width = half;
+    panels[n++] = (Panel) { j, width, MIN (width, left) };
+    j += width;
   }
+  return n;
+}
+
+/* Whether a last panel of `cols` columns goes to a column tile that reads
+ * exactly that many (1, 2 or 4; 3 takes the 4-column tile): it then reads
+ * them in B itself.  Packing them, a column at a time, was half of this
+ * driver's own time at N = 49 (7×7 maps); the tile reads a packed panel
+ * with a stride of a cache line per step of k anyway. */
+static bool
+exact_column_tile (const FkpSgemmTileRows *tiles, int cols)
+{
+  return (cols == 1 || cols == 2 || cols == 4) && has_column_tile (tiles, cols);
+}
+
+/* kc rows of a panel of B into `dst`, k-major and zero-padded to its
+ * width. */
+static void
+pack_b_panel (const float *B, size_t ldb, int kc, const Panel *panel, float *dst)
+{
+  const int width = panel->width, cols = panel->cols;
+  const float *src = B + panel->j;
+  if (cols == width) {
+    for (int k = 0; k < kc; k++)
+      pack_b_row (dst + (size_t) k * width, src + (size_t) k * ldb, width);
+    return;
+  }
+  /* A partial panel: column by column, not with a memcpy and a memset per
+   * row (two calls per row cost a fifth of N = 49). */
+  memset (dst, 0, (size_t) kc * width * sizeof (float));
+  for (int col = 0; col < cols; col++)
+    for (int k = 0; k < kc; k++)
+      dst[(size_t) k * width + col] = src[(size_t) k * ldb + col];
 }
 
 void
@@ -274,7 +311,7 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
 {
   const FkpSgemmKernel *kern = kernel_for (a->isa);
   const FkpSgemmTileRows *tiles = tiles_for (kern, a->panel_rows);
-  const int mr = a->panel_rows, nr = kern->tile_cols, K = a->K;
+  const int mr = a->panel_rows, K = a->K;
   const int panels_per_block = MAX (1, kern->block_rows / mr);
   const float *bias = epilogue != NULL ? epilogue->bias : NULL;
   const bool relu = epilogue != NULL && epilogue->relu;
@@ -296,34 +333,46 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
                                               : packed_block_k (kern, MIN (col_hi - col_lo,
                                                                            kern->block_cols)),
                                      K);
+  Panel panels[MAX_PANELS (kern)];
 
   for (int n0 = col_lo; n0 < col_hi; n0 += kern->block_cols) {
     const int nc = MIN (kern->block_cols, col_hi - n0);
+    const int n_panels = cut_panels (kern, tiles, nc, panels);
+    /* Which panels are packed, [first, last): all but a last one that a
+     * column tile reads in place; in place, only partial ones (zero
+     * padding), which are last. */
+    int first = 0, last = n_panels;
+    if (exact_column_tile (tiles, panels[n_panels - 1].cols)
+        && panels[n_panels - 1].cols < panels[n_panels - 1].width)
+      last--;
+    if (in_place)
+      while (first < last && panels[first].cols == panels[first].width)
+        first++;
     for (int k0 = 0; k0 < K; k0 += kc_max) {
       const int kc = MIN (kc_max, K - k0);
       const unsigned flags = (k0 > 0 ? FKP_SGEMM_TILE_ACCUMULATE : 0)
                              | (k0 + kc == K ? activation : 0);
       const float *b_block = B + (size_t) k0 * ldb + n0;
-      /* in place: only the partial last panel is packed (zero padding) */
-      const int packed_from = in_place ? nc / nr * nr : 0;
-      if (packed_from < nc)
-        pack_b_block (kern, b_block + packed_from, ldb, kc, nc - packed_from, bpack);
+      const int packed_from = first < n_panels ? panels[first].j : nc;
+      for (int i = first; i < last; i++)
+        pack_b_panel (b_block, ldb, kc, &panels[i], bpack + (size_t) (panels[i].j - packed_from) * kc);
       for (int p0 = panel_lo; p0 < panel_hi; p0 += panels_per_block) {
         const int p1 = MIN (panel_hi, p0 + panels_per_block);
-        for (int j = 0; j < nc; j += nr) {
-          const int cols = MIN (nr, nc - j), width = panel_width (kern, nc - j);
-          const bool packed = j >= packed_from;
-          const float *bp = packed ? bpack + (size_t) (j - packed_from) * kc : b_block + j;
-          const size_t b_stride = packed ? (size_t) width : ldb;
-          FkpSgemmTileFunc tile = width < nr ? tiles->narrow_tile : tiles->tile;
-          if (cols <= FKP_SGEMM_COLUMN_TILE_MAX && tiles->column_tiles[cols] != NULL)
-            tile = tiles->column_tiles[cols];
+        for (int i = 0; i < n_panels; i++) {
+          const Panel *panel = &panels[i];
+          const bool packed = i >= first && i < last;
+          const float *bp = packed ? bpack + (size_t) (panel->j - packed_from) * kc
+                                   : b_block + panel->j;
+          const size_t b_stride = packed ? (size_t) panel->width : ldb;
+          FkpSgemmTileFunc tile = panel->width < kern->tile_cols ? tiles->narrow_tile : tiles->tile;
+          if (has_column_tile (tiles, panel->cols))
+            tile = tiles->column_tiles[panel->cols];
           for (int p = p0; p < p1; p++) {
             const float *ap = a->panels + ((size_t) p * K + k0) * mr;
             const int row = p * mr, rows = MIN (mr, a->M - row);
             const float *tile_bias = bias != NULL && k0 == 0 ? bias + row : NULL;
-            float *c = C + (size_t) row * ldc + n0 + j;
-            tile (kc, ap, bp, b_stride, c, ldc, rows, cols, tile_bias, flags, slope);
+            float *c = C + (size_t) row * ldc + n0 + panel->j;
+            tile (kc, ap, bp, b_stride, c, ldc, rows, panel->cols, tile_bias, flags, slope);
           }
         }
       }
