@@ -498,8 +498,8 @@ winograd_part (void *ctx, int part, int n_parts)
       const FkpSgemmA *a = w->u[chunk * points + p];
       /* all ld columns: the padding lanes hold transformed zeros, and P's
        * padding then holds defined values for transform_output */
-      fkp_sgemm_run (a, V + (size_t) p * w->C * ld, ld, P + (size_t) p * ld, (size_t) points * ld, NULL, 0,
-                     a->n_panels, 0, (int) ld, sgemm_scratch);
+      fkp_sgemm_run (a, V + (size_t) p * w->C * ld, ld, P + (size_t) p * ld, (size_t) points * ld,
+                     NULL, 0, a->n_panels, 0, (int) ld, sgemm_scratch);
     }
     transform_output (j, t0, n, P, ld, r0, rows);
   }

@@ -241,8 +241,10 @@ typedef struct {
   int j, width, cols;
 } Panel;
 
-/* The most panels a block of NC columns is cut into. */
-#define MAX_PANELS(kern) ((kern)->block_cols / (kern)->tile_cols + 2)
+/* The most panels a block is cut into: every kernel's NC is 512 columns
+ * (sgemm-simd.c), in panels of 8 at least (the generic tile), the last 8
+ * maybe in two. */
+#define MAX_PANELS (512 / 8 + 1)
 
 /* Whether `cols` final columns go to a column tile (1-4 columns). */
 static bool
@@ -333,7 +335,7 @@ fkp_sgemm_run (const FkpSgemmA *a, const float *B, size_t ldb, float *C, size_t 
                                               : packed_block_k (kern, MIN (col_hi - col_lo,
                                                                            kern->block_cols)),
                                      K);
-  Panel panels[MAX_PANELS (kern)];
+  Panel panels[MAX_PANELS];
 
   for (int n0 = col_lo; n0 < col_hi; n0 += kern->block_cols) {
     const int nc = MIN (kern->block_cols, col_hi - n0);
