@@ -298,12 +298,20 @@ pack_b_panel (const float *B, size_t ldb, int kc, const Panel *panel, float *dst
       pack_b_row (dst + (size_t) k * width, src + (size_t) k * ldb, width);
     return;
   }
-  /* A partial panel: column by column, not with a memcpy and a memset per
-   * row (two calls per row cost a fifth of N = 49). */
-  memset (dst, 0, (size_t) kc * width * sizeof (float));
-  for (int col = 0; col < cols; col++)
-    for (int k = 0; k < kc; k++)
-      dst[(size_t) k * width + col] = src[(size_t) k * ldb + col];
+  /* A partial panel, row by row in loops the compiler unrolls and
+   * vectorises: with a memcpy and a memset per row the two calls cost a
+   * fifth of N = 49, and column by column (a store per value, strided)
+   * took 45 % of this driver's own time in the 112² net: 5.8 -> 4.5 % of
+   * the run's samples (Zen 4). */
+  for (int k = 0; k < kc; k++) {
+    float *d = dst + (size_t) k * width;
+    const float *s = src + (size_t) k * ldb;
+    int col = 0;
+    for (; col < cols; col++)
+      d[col] = s[col];
+    for (; col < width; col++)
+      d[col] = 0.0f;
+  }
 }
 
 void
