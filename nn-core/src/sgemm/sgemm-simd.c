@@ -261,8 +261,8 @@ prefetch_c (const float *c, size_t ldc, int rows)
  * packed weights (28-39 MB) outgrow the L3, and the hardware prefetcher
  * alone left the N = 16 GEMMs of the 4×4 and 7×7 maps at 40 % of peak inside
  * the net against 83 % with A in cache.  Fetching a panel 4 KiB ahead made
- * the 112² net 8-10 % faster at 1 and 2 threads (Zen 4, AVX-512 and AVX2;
- * 2 KiB ahead: about as much, 1 KiB: no gain). */
+ * the 112² net about 10 % faster at 1 and 2 threads (Zen 4, AVX-512; with
+ * AVX2 4 %; 2 KiB ahead: about as much, 1 KiB: no gain). */
 #define PREFETCH_A_FLOATS 1024
 
 static inline __attribute__ ((always_inline)) void

@@ -257,7 +257,7 @@ has_column_tile (const FkpSgemmTileRows *tiles, int cols)
  * left in a narrow panel where the kernel has one.  A few columns past
  * NR / 2 (N = 49 = 32 + 16 + 1 on AVX-512) go to a narrow panel and a
  * column tile, where one padded NR panel cost 24 FMAs per step of k
- * against 12 + 1 (the 7×7 maps' convolutions 20-25 % faster). */
+ * against 12 + 1 (a 256 × 49 × 528 GEMM: 70 -> 92 GFLOP/s on Zen 4). */
 static int
 cut_panels (const FkpSgemmKernel *kern, const FkpSgemmTileRows *tiles, int nc, Panel *panels)
 {
