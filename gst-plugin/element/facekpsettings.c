@@ -86,9 +86,10 @@ facekp_settings_to_options (const GstFacekpSettings *s, FkpFaceOptions *opts)
 gchar *
 facekp_settings_describe_models (const GstFacekpSettings *s, guint which)
 {
-  const gchar *lm = facekp_nonempty (s->model) ? s->model : "(default) " FKP_FACE_LANDMARK_MODEL_NAME;
+  const gchar *lm = facekp_nonempty (s->model) ? s->model
+                                               : "(default) " FKP_FACE_LANDMARK_MODEL_NAME;
   const gchar *det = facekp_nonempty (s->detector_model) ? s->detector_model
-                                                  : "(default) " FKP_FACE_DETECTOR_MODEL_NAME;
+                                                         : "(default) " FKP_FACE_DETECTOR_MODEL_NAME;
   const gboolean name_lm = (which & FACEKP_DIRTY_LANDMARK_MODEL) != 0;
   const gboolean name_det = (which & FACEKP_DIRTY_DETECTOR_MODEL) != 0
                             && (s->source == GST_FACEKP_FACE_SOURCE_DETECT || !name_lm);
@@ -98,4 +99,3 @@ facekp_settings_describe_models (const GstFacekpSettings *s, guint which)
     return g_strdup_printf ("detector model \"%s\"", det);
   return g_strdup_printf ("landmark model \"%s\"", lm);
 }
-

@@ -250,7 +250,8 @@ fkp_net_free (FkpNet *net)
   g_strfreev (net->meta_values);
   g_strfreev (net->op_names);
   g_free (net->op_counts);
-  free (net->arena_block);
+  if (net->arena)
+    free (net->arena - FKP_NN_ARENA_SLACK_FLOATS);
   free (net->scratch);
   g_free (net);
 }

@@ -135,9 +135,8 @@ struct _FkpNet {
   char **op_names;                  /* histogram, sorted */
   size_t *op_counts;
   size_t n_op_names;
-  float *arena;                     /* FKP_NN_ARENA_SLACK_FLOATS into arena_block */
+  float *arena;                     /* FKP_NN_ARENA_SLACK_FLOATS into its allocation */
   size_t arena_bytes;
-  float *arena_block;
   float *scratch;                   /* one area of scratch_floats per thread */
   size_t scratch_floats;
   int threads;

@@ -123,10 +123,10 @@ plan_memory (Loader *L, GError **error)
                  " bytes of memory (cap %" G_GUINT64_FORMAT ")", (guint64) total,
                  (guint64) total_budget);
   net->arena_bytes = arena * sizeof (float);
-  net->arena_block = fkp_nn_alloc_floats (arena + 2 * FKP_NN_ARENA_SLACK_FLOATS);
-  if (net->arena_block) {
-    memset (net->arena_block, 0, (arena + 2 * FKP_NN_ARENA_SLACK_FLOATS) * sizeof (float));
-    net->arena = net->arena_block + FKP_NN_ARENA_SLACK_FLOATS;
+  float *block = fkp_nn_alloc_floats (arena + 2 * FKP_NN_ARENA_SLACK_FLOATS);
+  if (block) {
+    memset (block, 0, (arena + 2 * FKP_NN_ARENA_SLACK_FLOATS) * sizeof (float));
+    net->arena = block + FKP_NN_ARENA_SLACK_FLOATS;
   }
   /* whole cache lines per thread's area, so that each starts on one */
   net->scratch_floats = (net->scratch_floats + 15) & ~(size_t) 15;
