@@ -310,8 +310,8 @@ class HeadRefit(unittest.TestCase):
             refit_head.write_linear_head(model, np.zeros((8, 136)), np.zeros(136))
 
 
-class MouthFit(unittest.TestCase):
-    """fit_mouth.py and expression_values.py: the ridge, the reduced weights and the graph."""
+class RegionRefiner(unittest.TestCase):
+    """train_refiner.py and expression_values.py: the values, the mirror, the graft."""
 
     def test_mouth_value_of_a_drawn_mouth(self):
         import expression_values as ev
@@ -324,74 +324,89 @@ class MouthFit(unittest.TestCase):
         self.assertAlmostEqual(ev.spearman([1, 2, 2, 3], [10, 20, 20, 30]), 1.0)
         self.assertEqual(ev.confusion([1, 1, 0, 0], [1, 0, 0, 1])[:4], (1, 1, 1, 1))
 
-    def test_ridge_recovers_a_linear_map(self):
-        import fit_mouth
-        rng = np.random.default_rng(7)
-        x = rng.normal(size=(500, 20)) * rng.uniform(0.1, 10, 20)
-        w_true, c_true = rng.normal(size=(20, 4)), rng.normal(size=4)
-        ridge = fit_mouth.Ridge(x, x @ w_true + c_true)
-        w, c = ridge.solve(1e-9)
-        np.testing.assert_allclose(w, w_true, atol=1e-6)
-        np.testing.assert_allclose(c, c_true, atol=1e-6)
-        w_strong, c_strong = ridge.solve(1e9)
-        self.assertLess(np.abs(w_strong).max(), 1e-4)
-        np.testing.assert_allclose(c_strong, (x @ w_true + c_true).mean(axis=0), atol=1e-3)
-
-    def test_expanded_weights_read_the_flattened_windows(self):
-        import fit_mouth
-        rng = np.random.default_rng(8)
-        windows = [rng.normal(size=(3, 6, 2, 3)), rng.normal(size=(3, 4, 3, 2))]
-        pooled = rng.normal(size=(3, 5))
-        bases = [np.linalg.qr(rng.normal(size=(6, 2)))[0], np.linalg.qr(rng.normal(size=(4, 3)))[0]]
-        x = fit_mouth.design(windows, pooled, bases)
-        w = rng.normal(size=(x.shape[1], 16))
-        full = fit_mouth.expand(w, bases, [wd.shape[1:] for wd in windows])
-        flat = np.concatenate([wd.reshape(3, -1) for wd in windows] + [pooled], axis=1)
-        np.testing.assert_allclose(flat @ full, x @ w, rtol=1e-4, atol=1e-4)
+    def test_mirror_keeps_each_point_on_its_pixel(self):
+        import torch
+        import train_refiner as tr
+        rng = np.random.default_rng(11)
+        for name, region in tr.REGIONS.items():
+            (r0, r1), (c0, c1) = region["rows"], region["cols"]
+            self.assertEqual(c0 + c1, 112, name)     # symmetric about the crop's centre
+            k = len(region["points"])
+            rows, cols = rng.integers(0, r1 - r0, k), rng.permutation(c1 - c0)[:k]
+            x = np.zeros((1, 1, r1 - r0, c1 - c0), np.float32)
+            x[0, 0, rows, cols] = 1.0 + np.arange(k)        # each point's pixel, told apart
+            y = np.stack([(c0 + cols + 0.5) / 112, (r0 + rows + 0.5) / 112], axis=1)
+            xm, ym = tr.mirror(torch, torch.from_numpy(x), torch.from_numpy(y.reshape(1, -1)),
+                               torch.from_numpy(tr.flip_permutation(region)))
+            ym = ym.numpy().reshape(k, 2)
+            perm = tr.flip_permutation(region)
+            for j in range(k):
+                u, v = int(round(ym[j, 0] * 112 - 0.5)) - c0, int(round(ym[j, 1] * 112 - 0.5)) - r0
+                # point j of the mirrored face is the mirror of the original's point perm[j]
+                self.assertEqual(float(xm[0, 0, v, u]), 1.0 + perm[j], (name, j))
+        mouth = tr.REGIONS["mouth"]
+        self.assertEqual(mouth["points"][tr.flip_permutation(mouth)[0]], 54)   # corner to corner
 
     @unittest.skipUnless(os.environ.get("FACEKP_NN_LIB"), "FACEKP_NN_LIB not set")
-    def test_written_model_replaces_only_the_inner_lips(self):
+    def test_grafted_refiners_give_the_head_centroid_and_their_shape(self):
         import argparse
+        import onnx
         import torch
         import evaluate
         import export
-        import fit_mouth
         import train
-        torch.manual_seed(9)
+        import train_refiner as tr
+        torch.manual_seed(12)
         args = argparse.Namespace(recipe="facekp", attention="argmax", channels=1, size=112,
                                   epochs=1, batch=2, lr=1e-3, weight_decay=0.0)
         model = train.build_model(args).eval()
         lib = os.environ["FACEKP_NN_LIB"]
-        rng = np.random.default_rng(10)
+        x = np.random.default_rng(13).uniform(-1, 1, (1, 1, 112, 112)).astype(np.float32)
+
+        def run(path):
+            return evaluate.NnCoreEngine(path, lib, threads=1)(x)[0]
+
+        def refiner(region):
+            net = tr.build_net(torch, region)
+            for m in net.modules():     # BatchNorm statistics that the fold must carry
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.2, 0.2)
+                    m.running_var.uniform_(0.5, 2.0)
+                    m.weight.data.uniform_(0.5, 1.5)
+                    m.bias.data.uniform_(-0.1, 0.1)
+            return net.eval()
+
         with tempfile.TemporaryDirectory() as tmp:
             ckpt, base = os.path.join(tmp, "model.pt"), os.path.join(tmp, "model.onnx")
             torch.save({"model": model.state_dict(), "args": vars(args), "history": []}, ckpt)
             exported, meta = export.load_for_export(ckpt)
             export.export(exported, meta, base, 112)
-            graph = fit_mouth.base_model(base).graph
-            spatial, _ = fit_mouth.pooled_tensor(graph)
-            names = [m[0] for m in fit_mouth.LOCAL_MAPS] + [spatial]
-            feats = os.path.join(tmp, "features.onnx")
-            engine = fit_mouth.FeatureEngine(feats, lib, fit_mouth.features_model(base, feats, names), 1)
-            dim = sum(s[0] * (r[1] - r[0]) * (c[1] - c[0])
-                      for s, (_, r, c, _) in zip(engine.shapes, fit_mouth.LOCAL_MAPS)) + engine.shapes[-1][0]
-            w = (rng.normal(size=(dim, 16)) * 1e-3).astype(np.float32)
-            c = (rng.normal(size=16) * 0.01).astype(np.float32)
-            out = os.path.join(tmp, "mouth.onnx")
-            fit_mouth.write_model(base, out, w, c, {"facekp.train.mouth": "test"})
-            with self.assertRaises(SystemExit):   # no second fit on top of the first
-                fit_mouth.write_model(out, os.path.join(tmp, "again.onnx"), w, c, {})
-            x = rng.uniform(-1, 1, (1, 112, 112)).astype(np.float32)
-            raw, maps = engine.run(x)
-            f = np.concatenate([m[:, r[0]:r[1], cc[0]:cc[1]].ravel()
-                                for m, (_, r, cc, _) in zip(maps, fit_mouth.LOCAL_MAPS)]
-                               + [maps[-1].reshape(maps[-1].shape[0], -1).mean(axis=1)])
-            centre = raw.reshape(68, 2)[48:60].mean(axis=0)
-            expected = raw.copy()
-            expected[120:136] = f @ w + c + np.tile(centre, 8)
-            got = evaluate.NnCoreEngine(out, lib, threads=1)(x[None])[0]
-        np.testing.assert_allclose(got[:120], raw[:120], atol=1e-5)
-        np.testing.assert_allclose(got, expected, atol=1e-4)
+            contract = evaluate.Contract({p.key: p.value for p in onnx.load(base).metadata_props})
+            head = run(base)
+            expected, path = head.copy(), base
+            for name in ("mouth", "eyes"):
+                region, net = tr.REGIONS[name], refiner(tr.REGIONS[name])
+                out = os.path.join(tmp, name + ".onnx")
+                tr.write_model(path, out, name, region, tr.fold(torch, net), contract, {})
+                with self.assertRaises(SystemExit):    # one refiner per region
+                    tr.write_model(out, os.path.join(tmp, "again.onnx"), name, region,
+                                   tr.fold(torch, net), contract, {})
+                with torch.no_grad():
+                    shape = tr.centred(net(torch.from_numpy(tr.window_of(region, x))).numpy())[0]
+                cols = tr.ee.columns(region["points"])
+                centroid = np.tile(head[cols].reshape(-1, 2).mean(axis=0), len(region["points"]))
+                expected[cols] = centroid + shape * contract.out_ref / contract.out_std
+                path = out
+            got = run(path)
+            np.testing.assert_allclose(got, expected, atol=1e-5)
+            changed = tr.ee.columns(tr.REGIONS["mouth"]["points"] + tr.REGIONS["eyes"]["points"])
+            self.assertGreater(np.abs(got - head)[changed].min(), 0.0)
+            # Taking the mouth's refiner out leaves the eyes' and the head's mouth.
+            stripped = os.path.join(tmp, "stripped.onnx")
+            onnx.save(tr.strip(onnx.load(path), "mouth"), stripped)
+            mouth_cols = tr.ee.columns(tr.REGIONS["mouth"]["points"])
+            expected[mouth_cols] = head[mouth_cols]
+            np.testing.assert_allclose(run(stripped), expected, atol=1e-5)
 
 
 @unittest.skipUnless(os.environ.get("FACEKP_NN_LIB"), "FACEKP_NN_LIB not set")
