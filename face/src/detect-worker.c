@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 #ifdef __linux__
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ struct _FkpDetectWorker {
    * the nice value this one may have set. */
   GThread *thread;                /* made at the first submit */
   gboolean lowest_priority;       /* the thread's: made again when the wish changes */
+  int caller_cpu;                 /* the CPU the last run was submitted from (-1: unknown) */
+  int avoided_cpu;                /* the thread's: the CPU its affinity leaves out (-1: none) */
   gboolean pending;               /* a run submitted, not yet taken by the thread */
   gboolean quit;                  /* the thread ends once no run is pending */
   GMutex lock;
@@ -68,6 +71,34 @@ lower_thread_priority (void)
 #endif
 }
 
+/* Keeps a lowest-priority worker off the CPU its caller's frames run on
+ * (Linux, with another CPU allowed).  Nice 19 is not enough: when the other
+ * CPU was busy (a model loading on the element's worker), the scheduler
+ * woke this thread on the caller's CPU, and there it took a slice of up to
+ * 4 ms out of the frame under way (bench-model-swap, threads=1, 2 vCPUs,
+ * Linux 6.18: perf sched showed the frame preempted by this thread). */
+static void
+keep_off_caller_cpu (FkpDetectWorker *w, int caller_cpu)
+{
+#ifdef __linux__
+  if (caller_cpu < 0 || caller_cpu == w->avoided_cpu)
+    return;
+  cpu_set_t allowed;
+  if (sched_getaffinity (0, sizeof allowed, &allowed) != 0)
+    return;
+  if (w->avoided_cpu >= 0)
+    CPU_SET (w->avoided_cpu, &allowed);   /* back in: the caller moved */
+  if (!CPU_ISSET (caller_cpu, &allowed) || CPU_COUNT (&allowed) < 2)
+    return;
+  CPU_CLR (caller_cpu, &allowed);
+  if (sched_setaffinity (0, sizeof allowed, &allowed) == 0)
+    w->avoided_cpu = caller_cpu;
+#else
+  (void) w;
+  (void) caller_cpu;
+#endif
+}
+
 /* The run submitted last. */
 static void
 run_detector (FkpDetectWorker *w)
@@ -75,6 +106,8 @@ run_detector (FkpDetectWorker *w)
   g_mutex_lock (&w->lock);
   while (w->test_hold && !w->collecting && !w->cancelled)
     g_cond_wait (&w->changed, &w->lock);
+  if (w->lowest_priority)
+    keep_off_caller_cpu (w, w->caller_cpu);
   gboolean skip = w->cancelled;
   guint delay_ms = w->test_delay_ms;
   gboolean fail = !skip && w->test_failures > 0;
@@ -136,6 +169,7 @@ stop_thread (FkpDetectWorker *w)
   g_thread_join (w->thread);
   w->thread = NULL;
   w->quit = FALSE;
+  w->avoided_cpu = -1;   /* the next thread starts with its maker's affinity */
 }
 
 FkpDetectWorker *
@@ -146,6 +180,8 @@ fkp_detect_worker_new (FkpFaceDetector *detector)
   g_mutex_init (&w->lock);
   g_cond_init (&w->changed);
   w->state = WORKER_IDLE;
+  w->caller_cpu = -1;
+  w->avoided_cpu = -1;
   w->detections = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
   /* Test hook: random delays before each run must not change any result. */
   const char *delay = g_getenv ("FACEKP_TEST_DETECTOR_DELAY_MS");
@@ -246,6 +282,9 @@ fkp_detect_worker_submit (FkpDetectWorker *w, const FkpFaceSampler *s, float thr
   w->threads = MAX (1, threads);
 
   g_mutex_lock (&w->lock);
+#ifdef __linux__
+  w->caller_cpu = sched_getcpu ();
+#endif
   w->state = WORKER_BUSY;
   w->pending = TRUE;
   g_cond_broadcast (&w->changed);
