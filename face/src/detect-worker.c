@@ -106,13 +106,13 @@ run_detector (FkpDetectWorker *w)
   g_mutex_lock (&w->lock);
   while (w->test_hold && !w->collecting && !w->cancelled)
     g_cond_wait (&w->changed, &w->lock);
-  if (w->lowest_priority)
-    keep_off_caller_cpu (w, w->caller_cpu);
+  const int caller_cpu = w->lowest_priority ? w->caller_cpu : -1;
   gboolean skip = w->cancelled;
   guint delay_ms = w->test_delay_ms;
   gboolean fail = !skip && w->test_failures > 0;
   w->test_failures -= fail;
   g_mutex_unlock (&w->lock);
+  keep_off_caller_cpu (w, caller_cpu);   /* not under the lock: it may move this thread */
 
   g_array_set_size (w->detections, 0);
   g_clear_error (&w->error);

@@ -6,6 +6,9 @@
  * whatever its timing, accuracy, reset, size changes and errors while a run
  * is under way. */
 #include "face-test-util.h"
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -1261,9 +1264,10 @@ test_when_ready_joins (void)
   drifting_clear (&d);
 }
 
-/* Threads of this process whose nice value is @nice (Linux: /proc). */
+/* Threads of this process whose nice value is @nice (Linux: /proc); the
+ * last one's id in @last_tid if not NULL. */
 static int
-threads_with_nice (int nice)
+threads_with_nice (int nice, int *last_tid)
 {
   int n = 0;
   GDir *dir = g_dir_open ("/proc/self/task", 0, NULL);
@@ -1275,11 +1279,56 @@ threads_with_nice (int nice)
       continue;
     /* after the command's closing parenthesis: field 3 (state) onwards */
     g_auto (GStrv) fields = g_strsplit (strrchr (stat, ')') + 2, " ", -1);
-    n += g_strv_length (fields) > 16 && atoi (fields[16]) == nice;
+    if (g_strv_length (fields) > 16 && atoi (fields[16]) == nice) {
+      n++;
+      if (last_tid != NULL)
+        *last_tid = atoi (tid);
+    }
   }
   if (dir != NULL)
     g_dir_close (dir);
   return n;
+}
+
+/* A when-ready run keeps the worker off the CPU it was submitted from
+ * (the scheduler woke it there and it preempted the frames): submitted
+ * from each allowed CPU in turn, the worker's affinity leaves that one out
+ * and keeps the others.  Frames 20, 30, ... hand runs to the worker. */
+static void
+check_worker_keeps_off_caller_cpu (Drifting *d, int *frame)
+{
+#ifdef __linux__
+  cpu_set_t allowed;
+  g_assert_cmpint (sched_getaffinity (0, sizeof allowed, &allowed), ==, 0);
+  if (CPU_COUNT (&allowed) < 2) {
+    g_test_message ("one CPU allowed: the worker's affinity is not checked");
+    return;
+  }
+  int checked = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE && checked < 2; cpu++) {
+    if (!CPU_ISSET (cpu, &allowed))
+      continue;
+    cpu_set_t one;
+    CPU_ZERO (&one);
+    CPU_SET (cpu, &one);
+    g_assert_cmpint (sched_setaffinity (0, sizeof one, &one), ==, 0);
+    run_drifting (d, W, H, *frame, 10);
+    *frame += 10;
+    while (!fkp_face_pipeline_detector_has_ended (d->p))
+      g_usleep (10000);
+    int worker = -1;
+    g_assert_cmpint (threads_with_nice (19, &worker), ==, 1);
+    cpu_set_t kept;
+    g_assert_cmpint (sched_getaffinity (worker, sizeof kept, &kept), ==, 0);
+    g_assert_false (CPU_ISSET (cpu, &kept));
+    g_assert_cmpint (CPU_COUNT (&kept), ==, CPU_COUNT (&allowed) - 1);
+    checked++;
+  }
+  g_assert_cmpint (sched_setaffinity (0, sizeof allowed, &allowed), ==, 0);
+#else
+  (void) d;
+  (void) frame;
+#endif
 }
 
 /* When ready, the worker's thread runs at nice 19, its own thread which
@@ -1293,18 +1342,21 @@ test_when_ready_priority (void)
     g_test_skip ("no /proc/self/task");
     return;
   }
-  g_assert_cmpint (threads_with_nice (19), ==, 0);   /* none left by the tests before */
+  g_assert_cmpint (threads_with_nice (19, NULL), ==, 0);   /* none left by the tests before */
   Drifting d;
   if (drifting_init_latency (&d, FKP_FACE_DETECT_LATENCY_WHEN_READY, 0, FALSE, 0) == NULL)
     return;
   run_drifting (&d, W, H, 0, 11);   /* frame 10 hands a run to the worker */
   while (!fkp_face_pipeline_detector_has_ended (d.p))
     g_usleep (10000);
-  g_assert_cmpint (threads_with_nice (19), ==, 1);
+  g_assert_cmpint (threads_with_nice (19, NULL), ==, 1);
+  int frame = 11;
+  check_worker_keeps_off_caller_cpu (&d, &frame);
+  const guint64 runs = fkp_face_pipeline_get_background_detector_runs (d.p);
   g_assert_true (fkp_face_pipeline_set_detect_latency (d.p, 2, NULL));
-  run_drifting (&d, W, H, 11, 10);   /* frame 20: a run at a fixed latency */
-  g_assert_cmpuint (fkp_face_pipeline_get_background_detector_runs (d.p), ==, 2);
-  g_assert_cmpint (threads_with_nice (19), ==, 0);
+  run_drifting (&d, W, H, frame, 10);   /* a run at a fixed latency */
+  g_assert_cmpuint (fkp_face_pipeline_get_background_detector_runs (d.p), ==, runs + 1);
+  g_assert_cmpint (threads_with_nice (19, NULL), ==, 0);
   drifting_clear (&d);
 }
 
