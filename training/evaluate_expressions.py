@@ -34,17 +34,6 @@ def columns(points):
     return [2 * i + k for i in points for k in (0, 1)]
 
 
-def cached(path, make):
-    """`make()`'s value, kept in `path` (a pickled numpy object) for the next run."""
-    if os.path.exists(path):
-        return np.load(path, allow_pickle=True)["value"].item()
-    value = make()
-    box = np.empty((), dtype=object)
-    box[()] = value
-    np.savez(path, value=box)
-    return value
-
-
 def report(name, pred, truth):
     """NME, per-group pixel error and the expression values' agreement, as a dict."""
     err = np.linalg.norm(pred - truth, axis=-1)

@@ -66,6 +66,18 @@ HIDDEN = 128
 JITTERS = 6          # jittered copies of each refinement crop (the first is the crop itself)
 
 
+def cached(path, make):
+    """`make()`'s value, kept in `path` (a pickled numpy object: the protocol's passes and
+    the samples are nested lists and tuples) for the next run."""
+    if os.path.exists(path):
+        return np.load(path, allow_pickle=True)["value"].item()
+    value = make()
+    box = np.empty((), dtype=object)
+    box[()] = value
+    np.savez(path, value=box)
+    return value
+
+
 def flip_permutation(region):
     """Index into the region's points of each point's mirror image."""
     pts = region["points"]
@@ -351,7 +363,7 @@ def main():
     if contract.size != 112 or contract.channels != 1:
         raise SystemExit("the windows are where the points fall in a 112² gray crop")
     names, images, truth = data.load_split(args.data, "training")
-    passes = ee.cached(os.path.join(args.cache, f"{tag}-training-passes.npz"),
+    passes = cached(os.path.join(args.cache, f"{tag}-training-passes.npz"),
                               lambda: protocol_windows(engine, contract, images))
     refine = list(range(1, contract.refine + 1))
     if args.mode == "measure":
@@ -372,7 +384,7 @@ def main():
         pick = [i for i in range(len(images)) if not held[i]]
         return samples(region, contract, [images[i] for i in pick], truth[pick],
                        [[passes[k][1][i] for i in pick] for k in refine], JITTERS, rng)
-    x, y = ee.cached(os.path.join(args.cache, f"{tag}-{name}-samples.npz"), build)
+    x, y = cached(os.path.join(args.cache, f"{tag}-{name}-samples.npz"), build)
     last = contract.refine
     val_windows = [w for w, h in zip(passes[last][1], held) if h]
     val_x, _ = samples(region, contract, [g for g, h in zip(images, held) if h], truth[held],
