@@ -320,7 +320,8 @@ main (int argc, char **argv)
   WindowStats swap_stats = { 0 }, placebo_stats = { 0 };
   GArray *touched_cpu = g_array_new (FALSE, FALSE, sizeof (double));
   for (guint w = 0; w < window_start->len; w++) {
-    const guint a = g_array_index (window_start, guint, w), n = g_array_index (window_len, guint, w);
+    const guint a = g_array_index (window_start, guint, w);
+    const guint n = g_array_index (window_len, guint, w);
     const guint shift = (n + detect_interval - 1) / detect_interval * detect_interval;
     gboolean steady_before = a >= shift + n;
     for (guint i = steady_before ? a - shift - n : 0; steady_before && i < a; i++)

@@ -35,9 +35,9 @@ test_have_models (void)
   return FALSE;
 }
 
-/* detect_latency 0: the detector runs on the frame that needs it, which the
- * numbers of the checks below were measured with; the checks under
- * /face/pipeline/async/ run the detector on its own thread. */
+/* test_new_pipeline: detect_latency 0, the detector on the frame that needs
+ * it, which the pipeline checks' bounds were measured with; the checks under
+ * /face/pipeline/async/ ask for the detector on its own thread. */
 FkpFacePipeline *
 test_new_pipeline_with_latency (FkpFaceSource source, gboolean smoothing, int detect_latency)
 {
@@ -77,8 +77,8 @@ test_crop_face (guint i)
 }
 
 void
-test_scene_draw (TestScene *sc, const guint *which, const FkpSynthPlacement *where, int n, guint seed,
-            guint64 ts)
+test_scene_draw (TestScene *sc, const guint *which, const FkpSynthPlacement *where, int n,
+                 guint seed, guint64 ts)
 {
   if (sc->canvas == NULL)
     sc->canvas = g_malloc ((size_t) W * H * 4);
@@ -94,7 +94,8 @@ FkpSynthPlacement
 test_place (guint which, double cx, double cy, double size, double degrees)
 {
   FkpFaceBox b;
-  fkp_face_points_bounds ((const float (*)[2]) test_crop_face (which)->points, FKP_FACE_N_POINTS, &b);
+  fkp_face_points_bounds ((const float (*)[2]) test_crop_face (which)->points, FKP_FACE_N_POINTS,
+                          &b);
   return (FkpSynthPlacement) { cx, cy, size / MAX (b.width, b.height), degrees * G_PI / 180 };
 }
 
@@ -158,7 +159,8 @@ test_have_accurate_model (void)
     FkpLandmarkModel *m = test_new_oracle ();
     double sum = 0;
     for (guint i = 0; i < test_scenes.crops->len; i++)
-      sum += test_oracle_nme (m, &test_crop_face (i)->image, (const float (*)[2]) test_crop_face (i)->points);
+      sum += test_oracle_nme (m, &test_crop_face (i)->image,
+                              (const float (*)[2]) test_crop_face (i)->points);
     test_scenes.model_alone_nme = sum / test_scenes.crops->len;
     fkp_landmark_model_free (m);
   }

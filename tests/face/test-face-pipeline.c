@@ -203,7 +203,8 @@ test_pause (void)
   FkpFacePipeline *plain = test_new_pipeline (FKP_FACE_SOURCE_DETECT, TRUE);
   TestScene sc = { 0 };
   const guint which[2] = { 0, 1 };
-  const FkpSynthPlacement where[2] = { test_place (0, 150, 200, 110, 0), test_place (1, 450, 260, 95, 10) };
+  const FkpSynthPlacement where[2] = { test_place (0, 150, 200, 110, 0),
+                                       test_place (1, 450, 260, 95, 10) };
   FkpFaceList a, b;
   fkp_face_list_init (&a);
   fkp_face_list_init (&b);
@@ -249,8 +250,9 @@ draw_four (TestScene *sc, int frame)
   FkpSynthPlacement where[4];
   for (int k = 0; k < 4; k++) {
     which[k] = frame * 4 + k;
-    where[k] = test_place (which[k], 160 + 320 * (k % 2) + 12 * frame, 120 + 240 * (k / 2) - 8 * frame,
-                      four_size (frame, k), four_roll (frame, k));
+    where[k] = test_place (which[k], 160 + 320 * (k % 2) + 12 * frame,
+                           120 + 240 * (k / 2) - 8 * frame, four_size (frame, k),
+                           four_roll (frame, k));
   }
   test_scene_draw (sc, which, where, 4, frame, FKP_FACE_TIMESTAMP_NONE);
 }
@@ -263,7 +265,8 @@ test_detect_recall (void)
   if (!test_have_models ())
     return;
   GError *error = NULL;
-  FkpFaceDetector *det = fkp_face_detector_new (test_scenes.detector_path, 0, 0, 1, NULL, NULL, &error);
+  FkpFaceDetector *det = fkp_face_detector_new (test_scenes.detector_path, 0, 0, 1, NULL, NULL,
+                                                &error);
   g_assert_no_error (error);
   GArray *dets = g_array_new (FALSE, FALSE, sizeof (FkpFaceDetection));
   TestScene sc = { 0 };
@@ -460,7 +463,8 @@ run_test_sequence (FkpFacePipeline *p, FkpLandmarkModel *oracle)
     faces[i] = *test_crop_face (i);
   FkpSynthResult r;
   GError *error = NULL;
-  g_assert_true (fkp_synth_run_sequence (p, oracle, faces, test_scenes.crops->len, &seq, &r, &error));
+  g_assert_true (fkp_synth_run_sequence (p, oracle, faces, test_scenes.crops->len, &seq, &r,
+                                         &error));
   g_assert_no_error (error);
   g_free (faces);
   return r;
@@ -471,7 +475,8 @@ check_sequence (int detect_latency)
 {
   if (!test_have_accurate_model ())
     return;
-  FkpFacePipeline *p = test_new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE, detect_latency);
+  FkpFacePipeline *p = test_new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE,
+                                                       detect_latency);
   FkpLandmarkModel *oracle = test_new_oracle ();
   FkpSynthSequence seq;
   test_sequence_init (&seq);
@@ -529,7 +534,8 @@ test_four_face_sequence (void)
 {
   if (!test_have_accurate_model ())
     return;
-  FkpFacePipeline *p = test_new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE, test_default_latency ());
+  FkpFacePipeline *p = test_new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE,
+                                                       test_default_latency ());
   FkpSynthSequence seq;
   fkp_synth_sequence_init (&seq);
   seq.n_slots = 4;
@@ -550,7 +556,8 @@ test_four_face_sequence (void)
   g_assert_cmpuint (r.n_id_switches, ==, 0);
   g_assert_cmpfloat ((double) r.n_found / r.n_truth, >=, 0.95);
   g_assert_cmpuint (r.n_false - r.n_false_in_gaps, <=, r.n_frames / 15);
-  g_assert_cmpuint (r.n_false_in_gaps, <=, (n / seq.n_slots) * seq.n_slots * (3 + test_default_latency ()));
+  g_assert_cmpuint (r.n_false_in_gaps, <=,
+                    (n / seq.n_slots) * seq.n_slots * (3 + test_default_latency ()));
   g_assert_cmpfloat (r.roll_error_sum / MAX (r.n_found, 1), <, 3.0);
   g_free (faces);
   fkp_face_pipeline_free (p);
@@ -623,7 +630,8 @@ check_lost_and_ids (int detect_latency)
 {
   if (!test_have_accurate_model ())
     return;
-  FkpFacePipeline *p = test_new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE, detect_latency);
+  FkpFacePipeline *p = test_new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE,
+                                                       detect_latency);
   FkpFaceList out;
   fkp_face_list_init (&out);
   TestScene sc = { 0 };
@@ -845,7 +853,7 @@ test_async_deterministic (void)
   guint64 waits[3], background[3];
   for (int k = 0; k < 3; k++) {
     FkpFacePipeline *p = test_new_pipeline_with_latency (FKP_FACE_SOURCE_DETECT, TRUE,
-                                                    test_default_latency ());
+                                                         test_default_latency ());
     if (k > 0)
       fkp_face_pipeline_set_detector_test_hooks (p, k == 1 ? 40 : 0, k == 2, 0);
     r[k] = run_test_sequence (p, NULL);
