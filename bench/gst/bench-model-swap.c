@@ -4,28 +4,29 @@
  * the element in a GstHarness, so its chain function runs on this thread,
  * paced at --fps (0: back to back).  Between stretches of --steady frames
  * with no change, `model` is set --swaps times (the same file each time, so
- * that the frame cost stays the same: a new pipeline, both models loaded
- * again).  The load runs on the element's model worker; every frame from the
- * one that sets the property to the one after the new models took over (the
- * "facekp-models" message) belongs to the swap's window.
+ * that the frame cost stays the same: a new pipeline with the landmark model
+ * loaded again; the detector moves over).  The load runs on the element's
+ * model worker; every frame from the one that sets the property to the one
+ * after the new model took over (the "facekp-models" message) belongs to the
+ * swap's window.
  *
  * Prints each swap (frames in its window, the load's wall time, the longest
- * frame; the frame that set the property, the first on the new models and
- * the one after), then the steady frames' median, 95th percentile and
- * maximum in wall time, and a table that puts the swaps beside placebo
- * swaps: for each swap, a window of as many steady frames shortly before its
- * request (in the same phase of the detector's interval), taken as if it
- * were a swap.  A shared machine's noise reaches any
- * frame (5 % of steady frames are above their own p95 by definition, and
- * the host's speed swings over seconds), so what a swap costs is the
- * difference between the two columns; a swap that costs nothing gives the
- * placebo's numbers.  Each window (swap or placebo) is also paired with as
- * many steady frames just before it, so that slow swings hit both alike.
- * Last, the streaming thread's CPU time, which a busy machine's other jobs
- * do not inflate.  Exit status 0 either way: the numbers are for
- * docs/element.md, not a pass mark.
+ * frame; the frame that set the property, the first on the new model and the
+ * one after), then the steady frames' median, 95th percentile and maximum in
+ * wall time, and a table that puts the swaps beside placebo swaps: for each
+ * swap, a window of as many steady frames shortly before its request (in the
+ * same phase of the detector's interval), taken as if it were a swap.  A
+ * shared machine's noise reaches any frame (5 % of steady frames are above
+ * their own p95 by definition, and the host's speed swings over seconds), so
+ * what a swap costs is the difference between the two columns; a swap that
+ * costs nothing gives the placebo's numbers.  Each window (swap or placebo)
+ * is also paired with as many steady frames just before it, so that slow
+ * swings hit both alike.  Last, the streaming thread's CPU time, which a busy
+ * machine's other jobs do not inflate.  Exit status 0 either way: the
+ * numbers are for docs/element.md, not a pass mark.
  *
- * Usage: bench-model-swap [--swaps N] [--steady N] [--fps F] [--threads T] DATA_DIR */
+ * Usage: bench-model-swap [--swaps N] [--steady N] [--fps F] [--threads T]
+ *                         [--detect-latency N] DATA_DIR */
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 #include <math.h>
