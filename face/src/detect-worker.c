@@ -71,31 +71,31 @@ lower_thread_priority (void)
 #endif
 }
 
-/* Keeps a lowest-priority worker off the CPU its caller's frames run on
- * (Linux, with another CPU allowed).  Nice 19 is not enough: when the other
- * CPU was busy (a model loading on the element's worker), the scheduler
- * woke this thread on the caller's CPU, and there it took a slice of up to
- * 4 ms out of the frame under way (bench-model-swap, threads=1, 2 vCPUs,
- * Linux 6.18: perf sched showed the frame preempted by this thread). */
-static void
-keep_off_caller_cpu (FkpDetectWorker *w, int caller_cpu)
+/* A lowest-priority worker keeps off the CPU its caller's frames run on.
+ * Nice 19 is not enough: when the other CPU was busy (a model loading on
+ * the element's worker), the scheduler woke this thread on the caller's
+ * CPU, and there it took a slice of up to 4 ms out of the frame under way
+ * (bench-model-swap, threads=1, 2 vCPUs, Linux 6.18: perf sched showed the
+ * frame preempted by this thread). */
+FKP_PUBLIC void
+fkp_face_thread_keep_off_cpu (int cpu, int *avoided)
 {
 #ifdef __linux__
-  if (caller_cpu < 0 || caller_cpu == w->avoided_cpu)
+  if (cpu < 0 || cpu == *avoided)
     return;
   cpu_set_t allowed;
   if (sched_getaffinity (0, sizeof allowed, &allowed) != 0)
     return;
-  if (w->avoided_cpu >= 0)
-    CPU_SET (w->avoided_cpu, &allowed);   /* back in: the caller moved */
-  if (!CPU_ISSET (caller_cpu, &allowed) || CPU_COUNT (&allowed) < 2)
+  if (*avoided >= 0)
+    CPU_SET (*avoided, &allowed);   /* back in: the caller moved */
+  if (!CPU_ISSET (cpu, &allowed) || CPU_COUNT (&allowed) < 2)
     return;
-  CPU_CLR (caller_cpu, &allowed);
+  CPU_CLR (cpu, &allowed);
   if (sched_setaffinity (0, sizeof allowed, &allowed) == 0)
-    w->avoided_cpu = caller_cpu;
+    *avoided = cpu;
 #else
-  (void) w;
-  (void) caller_cpu;
+  (void) cpu;
+  (void) avoided;
 #endif
 }
 
@@ -112,7 +112,8 @@ run_detector (FkpDetectWorker *w)
   gboolean fail = !skip && w->test_failures > 0;
   w->test_failures -= fail;
   g_mutex_unlock (&w->lock);
-  keep_off_caller_cpu (w, caller_cpu);   /* not under the lock: it may move this thread */
+  /* Not under the lock: it may move this thread. */
+  fkp_face_thread_keep_off_cpu (caller_cpu, &w->avoided_cpu);
 
   g_array_set_size (w->detections, 0);
   g_clear_error (&w->error);

@@ -84,35 +84,6 @@ lower_worker_priority (void)
 #endif
 }
 
-/* Keeps the worker off the CPU the stream's frames run on (Linux, with
- * another CPU allowed): the scheduler tends to wake it there, where, even
- * at nice 19 and only between frames, its load (a 28 MB file read, parsed,
- * packed) left the next frame's caches cold.  bench-model-swap, threads=1,
- * 2 vCPUs AMD Zen 4, runs of 30 swaps: the swap's longest frame longer
- * than the steady frames' just before in 25, 26, 20 of 30 swaps (1.18,
- * 1.19, 1.06 times their longest) against 28, 27, 26 (1.28, 1.26, 1.20)
- * without; a noisy host, a small gain.  Called with gate_lock held. */
-static void
-avoid_stream_cpu (FacekpModelLoader *loader)
-{
-#ifdef __linux__
-  if (loader->stream_cpu < 0 || loader->stream_cpu == loader->worker_avoids)
-    return;
-  cpu_set_t allowed;
-  if (sched_getaffinity (0, sizeof allowed, &allowed) != 0)
-    return;
-  if (loader->worker_avoids >= 0)
-    CPU_SET (loader->worker_avoids, &allowed);   /* back in: the stream moved */
-  if (!CPU_ISSET (loader->stream_cpu, &allowed) || CPU_COUNT (&allowed) < 2)
-    return;
-  CPU_CLR (loader->stream_cpu, &allowed);
-  if (sched_setaffinity (0, sizeof allowed, &allowed) == 0)
-    loader->worker_avoids = loader->stream_cpu;
-#else
-  (void) loader;
-#endif
-}
-
 /* The pause function of the pipelines the worker builds (FkpFaceOptions):
  * it waits while the streaming thread runs a frame, or when the next one is
  * due within PIECE_US, so that the load's memory traffic (a 28 MB file
@@ -141,7 +112,15 @@ give_way_to_frames (gpointer data)
     }
     loader->resumed_at = g_get_monotonic_time ();
   }
-  avoid_stream_cpu (loader);
+  /* Off the CPU the stream's frames run on: the scheduler tended to wake
+   * the worker there, where, even at nice 19 and only between frames, its
+   * load (a 28 MB file read, parsed, packed) left the next frame's caches
+   * cold.  bench-model-swap, threads=1, 2 vCPUs AMD Zen 4, runs of 30
+   * swaps: the swap's longest frame longer than the steady frames' just
+   * before in 25, 26, 20 of 30 swaps (1.18, 1.19, 1.06 times their longest)
+   * against 28, 27, 26 (1.28, 1.26, 1.20) without; a noisy host, a small
+   * gain. */
+  fkp_face_thread_keep_off_cpu (loader->stream_cpu, &loader->worker_avoids);
   g_mutex_unlock (&loader->gate_lock);
 }
 

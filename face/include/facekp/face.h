@@ -184,6 +184,17 @@ void fkp_face_options_init (FkpFaceOptions *opts);
  * searched. */
 char *fkp_face_find_model (const char *file_name, GError **error);
 
+/* ---- Background work ------------------------------------------------ */
+
+/* Keeps the calling thread off `cpu` (Linux, when another CPU is allowed to
+ * it; elsewhere, or for cpu < 0, nothing), for a low-priority worker that
+ * must not take slices from the thread whose frames run on `cpu`: the
+ * scheduler wakes such a worker there when the other CPUs are busy.
+ * `*avoided` is the CPU the thread's affinity leaves out (-1 at first:
+ * none); the one left out before is allowed again when `cpu` changes.  The
+ * pipeline's detector worker and facekpfilter's model worker use it. */
+void fkp_face_thread_keep_off_cpu (int cpu, int *avoided);
+
 /* ---- The pipeline ---------------------------------------------------- */
 
 typedef struct _FkpFacePipeline FkpFacePipeline;
