@@ -29,7 +29,7 @@ crop's coordinates.  10 % of the training identities are held out to choose the 
 the Spearman rho of the region's expression measure on their last-pass crops; the test
 split is read only by evaluate_expressions.py.
 
-In the graph: Slice of the input, three Conv+Relu+MaxPool, two Gemm (BatchNorm folded),
+In the graph: Slice of the input, Conv+Relu stages each ending in a MaxPool, two Gemm (BatchNorm folded),
 and a Mul + Gemm + Add that put its numbers in place of the head's; every other output
 (presence, point_error) is left as it is.  Refiners of different regions stack.
 """
@@ -61,7 +61,8 @@ REGIONS = {
              "weighted": [37, 38, 40, 41, 43, 44, 46, 47],
              "gaps": [(37, 41), (38, 40), (36, 39), (43, 47), (44, 46), (42, 45)]},
 }
-CHANNELS = (16, 32, 64)
+# The shipped refiner's conv stages (channels x convs, a 2x2 max pool after each) and fc.
+STAGES = "16x1,32x1,64x1"
 HIDDEN = 128
 JITTERS = 6          # jittered copies of each refinement crop (the first is the crop itself)
 
@@ -127,18 +128,25 @@ def samples(region, contract, images, truth, pass_windows, copies, rng):
     return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.float32)
 
 
-def build_net(torch, region):
-    """The refiner in PyTorch: conv stages of CHANNELS, fc HIDDEN, the region's points."""
+def parse_stages(text):
+    """"16x1,32x2" -> [(16, 1), (32, 2)]: each stage's channels and 3x3 convs."""
+    return [tuple(int(v) for v in stage.split("x")) for stage in text.split(",")]
+
+
+def build_net(torch, region, stages, hidden):
+    """The refiner in PyTorch: conv stages (each its convs, then a 2x2 max pool), fc
+    `hidden`, the region's points."""
     nn = torch.nn
     layers, cin = [], 1
-    for c in CHANNELS:
-        layers += [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
-                   nn.MaxPool2d(2)]
-        cin = c
-    rows = (region["rows"][1] - region["rows"][0]) >> len(CHANNELS)
-    cols = (region["cols"][1] - region["cols"][0]) >> len(CHANNELS)
-    layers += [nn.Flatten(), nn.Linear(cin * rows * cols, HIDDEN), nn.ReLU(),
-               nn.Linear(HIDDEN, 2 * len(region["points"]))]
+    for c, convs in stages:
+        for _ in range(convs):
+            layers += [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+            cin = c
+        layers.append(nn.MaxPool2d(2))
+    rows = (region["rows"][1] - region["rows"][0]) >> len(stages)
+    cols = (region["cols"][1] - region["cols"][0]) >> len(stages)
+    layers += [nn.Flatten(), nn.Linear(cin * rows * cols, hidden), nn.ReLU(),
+               nn.Linear(hidden, 2 * len(region["points"]))]
     return nn.Sequential(*layers)
 
 
@@ -194,7 +202,8 @@ def predict(torch, net, x, batch=512):
 
 
 def fold(torch, net):
-    """[(kind, arrays)] with each BatchNorm folded into the conv before it."""
+    """[(kind, weight, bias, pooled)] with each BatchNorm folded into the conv before it;
+    `pooled`: a max pool follows the conv's ReLU."""
     layers, mods = [], list(net)
     for i, m in enumerate(mods):
         if isinstance(m, torch.nn.Conv2d):
@@ -202,9 +211,9 @@ def fold(torch, net):
             scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
             w = (m.weight.detach() * scale[:, None, None, None]).numpy()
             b = (bn.bias.detach() - bn.running_mean * scale).numpy()
-            layers.append(("conv", w, b))
+            layers.append(("conv", w, b, isinstance(mods[i + 3], torch.nn.MaxPool2d)))
         elif isinstance(m, torch.nn.Linear):
-            layers.append(("gemm", m.weight.detach().numpy(), m.bias.detach().numpy()))
+            layers.append(("gemm", m.weight.detach().numpy(), m.bias.detach().numpy(), False))
     return layers
 
 
@@ -249,16 +258,18 @@ def write_model(onnx_path, out_path, name, region, layers, contract, meta):
     nodes = [node("Slice", [g.input[0].name, f"{name}.starts", f"{name}.ends", f"{name}.axes"],
                   f"{name}_window")]
     x = f"{name}_window"
-    for i, (kind, w, b) in enumerate(layers):
+    for i, (kind, w, b, pooled) in enumerate(layers):
         wn, bn = f"{name}.{i}.weight", f"{name}.{i}.bias"
         inits[wn], inits[bn] = w.astype(np.float32), b.astype(np.float32)
         if kind == "conv":
             nodes += [node("Conv", [x, wn, bn], f"{name}_conv{i}", kernel_shape=[3, 3],
                            pads=[1, 1, 1, 1]),
-                      node("Relu", [f"{name}_conv{i}"], f"{name}_relu{i}"),
-                      node("MaxPool", [f"{name}_relu{i}"], f"{name}_pool{i}", kernel_shape=[2, 2],
-                           strides=[2, 2])]
-            x = f"{name}_pool{i}"
+                      node("Relu", [f"{name}_conv{i}"], f"{name}_relu{i}")]
+            x = f"{name}_relu{i}"
+            if pooled:
+                nodes.append(node("MaxPool", [x], f"{name}_pool{i}", kernel_shape=[2, 2],
+                                  strides=[2, 2]))
+                x = f"{name}_pool{i}"
             if layers[i + 1][0] == "gemm":
                 nodes.append(node("Flatten", [x], f"{name}_flat", axis=1))
                 x = f"{name}_flat"
@@ -339,6 +350,9 @@ def main():
     ap.add_argument("--gap-weight", type=float, default=0.0,
                     help="weight of a loss on the region's gaps and widths (crop pixels)")
     ap.add_argument("--val-fraction", type=float, default=0.1)
+    ap.add_argument("--stages", default=STAGES,
+                    help="conv stages, each CHANNELSxCONVS, a 2x2 max pool after each (default %(default)s)")
+    ap.add_argument("--hidden", type=int, default=HIDDEN, help="the fc layer's width")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -384,7 +398,10 @@ def main():
         pick = [i for i in range(len(images)) if not held[i]]
         return samples(region, contract, [images[i] for i in pick], truth[pick],
                        [[passes[k][1][i] for i in pick] for k in refine], JITTERS, rng)
-    x, y = cached(os.path.join(args.cache, f"{tag}-{name}-samples.npz"), build)
+    # The samples hold the seed's training identities only: a run with another seed or
+    # held-out share must not validate on identities it trained on.
+    x, y = cached(os.path.join(args.cache, f"{tag}-{name}-samples-seed{args.seed}-held{args.val_fraction:g}.npz"),
+                  build)
     last = contract.refine
     val_windows = [w for w, h in zip(passes[last][1], held) if h]
     val_x, _ = samples(region, contract, [g for g, h in zip(images, held) if h], truth[held],
@@ -396,7 +413,8 @@ def main():
     print(json.dumps({"epoch": "head", "score": round(selection_score(name, head_pred, val_truth), 4),
                       "val": ee.report("val head", head_pred, val_truth)}), flush=True)
 
-    net = build_net(torch, region)
+    stages = parse_stages(args.stages)
+    net = build_net(torch, region, stages, args.hidden)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = args.epochs * (len(x) // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.15)
@@ -447,11 +465,11 @@ def main():
     net.load_state_dict(best_state)
     pts = region["points"]
     meta = {f"facekp.train.{name}": (
-        "points %d-%d from a CNN on rows %d-%d, columns %d-%d of the crop (3 conv of %s channels, "
-        "fc %d), trained on the training split's refinement crops, jittered and mirrored; epoch "
+        "points %d-%d from a CNN on rows %d-%d, columns %d-%d of the crop (conv stages %s, "
+        "channels x convs, fc %d), trained on the training split's refinement crops, jittered and mirrored; epoch "
         "chosen by Spearman rho %.3f on held-out training identities (training/train_refiner.py)"
         % (pts[0], pts[-1], region["rows"][0], region["rows"][1] - 1, region["cols"][0],
-           region["cols"][1] - 1, "/".join(map(str, CHANNELS)), HIDDEN, best))}
+           region["cols"][1] - 1, args.stages, args.hidden, best))}
     write_model(base_path, args.out, name, region, fold(torch, net), contract, meta)
     torch.save(best_state, os.path.join(args.cache, f"{tag}-{name}-net.pt"))
     print(json.dumps({"wrote": args.out, "val_score": best}))

@@ -366,8 +366,8 @@ class RegionRefiner(unittest.TestCase):
         def run(path):
             return evaluate.NnCoreEngine(path, lib, threads=1)(x)[0]
 
-        def refiner(region):
-            net = tr.build_net(torch, region)
+        def refiner(region, stages):
+            net = tr.build_net(torch, region, tr.parse_stages(stages), 16)
             for m in net.modules():     # BatchNorm statistics that the fold must carry
                 if isinstance(m, torch.nn.BatchNorm2d):
                     m.running_mean.uniform_(-0.2, 0.2)
@@ -384,8 +384,10 @@ class RegionRefiner(unittest.TestCase):
             contract = evaluate.Contract({p.key: p.value for p in onnx.load(base).metadata_props})
             head = run(base)
             expected, path = head.copy(), base
-            for name in ("mouth", "eyes"):
-                region, net = tr.REGIONS[name], refiner(tr.REGIONS[name])
+            # The shipped stages for the mouth; for the eyes, stages of two convs, whose
+            # first has no pool after it.
+            for name, stages in (("mouth", tr.STAGES), ("eyes", "8x2,16x1,16x2")):
+                region, net = tr.REGIONS[name], refiner(tr.REGIONS[name], stages)
                 out = os.path.join(tmp, name + ".onnx")
                 tr.write_model(path, out, name, region, tr.fold(torch, net), contract, {})
                 with self.assertRaises(SystemExit):    # one refiner per region
