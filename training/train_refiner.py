@@ -62,7 +62,7 @@ REGIONS = {
              "gaps": [(37, 41), (38, 40), (36, 39), (43, 47), (44, 46), (42, 45)]},
 }
 # The shipped refiner's conv stages (channels x convs, a 2x2 max pool after each) and fc.
-STAGES = "16x1,32x1,64x1"
+STAGES = "16x1,32x2,64x2"
 HIDDEN = 128
 JITTERS = 6          # jittered copies of each refinement crop (the first is the crop itself)
 
