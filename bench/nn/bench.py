@@ -60,9 +60,21 @@ def ensure_models(folder, variants, sizes):
     return paths
 
 
-def run_nncore(cli, model, threads, runs, warmup):
+def takes_warmup_ms(cli, cache={}):
+    """Whether this facekp-nn has --warmup-ms (a baseline built before it does not)."""
+    if cli not in cache:
+        res = subprocess.run([cli, "--help"], capture_output=True, text=True)
+        cache[cli] = "--warmup-ms" in res.stdout
+        if not cache[cli]:
+            print(f"note: {cli} has no --warmup-ms: it warms up by --warmup runs only", file=sys.stderr)
+    return cache[cli]
+
+
+def run_nncore(cli, model, threads, runs, warmup, warmup_ms):
     cmd = [cli, "bench", model, "--threads", str(threads), "--runs", str(runs),
            "--warmup", str(warmup)]
+    if takes_warmup_ms(cli):
+        cmd += ["--warmup-ms", str(warmup_ms)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         die(f"{' '.join(cmd)} failed:\n{res.stderr.strip()}")
@@ -75,9 +87,9 @@ def run_nncore(cli, model, threads, runs, warmup):
     return float(low.group(1)), float(median.group(1)), float(cpu.group(1)) if cpu else float("nan")
 
 
-def run_ort(model, threads, runs, warmup):
+def run_ort(model, threads, runs, warmup, warmup_ms):
     cmd = ["node", os.path.join(HERE, "ort-bench.js"), model, "--threads", str(threads),
-           "--runs", str(runs), "--warmup", str(warmup)]
+           "--runs", str(runs), "--warmup", str(warmup), "--warmup-ms", str(warmup_ms)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         die(f"{' '.join(cmd)} failed:\n{res.stderr.strip()}")
@@ -199,7 +211,13 @@ def main():
     ap.add_argument("--variants", default="argmax,max", help="attention variants: argmax,max")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     ap.add_argument("--runs", type=int, default=10, help="timed runs per engine per round (default 10)")
-    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
+    # Debian's threaded OpenBLAS, loaded with nn-core, spins an idle worker on
+    # sched_yield for 2^28 TSC cycles (about 0.1 s) after it starts: on 2 cores
+    # that takes one from the first runs of a fast model (the detector's medians
+    # doubled with 5 warm-up runs of 10 timed).  Both engines warm up this long.
+    ap.add_argument("--warmup-ms", type=int, default=300,
+                    help="and at least this many milliseconds (default 300)")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
 
@@ -243,11 +261,11 @@ def main():
             shift = (r + i) % len(engines)
             for engine in engines[shift:] + engines[:shift]:
                 if engine == "ort":
-                    times, ort_version = run_ort(model, t, args.runs, args.warmup)
+                    times, ort_version = run_ort(model, t, args.runs, args.warmup, args.warmup_ms)
                     results[p]["ort"].append(times)
                 else:
                     cli = args.cli if engine == "nn" else args.baseline_cli
-                    results[p][engine].append(run_nncore(cli, model, t, args.runs, args.warmup))
+                    results[p][engine].append(run_nncore(cli, model, t, args.runs, args.warmup, args.warmup_ms))
             ort_med = results[p]["ort"][-1][1]
             line = "".join(f"  {e} {results[p][e][-1][1]:7.2f} ms" for e in engines if e != "ort")
             print(f"  round {r + 1}: {label:18s} {t} thr:{line}  ORT {ort_med:7.2f} ms  "

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Times one ONNX model with ONNX Runtime (CPU), the peer nn-core is measured against.
 //
-//   node ort-bench.js MODEL --threads N --runs K [--warmup W]
+//   node ort-bench.js MODEL --threads N --runs K [--warmup W] [--warmup-ms MS]
 //   node ort-bench.js MODEL --input FILE.raw      (runs once, prints the output)
 //
 // Timing prints one JSON line: {"min_ms":…, "median_ms":…, "cpu_median_ms":…, "runs":K,
@@ -14,7 +14,7 @@
 const path = require('path');
 
 function parseArgs(argv) {
-  const opts = { threads: 1, runs: 50, warmup: 5, model: null, input: null };
+  const opts = { threads: 1, runs: 50, warmup: 5, warmupMs: 0, model: null, input: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -24,14 +24,15 @@ function parseArgs(argv) {
     if (a === '--threads') opts.threads = parseInt(next(), 10);
     else if (a === '--runs') opts.runs = parseInt(next(), 10);
     else if (a === '--warmup') opts.warmup = parseInt(next(), 10);
+    else if (a === '--warmup-ms') opts.warmupMs = parseInt(next(), 10);
     else if (a === '--input') opts.input = next();
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
     else if (opts.model === null) opts.model = a;
     else throw new Error(`unexpected argument ${a}`);
   }
-  if (!opts.model) throw new Error('usage: node ort-bench.js MODEL --threads N --runs K [--warmup W]');
-  for (const k of ['threads', 'runs', 'warmup']) {
-    if (!Number.isInteger(opts[k]) || opts[k] < (k === 'warmup' ? 0 : 1)) throw new Error(`bad --${k}`);
+  if (!opts.model) throw new Error('usage: node ort-bench.js MODEL --threads N --runs K [--warmup W] [--warmup-ms MS]');
+  for (const k of ['threads', 'runs', 'warmup', 'warmupMs']) {
+    if (!Number.isInteger(opts[k]) || opts[k] < (k.startsWith('warmup') ? 0 : 1)) throw new Error(`bad option ${k}`);
   }
   return opts;
 }
@@ -74,7 +75,9 @@ async function main() {
     return;
   }
 
-  for (let i = 0; i < opts.warmup; i++) await session.run(feeds);
+  // At least --warmup runs and --warmup-ms milliseconds, as facekp-nn bench does.
+  const warmUntil = process.hrtime.bigint() + BigInt(opts.warmupMs) * 1000000n;
+  for (let i = 0; i < opts.warmup || process.hrtime.bigint() < warmUntil; i++) await session.run(feeds);
   const times = [], cpuTimes = [];
   for (let i = 0; i < opts.runs; i++) {
     const cpu0 = process.cpuUsage();

@@ -189,6 +189,22 @@ test_bench (void)
   g_assert_nonnull (strstr (out, "threads 2 runs 5"));
   g_free (out);
   g_free (err);
+  /* --warmup-ms keeps warming up past --warmup runs until that much time has
+   * passed: the command cannot end sooner (a bound slowness cannot break). */
+  const gint64 start = g_get_monotonic_time ();
+  run_cli ((const char *[]) { "bench", model_path, "--runs", "1", "--warmup", "0",
+                              "--warmup-ms", "300", NULL },
+           &status, &out, &err);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 300 * 1000);
+  g_assert_nonnull (strstr (out, "threads 1 runs 1"));
+  g_free (out);
+  g_free (err);
+  run_cli ((const char *[]) { "bench", model_path, "--warmup-ms", "-1", NULL }, &status, &out, &err);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "--warmup-ms"));
+  g_free (out);
+  g_free (err);
 }
 
 static void
