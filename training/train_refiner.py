@@ -29,9 +29,10 @@ crop's coordinates.  10 % of the training identities are held out to choose the 
 the Spearman rho of the region's expression measure on their last-pass crops; the test
 split is read only by evaluate_expressions.py.
 
-In the graph: Slice of the input, Conv+Relu stages each ending in a MaxPool, two Gemm (BatchNorm folded),
-and a Mul + Gemm + Add that put its numbers in place of the head's; every other output
-(presence, point_error) is left as it is.  Refiners of different regions stack.
+In the graph: Slice of the input, Conv+Relu stages each ending in a MaxPool, two Gemm
+(BatchNorm folded), and a Mul + Gemm + Add that put its numbers in place of the head's;
+every other output (presence, point_error) is left as it is.  Refiners of different
+regions stack.
 """
 import argparse
 import json
@@ -351,7 +352,8 @@ def main():
                     help="weight of a loss on the region's gaps and widths (crop pixels)")
     ap.add_argument("--val-fraction", type=float, default=0.1)
     ap.add_argument("--stages", default=STAGES,
-                    help="conv stages, each CHANNELSxCONVS, a 2x2 max pool after each (default %(default)s)")
+                    help="conv stages, each CHANNELSxCONVS, a 2x2 max pool after each "
+                    "(default %(default)s)")
     ap.add_argument("--hidden", type=int, default=HIDDEN, help="the fc layer's width")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
@@ -400,8 +402,8 @@ def main():
                        [[passes[k][1][i] for i in pick] for k in refine], JITTERS, rng)
     # The samples hold the seed's training identities only: a run with another seed or
     # held-out share must not validate on identities it trained on.
-    x, y = cached(os.path.join(args.cache, f"{tag}-{name}-samples-seed{args.seed}-held{args.val_fraction:g}.npz"),
-                  build)
+    samples_file = f"{tag}-{name}-samples-seed{args.seed}-held{args.val_fraction:g}.npz"
+    x, y = cached(os.path.join(args.cache, samples_file), build)
     last = contract.refine
     val_windows = [w for w, h in zip(passes[last][1], held) if h]
     val_x, _ = samples(region, contract, [g for g, h in zip(images, held) if h], truth[held],

@@ -66,7 +66,8 @@ def takes_warmup_ms(cli, cache={}):
         res = subprocess.run([cli, "--help"], capture_output=True, text=True)
         cache[cli] = "--warmup-ms" in res.stdout
         if not cache[cli]:
-            print(f"note: {cli} has no --warmup-ms: it warms up by --warmup runs only", file=sys.stderr)
+            print(f"note: {cli} has no --warmup-ms: it warms up by --warmup runs only",
+                  file=sys.stderr)
     return cache[cli]
 
 
@@ -265,7 +266,8 @@ def main():
                     results[p]["ort"].append(times)
                 else:
                     cli = args.cli if engine == "nn" else args.baseline_cli
-                    results[p][engine].append(run_nncore(cli, model, t, args.runs, args.warmup, args.warmup_ms))
+                    results[p][engine].append(run_nncore(cli, model, t, args.runs, args.warmup,
+                                                         args.warmup_ms))
             ort_med = results[p]["ort"][-1][1]
             line = "".join(f"  {e} {results[p][e][-1][1]:7.2f} ms" for e in engines if e != "ort")
             print(f"  round {r + 1}: {label:18s} {t} thr:{line}  ORT {ort_med:7.2f} ms  "

@@ -30,9 +30,12 @@ function parseArgs(argv) {
     else if (opts.model === null) opts.model = a;
     else throw new Error(`unexpected argument ${a}`);
   }
-  if (!opts.model) throw new Error('usage: node ort-bench.js MODEL --threads N --runs K [--warmup W] [--warmup-ms MS]');
+  if (!opts.model) {
+    throw new Error('usage: node ort-bench.js MODEL --threads N --runs K [--warmup W] [--warmup-ms MS]');
+  }
   for (const k of ['threads', 'runs', 'warmup', 'warmupMs']) {
-    if (!Number.isInteger(opts[k]) || opts[k] < (k.startsWith('warmup') ? 0 : 1)) throw new Error(`bad option ${k}`);
+    const least = k.startsWith('warmup') ? 0 : 1;
+    if (!Number.isInteger(opts[k]) || opts[k] < least) throw new Error(`bad option ${k}`);
   }
   return opts;
 }
@@ -77,7 +80,9 @@ async function main() {
 
   // At least --warmup runs and --warmup-ms milliseconds, as facekp-nn bench does.
   const warmUntil = process.hrtime.bigint() + BigInt(opts.warmupMs) * 1000000n;
-  for (let i = 0; i < opts.warmup || process.hrtime.bigint() < warmUntil; i++) await session.run(feeds);
+  for (let i = 0; i < opts.warmup || process.hrtime.bigint() < warmUntil; i++) {
+    await session.run(feeds);
+  }
   const times = [], cpuTimes = [];
   for (let i = 0; i < opts.runs; i++) {
     const cpu0 = process.cpuUsage();

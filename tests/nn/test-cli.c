@@ -200,7 +200,8 @@ test_bench (void)
   g_assert_nonnull (strstr (out, "threads 1 runs 1"));
   g_free (out);
   g_free (err);
-  run_cli ((const char *[]) { "bench", model_path, "--warmup-ms", "-1", NULL }, &status, &out, &err);
+  run_cli ((const char *[]) { "bench", model_path, "--warmup-ms", "-1", NULL }, &status, &out,
+           &err);
   g_assert_cmpint (status, ==, 1);
   g_assert_nonnull (strstr (err, "--warmup-ms"));
   g_free (out);
