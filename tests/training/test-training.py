@@ -411,6 +411,27 @@ class RegionRefiner(unittest.TestCase):
             np.testing.assert_allclose(run(stripped), expected, atol=1e-5)
 
 
+class IdentityInterval(unittest.TestCase):
+    """identity_interval.py: people from file names, intervals resampled by person."""
+
+    def test_people_and_intervals(self):
+        import identity_interval as ii
+        self.assertEqual(ii.identity("Aishwarya_Rai_01_t.jpg"), "Aishwarya_Rai")
+        self.assertEqual(ii.identity("T_Boone_Pickens_31.jpg"), "T_Boone_Pickens")
+        rng = np.random.default_rng(3)
+        people = np.repeat(np.arange(12), 5)
+        truth = rng.normal(size=60)
+        noisy = truth + rng.normal(scale=0.8, size=60)
+        (exact, noisy_rho, reverse), _ = ii.intervals(truth, [truth, noisy, -truth], people, 300)
+        np.testing.assert_allclose([exact[0], *exact[1]], [1.0, 1.0, 1.0])
+        self.assertAlmostEqual(reverse[0], -1.0)
+        low, high = noisy_rho[1]
+        self.assertTrue(low < noisy_rho[0] < high < 1.0)
+        # The same predictions twice differ by nothing in every draw.
+        _, diffs = ii.intervals(truth, [noisy, noisy.copy()], people, 50)
+        self.assertEqual(diffs, [(0.0, (0.0, 0.0))])
+
+
 @unittest.skipUnless(os.environ.get("FACEKP_NN_LIB"), "FACEKP_NN_LIB not set")
 class ExportMatchesEngine(unittest.TestCase):
     def test_facekp_recipe_export(self):
