@@ -279,19 +279,12 @@ cmd_bench (FkpNet *net)
     for (size_t k = 0; k < n; k++)
       in[k] = (float) ((k * 2654435761u) % 1000) / 1000.0f - 0.5f;
   }
-  /* Warm-up by time as well as by count: what starts with the process (Debian's
-   * threaded OpenBLAS spins an idle worker for about 0.1 s after it loads)
-   * must not land in the timed runs of a fast model. */
+  /* A run is timed once --warmup runs and --warmup-ms have passed: what starts
+   * with the process (Debian's threaded OpenBLAS spins an idle worker for
+   * about 0.1 s after it loads) must not land in the timed runs of a fast model. */
   const gint64 warm_until = g_get_monotonic_time () + (gint64) opt_warmup_ms * 1000;
-  for (int i = 0; i < opt_warmup || g_get_monotonic_time () < warm_until; i++) {
-    if (!fkp_net_run (net, &error)) {
-      fprintf (stderr, "facekp-nn: %s\n", error->message);
-      g_error_free (error);
-      return 1;
-    }
-  }
   double *ms = g_new (double, opt_runs), *cpu_ms = g_new (double, opt_runs);
-  for (int i = 0; i < opt_runs; i++) {
+  for (int i = 0, timed = 0; timed < opt_runs; i++) {
     const gint64 t0 = g_get_monotonic_time ();
     const double cpu0 = process_cpu_ms ();
     if (!fkp_net_run (net, &error)) {
@@ -301,8 +294,10 @@ cmd_bench (FkpNet *net)
       g_free (cpu_ms);
       return 1;
     }
-    cpu_ms[i] = process_cpu_ms () - cpu0;
-    ms[i] = (g_get_monotonic_time () - t0) / 1000.0;
+    if (i >= opt_warmup && t0 >= warm_until) {
+      cpu_ms[timed] = process_cpu_ms () - cpu0;
+      ms[timed++] = (g_get_monotonic_time () - t0) / 1000.0;
+    }
   }
   const double median = median_of (ms, opt_runs), cpu_median = median_of (cpu_ms, opt_runs);
   printf ("threads %d runs %d min %.3f ms median %.3f ms cpu median %.3f ms\n",

@@ -13,16 +13,11 @@ difference B - A with its interval over the same draws.
 """
 import argparse
 import csv
-import re
 
 import numpy as np
 
 import expression_values as ev
-
-
-def identity(name):
-    """The person in a frame's file name (`Aishwarya_Rai_01_t.jpg` -> `Aishwarya_Rai`)."""
-    return re.sub(r"_\d+(_t)?\.\w+$", "", name)
+import facekp_data as data
 
 
 def read_rows(path):
@@ -61,7 +56,7 @@ def main():
     names = sorted(tables[0])
     if any(sorted(t) != names for t in tables[1:]):
         raise SystemExit("the files hold different images")
-    people = np.array([identity(n) for n in names])
+    people = np.array([data.identity_of(n) for n in names])
     print(f"{len(names)} images of {len(np.unique(people))} people, {args.draws} draws")
     keys = [k[len("true_"):] for k in tables[0][names[0]] if k.startswith("true_")]
     for key in keys:

@@ -13,6 +13,7 @@ the median over rounds of each round's median ms, and the ratio nn-core /
 ORT (below 1: nn-core is faster).
 """
 import argparse
+import functools
 import json
 import os
 import re
@@ -60,15 +61,15 @@ def ensure_models(folder, variants, sizes):
     return paths
 
 
-def takes_warmup_ms(cli, cache={}):
+@functools.lru_cache(maxsize=None)
+def takes_warmup_ms(cli):
     """Whether this facekp-nn has --warmup-ms (a baseline built before it does not)."""
-    if cli not in cache:
-        res = subprocess.run([cli, "--help"], capture_output=True, text=True)
-        cache[cli] = "--warmup-ms" in res.stdout
-        if not cache[cli]:
-            print(f"note: {cli} has no --warmup-ms: it warms up by --warmup runs only",
-                  file=sys.stderr)
-    return cache[cli]
+    res = subprocess.run([cli, "--help"], capture_output=True, text=True)
+    if "--warmup-ms" not in res.stdout:
+        print(f"note: {cli} has no --warmup-ms: it warms up by --warmup runs only",
+              file=sys.stderr)
+        return False
+    return True
 
 
 def run_nncore(cli, model, threads, runs, warmup, warmup_ms):
